@@ -1,0 +1,24 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+"""Suite-wide test settings: CPU only, deterministic, every module registered, mmautomot default scope."""
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault('MPLBACKEND', 'Agg')
+os.environ.setdefault('HF_HUB_OFFLINE', '1')
+os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _register_mmautomot():
+    from mmautomot.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    yield
