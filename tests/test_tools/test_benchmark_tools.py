@@ -1,0 +1,93 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+"""tools/analysis_tools/benchmark_latency.py and get_flops_params.py on the tiny AutoMoT config."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+import torch
+
+ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+TOOLS = osp.join(ROOT, 'tools', 'analysis_tools')
+TINY = osp.join(ROOT, 'projects', 'automot', 'configs', 'automot_tiny_nuscenes-e2e.py')
+needs_tiny = pytest.mark.skipif(not osp.isfile(TINY), reason=f'tiny AutoMoT config missing: {TINY}')
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, osp.join(TOOLS, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load('benchmark_latency')
+flops = _load('get_flops_params')
+
+
+class _ParamViewModule(torch.nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.query = torch.nn.Parameter(torch.randn(3, 8))
+        self.lin = torch.nn.Linear(8, 4)
+
+    def forward(self):
+        return self.lin(self.query[None])  # a view of a parameter as a module input
+
+
+def test_count_gflop_and_param_views_under_no_grad():
+    model = _ParamViewModule()
+    with torch.no_grad():
+        gflop = bench.count_gflop(model, model)
+    assert gflop * 1e9 == 2 * 3 * 8 * 4
+    assert model.query.requires_grad and model.lin.weight.requires_grad  # flags restored
+
+
+def test_median_times_and_matmul():
+    calls = []
+    out = bench.median_times(dict(a=lambda: calls.append('a'), b=lambda: calls.append('b')), 3, 1,
+                             torch.device('cpu'))
+    assert calls == ['a', 'b'] * 4  # warm-up + 3 timed rounds, interleaved
+    assert set(out) == {'a', 'b'} and all(v >= 0 for v in out.values())
+    assert bench.measure_matmul_gflops(torch.device('cpu'), n=128, iters=2) > 0
+
+
+@needs_tiny
+def test_get_flops_params_tiny(tmp_path):
+    out = tmp_path / 'params.json'
+    res = flops.main([TINY, '--json', str(out)])
+    meta = flops.main([TINY, '--meta'])
+    for key in ('ue_params', 'ae_params', 'total_params'):
+        assert res[key] > 0 and res[key] == meta[key]
+    assert res['ue_params'] + res['ae_params'] <= res['total_params']
+    assert meta['meta'] is True and res['meta'] is False
+    assert json.loads(out.read_text())['total_params'] == res['total_params']
+
+
+@needs_tiny
+def test_benchmark_latency_tiny(tmp_path):
+    out = tmp_path / 'latency.json'
+    res = bench.main([TINY, '--iters', '2', '--warmup', '1', '--num-points', '500', '--json', str(out)])
+    saved = json.loads(out.read_text())
+    for key in ('ue_ms', 'ae_ms', 'sync_ms', 'async_ms', 'speedup', 'ae_nocache_ms', 'ae_core_ms',
+                'ae_gflop', 'ue_gflop', 'matmul_gflops', 'ue_params', 'ae_params', 'total_params'):
+        assert saved[key] is not None and saved[key] > 0, key
+    assert res['speedup'] == pytest.approx(res['sync_ms'] / res['async_ms'])
+    assert res['async_amortized_ms'] == pytest.approx(res['async_ms'] + res['ue_ms'] / res['ue_interval'])
+    assert res['input_shapes']['num_points'] == 500
+    assert res['ue_tokens'] > 0
+
+
+@needs_tiny
+def test_plain_kv_matches_cache():
+    """The no-cache baseline computes exactly what the cached AE pass computes."""
+    cfg = flops.load_config(TINY)
+    model = flops.build_model(cfg)
+    ns = bench.parse_args([TINY, '--num-points', '200'])
+    batch = bench.synthetic_batch(bench.input_shapes(cfg, model, ns))
+    inputs = model.data_preprocessor(batch, False)['inputs']
+    with torch.no_grad():
+        cache = model.ue_tick(inputs)
+        core, nocache = bench._ae_core_fns(model, inputs, cache)
+        assert core is not None
+        torch.testing.assert_close(core(), nocache())
