@@ -1,6 +1,5 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 from .commands import COMMANDS, carla_command_to_index, nuscenes_command_from_offset
-from .driving_data_sample import DrivingDataSample
 from .meta_actions import (LATERAL_CLASSES, LONGITUDINAL_CLASSES, MetaActionConfig,
                            derive_meta_actions, meta_action_to_text)
 
@@ -9,3 +8,12 @@ __all__ = [
     'LATERAL_CLASSES', 'LONGITUDINAL_CLASSES', 'MetaActionConfig', 'derive_meta_actions',
     'meta_action_to_text'
 ]
+
+
+def __getattr__(name):
+    # DrivingDataSample needs mmengine (and torch); import it lazily so the closed-loop side, which only needs
+    # the command vocabulary, can run in CARLA's Python without torch.
+    if name == 'DrivingDataSample':
+        from .driving_data_sample import DrivingDataSample
+        return DrivingDataSample
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
