@@ -1,0 +1,4 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+from .planning_metric import PlanningMetric
+
+__all__ = ['PlanningMetric']

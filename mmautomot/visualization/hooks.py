@@ -1,0 +1,97 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+"""Write BEV and front-camera planning plots of test samples during ``runner.test()``."""
+import os
+import os.path as osp
+import re
+from typing import Any, List, Optional, Sequence
+
+from mmengine.hooks import Hook
+
+from mmautomot.registry import HOOKS
+from .bev import draw_planning_bev, sample_get
+from .camera import draw_front_camera
+
+
+def _safe_name(token: Any, fallback: str) -> str:
+    name = re.sub(r'[^A-Za-z0-9_.-]+', '_', str(token)) if token not in (None, '') else ''
+    return name or fallback
+
+
+def save_planning_visualization(sample: Any, out_dir: str, imgs: Any = None,
+                                name: Optional[str] = None, camera: str = 'CAM_FRONT',
+                                view_range: float = 40.0) -> List[str]:
+    """Write ``<name>_bev.png`` and (if images and calibration exist) ``<name>_front.png``.
+
+    Args:
+        sample (DrivingDataSample | dict): predictions and GT of one sample.
+        out_dir (str): output directory (created).
+        imgs (Tensor | np.ndarray, optional): (N_cam, 3, H, W) uint8 RGB current images.
+        name (str, optional): file stem; defaults to the sample token.
+        camera (str): camera for the projection. Defaults to ``'CAM_FRONT'``.
+        view_range (float): BEV range in metres. Defaults to 40.
+
+    Returns:
+        list[str]: the written files.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    stem = name or _safe_name(sample_get(sample, 'token'), 'sample')
+    written = [osp.join(out_dir, f'{stem}_bev.png')]
+    draw_planning_bev(sample, written[0], view_range=view_range)
+    front = osp.join(out_dir, f'{stem}_front.png')
+    if draw_front_camera(sample, imgs, camera=camera, out_file=front) is not None:
+        written.append(front)
+    return written
+
+
+@HOOKS.register_module()
+class PlanningVisualizationHook(Hook):
+    """Save per-sample planning plots of the test set into ``show_dir``.
+
+    For each test sample (up to ``max_samples`` per process) writes ``<token>_bev.png`` (agent boxes,
+    GT / predicted trajectories, meta-actions, command) and ``<token>_front.png`` (the front image
+    with the projected trajectories; needs ``inputs['imgs']`` and the ``cam2ego`` /
+    ``cam_intrinsics`` / ``cam_names`` metainfo). Does nothing while ``show_dir`` is None;
+    ``tools/test.py --show-dir DIR`` sets it.
+
+    Args:
+        show_dir (str, optional): output directory (relative paths are relative to the working
+            directory). Defaults to None (disabled).
+        max_samples (int): maximum number of samples drawn per process. Defaults to 50.
+        interval (int): draw every ``interval``-th test iteration. Defaults to 1.
+        camera (str): camera name for the projection. Defaults to ``'CAM_FRONT'``.
+        view_range (float): BEV plot range in metres. Defaults to 40.
+    """
+    priority = 'LOW'
+
+    def __init__(self, show_dir: Optional[str] = None, max_samples: int = 50, interval: int = 1,
+                 camera: str = 'CAM_FRONT', view_range: float = 40.0) -> None:
+        if max_samples < 0 or interval < 1:
+            raise ValueError(f'max_samples must be >= 0 and interval >= 1, got {max_samples}, '
+                             f'{interval}')
+        self.show_dir = show_dir
+        self.max_samples = max_samples
+        self.interval = interval
+        self.camera = camera
+        self.view_range = view_range
+        self.num_drawn = 0
+
+    def before_test(self, runner) -> None:
+        self.num_drawn = 0
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch: Any = None,
+                        outputs: Optional[Sequence] = None) -> None:
+        if (self.show_dir is None or not outputs or self.num_drawn >= self.max_samples
+                or batch_idx % self.interval):
+            return
+        imgs = None
+        if isinstance(data_batch, dict) and isinstance(data_batch.get('inputs'), dict):
+            imgs = data_batch['inputs'].get('imgs')
+        for i, sample in enumerate(outputs):
+            if self.num_drawn >= self.max_samples:
+                break
+            sample_imgs = imgs[i] if imgs is not None and len(imgs) > i else None
+            save_planning_visualization(
+                sample, self.show_dir, sample_imgs,
+                name=_safe_name(sample_get(sample, 'token'), f'batch{batch_idx}_{i}'),
+                camera=self.camera, view_range=self.view_range)
+            self.num_drawn += 1

@@ -1,0 +1,76 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+"""Score dumped nuScenes planning predictions of any model (ST-P3 and/or UniAD protocol).
+
+    python tools/analysis_tools/eval_planning.py --results preds.pkl \
+        --ann data/nuscenes/nuscenes_infos_val.pkl [--protocol stp3|uniad|both] [--json out.json]
+
+Results format (also in docs/planning_results_format.md). A pickle file holding either
+
+* a list ``[dict(token=str, pred_ego_fut_trajs=np.ndarray (6, 2)), ...]``, or
+* a dict ``{token: np.ndarray (6, 2)}``,
+
+where ``token`` is the nuScenes sample token of the current keyframe and ``pred_ego_fut_trajs`` the
+predicted ego positions at 0.5, 1.0, ..., 3.0 s, in metres, in the ego frame of that keyframe
+(x forward, y left; the nuScenes ``ego_pose`` frame, NOT the LIDAR_TOP frame, which is x right /
+y forward: rotate LiDAR-frame predictions by -90 deg, i.e. (x, y)_ego = (y, -x)_lidar, and add the
+lidar2ego translation). Absolute positions, not per-step offsets. ``PlanningMetric(dump_results=...)``
+writes this format.
+
+The GT comes from the info pkl written by tools/create_data.py (``token``, ``ego_fut_trajs``,
+``ego_fut_masks``, ``plan_agent_boxes``, ``plan_agent_labels``, ``plan_agent_fut_trajs``,
+``plan_agent_fut_yaws``, ``plan_agent_fut_masks``). Every annotated token needs a prediction (missing
+ones are an error listing how many and the first few); extra predicted tokens are ignored with a
+warning. The printed tables name each protocol and its settings; ``--json`` writes the metrics, the
+sample counts and the settings.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+from dataclasses import asdict
+
+from mmautomot.evaluation.functional import (FILLPOLY_RULE, BEVCollisionConfig,
+                                             evaluate_planning_files, format_planning_tables,
+                                             protocol_as_dict)
+
+CHOICES = {'stp3': ('stp3', ), 'uniad': ('uniad', ), 'both': ('stp3', 'uniad')}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Score nuScenes planning predictions (results pkl) against an info pkl.',
+        epilog='See the module docstring / docs/planning_results_format.md for the results format.')
+    parser.add_argument('--results', required=True, help='pkl with the predictions')
+    parser.add_argument('--ann', required=True, help='info pkl with the GT (tools/create_data.py)')
+    parser.add_argument('--protocol', choices=sorted(CHOICES), default='both')
+    parser.add_argument('--json', default=None, help='write metrics and settings to this JSON file')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    for path in (args.results, args.ann):
+        if not osp.isfile(path):
+            sys.exit(f'eval_planning: no such file: {path}')
+    cfg = BEVCollisionConfig()
+    result = evaluate_planning_files(args.results, args.ann, protocols=CHOICES[args.protocol],
+                                     collision_cfg=cfg)
+    print(format_planning_tables(result, cfg))
+    report = dict(
+        metrics=result.metrics,
+        num_samples=result.num_samples,
+        num_total=result.num_total,
+        protocols={p.name: protocol_as_dict(p) for p in result.protocols},
+        collision_cfg=asdict(cfg),
+        fillpoly_rule=FILLPOLY_RULE,
+        results=osp.abspath(args.results),
+        ann=osp.abspath(args.ann))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(report, f, indent=2)
+        print(f'wrote {args.json}')
+    return report
+
+
+if __name__ == '__main__':
+    main()
