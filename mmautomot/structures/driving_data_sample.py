@@ -32,7 +32,8 @@ class DrivingDataSample(BaseDataElement):
             (``car, truck, construction_vehicle, bus, trailer, barrier, motorcycle, bicycle,
             pedestrian, traffic_cone``).
         gt_agent_fut_trajs (N, T, 2): agent centres at the future steps, in the *current* ego frame;
-            gt_agent_fut_yaws (N, T); gt_agent_fut_masks (N, T).
+            gt_agent_fut_yaws (N, T) (absolute yaw in the current ego frame);
+            gt_agent_fut_masks (N, T).
         pred_ego_fut_trajs (T, 2), pred_ego_path (P, 2), pred_meta_actions (K, 2) long,
         pred_meta_action_logits (K, n_lat + n_lon), pred_text (str, in metainfo).
 

@@ -9,10 +9,15 @@ from mmengine import DefaultScope
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Import all mmautomot modules so that their registries are filled.
 
+    Also calls :func:`mmautomot.utils.enable_safe_mmengine_checkpoints`, so MMEngine checkpoints
+    load with ``weights_only=True`` on torch >= 2.6.
+
     Args:
         init_default_scope (bool): Whether to set ``mmautomot`` as the default scope.
             Defaults to True.
     """
+    from .checkpoint_compat import enable_safe_mmengine_checkpoints
+    enable_safe_mmengine_checkpoints()
     import mmautomot.apis  # noqa: F401
     import mmautomot.datasets  # noqa: F401
     import mmautomot.engine  # noqa: F401
