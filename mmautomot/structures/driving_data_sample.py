@@ -43,7 +43,8 @@ class DrivingDataSample(BaseDataElement):
         imgs uint8 (N_cam, 3, H, W): current cameras in ``cam_names`` order.
         points float32 (N, C): LiDAR (x, y, z, intensity[, time lag]) in the ego frame.
         ego_status float32 (4,): (speed m/s, longitudinal acc m/s^2, lateral acc m/s^2, yaw rate rad/s).
-        ego_hist_trajs float32 (H, 2): past ego positions (oldest first) in the current ego frame.
+        ego_hist_trajs float32 (H, 2): past ego positions (oldest first; the last one ``plan_dt`` s ago, the
+            current position - the origin - not included) in the current ego frame.
         target_point float32 (2,): next route target point in the ego frame (nuScenes: last valid GT
             future point; CARLA: from the route planner).
         command int64 (): index into :data:`mmautomot.structures.COMMANDS`.

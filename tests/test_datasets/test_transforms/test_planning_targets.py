@@ -1,0 +1,54 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+import numpy as np
+import pytest
+
+from mmautomot.datasets.transforms import BuildPlanningTargets, command_words
+
+
+def test_gt_fields_dtypes_and_shapes(tiny_e2e_infos):
+    out = BuildPlanningTargets()(tiny_e2e_infos[0])
+    assert out['gt_ego_fut_trajs'].shape == (6, 2) and out['gt_ego_fut_trajs'].dtype == np.float32
+    np.testing.assert_allclose(out['gt_ego_fut_trajs'][:, 0], [5, 10, 15, 20, 25, 30])
+    assert out['gt_ego_fut_masks'].tolist() == [1] * 6
+    assert out['gt_ego_path'].shape == (20, 2) and out['gt_ego_path_masks'].shape == (20, )
+    assert out['gt_meta_actions'].dtype == np.int64 and out['gt_meta_actions'].shape == (3, 2)
+    assert out['gt_agent_boxes'].shape == (2, 7)
+    assert out['gt_agent_labels'].dtype == np.int64
+    assert out['gt_agent_fut_trajs'].shape == (2, 6, 2)
+    assert out['gt_agent_fut_yaws'].shape == (2, 6) and out['gt_agent_fut_masks'].shape == (2, 6)
+    assert out['command'] == 2 and isinstance(out['command'], int)
+    assert out['ego_status'].dtype == np.float32 and out['ego_hist_trajs'].shape == (4, 2)
+    # no agents: empty arrays keep their trailing shapes
+    empty = BuildPlanningTargets()(tiny_e2e_infos[1])
+    assert empty['gt_agent_boxes'].shape == (0, 7)
+    assert empty['gt_agent_fut_trajs'].shape == (0, 6, 2)
+    assert empty['gt_agent_fut_masks'].shape == (0, 6)
+
+
+def test_prompt_template(tiny_e2e_infos):
+    info = dict(tiny_e2e_infos[0], command=0)
+    out = BuildPlanningTargets(system_prompt='SYS')(info)
+    assert out['prompt'] == 'SYS\nNavigation command: turn left.\nCurrent speed: 10.0 m/s.'
+    custom = BuildPlanningTargets(
+        prompt_template='{command}|{speed:.2f}|{target_x:.0f},{target_y:.0f}|{num_frames}')(
+            dict(tiny_e2e_infos[2], command=1))
+    assert custom['prompt'] == 'turn right|10.00|30,0|3'
+    assert 'prompt' not in BuildPlanningTargets(with_prompt=False)(dict(tiny_e2e_infos[0]))
+    assert command_words(5) == 'change lane right'
+    with pytest.raises(ValueError, match='command'):
+        command_words(7)
+
+
+def test_missing_or_misshaped_fields_are_named(tiny_e2e_infos):
+    info = dict(tiny_e2e_infos[0])
+    del info['plan_agent_boxes']
+    with pytest.raises(KeyError, match=r"'tok0'.*'plan_agent_boxes'"):
+        BuildPlanningTargets()(info)
+    # a subset of GT keys works without the others
+    out = BuildPlanningTargets(gt_keys=('ego_fut_trajs', 'ego_fut_masks'))(info)
+    assert 'gt_agent_boxes' not in out and 'gt_ego_fut_trajs' in out
+    bad = dict(tiny_e2e_infos[0], ego_status=np.zeros(3))
+    with pytest.raises(ValueError, match=r"'tok0'.*'ego_status'"):
+        BuildPlanningTargets()(bad)
+    with pytest.raises(KeyError, match='unknown gt_keys'):
+        BuildPlanningTargets(gt_keys=('ego_future',))
