@@ -1,0 +1,5 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+from .driver import Driver
+from .inference import init_model, load_weights
+
+__all__ = ['init_model', 'load_weights', 'Driver']

@@ -1,0 +1,124 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+"""A closed-loop driver around a model with ``ue_tick`` / ``ae_tick`` (AutoMoT), running the async scheduler."""
+import time
+from collections import deque
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+from mmautomot.registry import TASK_UTILS
+from mmautomot.structures import DrivingDataSample, meta_action_to_text
+
+
+def _chw(img: np.ndarray, key: str) -> torch.Tensor:
+    arr = np.asarray(img)
+    if arr.ndim != 3 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f'Driver.step: {key} must be an (H, W, 3) uint8 RGB array, got {arr.shape} {arr.dtype}')
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
+
+
+class Driver:
+    """Run a model step by step on plain numpy observations (see docs/contracts.md, Inference API).
+
+    The understanding expert refreshes the prefix KV cache on the scheduler's ticks (every ``ue_interval``
+    ticks, or every tick in synchronous mode); the action expert runs at every tick against the cache.
+
+    Args:
+        model: a model exposing ``data_preprocessor``, ``ue_tick(inputs, cache, data_samples, tick)`` and
+            ``ae_tick(inputs, cache)`` (e.g. AutoMoT); its UE's ``num_frames`` sets the history length.
+        scheduler (dict | AsyncScheduler | None): defaults to ``model.cfg.scheduler`` if set, else
+            ``AsyncScheduler()``.
+        cam_names (Sequence[str] | None): camera order of ``observation['images']``; defaults to sorted
+            keys with 'CAM_FRONT' first.
+        front_cam (str): camera whose frames build the UE history. Defaults to 'CAM_FRONT'.
+    """
+
+    def __init__(self, model, scheduler=None, cam_names: Optional[Sequence[str]] = None,
+                 front_cam: str = 'CAM_FRONT'):
+        self.model = model.eval()
+        if scheduler is None:
+            cfg = getattr(model, 'cfg', None)
+            scheduler = cfg.get('scheduler', None) if cfg is not None else None
+            scheduler = dict(scheduler) if scheduler is not None else dict(type='AsyncScheduler')
+        self.scheduler = TASK_UTILS.build(scheduler) if isinstance(scheduler, dict) else scheduler
+        self.cam_names = list(cam_names) if cam_names is not None else None
+        self.front_cam = front_cam
+        self.num_frames = model.mot.ue.num_frames
+        self.history = deque(maxlen=self.num_frames)
+        self.last_hist: Optional[torch.Tensor] = None
+
+    def reset(self) -> None:
+        """Forget the history and the cache (new route)."""
+        self.scheduler.reset()
+        self.history.clear()
+        self.last_hist = None
+
+    def _img_hist(self, obs: dict, front: torch.Tensor) -> torch.Tensor:
+        if obs.get('img_hist') is not None:
+            frames = [_chw(f, 'img_hist[i]') for f in obs['img_hist']][-self.num_frames:]
+        else:
+            self.history.append(front)
+            frames = list(self.history)
+        frames = [frames[0]] * (self.num_frames - len(frames)) + frames  # repeat the earliest at a start
+        self.last_hist = torch.stack(frames)
+        return self.last_hist
+
+    def prepare(self, obs: dict) -> dict:
+        """Observation -> preprocessed ``dict(inputs, data_samples)`` (batch of one)."""
+        for key in ('images', 'points', 'speed', 'target_point', 'command'):
+            if key not in obs:
+                raise KeyError(f'Driver.step: observation lacks {key!r} (keys: {sorted(obs)})')
+        names = self.cam_names or sorted(obs['images'], key=lambda n: (n != self.front_cam, n))
+        missing = [n for n in names if n not in obs['images']]
+        if missing:
+            raise KeyError(f'Driver.step: observation images lack cameras {missing}')
+        imgs = torch.stack([_chw(obs['images'][n], f"images['{n}']") for n in names])
+        front = imgs[names.index(self.front_cam)] if self.front_cam in names else imgs[0]
+        ego_status = obs.get('ego_status')
+        if ego_status is None:
+            ego_status = np.array([obs['speed'], 0.0, 0.0, 0.0], dtype=np.float32)
+        inputs = dict(
+            img_hist=self._img_hist(obs, front), imgs=imgs,
+            points=torch.as_tensor(np.asarray(obs['points'], dtype=np.float32)),
+            ego_status=torch.as_tensor(np.asarray(ego_status, dtype=np.float32)).reshape(4),
+            target_point=torch.as_tensor(np.asarray(obs['target_point'], dtype=np.float32)).reshape(2),
+            command=torch.tensor(int(obs['command'])))
+        sample = DrivingDataSample(metainfo=dict(cam_names=names))
+        if obs.get('prompt'):
+            sample.set_metainfo(dict(prompt=obs['prompt']))
+        return self.model.data_preprocessor([dict(inputs=inputs, data_samples=sample)])
+
+    @torch.no_grad()
+    def step(self, observation: dict) -> Dict:
+        """One control tick.
+
+        Returns:
+            dict: ``meta_actions`` (K, 2) int64, ``meta_action_text`` (list[str]), ``path`` (P, 2) and
+            ``waypoints`` (T, 2) float32 in the ego frame (x forward, y left, metres), ``timings_ms``
+            (``preprocess``, ``ue`` (0 if it did not run), ``ae``, ``total``), ``ue_ran``, ``cache_age``,
+            ``tick``.
+        """
+        t0 = time.perf_counter()
+        data = self.prepare(observation)
+        t_prep = (time.perf_counter() - t0) * 1e3
+        inputs, samples = data['inputs'], data['data_samples']
+        prev = self.scheduler.cache
+
+        def ue_fn(tick):
+            return self.model.ue_tick(inputs, cache=prev, data_samples=samples, tick=tick)
+
+        res = self.scheduler.step(ue_fn, lambda cache: self.model.ae_tick(inputs, cache))
+        out = res['output']
+        actions = out['meta_actions'][0].cpu().numpy().astype(np.int64)
+        timings = dict(preprocess=t_prep, **res['timings_ms'])
+        timings['total'] = (time.perf_counter() - t0) * 1e3
+        return dict(meta_actions=actions, meta_action_text=[meta_action_to_text(*a) for a in actions],
+                    path=out['path'][0].float().cpu().numpy(), waypoints=out['waypoints'][0].float().cpu().numpy(),
+                    timings_ms=timings, ue_ran=res['ue_ran'], cache_age=res['cache_age'], tick=res['tick'])
+
+    def answer(self, question: str, max_new_tokens: Optional[int] = None) -> str:
+        """Free-text answer of the understanding expert about the current front-camera history."""
+        if self.last_hist is None:
+            raise RuntimeError('Driver.answer: no frames seen yet; call step() first')
+        return self.model.mot.ue.answer(question, self.last_hist, max_new_tokens=max_new_tokens)

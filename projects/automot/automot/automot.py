@@ -1,0 +1,187 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+"""AutoMoT: Qwen3-VL understanding expert + action expert, joined layer by layer."""
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from mmengine.model import BaseModel
+from torch import Tensor
+
+from mmautomot.models.mot import PrefixKVCache
+from mmautomot.models.vlm import driving_prompt
+from mmautomot.registry import MODELS
+
+
+@MODELS.register_module()
+class AutoMoT(BaseModel):
+    """AutoMoT end-to-end driving model.
+
+    Paper: "AutoMoT: A Unified Vision-Language-Action Model with Asynchronous Mixture-of-Transformers for
+    End-to-End Autonomous Driving". A Qwen3-VL understanding expert (UE; front-camera history + prompt) and an
+    action expert (AE; BEV, target point, speed tokens and learned queries) share a joint attention at every
+    layer (:class:`mmautomot.models.mot.MoTTransformer`). Decision queries feed a meta-action head (lateral,
+    longitudinal per horizon), route queries a spatial-path head and waypoint queries a temporal trajectory
+    head, all in the ego frame (x forward, y left, metres).
+
+    Training (``mode='loss'``) and synchronous prediction run the joint pass; :meth:`ue_tick` /
+    :meth:`ae_tick` split it for asynchronous inference (the AE reads the UE's prefix KV cache).
+
+    Args:
+        mot (dict): :class:`MoTTransformer` kwargs (``ue``, ``ae``, ``cache_capacity``).
+        bev_encoder (dict): BEV encoder config (``TransFuserBEVEncoder``), ``forward(imgs, points)`` ->
+            (B, G*G, out_channels).
+        tokens (dict): :class:`AutoMoTActionTokens` kwargs without ``hidden_size`` / ``bev_channels``.
+        meta_action_head (dict): ``MetaActionHead`` config (``in_channels`` is set to the AE width).
+        path_head (dict): ``TrajectoryHead`` config for the route queries.
+        traj_head (dict): ``TrajectoryHead`` config for the waypoint queries.
+        data_preprocessor (dict | None): e.g. ``DrivingDataPreprocessor``.
+        init_cfg (dict | None): mmengine init config.
+    """
+
+    def __init__(self,
+                 mot: dict,
+                 bev_encoder: dict,
+                 meta_action_head: dict,
+                 path_head: dict,
+                 traj_head: dict,
+                 tokens: Optional[dict] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        mot = dict(mot)
+        mot.setdefault('type', 'MoTTransformer')
+        self.mot = MODELS.build(mot)
+        width = self.mot.ae_hidden_size
+        self.bev_encoder = MODELS.build(bev_encoder)
+        self.tokens = MODELS.build(dict(type='AutoMoTActionTokens', hidden_size=width,
+                                        bev_channels=self.bev_encoder.out_channels, **(tokens or {})))
+        self.meta_action_head = MODELS.build(dict(meta_action_head, in_channels=width))
+        self.path_head = MODELS.build(dict(path_head, in_channels=width))
+        self.traj_head = MODELS.build(dict(traj_head, in_channels=width))
+
+    # ------------------------------------------------------------------ inputs
+    @staticmethod
+    def _check(inputs: dict, keys: Sequence[str]) -> None:
+        missing = [k for k in keys if k not in inputs]
+        if missing:
+            raise KeyError(f'AutoMoT: inputs lack {missing}; got keys {sorted(inputs)} '
+                           '(expected the DrivingDataPreprocessor output)')
+
+    def prompts(self, inputs: dict, data_samples: Optional[list] = None) -> List[str]:
+        """UE user texts: ``data_sample.prompt`` (metainfo), ``inputs['prompt']``, or built from the
+        navigation command and speed."""
+        bsz = inputs['img_hist'].shape[0]
+        if data_samples is not None and all('prompt' in ds for ds in data_samples):
+            return [ds.prompt for ds in data_samples]
+        if 'prompt' in inputs:
+            p = inputs['prompt']
+            return [p] * bsz if isinstance(p, str) else list(p)
+        self._check(inputs, ('command', 'ego_status'))
+        return [driving_prompt(int(c), float(s)) for c, s in zip(inputs['command'], inputs['ego_status'][:, 0])]
+
+    def ue_inputs(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
+        self._check(inputs, ('img_hist', ))
+        return self.mot.ue.prepare_inputs(inputs['img_hist'], self.prompts(inputs, data_samples))
+
+    def ae_inputs(self, inputs: dict) -> Tensor:
+        """(B, L_a, C_a) action-expert tokens."""
+        self._check(inputs, ('imgs', 'points', 'target_point', 'ego_status', 'command'))
+        bev = self.bev_encoder(inputs['imgs'], inputs['points'])
+        dtype = self.mot.ae_norm.weight.dtype
+        return self.tokens(bev, inputs['target_point'], inputs['ego_status'], inputs['command']).to(dtype)
+
+    def _heads(self, ae_out: Tensor) -> Dict[str, Tensor]:
+        s = self.tokens.slices()
+        logits = self.meta_action_head(ae_out[:, s['decision']])
+        return dict(meta_action_logits=logits, path=self.path_head(ae_out[:, s['route']]),
+                    waypoints=self.traj_head(ae_out[:, s['waypoint']]))
+
+    # ------------------------------------------------------------------ passes
+    def joint(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
+        """Synchronous joint pass (AutoMoT-S): dict of ``meta_action_logits`` (B, K, n_lat + n_lon),
+        ``path`` (B, P, 2), ``waypoints`` (B, T, 2)."""
+        _, ae_out = self.mot.forward_joint(self.ue_inputs(inputs, data_samples), self.ae_inputs(inputs),
+                                           self.tokens.group_sizes)
+        return self._heads(ae_out)
+
+    @torch.no_grad()
+    def ue_tick(self, inputs: dict, cache: Optional[PrefixKVCache] = None, data_samples: Optional[list] = None,
+                tick: Optional[int] = None) -> PrefixKVCache:
+        """Run the understanding expert and (re)fill the prefix KV cache (allocated when ``cache`` is None).
+
+        Args:
+            inputs (dict): preprocessed inputs; uses ``img_hist`` and the prompt (or ``command`` and
+                ``ego_status``).
+        """
+        return self.mot.ue_refresh(self.ue_inputs(inputs, data_samples), cache=cache, tick=tick)
+
+    def ae_tick(self, inputs: dict, cache: PrefixKVCache) -> Dict[str, Tensor]:
+        """Run the action expert against a filled cache (read-only).
+
+        Returns:
+            dict: ``meta_action_logits`` (B, K, n_lat + n_lon), ``meta_actions`` (B, K, 2) long, ``path``
+            (B, P, 2), ``waypoints`` (B, T, 2), ego frame metres.
+        """
+        out = self._heads(self.mot.ae_step(self.ae_inputs(inputs), cache, self.tokens.group_sizes))
+        out['meta_actions'] = self.meta_action_head.predict(out['meta_action_logits'])
+        return out
+
+    # ------------------------------------------------------------------ BaseModel API
+    def forward(self, inputs: dict, data_samples: Optional[list] = None, mode: str = 'tensor'):
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.joint(inputs, data_samples)
+        raise ValueError(f"AutoMoT.forward: mode must be 'loss', 'predict' or 'tensor', got {mode!r}")
+
+    @staticmethod
+    def _stack(data_samples: list, key: str, device) -> Optional[Tensor]:
+        have = [key in ds for ds in data_samples]
+        if not any(have):
+            return None
+        if not all(have):
+            raise KeyError(f'AutoMoT.loss: {key!r} is set in some data samples of the batch but not all')
+        return torch.stack([torch.as_tensor(getattr(ds, key)) for ds in data_samples]).to(device)
+
+    def loss(self, inputs: dict, data_samples: list) -> Dict[str, Tensor]:
+        """Meta-action cross-entropy + path and waypoint regression (weights in the head configs)."""
+        out = self.joint(inputs, data_samples)
+        dev = out['path'].device
+        losses = {}
+        gt_meta = self._stack(data_samples, 'gt_meta_actions', dev)
+        if gt_meta is not None:
+            losses.update(self.meta_action_head.loss(out['meta_action_logits'], gt_meta.long()))
+        gt_path = self._stack(data_samples, 'gt_ego_path', dev)
+        if gt_path is not None:
+            mask = self._stack(data_samples, 'gt_ego_path_masks', dev)
+            losses.update(self.path_head.loss(out['path'], gt_path.float(), mask, prefix='path'))
+        gt_traj = self._stack(data_samples, 'gt_ego_fut_trajs', dev)
+        if gt_traj is not None:
+            mask = self._stack(data_samples, 'gt_ego_fut_masks', dev)
+            losses.update(self.traj_head.loss(out['waypoints'], gt_traj.float(), mask, prefix='traj'))
+        if not losses:
+            raise KeyError('AutoMoT.loss: data samples carry none of gt_meta_actions, gt_ego_path, '
+                           'gt_ego_fut_trajs')
+        return losses
+
+    def predict(self, inputs: dict, data_samples: list) -> list:
+        """Fill ``pred_meta_actions``, ``pred_meta_action_logits``, ``pred_ego_path`` and
+        ``pred_ego_fut_trajs`` (ego frame) into the data samples (synchronous joint pass)."""
+        out = self.joint(inputs, data_samples)
+        actions = self.meta_action_head.predict(out['meta_action_logits'])
+        for i, ds in enumerate(data_samples):
+            ds.pred_meta_actions = actions[i].detach().cpu()
+            ds.pred_meta_action_logits = out['meta_action_logits'][i].detach().cpu()
+            ds.pred_ego_path = out['path'][i].detach().float().cpu()
+            ds.pred_ego_fut_trajs = out['waypoints'][i].detach().float().cpu()
+        return data_samples
+
+    def count_params(self) -> Dict[str, int]:
+        """``ue_params`` (Qwen3-VL incl. vision), ``ae_params`` (AE transformer layers + final norm),
+        ``other_params`` (BEV encoder, token embeddings, heads) and ``total_params``."""
+        counts = self.mot.count_params()
+        total = sum(p.numel() for p in self.parameters())
+        counts['other_params'] = total - counts['ue_params'] - counts['ae_params']
+        counts['total_params'] = total
+        return counts

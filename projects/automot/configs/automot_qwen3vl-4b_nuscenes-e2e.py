@@ -1,0 +1,62 @@
+# AutoMoT at paper scale: UE = Qwen3-VL-4B-Instruct (4.44B, frozen, loaded from a local folder), AE 1.59B
+# (36 layers, hidden 1536, FFN 6144, 32 heads / 8 KV / 128), TransFuser++-style BEV encoder (RegNetY-032,
+# 1512-channel BEV feature -> 64 tokens), 4 front frames at 512 x 256. FSDP + bf16 for GPU clusters:
+#   tools/dist_train.sh projects/automot/configs/automot_qwen3vl-4b_nuscenes-e2e.py 8
+# The model also builds on the meta device (`with torch.device('meta'): MODELS.build(cfg.model)`) for
+# parameter counting / FSDP deferred init; set `model.mot.ue.pretrained=None` there.
+_base_ = [
+    './_base_/nuscenes_e2e_automot.py',
+    '../../../configs/_base_/default_runtime.py',
+    '../../../configs/_base_/schedules/adamw_epoch_12.py',
+]
+custom_imports = dict(imports=['projects.automot.automot'], allow_failed_imports=False)
+default_scope = 'mmautomot'
+
+ue_pretrained = 'checkpoints/Qwen3-VL-4B-Instruct'  # local copy (config.json, *.safetensors, tokenizer)
+
+qwen3vl_4b = dict(
+    text_config=dict(
+        vocab_size=151936, hidden_size=2560, intermediate_size=9728, num_hidden_layers=36,
+        num_attention_heads=32, num_key_value_heads=8, head_dim=128, rms_norm_eps=1e-6,
+        max_position_embeddings=262144, tie_word_embeddings=True,
+        rope_parameters=dict(rope_type='default', rope_theta=5000000.0, mrope_section=[24, 20, 20],
+                             mrope_interleaved=True)),
+    vision_config=dict(
+        depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, patch_size=16, spatial_merge_size=2,
+        temporal_patch_size=2, out_hidden_size=2560, num_position_embeddings=2304,
+        deepstack_visual_indexes=[5, 11, 17]),
+    image_token_id=151655, video_token_id=151656, vision_start_token_id=151652, vision_end_token_id=151653,
+    tie_word_embeddings=True)
+
+model = dict(
+    type='AutoMoT',
+    data_preprocessor=dict(type='DrivingDataPreprocessor'),
+    mot=dict(
+        ue=dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_4b, pretrained=ue_pretrained,
+                image_size=(256, 512), num_frames=4, freeze=True, torch_dtype='bfloat16', max_new_tokens=128),
+        ae=dict(hidden_size=1536, intermediate_size=6144),
+        cache_capacity=1024),
+    bev_encoder=dict(
+        type='TransFuserBEVEncoder', image_backbone='regnety_032', lidar_backbone='regnety_032', num_cams=1,
+        grid_size=8, out_channels=1512),
+    tokens=dict(num_bev_tokens=64, num_target_tokens=2, num_speed_tokens=1, num_decision_queries=8,
+                num_route_queries=20, num_waypoint_queries=6),
+    meta_action_head=dict(type='MetaActionHead', num_horizons=3, pool_heads=8),
+    path_head=dict(type='TrajectoryHead', num_points=20, cumulative=True, loss_weight=1.0),
+    traj_head=dict(type='TrajectoryHead', num_points=6, cumulative=True, loss_weight=1.0))
+
+runner_type = 'FlexibleRunner'
+strategy = dict(
+    type='FSDPStrategy',
+    model_wrapper=dict(
+        auto_wrap_policy=dict(type='mmautomot.models.mot.fsdp.mot_auto_wrap_policy', min_num_params=1_000_000),
+        mixed_precision=dict(param_dtype='bfloat16', reduce_dtype='float32', buffer_dtype='float32'),
+        use_orig_params=True),  # the frozen UE and the trainable AE share FSDP units
+    state_dict_cfg='full')
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.01),
+                     clip_grad=dict(max_norm=1.0))
+train_dataloader = dict(batch_size=1, num_workers=4)
+env_cfg = dict(dist_cfg=dict(backend='nccl'))
+
+# Asynchronous closed-loop inference: UE every 2nd tick of the 20 Hz loop (released agent), cache <= 4 ticks.
+scheduler = dict(type='AsyncScheduler', ue_interval=2, max_cache_age=4, on_stale='refresh', synchronous=False)

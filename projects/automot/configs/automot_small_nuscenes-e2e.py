@@ -1,0 +1,44 @@
+# AutoMoT-small (~112M transformer params, random init, byte-level tokenizer): UE 83.3M (12 layers x 640,
+# vision 8 x 384 with 3 DeepStack levels) = 2.88x AE 28.9M (12 layers x 384, FFN 1664), same head geometry
+# (8 heads / 2 KV / 64); 4 front-camera history frames at 512 x 256; paper token counts.
+_base_ = [
+    './_base_/nuscenes_e2e_automot.py',
+    '../../../configs/_base_/default_runtime.py',
+    '../../../configs/_base_/schedules/adamw_epoch_12.py',
+]
+custom_imports = dict(imports=['projects.automot.automot'], allow_failed_imports=False)
+default_scope = 'mmautomot'
+
+qwen3vl_small = dict(
+    text_config=dict(
+        vocab_size=272, hidden_size=640, intermediate_size=1920, num_hidden_layers=12, num_attention_heads=8,
+        num_key_value_heads=2, head_dim=64, rms_norm_eps=1e-6, max_position_embeddings=8192,
+        tie_word_embeddings=True,
+        rope_parameters=dict(rope_type='default', rope_theta=5000000.0, mrope_section=[12, 10, 10],
+                             mrope_interleaved=True)),
+    vision_config=dict(
+        depth=8, hidden_size=384, intermediate_size=1536, num_heads=6, patch_size=16, spatial_merge_size=2,
+        temporal_patch_size=2, out_hidden_size=640, num_position_embeddings=2304, deepstack_visual_indexes=[1, 3, 5]),
+    image_token_id=258, video_token_id=259, vision_start_token_id=256, vision_end_token_id=257,
+    tie_word_embeddings=True)
+
+model = dict(
+    type='AutoMoT',
+    data_preprocessor=dict(type='DrivingDataPreprocessor'),
+    mot=dict(
+        # random init: train the UE too (freeze=True only makes sense with pretrained weights)
+        ue=dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_small, image_size=(256, 512), num_frames=4,
+                freeze=False),
+        ae=dict(hidden_size=384, intermediate_size=1664),
+        cache_capacity=1024),
+    bev_encoder=dict(
+        type='TransFuserBEVEncoder', image_backbone='resnet18', lidar_backbone='resnet18', num_cams=1,
+        grid_size=8, out_channels=256),
+    tokens=dict(num_bev_tokens=64, num_target_tokens=2, num_speed_tokens=1, num_decision_queries=8,
+                num_route_queries=20, num_waypoint_queries=6),
+    meta_action_head=dict(type='MetaActionHead', num_horizons=3, pool_heads=4),
+    path_head=dict(type='TrajectoryHead', num_points=20, cumulative=True, loss_weight=1.0),
+    traj_head=dict(type='TrajectoryHead', num_points=6, cumulative=True, loss_weight=1.0))
+
+train_dataloader = dict(batch_size=4)
+scheduler = dict(type='AsyncScheduler', ue_interval=2, max_cache_age=4, on_stale='refresh', synchronous=False)

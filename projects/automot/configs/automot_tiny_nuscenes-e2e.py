@@ -1,0 +1,70 @@
+# Tiny AutoMoT (random weights, byte-level tokenizer): trains on a 2-core CPU in minutes.
+# Same structure as the paper model: tiny Qwen3-VL UE (3 layers, vision + 3 DeepStack levels), AE of 3
+# layers with the UE's head geometry (4 heads / 2 KV / 16), paper token counts (64 BEV, 2 target point,
+# 1 speed, 8 decision, 20 route, 6 waypoint).
+_base_ = [
+    './_base_/nuscenes_e2e_automot.py',
+    '../../../configs/_base_/default_runtime.py',
+    '../../../configs/_base_/schedules/adamw_iter_1k.py',
+]
+custom_imports = dict(imports=['projects.automot.automot'], allow_failed_imports=False)
+default_scope = 'mmautomot'
+
+qwen3vl_tiny = dict(
+    text_config=dict(
+        vocab_size=272, hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-6, max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[4, 2, 2],
+                             mrope_interleaved=True)),
+    vision_config=dict(
+        depth=3, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16, spatial_merge_size=2,
+        temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=64, deepstack_visual_indexes=[0, 1, 2]),
+    image_token_id=258, video_token_id=259, vision_start_token_id=256, vision_end_token_id=257,
+    tie_word_embeddings=True)
+
+model = dict(
+    type='AutoMoT',
+    data_preprocessor=dict(type='DrivingDataPreprocessor'),
+    mot=dict(
+        ue=dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_tiny, image_size=(64, 128), num_frames=2,
+                freeze=True, max_new_tokens=16),
+        ae=dict(hidden_size=48, intermediate_size=96),
+        cache_capacity=512),
+    bev_encoder=dict(
+        type='TransFuserBEVEncoder', image_backbone='test_resnet', lidar_backbone='test_resnet',
+        out_indices=(1, 2, 3, 4), bev=dict(x_range=(-16.0, 16.0), y_range=(-16.0, 16.0), resolution=0.5),
+        num_cams=1, img_anchors=(2, 4), bev_anchors=(4, 4), fusion_heads=2, grid_size=8, out_channels=32),
+    tokens=dict(num_bev_tokens=64, num_target_tokens=2, num_speed_tokens=1, num_decision_queries=8,
+                num_route_queries=20, num_waypoint_queries=6),
+    meta_action_head=dict(type='MetaActionHead', num_horizons=3, pool_heads=2),
+    path_head=dict(type='TrajectoryHead', num_points=20, cumulative=True, loss_weight=1.0),
+    traj_head=dict(type='TrajectoryHead', num_points=6, cumulative=True, loss_weight=1.0))
+
+# Front history 2 x (128 x 64), one current front camera at 128 x 64.
+hist_size = (128, 64)
+cam_size = (128, 64)
+train_pipeline = [
+    dict(type='LoadFrontCamHistory', num_frames=2, img_size=hist_size),
+    dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size=cam_size),
+    dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
+    dict(type='BuildPlanningTargets'),
+    dict(type='PackDrivingInputs'),
+]
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                        dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
+                      dataset=dict(pipeline=train_pipeline))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+train_cfg = dict(max_iters=200, val_interval=100)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
+    dict(type='CosineAnnealingLR', T_max=200, eta_min_ratio=0.01, by_epoch=False, begin=0, end=200),
+]
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=100), logger=dict(interval=10))
+log_processor = dict(by_epoch=False)
+
+# Asynchronous inference (mmautomot.apis.Driver): UE every 2nd tick, cache at most 4 ticks old.
+scheduler = dict(type='AsyncScheduler', ue_interval=2, max_cache_age=4, on_stale='refresh', synchronous=False)

@@ -1,0 +1,82 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from mmautomot.apis import Driver, init_model
+from mmautomot.models.mot import StaleCacheError
+
+CFG = 'projects/automot/configs/automot_tiny_nuscenes-e2e.py'
+
+
+@pytest.fixture(scope='module')
+def model():
+    torch.manual_seed(0)
+    return init_model(CFG)
+
+
+def _obs(rng, **kw):
+    obs = dict(images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
+               points=(rng.standard_normal((300, 4)) * 8).astype(np.float32), speed=4.0,
+               target_point=np.array([20.0, 1.0], dtype=np.float32), command=2)
+    obs.update(kw)
+    return obs
+
+
+def test_init_model_loads_safetensors_and_pth(model, tmp_path):
+    state = {k: v.clone() + 0.01 if v.is_floating_point() else v.clone() for k, v in model.state_dict().items()}
+    state = {k: v for k, v in state.items() if 'lm_head' not in k}  # tied to the embedding
+    save_file(state, str(tmp_path / 'w.safetensors'))
+    m2 = init_model(CFG, str(tmp_path / 'w.safetensors'))
+    w = 'mot.ae_layers.0.self_attn.q_proj.weight'
+    assert torch.equal(m2.state_dict()[w], state[w]) and not m2.training
+    torch.save(dict(state_dict=state, meta=dict(epoch=1)), tmp_path / 'w.pth')
+    m3 = init_model(CFG, str(tmp_path / 'w.pth'))
+    assert torch.equal(m3.state_dict()[w], state[w])
+    state.pop(w)
+    save_file(state, str(tmp_path / 'bad.safetensors'))
+    with pytest.raises(KeyError, match='1 missing'):
+        init_model(CFG, str(tmp_path / 'bad.safetensors'))
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        init_model(CFG, str(tmp_path / 'none.pth'))
+
+
+def test_driver_async_schedule_and_outputs(model):
+    rng = np.random.default_rng(0)
+    driver = Driver(model)  # config: ue_interval=2, max_cache_age=4
+    outs = [driver.step(_obs(rng)) for _ in range(5)]
+    assert [o['ue_ran'] for o in outs] == [True, False, True, False, True]
+    assert [o['cache_age'] for o in outs] == [0, 1, 0, 1, 0]
+    o = outs[-1]
+    assert o['meta_actions'].shape == (3, 2) and o['meta_actions'].dtype == np.int64
+    assert o['path'].shape == (20, 2) and o['waypoints'].shape == (6, 2)
+    assert set(o['timings_ms']) == {'preprocess', 'ue', 'ae', 'total'} and o['timings_ms']['ae'] > 0
+    assert outs[1]['timings_ms']['ue'] == 0.0 and len(o['meta_action_text']) == 3
+    assert driver.last_hist.shape == (2, 3, 64, 128)
+    assert isinstance(driver.answer('What is your current action and why?', max_new_tokens=4), str)
+
+
+def test_driver_matches_synchronous_joint_pass(model):
+    rng = np.random.default_rng(1)
+    obs = _obs(rng, img_hist=[rng.integers(0, 256, (64, 128, 3), dtype=np.uint8) for _ in range(2)],
+               prompt='Drive carefully.')
+    driver = Driver(model, scheduler=dict(type='AsyncScheduler', synchronous=True))
+    out = driver.step(obs)
+    data = driver.prepare(obs)
+    with torch.no_grad():
+        ref = model.joint(data['inputs'], data['data_samples'])
+    np.testing.assert_allclose(out['waypoints'], ref['waypoints'][0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(out['path'], ref['path'][0].numpy(), atol=1e-5)
+
+
+def test_driver_refuses_stale_cache(model):
+    rng = np.random.default_rng(2)
+    driver = Driver(model, scheduler=dict(type='AsyncScheduler', ue_interval=3, max_cache_age=1,
+                                          on_stale='raise'))
+    driver.step(_obs(rng))
+    driver.step(_obs(rng))
+    with pytest.raises(StaleCacheError, match='stale'):
+        driver.step(_obs(rng))
+    with pytest.raises(KeyError, match="lacks 'speed'"):
+        driver.step({k: v for k, v in _obs(rng).items() if k != 'speed'})

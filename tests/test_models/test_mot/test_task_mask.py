@@ -1,0 +1,38 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+import pytest
+import torch
+
+from mmautomot.models.mot import ae_rows, build_task_mask
+
+
+def test_mask_blocks():
+    valid = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]])
+    n_u, n_d, n_p = 5, 3, 2
+    mask = build_task_mask(valid, (n_d, n_p))
+    assert mask.shape == (2, 1, 10, 10) and mask.dtype == torch.bool
+    m = mask[1, 0]
+    u, d, p = slice(0, n_u), slice(n_u, n_u + n_d), slice(n_u + n_d, None)
+    # understanding: causal among themselves, never sees AE tokens
+    assert torch.equal(m[u, u], torch.ones(n_u, n_u, dtype=torch.bool).tril())
+    assert not m[u, d].any() and not m[u, p].any()
+    # decision: all understanding tokens and each other (bidirectional), not planning
+    assert m[d, u].all() and m[d, d].all() and not m[d, p].any()
+    # planning: understanding, decision and each other
+    assert m[p, u].all() and m[p, d].all() and m[p, p].all()
+    # padding key column of sample 0 is masked for every query row, nothing else changes
+    m0 = mask[0, 0]
+    assert not m0[:, 4].any()
+    assert torch.equal(m0[:, :4], m[:, :4]) and torch.equal(m0[:, 5:], m[:, 5:])
+
+
+def test_ae_rows_and_errors():
+    valid = torch.ones(1, 4)
+    mask = build_task_mask(valid, (2, 1))
+    rows = ae_rows(mask, 4)
+    assert rows.shape == (1, 1, 3, 7)
+    assert torch.equal(rows[0, 0].int(), torch.tensor([[1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 0],
+                                                     [1, 1, 1, 1, 1, 1, 1]]))
+    with pytest.raises(ValueError, match='ue_valid must be'):
+        build_task_mask(torch.ones(4), (1, ))
+    with pytest.raises(ValueError, match='negative'):
+        build_task_mask(valid, (2, -1))
