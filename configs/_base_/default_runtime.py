@@ -1,0 +1,29 @@
+# Runtime settings shared by every mmautomot config.
+default_scope = 'mmautomot'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # Schedules override `interval` / `by_epoch` to match their train loop.
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+
+# `dist_cfg.backend='nccl'` is right on GPUs. On a machine without CUDA, tools/train.py and
+# tools/test.py (via mmautomot.engine.prepare_dist_env) switch it to 'gloo', create the process
+# group themselves and drop DDP's `device_ids`, so `tools/dist_train.sh CONFIG 2` also runs on CPU.
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+
+log_level = 'INFO'
+load_from = None
+resume = False

@@ -1,0 +1,15 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+"""Training/testing runtime helpers for mmautomot.
+
+Importing this package (which any MMEngine Runner in the ``mmautomot`` scope does through the
+registries' lazy ``locations``) enables safe ``weights_only`` loading of MMEngine checkpoints, see
+:mod:`mmautomot.utils.checkpoint_compat`.
+"""
+from mmautomot.utils.checkpoint_compat import enable_safe_mmengine_checkpoints
+
+from .dist_env import prepare_dist_env
+from .hooks import *  # noqa: F401,F403
+
+enable_safe_mmengine_checkpoints()
+
+__all__ = ['prepare_dist_env']

@@ -1,0 +1,63 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+"""Make a config's distributed settings work on machines without CUDA.
+
+``configs/_base_/default_runtime.py`` keeps ``env_cfg.dist_cfg.backend='nccl'`` (the right choice on
+GPUs). MMEngine 0.10.7 cannot run that on CPU: ``init_dist`` calls ``torch.cuda.set_device`` before
+creating the process group, and the Runner wraps the model in ``MMDistributedDataParallel`` with
+``device_ids=[LOCAL_RANK]``, which DDP rejects for a CPU module. :func:`prepare_dist_env` (called by
+``tools/train.py`` and ``tools/test.py``) fixes both when a launcher is used and CUDA is not
+available: it switches the backend to ``gloo``, creates the process group itself (so the Runner
+skips ``init_dist``) and sets ``model_wrapper_cfg.device_ids=None``. With CUDA it changes nothing.
+"""
+import datetime
+import os
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, ConfigDict
+
+_DDP_TYPES = ('MMDistributedDataParallel', 'mmengine.MMDistributedDataParallel')
+
+
+def prepare_dist_env(cfg: Config, launcher: str) -> bool:
+    """Adapt ``cfg`` in place for a distributed run on CPU (gloo).
+
+    Args:
+        cfg (Config): The full config; ``env_cfg``, ``model_wrapper_cfg`` may be changed.
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+
+    Returns:
+        bool: True if the CPU (gloo) path was taken.
+
+    Raises:
+        RuntimeError: For a ``slurm``/``mpi`` launcher without CUDA (only ``pytorch``, i.e.
+            torchrun, is supported on CPU) or a model wrapper that cannot run on CPU.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    if launcher != 'pytorch':
+        raise RuntimeError(f"launcher='{launcher}' needs CUDA with MMEngine 0.10.7; on CPU use "
+                           'tools/dist_train.sh (torchrun, --launcher pytorch).')
+    env_cfg = cfg.get('env_cfg') or ConfigDict()
+    dist_cfg = dict(env_cfg.get('dist_cfg') or {})
+    dist_cfg['backend'] = 'gloo'
+    env_cfg['dist_cfg'] = dist_cfg
+    cfg.env_cfg = env_cfg
+
+    wrapper = cfg.get('model_wrapper_cfg')
+    wrapper = ConfigDict(type='MMDistributedDataParallel') if wrapper is None else wrapper
+    if wrapper.get('type', 'MMDistributedDataParallel') not in _DDP_TYPES:
+        raise RuntimeError(f"model_wrapper_cfg type '{wrapper.get('type')}' is not supported "
+                           'on CPU; use MMDistributedDataParallel or a CUDA machine.')
+    wrapper['device_ids'] = None  # wins over the Runner's default device_ids=[LOCAL_RANK]
+    wrapper.setdefault('broadcast_buffers', False)
+    wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = wrapper
+
+    if not dist.is_initialized():
+        kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+        if 'timeout' in kwargs and not isinstance(kwargs['timeout'], datetime.timedelta):
+            kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+        dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
+                                world_size=int(os.environ['WORLD_SIZE']), **kwargs)
+    return True
