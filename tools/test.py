@@ -1,5 +1,8 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""Test a checkpoint: ``python tools/test.py CONFIG CKPT [--work-dir DIR] [--show-dir DIR]``.
+"""Test a checkpoint: ``python tools/test.py CONFIG [CKPT] [--work-dir DIR] [--show-dir DIR]``.
+
+``CKPT`` may be omitted (or ``none``) for models without learned weights, e.g. the constant-velocity
+baseline; a warning is logged because any other model would then be tested with its initial weights.
 
 After ``runner.test()`` the final metrics are written (rank 0) as flat JSON to
 ``<work-dir>/test_metrics.json``: keys exactly as the metrics return them (e.g. ``stp3/L2_1s``),
@@ -26,7 +29,9 @@ VIS_HOOK = 'PlanningVisualizationHook'
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and evaluate) an mmautomot model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file (.pth or .safetensors)')
+    parser.add_argument('checkpoint', nargs='?', default=None,
+                        help='checkpoint file (.pth or .safetensors); omit or "none" for '
+                        'parameter-free models')
     parser.add_argument('--work-dir', help='the dir for logs and test_metrics.json')
     parser.add_argument('--show-dir', help=f'save visualisations here (enables {VIS_HOOK})')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -82,7 +87,13 @@ def main():
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    if args.checkpoint in (None, 'none', 'None'):
+        print_log('tools/test.py: no checkpoint given, testing the model with its initial weights '
+                  '(right only for parameter-free models such as ConstantVelocityPlanner)',
+                  logger='current', level=30)
+        cfg.load_from = None
+    else:
+        cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.show_dir:
         enable_visualization_hook(cfg, args.show_dir)

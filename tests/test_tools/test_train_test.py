@@ -188,3 +188,18 @@ def test_auto_scale_lr_in_process(tmp_path, monkeypatch):
                                       'auto_scale_lr=None'])
     with pytest.raises(RuntimeError, match='--auto-scale-lr needs `auto_scale_lr'):
         tool.main()
+
+
+def test_test_tool_without_checkpoint_for_parameter_free_baseline(trained):
+    """The constant-velocity baseline has no weights: ``tools/test.py CONFIG`` (no CKPT) scores it."""
+    root, data_root, _ = trained
+    cv_config = osp.join(REPO, 'configs', 'baselines', 'constant_velocity_nuscenes_tiny.py')
+    test_dir = str(root / 'test_cv')
+    options = [o for o in data_options(data_root) if not o.startswith('train_')]  # no train split
+    out = run_tool([osp.join(REPO, 'tools', 'test.py'), cv_config, '--work-dir', test_dir,
+                    '--cfg-options', *options], cwd=str(root))
+    assert 'no checkpoint given' in out
+    with open(osp.join(test_dir, 'test_metrics.json')) as f:
+        metrics = json.load(f)
+    assert set(metrics) == PROTOCOL_KEYS
+    assert all(math.isfinite(v) for v in metrics.values())

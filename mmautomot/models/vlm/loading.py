@@ -56,6 +56,7 @@ def build_qwen3vl(config: Optional[dict] = None,
             ``image_token_id`` ...). With ``pretrained`` it overrides the folder's config and the weights are
             loaded with a name/shape check.
         pretrained (str | None): local folder written by ``save_pretrained`` (config.json + safetensors).
+            Ignored on the meta device when ``config`` is given (nothing can be loaded into meta tensors).
         torch_dtype (str | torch.dtype | None): parameter dtype, e.g. 'bfloat16'.
     """
     dtype = _dtype(torch_dtype)
@@ -63,6 +64,11 @@ def build_qwen3vl(config: Optional[dict] = None,
         if config is None:
             raise ValueError('Qwen3VLUnderstandingExpert: give `config` (a Qwen3VLConfig dict) or '
                              '`pretrained` (a local folder)')
+        model = Qwen3VLForConditionalGeneration(Qwen3VLConfig(**config))
+        return model.to(dtype) if dtype is not None else model
+    if config is not None and torch.empty(0).device.type == 'meta':
+        # Built under ``with torch.device('meta')`` (parameter counting, FSDP deferred init): there is no
+        # storage to load into, so the structure comes from ``config`` and the weights are not read.
         model = Qwen3VLForConditionalGeneration(Qwen3VLConfig(**config))
         return model.to(dtype) if dtype is not None else model
     if not osp.isdir(pretrained):

@@ -3,7 +3,7 @@
 # 1512-channel BEV feature -> 64 tokens), 4 front frames at 512 x 256. FSDP + bf16 for GPU clusters:
 #   tools/dist_train.sh projects/automot/configs/automot_qwen3vl-4b_nuscenes-e2e.py 8
 # The model also builds on the meta device (`with torch.device('meta'): MODELS.build(cfg.model)`) for
-# parameter counting / FSDP deferred init; set `model.mot.ue.pretrained=None` there.
+# parameter counting / FSDP deferred init; the UE structure then comes from `qwen3vl_4b` and no weights are read.
 _base_ = [
     './_base_/nuscenes_e2e_automot.py',
     '../../../configs/_base_/default_runtime.py',
@@ -11,6 +11,7 @@ _base_ = [
 ]
 custom_imports = dict(imports=['projects.automot.automot'], allow_failed_imports=False)
 default_scope = 'mmautomot'
+build_on_meta = True  # tests/tools build this model on the meta device (no weights, no memory)
 
 ue_pretrained = 'checkpoints/Qwen3-VL-4B-Instruct'  # local copy (config.json, *.safetensors, tokenizer)
 
