@@ -3,7 +3,7 @@ _base_ = ['./constant_velocity_nuscenes.py']
 
 data_root = 'data/nuscenes-synthetic/'
 ego_pipeline = [
-    dict(type='BuildPlanningTargets', with_prompt=False),
+    dict(type='BuildPlanningTargets', with_prompt=False, use_target_point=False),  # target point is GT-derived on nuScenes
     dict(type='PackDrivingInputs'),
 ]
 val_dataloader = dict(

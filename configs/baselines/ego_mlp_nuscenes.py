@@ -6,7 +6,7 @@ _base_ = [
 
 # ego state only: no images or LiDAR are read
 ego_pipeline = [
-    dict(type='BuildPlanningTargets', with_prompt=False),
+    dict(type='BuildPlanningTargets', with_prompt=False, use_target_point=False),  # target point is GT-derived on nuScenes
     dict(type='PackDrivingInputs'),
 ]
 

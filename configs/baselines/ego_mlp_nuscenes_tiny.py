@@ -5,7 +5,7 @@ _base_ = [
 ]
 
 ego_pipeline = [
-    dict(type='BuildPlanningTargets', with_prompt=False),
+    dict(type='BuildPlanningTargets', with_prompt=False, use_target_point=False),  # target point is GT-derived on nuScenes
     dict(type='PackDrivingInputs'),
 ]
 

@@ -20,7 +20,7 @@ train_pipeline = [
          backend_args=backend_args),
     dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4, sweeps_num=sweeps_num,
          remove_close=1.0, backend_args=backend_args),
-    dict(type='BuildPlanningTargets'),
+    dict(type='BuildPlanningTargets', use_target_point=False),  # target point is GT-derived on nuScenes
     dict(type='PackDrivingInputs'),
 ]
 test_pipeline = train_pipeline

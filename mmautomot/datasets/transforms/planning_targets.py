@@ -64,13 +64,19 @@ class BuildPlanningTargets(BaseTransform):
         system_prompt (str): the system part of the prompt.
         prompt_template (str): format string of the prompt.
         with_prompt (bool): build ``prompt``. Defaults to True.
+        use_target_point (bool): pass the info's ``target_point`` to the model. Set it to False for
+            nuScenes: there the converter derives the target point from the GT future (its last valid
+            point), so feeding it leaks the answer into open-loop evaluation; the input is then (0, 0) and
+            the planner relies on the navigation command, as in the published nuScenes protocols.
+            CARLA target points come from the route planner and are legitimate inputs. Defaults to True.
     """
 
     def __init__(self,
                  gt_keys: Optional[tuple] = None,
                  system_prompt: str = DEFAULT_SYSTEM_PROMPT,
                  prompt_template: str = DEFAULT_PROMPT_TEMPLATE,
-                 with_prompt: bool = True) -> None:
+                 with_prompt: bool = True,
+                 use_target_point: bool = True) -> None:
         gt_keys = tuple(GT_FIELDS) if gt_keys is None else tuple(gt_keys)
         unknown = [k for k in gt_keys if k not in GT_FIELDS]
         if unknown:
@@ -79,6 +85,7 @@ class BuildPlanningTargets(BaseTransform):
         self.system_prompt = system_prompt
         self.prompt_template = prompt_template
         self.with_prompt = with_prompt
+        self.use_target_point = use_target_point
 
     @staticmethod
     def _get(results: dict, key: str, token: str) -> np.ndarray:
@@ -107,6 +114,8 @@ class BuildPlanningTargets(BaseTransform):
             except ValueError as err:
                 raise ValueError(f'sample {token!r}: {key!r} of shape {value.shape} does not fit '
                                  f'{shape}') from err
+        if not self.use_target_point:
+            results['target_point'] = np.zeros(2, np.float32)
         results['command'] = int(self._get(results, 'command', token))
         results.update(out)
         if self.with_prompt:
@@ -122,4 +131,5 @@ class BuildPlanningTargets(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(gt_keys={self.gt_keys}, with_prompt={self.with_prompt})'
+        return (f'{type(self).__name__}(gt_keys={self.gt_keys}, with_prompt={self.with_prompt}, '
+                f'use_target_point={self.use_target_point})')

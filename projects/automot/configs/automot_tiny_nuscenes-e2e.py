@@ -48,7 +48,7 @@ train_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size=hist_size),
     dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size=cam_size),
     dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
-    dict(type='BuildPlanningTargets'),
+    dict(type='BuildPlanningTargets', use_target_point=False),  # target point is GT-derived on nuScenes
     dict(type='PackDrivingInputs'),
 ]
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,

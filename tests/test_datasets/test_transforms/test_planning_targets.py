@@ -52,3 +52,16 @@ def test_missing_or_misshaped_fields_are_named(tiny_e2e_infos):
         BuildPlanningTargets()(bad)
     with pytest.raises(KeyError, match='unknown gt_keys'):
         BuildPlanningTargets(gt_keys=('ego_future',))
+
+
+def test_target_point_can_be_withheld(tiny_e2e_infos):
+    """nuScenes target points are GT-derived: ``use_target_point=False`` feeds (0, 0) instead."""
+    kept = BuildPlanningTargets()(dict(tiny_e2e_infos[2]))
+    assert kept['target_point'].tolist() == [30.0, 0.0]
+    withheld = BuildPlanningTargets(
+        use_target_point=False, prompt_template='{target_x:.0f},{target_y:.0f}')(dict(tiny_e2e_infos[2]))
+    assert withheld['target_point'].tolist() == [0.0, 0.0]
+    assert withheld['target_point'].dtype == np.float32
+    assert withheld['prompt'] == '0,0'
+    # the GT future itself is untouched
+    np.testing.assert_allclose(withheld['gt_ego_fut_trajs'], kept['gt_ego_fut_trajs'])

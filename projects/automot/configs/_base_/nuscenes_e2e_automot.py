@@ -10,7 +10,7 @@ train_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=4, img_size=hist_size),
     dict(type='LoadMultiViewImages', cam_names=cam_names, img_size=cam_size),
     dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
-    dict(type='BuildPlanningTargets'),
+    dict(type='BuildPlanningTargets', use_target_point=False),  # target point is GT-derived on nuScenes
     dict(type='PackDrivingInputs'),
 ]
 test_pipeline = train_pipeline
