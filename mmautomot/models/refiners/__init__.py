@@ -1,0 +1,1 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
