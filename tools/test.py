@@ -13,6 +13,7 @@ import json
 import numbers
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.dist import is_main_process
@@ -22,6 +23,11 @@ from mmengine.runner import Runner
 
 from mmautomot.engine import prepare_dist_env
 from mmautomot.utils import enable_safe_mmengine_checkpoints, register_all_modules
+
+# `projects.<name>` packages (custom_imports) live at the repository root, as in mmdet3d.
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
 
 VIS_HOOK = 'PlanningVisualizationHook'
 

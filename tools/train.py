@@ -8,6 +8,7 @@ through the RUNNERS registry instead of ``Runner.from_cfg``.
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
@@ -16,6 +17,11 @@ from mmengine.runner import Runner
 
 from mmautomot.engine import prepare_dist_env
 from mmautomot.utils import enable_safe_mmengine_checkpoints, register_all_modules
+
+# `projects.<name>` packages (custom_imports) live at the repository root, as in mmdet3d.
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
 
 
 def parse_args():

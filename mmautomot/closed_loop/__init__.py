@@ -11,7 +11,7 @@ from .metrics import (ability_scores, aggregate_seeds, comfort_from_metric_info,
                       driving_score_success_rate, efficiency_from_records, evaluate_run_dir,
                       load_ability_mapping, load_records)
 from .preprocess import SensorPreprocessor, bgra_to_rgb, carla_lidar_to_ego, jpeg_roundtrip
-from .protocol import DriverProtocol, build_driver, validate_driver_output
+from .protocol import DriverProtocol, build_driver, step_driver, validate_driver_output
 from .recorder import RunRecorder
 from .route_planner import RoutePlanner
 from .server import ModelServer, RemoteDriver, RemoteDriverError
@@ -20,8 +20,8 @@ from .state import EgoState, StateEstimator
 __all__ = [
     'ClosedLoopAgent', 'DEFAULT_AGENT_CFG', 'merge_cfg', 'PIDController', 'TrajectoryController',
     'Heuristics', 'HeuristicsConfig', 'SensorPreprocessor', 'bgra_to_rgb', 'carla_lidar_to_ego',
-    'jpeg_roundtrip', 'DriverProtocol', 'build_driver', 'validate_driver_output', 'RunRecorder',
-    'RoutePlanner', 'ModelServer', 'RemoteDriver', 'RemoteDriverError', 'EgoState', 'StateEstimator',
+    'jpeg_roundtrip', 'DriverProtocol', 'build_driver', 'step_driver', 'validate_driver_output',
+    'RunRecorder', 'RoutePlanner', 'ModelServer', 'RemoteDriver', 'RemoteDriverError', 'EgoState', 'StateEstimator',
     'load_records', 'driving_score_success_rate', 'efficiency_from_records', 'comfort_from_metric_info',
     'ability_scores', 'load_ability_mapping', 'aggregate_seeds', 'evaluate_run_dir'
 ]

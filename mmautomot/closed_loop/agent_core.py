@@ -11,7 +11,7 @@ from .controller import TrajectoryController
 from .geometry import ego_to_world, world_to_ego
 from .heuristics import Heuristics, HeuristicsConfig
 from .preprocess import SensorPreprocessor
-from .protocol import DriverProtocol, build_driver, validate_driver_output
+from .protocol import DriverProtocol, build_driver, step_driver, validate_driver_output
 from .recorder import RunRecorder
 from .route_planner import RoutePlanner
 from .state import StateEstimator
@@ -171,8 +171,8 @@ class ClosedLoopAgent:
             else:
                 t1 = time.perf_counter()
                 try:
-                    out = validate_driver_output(self.driver.step(
-                        self._observation(images, points, state, route)))
+                    out = validate_driver_output(step_driver(
+                        self.driver, self._observation(images, points, state, route)))
                     self.plan, self.plan_pose, self.plan_age = out, (state.xy.copy(), state.yaw), 0
                     lat.update({f'driver_{k}': v for k, v in out['timings_ms'].items()})
                 except Exception as err:  # noqa: BLE001

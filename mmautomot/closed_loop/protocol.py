@@ -65,6 +65,18 @@ def validate_driver_output(out: Any) -> Dict[str, Any]:
     return res
 
 
+def step_driver(driver: DriverProtocol, observation: Dict[str, Any]) -> Any:
+    """``driver.step(observation)``, first calling ``driver.reset()`` (where the driver has one) when
+    ``observation['reset']`` is true, so a driver reused across routes (a long-lived model server, or
+    one passed to several agents) never carries a cache or camera history from the previous route.
+    Harmless for drivers that also honour ``reset`` themselves."""
+    if observation.get('reset'):
+        reset = getattr(driver, 'reset', None)
+        if callable(reset):
+            reset()
+    return driver.step(observation)
+
+
 def build_driver(cfg: Optional[dict]) -> DriverProtocol:
     """Build the driver an agent config names.
 

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Dict, Optional
 
-from .protocol import DriverProtocol, validate_driver_output
+from .protocol import DriverProtocol, step_driver, validate_driver_output
 from .wire import (DEFAULT_MAX_BYTES, FramingError, ProtocolError, discard, recv_message,
                    send_message)
 
@@ -109,7 +109,7 @@ class ModelServer:
         if not isinstance(observation, dict):
             return 'error', dict(message='step data must be an observation dict')
         try:
-            out = validate_driver_output(self.driver.step(observation))
+            out = validate_driver_output(step_driver(self.driver, observation))
         except Exception as err:  # noqa: BLE001 - reported to the client
             logger.exception('driver.step failed')
             return 'error', dict(message=f'{type(err).__name__}: {err}')

@@ -1,8 +1,15 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Print the fully resolved config: ``python tools/misc/print_config.py CONFIG [--cfg-options]``."""
 import argparse
+import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
+
+# `projects.<name>` packages (custom_imports) live at the repository root, as in mmdet3d.
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+if REPO_ROOT not in sys.path:
+    sys.path.insert(0, REPO_ROOT)
 
 
 def parse_args():

@@ -3,7 +3,9 @@
 #   python tools/create_data.py bench2drive --root-path data/bench2drive --out-dir data/bench2drive
 # (same format as nuScenes, docs/contracts.md). Differences from nuscenes_e2e.py: LiDAR clouds are CARLA
 # left-handed (x, y, z, intensity) files loaded with LoadCarlaPoints (y flipped, moved to the ego frame);
-# no LiDAR sweeps; commands use all 6 indices of mmautomot.structures.COMMANDS (CARLA RoadOption).
+# no LiDAR sweeps; commands use all 6 indices of mmautomot.structures.COMMANDS (CARLA RoadOption); the
+# target point is the route's next target (what the closed-loop agent gives too), not GT-derived as on
+# nuScenes, so BuildPlanningTargets keeps use_target_point=True.
 # For PDM-Lite data use dataset_type = 'PDMLiteE2EDataset' and cam_names = ['CAM_FRONT'] (one camera).
 # Every pipeline output is dict(inputs=dict(img_hist, imgs, points, ego_status, ego_hist_trajs,
 # target_point, command), data_samples=DrivingDataSample); images stay uint8.
