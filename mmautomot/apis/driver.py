@@ -26,7 +26,8 @@ class Driver:
 
     Args:
         model: a model exposing ``data_preprocessor``, ``ue_tick(inputs, cache, data_samples, tick)`` and
-            ``ae_tick(inputs, cache)`` (e.g. AutoMoT); its UE's ``num_frames`` sets the history length.
+            ``ae_tick(inputs, cache)`` (e.g. AutoMoT); its UE's ``num_frames`` sets the history length. When
+            the model has ``refiner_tick(inputs, ae_out)`` (AutoMoT+), it runs after the AE every tick.
         scheduler (dict | AsyncScheduler | None): defaults to ``model.cfg.scheduler`` if set, else
             ``AsyncScheduler()``.
         cam_names (Sequence[str] | None): camera order of ``observation['images']``; defaults to sorted
@@ -96,8 +97,9 @@ class Driver:
         Returns:
             dict: ``meta_actions`` (K, 2) int64, ``meta_action_text`` (list[str]), ``path`` (P, 2) and
             ``waypoints`` (T, 2) float32 in the ego frame (x forward, y left, metres), ``timings_ms``
-            (``preprocess``, ``ue`` (0 if it did not run), ``ae``, ``total``), ``ue_ran``, ``cache_age``,
-            ``tick``.
+            (``preprocess``, ``ue`` (0 if it did not run), ``ae``, ``total``; plus ``refiner`` with a refiner),
+            ``ue_ran``, ``cache_age``, ``tick``; with a refiner ``waypoints`` are the refined ones and
+            ``waypoints_proposal`` (T, 2) the action expert's.
         """
         t0 = time.perf_counter()
         data = self.prepare(observation)
@@ -110,12 +112,20 @@ class Driver:
 
         res = self.scheduler.step(ue_fn, lambda cache: self.model.ae_tick(inputs, cache))
         out = res['output']
-        actions = out['meta_actions'][0].cpu().numpy().astype(np.int64)
         timings = dict(preprocess=t_prep, **res['timings_ms'])
+        refiner = getattr(self.model, 'refiner_tick', None)
+        if refiner is not None:
+            t1 = time.perf_counter()
+            out = refiner(inputs, out)
+            timings['refiner'] = (time.perf_counter() - t1) * 1e3
+        actions = out['meta_actions'][0].cpu().numpy().astype(np.int64)
         timings['total'] = (time.perf_counter() - t0) * 1e3
-        return dict(meta_actions=actions, meta_action_text=[meta_action_to_text(*a) for a in actions],
-                    path=out['path'][0].float().cpu().numpy(), waypoints=out['waypoints'][0].float().cpu().numpy(),
-                    timings_ms=timings, ue_ran=res['ue_ran'], cache_age=res['cache_age'], tick=res['tick'])
+        result = dict(meta_actions=actions, meta_action_text=[meta_action_to_text(*a) for a in actions],
+                      path=out['path'][0].float().cpu().numpy(), waypoints=out['waypoints'][0].float().cpu().numpy(),
+                      timings_ms=timings, ue_ran=res['ue_ran'], cache_age=res['cache_age'], tick=res['tick'])
+        if 'waypoints_proposal' in out:
+            result['waypoints_proposal'] = out['waypoints_proposal'][0].float().cpu().numpy()
+        return result
 
     def answer(self, question: str, max_new_tokens: Optional[int] = None) -> str:
         """Free-text answer of the understanding expert about the current front-camera history."""

@@ -1,6 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """AutoMoT: Qwen3-VL understanding expert + action expert, joined layer by layer."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
 from mmengine.model import BaseModel
@@ -33,6 +33,16 @@ class AutoMoT(BaseModel):
         meta_action_head (dict): ``MetaActionHead`` config (``in_channels`` is set to the AE width).
         path_head (dict): ``TrajectoryHead`` config for the route queries.
         traj_head (dict): ``TrajectoryHead`` config for the waypoint queries.
+        refiner (dict | None): optional action refiner (AutoMoT+), e.g. ``dict(type='DiTMoARefiner', ...)``
+            (:mod:`mmautomot.models.refiners`). Its ``cond_sources`` name AE token groups of
+            :meth:`AutoMoTActionTokens.slices` ('bev', 'target', 'speed', 'decision', 'route', 'waypoint');
+            ``cond_channels`` (AE width) and ``num_waypoints`` (``traj_head.num_points``) are filled in. When
+            set: :meth:`loss` adds ``loss_refine``; :meth:`predict` writes the refined waypoints to
+            ``pred_ego_fut_trajs`` and the AE proposal to ``pred_ego_fut_trajs_proposal``; the model exposes
+            ``refiner_tick(inputs, ae_out)`` (absent without a refiner, so ``hasattr(model, 'refiner_tick')``
+            tells whether there is one). Defaults to None.
+        refiner_detach_proposal (bool): stop the refiner loss's gradient through the AE proposal (the
+            condition tokens stay attached). Defaults to True.
         data_preprocessor (dict | None): e.g. ``DrivingDataPreprocessor``.
         init_cfg (dict | None): mmengine init config.
     """
@@ -44,6 +54,8 @@ class AutoMoT(BaseModel):
                  path_head: dict,
                  traj_head: dict,
                  tokens: Optional[dict] = None,
+                 refiner: Optional[dict] = None,
+                 refiner_detach_proposal: bool = True,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -57,6 +69,18 @@ class AutoMoT(BaseModel):
         self.meta_action_head = MODELS.build(dict(meta_action_head, in_channels=width))
         self.path_head = MODELS.build(dict(path_head, in_channels=width))
         self.traj_head = MODELS.build(dict(traj_head, in_channels=width))
+        self.refiner = None
+        self.refiner_detach_proposal = refiner_detach_proposal
+        if refiner is not None:
+            refiner = dict(refiner)
+            if not isinstance(refiner.get('cond_sources'), Mapping):  # names only: all AE-width tokens
+                refiner.setdefault('cond_channels', width)
+            refiner.setdefault('num_waypoints', self.tokens.num['waypoint'])
+            self.refiner = MODELS.build(refiner)
+            unknown = [k for k in self.refiner.cond_sources if k not in self.tokens.slices()]
+            if unknown:
+                raise KeyError(f'AutoMoT: refiner cond_sources {unknown} are not AE token groups '
+                               f'{list(self.tokens.slices())}')
 
     # ------------------------------------------------------------------ inputs
     @staticmethod
@@ -95,13 +119,22 @@ class AutoMoT(BaseModel):
         return dict(meta_action_logits=logits, path=self.path_head(ae_out[:, s['route']]),
                     waypoints=self.traj_head(ae_out[:, s['waypoint']]))
 
+    def refiner_cond(self, ae_tokens: Tensor) -> Dict[str, Tensor]:
+        """The refiner's condition sources: AE output token groups, name -> (B, L_s, C_a)."""
+        s = self.tokens.slices()
+        return {k: ae_tokens[:, s[k]] for k in self.refiner.cond_sources}
+
     # ------------------------------------------------------------------ passes
-    def joint(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
-        """Synchronous joint pass (AutoMoT-S): dict of ``meta_action_logits`` (B, K, n_lat + n_lon),
-        ``path`` (B, P, 2), ``waypoints`` (B, T, 2)."""
+    def joint_tokens(self, inputs: dict, data_samples: Optional[list] = None) -> Tensor:
+        """Synchronous joint pass up to the AE output tokens (B, L_a, C_a)."""
         _, ae_out = self.mot.forward_joint(self.ue_inputs(inputs, data_samples), self.ae_inputs(inputs),
                                            self.tokens.group_sizes)
-        return self._heads(ae_out)
+        return ae_out
+
+    def joint(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
+        """Synchronous joint pass (AutoMoT-S): dict of ``meta_action_logits`` (B, K, n_lat + n_lon),
+        ``path`` (B, P, 2), ``waypoints`` (B, T, 2) (the AE's, unrefined)."""
+        return self._heads(self.joint_tokens(inputs, data_samples))
 
     @torch.no_grad()
     def ue_tick(self, inputs: dict, cache: Optional[PrefixKVCache] = None, data_samples: Optional[list] = None,
@@ -119,11 +152,43 @@ class AutoMoT(BaseModel):
 
         Returns:
             dict: ``meta_action_logits`` (B, K, n_lat + n_lon), ``meta_actions`` (B, K, 2) long, ``path``
-            (B, P, 2), ``waypoints`` (B, T, 2), ego frame metres.
+            (B, P, 2), ``waypoints`` (B, T, 2), ego frame metres, and ``ae_tokens`` (B, L_a, C_a), the AE
+            output tokens (what ``refiner_tick`` reads).
         """
-        out = self._heads(self.mot.ae_step(self.ae_inputs(inputs), cache, self.tokens.group_sizes))
+        ae_tokens = self.mot.ae_step(self.ae_inputs(inputs), cache, self.tokens.group_sizes)
+        out = self._heads(ae_tokens)
         out['meta_actions'] = self.meta_action_head.predict(out['meta_action_logits'])
+        out['ae_tokens'] = ae_tokens
         return out
+
+    @property
+    def refiner_tick(self):
+        """``refiner_tick(inputs, ae_out) -> dict`` when the model has a refiner; no such attribute otherwise
+        (``getattr(model, 'refiner_tick', None)`` is None), as ``benchmark_latency`` and ``Driver`` expect."""
+        if self.refiner is None:
+            raise AttributeError(f'{type(self).__name__} has no refiner_tick: built without a refiner')
+        return self._refiner_tick
+
+    @torch.no_grad()
+    def _refiner_tick(self, inputs: dict, ae_out: Dict[str, Tensor],
+                      generator: Optional[torch.Generator] = None) -> Dict[str, Tensor]:
+        """Refine the AE waypoints of an :meth:`ae_tick` output.
+
+        Args:
+            inputs (dict): the preprocessed inputs of the tick (unused by the current refiner; part of the
+                interface so refiners may read e.g. ``ego_status``).
+            ae_out (dict): :meth:`ae_tick` output (needs ``ae_tokens`` and ``waypoints``).
+            generator (torch.Generator | None): refiner start noise (None = the refiner's fixed seed).
+
+        Returns:
+            dict: ``ae_out`` with ``waypoints`` (B, T, 2) refined and ``waypoints_proposal`` (B, T, 2) the AE's.
+        """
+        missing = [k for k in ('ae_tokens', 'waypoints') if k not in ae_out]
+        if missing:
+            raise KeyError(f'AutoMoT.refiner_tick: ae_out lacks {missing} (pass the ae_tick output)')
+        proposal = ae_out['waypoints']
+        refined = self.refiner.refine(self.refiner_cond(ae_out['ae_tokens']), proposal, generator=generator)
+        return dict(ae_out, waypoints=refined, waypoints_proposal=proposal)
 
     # ------------------------------------------------------------------ BaseModel API
     def forward(self, inputs: dict, data_samples: Optional[list] = None, mode: str = 'tensor'):
@@ -145,8 +210,10 @@ class AutoMoT(BaseModel):
         return torch.stack([torch.as_tensor(getattr(ds, key)) for ds in data_samples]).to(device)
 
     def loss(self, inputs: dict, data_samples: list) -> Dict[str, Tensor]:
-        """Meta-action cross-entropy + path and waypoint regression (weights in the head configs)."""
-        out = self.joint(inputs, data_samples)
+        """Meta-action cross-entropy + path and waypoint regression (weights in the head configs), plus
+        ``loss_refine`` with a refiner (proposal = the AE waypoints, detached if ``refiner_detach_proposal``)."""
+        ae_tokens = self.joint_tokens(inputs, data_samples)
+        out = self._heads(ae_tokens)
         dev = out['path'].device
         losses = {}
         gt_meta = self._stack(data_samples, 'gt_meta_actions', dev)
@@ -160,6 +227,10 @@ class AutoMoT(BaseModel):
         if gt_traj is not None:
             mask = self._stack(data_samples, 'gt_ego_fut_masks', dev)
             losses.update(self.traj_head.loss(out['waypoints'], gt_traj.float(), mask, prefix='traj'))
+            if self.refiner is not None:
+                proposal = out['waypoints'].float()
+                proposal = proposal.detach() if self.refiner_detach_proposal else proposal
+                losses.update(self.refiner.loss(self.refiner_cond(ae_tokens), proposal, gt_traj.float(), mask))
         if not losses:
             raise KeyError('AutoMoT.loss: data samples carry none of gt_meta_actions, gt_ego_path, '
                            'gt_ego_fut_trajs')
@@ -167,21 +238,32 @@ class AutoMoT(BaseModel):
 
     def predict(self, inputs: dict, data_samples: list) -> list:
         """Fill ``pred_meta_actions``, ``pred_meta_action_logits``, ``pred_ego_path`` and
-        ``pred_ego_fut_trajs`` (ego frame) into the data samples (synchronous joint pass)."""
-        out = self.joint(inputs, data_samples)
+        ``pred_ego_fut_trajs`` (ego frame) into the data samples (synchronous joint pass). With a refiner,
+        ``pred_ego_fut_trajs`` is the refined trajectory and ``pred_ego_fut_trajs_proposal`` the AE's."""
+        ae_tokens = self.joint_tokens(inputs, data_samples)
+        out = self._heads(ae_tokens)
+        proposal = None
+        if self.refiner is not None:
+            proposal = out['waypoints']
+            out['waypoints'] = self.refiner.refine(self.refiner_cond(ae_tokens), proposal.float())
         actions = self.meta_action_head.predict(out['meta_action_logits'])
         for i, ds in enumerate(data_samples):
             ds.pred_meta_actions = actions[i].detach().cpu()
             ds.pred_meta_action_logits = out['meta_action_logits'][i].detach().cpu()
             ds.pred_ego_path = out['path'][i].detach().float().cpu()
             ds.pred_ego_fut_trajs = out['waypoints'][i].detach().float().cpu()
+            if proposal is not None:
+                ds.pred_ego_fut_trajs_proposal = proposal[i].detach().float().cpu()
         return data_samples
 
     def count_params(self) -> Dict[str, int]:
         """``ue_params`` (Qwen3-VL incl. vision), ``ae_params`` (AE transformer layers + final norm),
-        ``other_params`` (BEV encoder, token embeddings, heads) and ``total_params``."""
+        ``other_params`` (BEV encoder, token embeddings, heads, refiner) and ``total_params``; with a refiner
+        also ``refiner_params`` (included in ``other_params``)."""
         counts = self.mot.count_params()
         total = sum(p.numel() for p in self.parameters())
+        if self.refiner is not None:
+            counts['refiner_params'] = sum(p.numel() for p in self.refiner.parameters())
         counts['other_params'] = total - counts['ue_params'] - counts['ae_params']
         counts['total_params'] = total
         return counts
