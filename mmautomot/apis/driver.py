@@ -33,15 +33,32 @@ class Driver:
         cam_names (Sequence[str] | None): camera order of ``observation['images']``; defaults to sorted
             keys with 'CAM_FRONT' first.
         front_cam (str): camera whose frames build the UE history. Defaults to 'CAM_FRONT'.
+        **scheduler_overrides: ``ue_interval``, ``max_cache_age``, ``on_stale``, ``synchronous`` merged into
+            the scheduler config (e.g. ``Driver(model, ue_interval=4)``; the closed-loop configs and
+            ``tools/bench2drive/serve_model.py --driver-kwargs`` pass them this way).
+
+    Observation keys besides the sensors (see :meth:`step`): ``reset`` (bool, True on a route's first
+    tick: history and cache are dropped) and ``tick`` (int, the caller's control tick, which the UE
+    schedule and the cache age follow; without it every call is one tick).
     """
 
+    SCHEDULER_KEYS = ('ue_interval', 'max_cache_age', 'on_stale', 'synchronous')
+
     def __init__(self, model, scheduler=None, cam_names: Optional[Sequence[str]] = None,
-                 front_cam: str = 'CAM_FRONT'):
+                 front_cam: str = 'CAM_FRONT', **scheduler_overrides):
+        unknown = sorted(set(scheduler_overrides) - set(self.SCHEDULER_KEYS))
+        if unknown:
+            raise TypeError(f'Driver: unknown arguments {unknown}; scheduler overrides are '
+                            f'{list(self.SCHEDULER_KEYS)}')
         self.model = model.eval()
         if scheduler is None:
             cfg = getattr(model, 'cfg', None)
             scheduler = cfg.get('scheduler', None) if cfg is not None else None
             scheduler = dict(scheduler) if scheduler is not None else dict(type='AsyncScheduler')
+        if scheduler_overrides:
+            if not isinstance(scheduler, dict):
+                raise TypeError('Driver: scheduler overrides need a scheduler config dict, not an instance')
+            scheduler = dict(scheduler, **scheduler_overrides)
         self.scheduler = TASK_UTILS.build(scheduler) if isinstance(scheduler, dict) else scheduler
         self.cam_names = list(cam_names) if cam_names is not None else None
         self.front_cam = front_cam
@@ -102,6 +119,8 @@ class Driver:
             ``waypoints_proposal`` (T, 2) the action expert's.
         """
         t0 = time.perf_counter()
+        if observation.get('reset', False):
+            self.reset()
         data = self.prepare(observation)
         t_prep = (time.perf_counter() - t0) * 1e3
         inputs, samples = data['inputs'], data['data_samples']
@@ -110,7 +129,9 @@ class Driver:
         def ue_fn(tick):
             return self.model.ue_tick(inputs, cache=prev, data_samples=samples, tick=tick)
 
-        res = self.scheduler.step(ue_fn, lambda cache: self.model.ae_tick(inputs, cache))
+        tick = observation.get('tick')
+        res = self.scheduler.step(ue_fn, lambda cache: self.model.ae_tick(inputs, cache),
+                                  tick=None if tick is None else int(tick))
         out = res['output']
         timings = dict(preprocess=t_prep, **res['timings_ms'])
         refiner = getattr(self.model, 'refiner_tick', None)

@@ -80,3 +80,22 @@ def test_driver_refuses_stale_cache(model):
         driver.step(_obs(rng))
     with pytest.raises(KeyError, match="lacks 'speed'"):
         driver.step({k: v for k, v in _obs(rng).items() if k != 'speed'})
+
+
+def test_driver_follows_external_ticks_and_reset(model):
+    rng = np.random.default_rng(1)
+    driver = Driver(model, ue_interval=2, max_cache_age=4)
+    # the closed-loop agent calls the model every 2nd simulator tick: ticks 0, 2, 4 are all UE ticks
+    outs = [driver.step(_obs(rng, tick=t)) for t in (0, 2, 4)]
+    assert [o['ue_ran'] for o in outs] == [True, True, True] and [o['tick'] for o in outs] == [0, 2, 4]
+    # ticks 5, 6, 7: the schedule follows the caller's clock, and ages are in its ticks
+    outs = [driver.step(_obs(rng, tick=t)) for t in (5, 6, 7)]
+    assert [o['ue_ran'] for o in outs] == [False, True, False]
+    assert [o['cache_age'] for o in outs] == [1, 0, 1]
+    with pytest.raises(ValueError, match='before the current tick'):
+        driver.step(_obs(rng, tick=3))
+    # a new route: reset drops the history and the cache, tick 0 refreshes the UE again
+    out = driver.step(_obs(rng, tick=0, reset=True))
+    assert out['ue_ran'] and out['cache_age'] == 0 and len(driver.history) == 1
+    with pytest.raises(TypeError, match="unknown arguments \\['ue_intervall'\\]"):
+        Driver(model, ue_intervall=3)

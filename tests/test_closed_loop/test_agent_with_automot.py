@@ -161,18 +161,12 @@ def test_scheduler_from_driver_kwargs(automot_driver):
     assert [agent.recorder.latency[k]['driver_ue'] > 0 for k in ('0', '1')] == [True, True]
 
 
-@pytest.mark.xfail(reason='mmautomot.apis.Driver takes scheduler=dict(...), not the ue_interval / '
-                   'max_cache_age kwargs that serve_model.py --driver-kwargs and the closed-loop README '
-                   'document', raises=TypeError, strict=False)
 def test_driver_accepts_ue_interval_kwargs(automot_driver):
     from mmautomot.apis import Driver
     drv = Driver(automot_driver.model, ue_interval=1, max_cache_age=4)
     assert drv.scheduler.ue_interval == 1 and drv.scheduler.max_cache_age == 4
 
 
-@pytest.mark.xfail(reason="mmautomot.apis.Driver schedules the UE on its own call count, not on the "
-                   "observation's 'tick' (protocol.py): with action_interval=2 the UE runs every 4th "
-                   'control tick instead of every 2nd', strict=False)
 def test_ue_schedule_follows_agent_ticks_with_action_interval(automot_driver):
     automot_driver.reset()
     agent = ClosedLoopAgent(dict(sensors=RIG, action_interval=2), driver=automot_driver)

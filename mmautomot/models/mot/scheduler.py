@@ -69,17 +69,27 @@ class AsyncScheduler:
         return True
 
     def step(self, ue_fn: Callable[[int], PrefixKVCache],
-             ae_fn: Callable[[PrefixKVCache], Any]) -> Dict[str, Any]:
+             ae_fn: Callable[[PrefixKVCache], Any],
+             tick: Optional[int] = None) -> Dict[str, Any]:
         """Run one control tick.
 
         Args:
             ue_fn (Callable[[int], PrefixKVCache]): runs the UE for the given tick, returns the cache.
             ae_fn (Callable[[PrefixKVCache], Any]): runs the AE reading the cache.
+            tick (int, optional): the caller's control tick (e.g. the closed-loop agent's, which may call
+                the model only every few simulator ticks); the schedule and the cache age then follow that
+                clock. Must not go backwards (call :meth:`reset` for a new route). None uses the
+                scheduler's own count (one per call).
 
         Returns:
             dict: ``output`` (ae_fn's result), ``ue_ran`` (bool), ``cache_age`` (ticks),
             ``timings_ms`` (``ue`` and ``ae`` wall times in ms; ``ue`` 0 when it did not run), ``tick``.
         """
+        if tick is not None:
+            if tick < self.tick:
+                raise ValueError(f'AsyncScheduler: tick {tick} is before the current tick {self.tick}; '
+                                 'call reset() when a new route starts')
+            self.tick = int(tick)
         timings = {'ue': 0.0}
         ue_ran = self.needs_refresh()
         if ue_ran:

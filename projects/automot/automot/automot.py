@@ -113,11 +113,14 @@ class AutoMoT(BaseModel):
         dtype = self.mot.ae_norm.weight.dtype
         return self.tokens(bev, inputs['target_point'], inputs['ego_status'], inputs['command']).to(dtype)
 
-    def _heads(self, ae_out: Tensor) -> Dict[str, Tensor]:
+    def _heads(self, ae_out: Tensor, inputs: dict) -> Dict[str, Tensor]:
+        """Decision, route and waypoint tokens -> meta-action logits, path, waypoints. The ego speed
+        (``ego_status[:, 0]``) is passed to the trajectory heads for their optional kinematic prior."""
         s = self.tokens.slices()
+        speed = inputs['ego_status'][:, 0]
         logits = self.meta_action_head(ae_out[:, s['decision']])
-        return dict(meta_action_logits=logits, path=self.path_head(ae_out[:, s['route']]),
-                    waypoints=self.traj_head(ae_out[:, s['waypoint']]))
+        return dict(meta_action_logits=logits, path=self.path_head(ae_out[:, s['route']], speed),
+                    waypoints=self.traj_head(ae_out[:, s['waypoint']], speed))
 
     def refiner_cond(self, ae_tokens: Tensor) -> Dict[str, Tensor]:
         """The refiner's condition sources: AE output token groups, name -> (B, L_s, C_a)."""
@@ -134,7 +137,7 @@ class AutoMoT(BaseModel):
     def joint(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
         """Synchronous joint pass (AutoMoT-S): dict of ``meta_action_logits`` (B, K, n_lat + n_lon),
         ``path`` (B, P, 2), ``waypoints`` (B, T, 2) (the AE's, unrefined)."""
-        return self._heads(self.joint_tokens(inputs, data_samples))
+        return self._heads(self.joint_tokens(inputs, data_samples), inputs)
 
     @torch.no_grad()
     def ue_tick(self, inputs: dict, cache: Optional[PrefixKVCache] = None, data_samples: Optional[list] = None,
@@ -156,7 +159,7 @@ class AutoMoT(BaseModel):
             output tokens (what ``refiner_tick`` reads).
         """
         ae_tokens = self.mot.ae_step(self.ae_inputs(inputs), cache, self.tokens.group_sizes)
-        out = self._heads(ae_tokens)
+        out = self._heads(ae_tokens, inputs)
         out['meta_actions'] = self.meta_action_head.predict(out['meta_action_logits'])
         out['ae_tokens'] = ae_tokens
         return out
@@ -213,7 +216,7 @@ class AutoMoT(BaseModel):
         """Meta-action cross-entropy + path and waypoint regression (weights in the head configs), plus
         ``loss_refine`` with a refiner (proposal = the AE waypoints, detached if ``refiner_detach_proposal``)."""
         ae_tokens = self.joint_tokens(inputs, data_samples)
-        out = self._heads(ae_tokens)
+        out = self._heads(ae_tokens, inputs)
         dev = out['path'].device
         losses = {}
         gt_meta = self._stack(data_samples, 'gt_meta_actions', dev)
@@ -241,7 +244,7 @@ class AutoMoT(BaseModel):
         ``pred_ego_fut_trajs`` (ego frame) into the data samples (synchronous joint pass). With a refiner,
         ``pred_ego_fut_trajs`` is the refined trajectory and ``pred_ego_fut_trajs_proposal`` the AE's."""
         ae_tokens = self.joint_tokens(inputs, data_samples)
-        out = self._heads(ae_tokens)
+        out = self._heads(ae_tokens, inputs)
         proposal = None
         if self.refiner is not None:
             proposal = out['waypoints']

@@ -38,8 +38,10 @@ model = dict(
     tokens=dict(num_bev_tokens=64, num_target_tokens=2, num_speed_tokens=1, num_decision_queries=8,
                 num_route_queries=20, num_waypoint_queries=6),
     meta_action_head=dict(type='MetaActionHead', num_horizons=3, pool_heads=2),
-    path_head=dict(type='TrajectoryHead', num_points=20, cumulative=True, loss_weight=1.0),
-    traj_head=dict(type='TrajectoryHead', num_points=6, cumulative=True, loss_weight=1.0))
+    path_head=dict(type='TrajectoryHead', num_points=20, cumulative=True, loss_weight=1.0,
+                   prior='straight', prior_step=1.0),  # residual over a straight 1 m path
+    traj_head=dict(type='TrajectoryHead', num_points=6, cumulative=True, loss_weight=1.0,
+                   prior='constant_velocity', prior_step=0.5))  # residual over constant velocity
 
 # Front history 2 x (128 x 64), one current front camera at 128 x 64.
 hist_size = (128, 64)
