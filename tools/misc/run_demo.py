@@ -55,7 +55,8 @@ def last_checkpoint(work_dir):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='outputs/demo')
-    parser.add_argument('--scenes', type=int, default=10)
+    parser.add_argument('--scenes', type=int, default=20, help='synthetic scenes (4 of 5 train)')
+    parser.add_argument('--keyframes', type=int, default=20, help='keyframes (2 Hz) per scene')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args(argv)
     out = osp.abspath(args.out)
@@ -64,10 +65,12 @@ def main(argv=None):
     t_start = time.time()
 
     data_root = osp.join(REPO, DATA_ROOT)
+    # v1.0-trainval scene names: v1.0-mini has only 10 official names.
     run([py, 'tools/misc/make_synthetic_nuscenes.py', '--out', data_root, '--scenes', str(args.scenes),
-         '--seed', str(args.seed)], osp.join(out, 'logs', 'make_data.log'))
+         '--keyframes', str(args.keyframes), '--seed', str(args.seed), '--version', 'v1.0-trainval'],
+        osp.join(out, 'logs', 'make_data.log'))
     run([py, 'tools/create_data.py', 'nuscenes', '--root-path', data_root, '--out-dir', data_root,
-         '--version', 'v1.0-mini'], osp.join(out, 'logs', 'create_data.log'))
+         '--version', 'v1.0-trainval'], osp.join(out, 'logs', 'create_data.log'))
 
     results = {}
     for name, cfg, trainable in MODELS:
