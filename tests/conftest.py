@@ -8,7 +8,9 @@ import torch
 os.environ.setdefault('MPLBACKEND', 'Agg')
 os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# One intra-op thread per test process: the models are tiny, and several processes (subprocess tools,
+# DDP workers) share 2 cores; oversubscribed OpenMP threads made tests 10-40x slower under load.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True, scope='session')

@@ -5,5 +5,5 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$REPO/tools/setup_env.sh"
 cd "$REPO"
-export PYTHONHASHSEED=0 OMP_NUM_THREADS=${OMP_NUM_THREADS:-2} MPLBACKEND=Agg
+export PYTHONHASHSEED=0 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} MPLBACKEND=Agg
 exec "$REPO/.venv/bin/python" -m pytest tests -q -p no:cacheprovider --timeout=900 --durations=15 "$@"

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from conftest import make_batch
+from automot_test_utils import make_batch
 
 
 def test_overfit_one_batch(tiny_model):
