@@ -21,7 +21,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmautomot.engine import prepare_dist_env
+from mmautomot.engine import finalize_dist_env, prepare_dist_env
 from mmautomot.utils import enable_safe_mmengine_checkpoints, register_all_modules
 
 # `projects.<name>` packages (custom_imports) live at the repository root, as in mmdet3d.
@@ -109,6 +109,7 @@ def main():
     metrics = runner.test()
     if is_main_process():
         dump_metrics(metrics, osp.join(cfg.work_dir, 'test_metrics.json'))
+    finalize_dist_env()
 
 
 if __name__ == '__main__':

@@ -15,7 +15,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmautomot.engine import prepare_dist_env
+from mmautomot.engine import finalize_dist_env, prepare_dist_env
 from mmautomot.utils import enable_safe_mmengine_checkpoints, register_all_modules
 
 # `projects.<name>` packages (custom_imports) live at the repository root, as in mmdet3d.
@@ -87,6 +87,7 @@ def main():
     prepare_dist_env(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
+    finalize_dist_env()
 
 
 if __name__ == '__main__':

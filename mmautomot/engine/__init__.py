@@ -7,9 +7,9 @@ registries' lazy ``locations``) enables safe ``weights_only`` loading of MMEngin
 """
 from mmautomot.utils.checkpoint_compat import enable_safe_mmengine_checkpoints
 
-from .dist_env import prepare_dist_env
+from .dist_env import finalize_dist_env, prepare_dist_env
 from .hooks import *  # noqa: F401,F403
 
 enable_safe_mmengine_checkpoints()
 
-__all__ = ['prepare_dist_env']
+__all__ = ['finalize_dist_env', 'prepare_dist_env']

@@ -61,3 +61,15 @@ def prepare_dist_env(cfg: Config, launcher: str) -> bool:
         dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
                                 world_size=int(os.environ['WORLD_SIZE']), **kwargs)
     return True
+
+
+def finalize_dist_env() -> None:
+    """Tear the process group down at the end of a distributed run.
+
+    Left to interpreter exit, gloo's worker threads can be destroyed while still joinable ("terminate called
+    without an active exception", exit -6) after a run that otherwise succeeded; a barrier and an explicit
+    ``destroy_process_group`` end every rank cleanly. No-op when not distributed.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

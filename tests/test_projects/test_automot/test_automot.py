@@ -14,7 +14,7 @@ def test_overfit_one_batch(tiny_model):
     assert not any(p.requires_grad for p in model.mot.ue.parameters())  # UE frozen by default
     opt = torch.optim.AdamW(params, lr=3e-3, weight_decay=0.0)
     first = None
-    for _ in range(40):
+    for _ in range(80):
         losses = model(inputs, samples, mode='loss')
         total = sum(losses.values())
         first = total.item() if first is None else first
