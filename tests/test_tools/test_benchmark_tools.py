@@ -70,9 +70,11 @@ def test_benchmark_latency_tiny(tmp_path):
     res = bench.main([TINY, '--iters', '2', '--warmup', '1', '--num-points', '500', '--json', str(out)])
     saved = json.loads(out.read_text())
     for key in ('ue_ms', 'ae_ms', 'sync_ms', 'async_ms', 'speedup', 'ae_nocache_ms', 'ae_core_ms',
+                'ae_core_nocache_ms', 'cache_overhead', 'core_cache_overhead',
                 'ae_gflop', 'ue_gflop', 'matmul_gflops', 'ue_params', 'ae_params', 'total_params'):
         assert saved[key] is not None and saved[key] > 0, key
     assert res['speedup'] == pytest.approx(res['sync_ms'] / res['async_ms'])
+    assert res['cache_overhead'] == pytest.approx(res['async_ms'] / res['ae_nocache_ms'])
     assert res['async_amortized_ms'] == pytest.approx(res['async_ms'] + res['ue_ms'] / res['ue_interval'])
     assert res['input_shapes']['num_points'] == 500
     assert res['ue_tokens'] > 0
@@ -91,3 +93,7 @@ def test_plain_kv_matches_cache():
         core, nocache = bench._ae_core_fns(model, inputs, cache)
         assert core is not None
         torch.testing.assert_close(core(), nocache())
+        # the whole AE tick also runs on the plain K/V holder and gives the same outputs
+        with_cache, plain = model.ae_tick(inputs, cache), model.ae_tick(inputs, bench.PlainKV(cache))
+        for key in ('path', 'waypoints', 'meta_action_logits'):
+            torch.testing.assert_close(with_cache[key], plain[key])
