@@ -1,7 +1,8 @@
-# nuScenes end-to-end planning data for AutoMoT (used when configs/_base_/datasets/nuscenes_e2e.py is not
-# wanted / not there). Children change `hist_size` / `cam_size` by redefining the pipelines.
-dataset_type = 'NuScenesE2EDataset'
-data_root = 'data/nuscenes/'
+# nuScenes end-to-end planning data for AutoMoT: the shared nuScenes base with the released agent's inputs
+# (4 front-camera frames at 512x256 for the UE; the front camera at 1024x512 and the keyframe LiDAR for the
+# AE's BEV encoder). Children change the sizes by redefining the pipelines.
+_base_ = ['../../../../configs/_base_/datasets/nuscenes_e2e.py']
+
 hist_size = (512, 256)  # (W, H) of the UE front-camera history frames (released agent)
 cam_size = (1024, 512)  # (W, H) of the current cameras for the BEV encoder
 cam_names = ['CAM_FRONT']
@@ -15,16 +16,6 @@ train_pipeline = [
 ]
 test_pipeline = train_pipeline
 
-train_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, ann_file='nuscenes_infos_train.pkl',
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=2, persistent_workers=True, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, data_root=data_root, ann_file='nuscenes_infos_val.pkl',
-                 pipeline=test_pipeline, test_mode=True))
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='PlanningMetric', protocols=('stp3', 'uniad'))
-test_evaluator = val_evaluator
