@@ -81,7 +81,7 @@ RUNNERS = _child('runner', MMENGINE_RUNNERS, ['mmautomot.engine'])
 RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS,
                              ['mmautomot.engine'])
 LOOPS = _child('loop', MMENGINE_LOOPS, ['mmautomot.engine'])
-HOOKS = _child('hook', MMENGINE_HOOKS, ['mmautomot.engine.hooks', 'mmautomot.visualization'])
+HOOKS = _child('hook', MMENGINE_HOOKS, ['mmautomot.engine.hooks'])
 DATASETS = _child('dataset', MMENGINE_DATASETS, ['mmautomot.datasets'])
 DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, ['mmautomot.datasets'])
 TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['mmautomot.datasets.transforms'])

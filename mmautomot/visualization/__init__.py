@@ -2,10 +2,10 @@
 from .bev import box_corners, draw_planning_bev, meta_action_lines, sample_get
 from .camera import (draw_front_camera, draw_trajectories_on_image, front_camera_index,
                      project_ego_points)
-from .hooks import PlanningVisualizationHook, save_planning_visualization
+from .save import save_planning_visualization
 
 __all__ = [
     'box_corners', 'draw_planning_bev', 'meta_action_lines', 'sample_get', 'draw_front_camera',
     'draw_trajectories_on_image', 'front_camera_index', 'project_ego_points',
-    'PlanningVisualizationHook', 'save_planning_visualization'
+    'save_planning_visualization'
 ]

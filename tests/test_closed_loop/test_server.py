@@ -1,7 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 import json
 import socket
-import struct
 
 import numpy as np
 import pytest

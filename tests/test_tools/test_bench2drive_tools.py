@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from mmautomot.closed_loop.eval_runner import EvaluationRunner, RunnerConfig, split_routes
+from mmautomot.closed_loop.eval_runner import split_routes
 
 TOOLS = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'bench2drive')
 

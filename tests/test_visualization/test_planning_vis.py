@@ -9,7 +9,8 @@ import torch
 
 from mmautomot.registry import HOOKS
 from mmautomot.structures import DrivingDataSample
-from mmautomot.visualization import (PlanningVisualizationHook, draw_planning_bev,
+from mmautomot.engine.hooks import PlanningVisualizationHook
+from mmautomot.visualization import (draw_planning_bev,
                                      meta_action_lines, project_ego_points,
                                      save_planning_visualization)
 

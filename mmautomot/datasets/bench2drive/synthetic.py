@@ -18,7 +18,7 @@ import numpy as np
 from mmautomot.closed_loop.geometry import ego_to_world, world_to_ego
 from mmautomot.closed_loop.preprocess import lidar_mount_matrix
 
-from .rig import B2D_CAMERA_RIG, B2D_LIDAR_MOUNT, PDM_CAMERA_RIG, PDM_LIDAR_MOUNT
+from .rig import B2D_CAMERA_RIG, B2D_LIDAR_MOUNT, PDM_LIDAR_MOUNT
 
 LEFT, LANEFOLLOW = 1, 4  # CARLA RoadOption values
 

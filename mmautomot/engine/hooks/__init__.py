@@ -1,4 +1,4 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""mmautomot hooks. MMEngine's own hooks (``EMAHook``, ``CheckpointHook`` ...) are used as they
-are; planning visualisation lives in :mod:`mmautomot.visualization`."""
-__all__ = []
+from .visualization_hook import PlanningVisualizationHook
+
+__all__ = ['PlanningVisualizationHook']

@@ -8,7 +8,6 @@ from mmautomot.datasets.bench2drive import (Bench2DriveE2EDataset, LoadCarlaPoin
                                             create_bench2drive_infos, load_carla_points,
                                             make_synthetic_routes)
 from mmautomot.datasets.bench2drive.converter import route_infos
-from mmautomot.closed_loop.geometry import world_to_ego
 
 
 @pytest.fixture(scope='module')

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from automot_test_utils import make_batch, tiny_automot_cfg  # noqa: F401
+from automot_test_utils import tiny_automot_cfg
 
 
 @pytest.fixture(scope='module')
