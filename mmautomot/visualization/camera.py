@@ -81,7 +81,7 @@ def front_camera_index(cam_names: Sequence[str], camera: str = 'CAM_FRONT') -> i
 
 
 def draw_front_camera(sample: Any, imgs: Any, camera: str = 'CAM_FRONT',
-                      out_file: Optional[str] = None) -> Optional[np.ndarray]:
+                      out_file: Optional[str] = None, min_width: int = 0) -> Optional[np.ndarray]:
     """The front image of a sample with its GT / predicted trajectories projected.
 
     Args:
@@ -91,9 +91,12 @@ def draw_front_camera(sample: Any, imgs: Any, camera: str = 'CAM_FRONT',
             order (``inputs['imgs']``).
         camera (str): camera to draw. Defaults to ``'CAM_FRONT'``.
         out_file (str, optional): write a PNG here.
+        min_width (int): upscale narrower images by the smallest integer factor that reaches this
+            width (nearest neighbour; intrinsics scaled alike) so that small training-resolution frames stay
+            readable. Defaults to 0 (no upscaling).
 
     Returns:
-        np.ndarray | None: (H, W, 3) RGB image, or None when calibration or images are missing.
+        np.ndarray | None: (H, W, 3) RGB image (upscaled by ``min_width``), or None when calibration or images are missing.
     """
     cam2ego, intr = sample_get(sample, 'cam2ego'), sample_get(sample, 'cam_intrinsics')
     if imgs is None or cam2ego is None or intr is None:
@@ -111,8 +114,13 @@ def draw_front_camera(sample: Any, imgs: Any, camera: str = 'CAM_FRONT',
     mask = sample_get(sample, 'gt_ego_fut_masks')
     if 'gt_ego_fut_trajs' in trajs and mask is not None:
         trajs['gt_ego_fut_trajs'] = trajs['gt_ego_fut_trajs'][to_numpy(mask).astype(bool)]
-    out = draw_trajectories_on_image(img.astype(np.uint8), trajs,
-                                     to_numpy(cam2ego)[idx], to_numpy(intr)[idx])
+    intrinsics = to_numpy(intr)[idx].astype(np.float64)
+    scale = int(np.ceil(min_width / img.shape[1])) if 0 < img.shape[1] < min_width else 1
+    if scale > 1:
+        img = cv2.resize(img, (img.shape[1] * scale, img.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
+        intrinsics[:2] *= scale
+    out = draw_trajectories_on_image(np.ascontiguousarray(img.astype(np.uint8)), trajs,
+                                     to_numpy(cam2ego)[idx], intrinsics)
     if out_file is not None:
         if not cv2.imwrite(out_file, cv2.cvtColor(out, cv2.COLOR_RGB2BGR)):
             raise OSError(f'could not write {out_file}')

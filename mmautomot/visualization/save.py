@@ -16,7 +16,7 @@ def _safe_name(token: Any, fallback: str) -> str:
 
 def save_planning_visualization(sample: Any, out_dir: str, imgs: Any = None,
                                 name: Optional[str] = None, camera: str = 'CAM_FRONT',
-                                view_range: float = 40.0) -> List[str]:
+                                view_range: float = 40.0, front_min_width: int = 0) -> List[str]:
     """Write ``<name>_bev.png`` and (if images and calibration exist) ``<name>_front.png``.
 
     Args:
@@ -26,6 +26,8 @@ def save_planning_visualization(sample: Any, out_dir: str, imgs: Any = None,
         name (str, optional): file stem; defaults to the sample token.
         camera (str): camera for the projection. Defaults to ``'CAM_FRONT'``.
         view_range (float): BEV range in metres. Defaults to 40.
+        front_min_width (int): upscale the front image to at least this width (see
+            :func:`draw_front_camera`). Defaults to 0.
 
     Returns:
         list[str]: the written files.
@@ -35,6 +37,6 @@ def save_planning_visualization(sample: Any, out_dir: str, imgs: Any = None,
     written = [osp.join(out_dir, f'{stem}_bev.png')]
     draw_planning_bev(sample, written[0], view_range=view_range)
     front = osp.join(out_dir, f'{stem}_front.png')
-    if draw_front_camera(sample, imgs, camera=camera, out_file=front) is not None:
+    if draw_front_camera(sample, imgs, camera=camera, out_file=front, min_width=front_min_width) is not None:
         written.append(front)
     return written

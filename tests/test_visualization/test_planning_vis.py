@@ -10,7 +10,7 @@ import torch
 from mmautomot.registry import HOOKS
 from mmautomot.structures import DrivingDataSample
 from mmautomot.engine.hooks import PlanningVisualizationHook
-from mmautomot.visualization import (draw_planning_bev,
+from mmautomot.visualization import (draw_front_camera, draw_planning_bev,
                                      meta_action_lines, project_ego_points,
                                      save_planning_visualization)
 
@@ -70,6 +70,11 @@ def test_save_and_front_projection(tmp_path):
     # GT point (8, 0) projects to (80, 45 + 100 * 1.5 / 6.5); it is drawn green
     v = int(round(45 + 150 / 6.5))
     assert front[v, 80, 1] > 150 and front[v, 80, 0] < 100
+    # upscaled for readability: 160 px -> 3x (480 px), intrinsics scaled alike, same point
+    big = draw_front_camera(make_sample(), imgs, min_width=480)
+    assert big.shape == (270, 480, 3)
+    v3 = int(round(3 * (45 + 150 / 6.5)))
+    assert big[v3, 240, 1] > 150 and big[v3, 240, 0] < 100
     # without calibration only the BEV is written
     ds = make_sample('nocal')
     ds.set_metainfo(dict(cam2ego=None))

@@ -26,11 +26,13 @@ class PlanningVisualizationHook(Hook):
         interval (int): draw every ``interval``-th test iteration. Defaults to 1.
         camera (str): camera name for the projection. Defaults to ``'CAM_FRONT'``.
         view_range (float): BEV plot range in metres. Defaults to 40.
+        front_min_width (int): front images narrower than this are upscaled (integer factor, nearest
+            neighbour) before drawing. Defaults to 512.
     """
     priority = 'LOW'
 
     def __init__(self, show_dir: Optional[str] = None, max_samples: int = 50, interval: int = 1,
-                 camera: str = 'CAM_FRONT', view_range: float = 40.0) -> None:
+                 camera: str = 'CAM_FRONT', view_range: float = 40.0, front_min_width: int = 512) -> None:
         if max_samples < 0 or interval < 1:
             raise ValueError(f'max_samples must be >= 0 and interval >= 1, got {max_samples}, '
                              f'{interval}')
@@ -39,6 +41,7 @@ class PlanningVisualizationHook(Hook):
         self.interval = interval
         self.camera = camera
         self.view_range = view_range
+        self.front_min_width = front_min_width
         self.num_drawn = 0
 
     def before_test(self, runner) -> None:
@@ -59,5 +62,5 @@ class PlanningVisualizationHook(Hook):
             save_planning_visualization(
                 sample, self.show_dir, sample_imgs,
                 name=_safe_name(sample_get(sample, 'token'), f'batch{batch_idx}_{i}'),
-                camera=self.camera, view_range=self.view_range)
+                camera=self.camera, view_range=self.view_range, front_min_width=self.front_min_width)
             self.num_drawn += 1
