@@ -109,7 +109,7 @@ def main():
     metrics = runner.test()
     if is_main_process():
         dump_metrics(metrics, osp.join(cfg.work_dir, 'test_metrics.json'))
-    finalize_dist_env()
+    finalize_dist_env(exit_process=True)  # the last statement: see its docstring
 
 
 if __name__ == '__main__':

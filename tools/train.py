@@ -87,7 +87,7 @@ def main():
     prepare_dist_env(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
-    finalize_dist_env()
+    finalize_dist_env(exit_process=True)  # the last statement: see its docstring
 
 
 if __name__ == '__main__':

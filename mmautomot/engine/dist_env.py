@@ -63,13 +63,29 @@ def prepare_dist_env(cfg: Config, launcher: str) -> bool:
     return True
 
 
-def finalize_dist_env() -> None:
+def finalize_dist_env(exit_process: bool = False) -> None:
     """Tear the process group down at the end of a distributed run.
 
     Left to interpreter exit, gloo's worker threads can be destroyed while still joinable ("terminate called
     without an active exception", exit -6) after a run that otherwise succeeded; a barrier and an explicit
     ``destroy_process_group`` end every rank cleanly. No-op when not distributed.
+
+    Args:
+        exit_process (bool): for the CPU (gloo) backend only: after tearing down, flush the streams and the
+            logging handlers and end the process with ``os._exit(0)``. The c10d rendezvous store and gloo keep
+            C++ threads whose static destructors can still abort at interpreter exit on a loaded machine
+            (seen in one of our CI-like runs, not reproduced in isolation) although every rank finished. The
+            tools call this at their very end, so nothing is skipped but the C++ teardown. Defaults to False.
     """
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    gloo = dist.get_backend() == 'gloo'
+    dist.barrier()
+    dist.destroy_process_group()
+    if exit_process and gloo:
+        import logging
+        import sys
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(0)
