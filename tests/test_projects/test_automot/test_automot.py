@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from automot_test_utils import make_batch
+from mmautomot.testing import demo_driving_batch as make_batch
 
 
 def test_overfit_one_batch(tiny_model):
