@@ -40,11 +40,17 @@ def _vec(v) -> list:
 
 
 def hero_metric_info(actor) -> dict:
-    """Simulator ground truth of the ego for efficiency / comfort (CARLA frame and units)."""
+    """Simulator ground truth of the ego for comfort, in Bench2Drive's metric_info format.
+
+    CARLA frame and units; ``rotation`` is ``[roll, pitch, yaw]`` degrees and ``forward_vector`` /
+    ``right_vector`` are the unit heading axes (the layout Bench2Drive's agents write, see
+    :mod:`mmautomot.closed_loop.recorder`).
+    """
     tf = actor.get_transform()
     rot = tf.rotation
-    return dict(location=_vec(tf.location), rotation=[float(rot.pitch), float(rot.yaw), float(rot.roll)],
-                forward_vector=_vec(tf.get_forward_vector()), velocity=_vec(actor.get_velocity()),
+    return dict(location=_vec(tf.location), rotation=[float(rot.roll), float(rot.pitch), float(rot.yaw)],
+                forward_vector=_vec(tf.get_forward_vector()), right_vector=_vec(tf.get_right_vector()),
+                velocity=_vec(actor.get_velocity()),
                 acceleration=_vec(actor.get_acceleration()),
                 angular_velocity=_vec(actor.get_angular_velocity()))
 

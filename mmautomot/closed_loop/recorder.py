@@ -4,10 +4,12 @@
 Files written in the route's save dir:
 
 * ``agent_config.json``: the resolved agent config, including every heuristic flag and its value.
-* ``metric_info.json``: ``{tick (str): {location, rotation, velocity, acceleration, angular_velocity,
-  ...}}`` as read from the simulator (CARLA frame, left-handed: location m, rotation ``[pitch, yaw,
-  roll]`` degrees, velocity m/s, acceleration m/s^2, angular velocity deg/s, like CARLA's actor API);
-  read by :func:`mmautomot.closed_loop.metrics.comfort_from_metric_info`.
+* ``metric_info.json``: ``{tick (str): {location, rotation, forward_vector, right_vector, velocity,
+  acceleration, angular_velocity}}`` as read from the simulator, in the format Bench2Drive's agents
+  write (CARLA frame, left-handed: location m, rotation ``[roll, pitch, yaw]`` degrees, forward / right
+  unit vectors, velocity m/s, acceleration m/s^2, angular velocity deg/s), one entry per agent tick;
+  written by :func:`mmautomot.closed_loop.leaderboard_agent.hero_metric_info`, read by
+  :mod:`mmautomot.closed_loop.comfort`.
 * ``latency.json``: ``{tick (str): {total_ms, driver_ms, <driver timings_ms>..., mode}}``.
 * ``events.json``: fallbacks (sensor dropouts, driver errors, plan reuse, heuristics firing).
 """

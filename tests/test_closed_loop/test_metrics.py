@@ -4,9 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from mmautomot.closed_loop.metrics import (ability_scores, aggregate_seeds, comfort_from_metric_info,
-                                           driving_score_success_rate, efficiency_from_records,
-                                           load_ability_mapping, load_records)
+from mmautomot.closed_loop.metrics import (ability_scores, aggregate_seeds, driving_score_success_rate,
+                                           efficiency_from_records, load_ability_mapping, load_records)
 
 
 def _rec(rid, status, score, infractions=None, scen=None):
@@ -57,22 +56,6 @@ def test_efficiency_parses_percentages():
     assert efficiency_from_records(recs) == pytest.approx((60.0 + 90.5) / 2)
 
 
-def _metric_info(n, acc_x=0.0, yaw_rate_deg=0.0, yaw_deg=0.0):
-    return {str(k): dict(location=[k, 0, 0], rotation=[0, yaw_deg, 0], velocity=[5, 0, 0],
-                         acceleration=[acc_x, 0, 0], angular_velocity=[0, 0, yaw_rate_deg]) for k in range(n)}
-
-
-def test_comfort_segments():
-    calm = _metric_info(40)
-    hard = _metric_info(40, acc_x=-6.0)             # braking harder than -4.05 m/s^2
-    spin = _metric_info(20, yaw_rate_deg=90.0)      # 1.57 rad/s > 0.95
-    assert comfort_from_metric_info([calm]) == pytest.approx(100.0)
-    assert comfort_from_metric_info([calm, hard, spin]) == pytest.approx(100 * 2 / 5)
-    # heading matters: accelerating along +y while facing +y (CARLA yaw 90) is longitudinal
-    side = {k: dict(v, acceleration=[0, 3.0, 0], rotation=[0, 90.0, 0]) for k, v in calm.items()}
-    assert comfort_from_metric_info([side]) == 0.0  # lon acc 3.0 > 2.40
-
-
 def test_abilities_from_json_and_checkout(tmp_path):
     recs = {'1': _rec(1, 'Completed', 100.0, scen='Accident'), '2': _rec(2, 'Failed', 30.0, scen='Accident'),
             '3': _rec(3, 'Completed', 100.0, scen='HardBreakRoute')}
@@ -81,7 +64,11 @@ def test_abilities_from_json_and_checkout(tmp_path):
     m = load_ability_mapping(mapping_file=str(mfile))
     res = ability_scores(recs, m)
     assert res['Overtaking']['success_rate'] == pytest.approx(50.0) and res['Overtaking']['num_routes'] == 2
-    assert res['Emergency_Brake']['success_rate'] == pytest.approx(50.0)  # route 99 missing
+    assert res['Emergency_Brake']['success_rate'] == 100.0             # route 99 missing: left out
+    assert res['Emergency_Brake']['num_missing'] == 1
+    assert res['mean']['success_rate'] == pytest.approx(75.0)
+    res = ability_scores(recs, m, missing='failure')                   # ours: missing = failure
+    assert res['Emergency_Brake']['success_rate'] == pytest.approx(50.0)
     assert res['mean']['success_rate'] == pytest.approx(50.0)
     root = tmp_path / 'b2d'
     (root / 'tools').mkdir(parents=True)
@@ -96,7 +83,9 @@ def test_abilities_from_json_and_checkout(tmp_path):
     assert m['route_scenarios']['4'] == ['Y'] and m['Overtaking'] == {'Accident'}
     res = ability_scores({'1': _rec(1, 'Completed', 100.0)}, m)
     assert res['Overtaking']['success_rate'] == 100.0
-    assert res['Emergency_Brake'] == dict(success_rate=0.0, driving_score=0.0, num_routes=1)
+    assert np.isnan(res['Emergency_Brake']['success_rate']) and res['Emergency_Brake']['num_missing'] == 1
+    res = ability_scores({'1': _rec(1, 'Completed', 100.0)}, m, missing='failure')
+    assert res['Emergency_Brake'] == dict(success_rate=0.0, driving_score=0.0, num_routes=1, num_missing=1)
 
 
 def test_aggregate_seeds():
@@ -105,3 +94,77 @@ def test_aggregate_seeds():
     assert agg['driving_score']['mean'] == 85.0
     assert agg['driving_score']['std'] == pytest.approx(np.std([80, 90], ddof=1))
     assert 'efficiency' not in agg and agg['num_runs'] == 2
+
+
+def test_ability_map_as_scenario_types_reads_top_level_scenario_name(tmp_path):
+    # the leaderboard writes scenario_name '<type>_<n>' at the record's top level (no 'meta' entry)
+    recs = {}
+    for rid, scen, status in [(1, 'SignalizedJunctionLeftTurn_1', 'Completed'), (2, 'Accident_3', 'Failed'),
+                              (3, 'Accident_1', 'Completed')]:
+        rec = _rec(rid, status, 100.0 if status == 'Completed' else 20.0)
+        rec['meta'] = dict(route_length=100.0)
+        recs[str(rid)] = dict(rec, scenario_name=scen)
+    mfile = tmp_path / 'map.json'
+    mfile.write_text(json.dumps({'Overtaking': ['Accident'], 'Traffic_Signs': ['SignalizedJunctionLeftTurn']}))
+    res = ability_scores(recs, load_ability_mapping(mapping_file=str(mfile)))
+    assert res['Overtaking'] == dict(success_rate=50.0, driving_score=60.0, num_routes=2, num_missing=0)
+    assert res['Traffic_Signs']['success_rate'] == 100.0 and res['mean']['success_rate'] == 75.0
+
+
+def _road(rid, x0, length, junction, link):
+    lane_link = ''.join(f'<{k} id="-1"/>' for k in ('predecessor', 'successor') if k in link)
+    return (f'<road name="r{rid}" length="{length}" id="{rid}" junction="{junction}"><link>{link}</link>'
+            f'<planView><geometry s="0" x="{x0}" y="0" hdg="0" length="{length}"><line/></geometry>'
+            '</planView><lanes><laneSection s="0"><center><lane id="0" type="none" level="false"/>'
+            '</center><right><lane id="-1" type="driving" level="false"><link>' + lane_link + '</link>'
+            '<width sOffset="0" a="3.5" b="0" c="0" d="0"/></lane></right></laneSection></lanes></road>')
+
+
+def tiny_town_xodr():
+    """A straight one-lane road: x 0-50 m road 1, x 50-60 m junction 100 (road 2), x 60-110 m road 3."""
+    return ('<?xml version="1.0" standalone="yes"?><OpenDRIVE><header revMajor="1" revMinor="4" name="t" '
+            'version="1" north="0" south="0" east="0" west="0"/>'
+            + _road(1, 0, 50, -1, '<successor elementType="junction" elementId="100"/>')
+            + _road(2, 50, 10, 100, '<predecessor elementType="road" elementId="1" contactPoint="end"/>'
+                    '<successor elementType="road" elementId="3" contactPoint="start"/>')
+            + _road(3, 60, 50, -1, '<predecessor elementType="junction" elementId="100"/>')
+            + '<junction id="100" name="j"><connection id="0" incomingRoad="1" connectingRoad="2" '
+            'contactPoint="start"><laneLink from="-1" to="-1"/></connection></junction></OpenDRIVE>')
+
+
+def test_traffic_signs_credit_from_the_town_map(tmp_path):
+    pytest.importorskip('carla')
+    from mmautomot.closed_loop.junctions import first_junction_exit, load_town_map, route_waypoints_from_xml
+    from mmautomot.closed_loop.metrics import evaluate_records
+    (tmp_path / 'Town99.xodr').write_text(tiny_town_xodr())
+    # CARLA y = -OpenDRIVE y: the right-hand lane centre is at CARLA y = +1.75
+    route = '<waypoints><position x="0" y="1.75" z="0"/><position x="100" y="1.75" z="0"/></waypoints>'
+    late = '<waypoints><position x="70" y="1.75" z="0"/><position x="100" y="1.75" z="0"/></waypoints>'
+    xml = tmp_path / 'routes.xml'
+    xml.write_text('<routes>' + ''.join(f'<route id="{i}" town="Town99">{late if i == 9 else route}</route>'
+                                        for i in range(5, 10)) + '</routes>')
+    routes = route_waypoints_from_xml(str(xml))
+    exit_frac = first_junction_exit(load_town_map(str(tmp_path), 'Town99'), routes['5']['points'])
+    assert 0.60 <= exit_frac <= 0.62                                  # leaves the junction at x = 60..61 m
+    assert first_junction_exit(load_town_map(str(tmp_path), 'Town99'), routes['9']['points']) is None
+
+    def failed(rid, route_pct, **infr):
+        rec = _rec(rid, 'Failed - Agent got blocked', route_pct * 0.5, infr)
+        rec['scores']['score_route'] = route_pct
+        return rec
+    recs = {'5': failed(5, 80.0),                                     # past the junction: credited
+            '6': failed(6, 40.0),                                     # stopped before it
+            '7': failed(7, 80.0, red_light=['ran a red light']),      # red light: no credit
+            '8': _rec(8, 'Completed', 100.0),                         # success anyway
+            '9': failed(9, 80.0)}                                     # route without a junction
+    mapping = dict(Traffic_Signs={'5', '6', '7', '8', '9'}, Merging={'5'}, route_scenarios={})
+    no_maps = evaluate_records(recs, 5, mapping)['abilities']
+    assert no_maps['Traffic_Signs']['success_rate'] == pytest.approx(20.0)
+    assert no_maps['Traffic_Signs']['lower_bound'] and no_maps['mean']['lower_bound']
+    assert no_maps['Traffic_Signs']['num_credit_candidates'] == 3     # 5, 6, 9
+    maps = evaluate_records(recs, 5, mapping, routes=routes, xodr_dir=str(tmp_path))['abilities']
+    assert maps['Traffic_Signs']['success_rate'] == pytest.approx(40.0)  # 8 and 5
+    assert maps['Traffic_Signs']['num_credited'] == 1 and 'lower_bound' not in maps['mean']
+    assert maps['Merging']['success_rate'] == 0.0                     # the credit is Traffic_Signs only
+    with pytest.raises(FileNotFoundError, match='Town98.xodr'):
+        load_town_map(str(tmp_path), 'Town98')
