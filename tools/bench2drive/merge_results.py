@@ -2,15 +2,26 @@
 """Bench2Drive metrics from leaderboard result JSONs: DS, SR, efficiency, comfort, abilities.
 
     python tools/bench2drive/merge_results.py -f RUN_DIR [RUN_DIR ...] [--json OUT]
-        [--b2d-root BENCH2DRIVE_CHECKOUT | --ability-map MAP.json] [--expected-routes 220]
+        [--b2d-root BENCH2DRIVE_CHECKOUT | --ability-map MAP.json] [--routes ROUTES.xml]
+        [--xodr-dir TOWNS_XODR_DIR] [--allow-partial] [--ability-missing official|failure]
+        [--expected-routes 220]
 
-Several ``-f`` dirs (one per seed) also print the mean and sample std over the runs. Definitions:
-``mmautomot/closed_loop/metrics.py`` and ``mmautomot/closed_loop/README.md``.
+Several ``-f`` dirs (one per seed) also print the mean and sample std over the runs; repetitions
+(``_rep<k>``) inside one dir are averaged likewise. A folder that cannot give a correct number (truncated
+or invalid JSON, NaN scores, records without scores, conflicting duplicates, unknown route ids, missing
+routes without ``--allow-partial``, an empty or missing folder) exits with status 1 and a message naming
+the file. The rules applied (merged files skipped, duplicates, retries, missing routes, lower bounds) are
+printed as ``note:`` lines. Definitions: ``mmautomot/closed_loop/README.md``.
 """
 import argparse
 import json
+import math
+import os.path as osp
+import sys
 
-from mmautomot.closed_loop.metrics import (EXPECTED_ROUTES, aggregate_seeds, evaluate_run_dir,
+from mmautomot.closed_loop.abilities import ABILITIES, MISSING_RULES
+from mmautomot.closed_loop.junctions import route_waypoints_from_xml
+from mmautomot.closed_loop.metrics import (EXPECTED_ROUTES, ResultsError, aggregate_seeds, evaluate_run_dir,
                                            load_ability_mapping)
 
 
@@ -20,33 +31,107 @@ def parse_args(argv=None):
     p.add_argument('--json', default=None, help='write the summary here')
     p.add_argument('--metric-info-dir', nargs='+', default=None,
                    help='dirs holding <route>/metric_info.json (default: the -f dirs)')
-    p.add_argument('--b2d-root', default=None, help='external Bench2Drive checkout (ability mapping)')
+    p.add_argument('--b2d-root', default=None, help='external Bench2Drive checkout (ability mapping, routes)')
     p.add_argument('--ability-map', default=None, help='JSON {ability: [route ids|scenario types]}')
+    p.add_argument('--routes', default=None, help='routes XML (route ids, scenario types, waypoints); '
+                   'default with --b2d-root: leaderboard/data/bench2drive220.xml')
+    p.add_argument('--xodr-dir', default=None, help="towns' OpenDRIVE files (<Town>.xodr, from your CARLA "
+                   'install) for the Traffic_Signs credit')
+    p.add_argument('--ability-missing', choices=MISSING_RULES, default='official',
+                   help='official: routes without a record are left out of each ability; failure: they '
+                   'count as failures')
+    p.add_argument('--allow-partial', action='store_true',
+                   help='accept folders with fewer routes than expected (missing routes count 0)')
     p.add_argument('--expected-routes', type=int, default=EXPECTED_ROUTES)
     return p.parse_args(argv)
 
 
+def _clean(obj):
+    """NaN / inf -> None so the JSON stays valid (json.dump would write bare NaN)."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _fmt(v, pct=False):
+    if v is None:
+        return 'n/a'
+    if isinstance(v, dict):
+        return f"{v['mean']:.2f} ± {v['std']:.2f}"
+    return f'{v:.2f}'
+
+
+def _ability_line(abil: dict) -> str:
+    parts = []
+    for a in list(ABILITIES) + ['mean']:
+        if a not in abil:
+            continue
+        e = abil[a]
+        v = e.get('success_rate', e.get('mean'))
+        txt = 'n/a' if v is None or math.isnan(v) else f'{v:.2f}'
+        if 'std' in e and not math.isnan(e['std']):
+            txt += f" ± {e['std']:.2f}"
+        if e.get('lower_bound'):
+            txt = '>= ' + txt
+        parts.append(f'{a} {txt}')
+    return 'abilities (SR %): ' + '  '.join(parts)
+
+
+def _report(name: str, r: dict) -> None:
+    reps = f" (mean ± std over {r['num_repetitions']} repetitions)" if 'num_repetitions' in r else ''
+    n = r.get('num_routes', r['expected_routes'] - r['num_missing'])
+    print(f"{name}: DS {_fmt(r['driving_score'])}  SR {_fmt(r['success_rate'])}%  routes {n}"
+          f"/{r['expected_routes']}  efficiency {_fmt(r.get('efficiency'))}  comfort {_fmt(r.get('comfort'))} "
+          f"(corrected {_fmt(r.get('comfort_corrected'))}){reps}")
+    if 'abilities' in r:
+        print(f'{name}: {_ability_line(r["abilities"])}')
+        if r['abilities'].get('mean', {}).get('lower_bound'):
+            print(f'{name}: note: Traffic_Signs and the mean are lower bounds (failed Traffic_Signs routes '
+                  'past their first junction are not credited without --xodr-dir)')
+    if r['num_missing']:
+        print(f"{name}: note: {r['num_missing']} routes missing (counted as failures with score 0)")
+    for note in r.get('notes', []):
+        print(f'{name}: note: {note}')
+
+
 def main(argv=None):
     args = parse_args(argv)
-    mapping = None
-    if args.b2d_root or args.ability_map:
-        mapping = load_ability_mapping(args.b2d_root, args.ability_map)
-    mi_dirs = args.metric_info_dir or args.folder
-    if len(mi_dirs) != len(args.folder):
-        raise SystemExit('--metric-info-dir needs one dir per -f dir')
-    runs = [evaluate_run_dir(d, args.expected_routes, mapping, m) for d, m in zip(args.folder, mi_dirs)]
-    summary = runs[0] if len(runs) == 1 else dict(runs=runs, **aggregate_seeds(runs))
+    routes_xml = args.routes
+    if routes_xml is None and args.b2d_root:
+        cand = osp.join(args.b2d_root, 'leaderboard', 'data', 'bench2drive220.xml')
+        routes_xml = cand if osp.isfile(cand) else None
+    try:
+        routes = route_waypoints_from_xml(routes_xml) if routes_xml else None
+        mapping = None
+        if args.b2d_root or args.ability_map:
+            mapping = load_ability_mapping(args.b2d_root, args.ability_map, routes_xml)
+        if args.xodr_dir and not mapping:
+            raise ValueError('--xodr-dir is for the Traffic_Signs credit: give --b2d-root or --ability-map')
+        mi_dirs = args.metric_info_dir or args.folder
+        if len(mi_dirs) != len(args.folder):
+            raise ValueError('--metric-info-dir needs one dir per -f dir')
+        runs = [evaluate_run_dir(d, args.expected_routes, mapping, m, args.allow_partial,
+                                 list(routes) if routes else None, args.ability_missing, routes, args.xodr_dir)
+                for d, m in zip(args.folder, mi_dirs)]
+    except (ResultsError, ValueError, KeyError, FileNotFoundError, ImportError) as err:
+        print(f'merge_results: error: {err}', file=sys.stderr)
+        raise SystemExit(1) from err
     for d, r in zip(args.folder, runs):
-        print(f"{d}: DS {r['driving_score']:.2f}  SR {r['success_rate']:.2f}%  routes {r['num_routes']}"
-              f"/{r['expected_routes']}  efficiency {r['efficiency']}  comfort {r['comfort']}")
+        _report(d, r)
+    summary = runs[0]
     if len(runs) > 1:
         agg = aggregate_seeds(runs)
-        print(f"mean over {len(runs)} runs: DS {agg['driving_score']['mean']:.2f} ± "
-              f"{agg['driving_score']['std']:.2f}  SR {agg['success_rate']['mean']:.2f} ± "
-              f"{agg['success_rate']['std']:.2f}")
+        summary = dict(runs=runs, **agg)
+        print(f"mean over {len(runs)} runs: DS {_fmt(agg['driving_score'])}  SR {_fmt(agg['success_rate'])}")
+        if 'abilities' in agg:
+            print(f'mean over {len(runs)} runs: {_ability_line(agg["abilities"])}')
     if args.json:
         with open(args.json, 'w') as f:
-            json.dump(summary, f, indent=1)
+            json.dump(_clean(summary), f, indent=1, allow_nan=False)
     return summary
 
 
