@@ -35,8 +35,8 @@ def load_town_map(xodr_dir: str, town: str):
     """``carla.Map`` of ``town`` from ``<xodr_dir>/<town>.xodr`` (offline, no simulator)."""
     path = osp.join(xodr_dir, f'{town}.xodr')
     if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} not found: --xodr-dir must hold the towns\' OpenDRIVE files '
-                                '(CARLA install: CarlaUE4/Content/Carla/Maps/OpenDrive/<Town>.xodr)')
+        raise FileNotFoundError(f'{path} not found: --xodr-dir must hold <Town>.xodr for every town of '
+                                "the routes (copy them from your CARLA install: find $CARLA_ROOT -name '*.xodr')")
     try:
         import carla
     except ImportError as err:

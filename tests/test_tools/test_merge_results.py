@@ -83,7 +83,7 @@ def test_repetitions_are_averaged(tmp_path, capsys):
     assert res['success_rate'] == dict(mean=25.0, std=pytest.approx(np.std([50, 0], ddof=1)))
     assert [r['driving_score'] for r in res['repetitions']] == [60.0, 40.0]
     out = capsys.readouterr().out
-    assert 'DS 50.00 ± 14.14' in out and '2 repetitions' in out
+    assert 'DS 50.00 ± 14.14' in out and 'routes 2+2/2 x 2' in out and '2 repetitions' in out
     # a second folder (seed) aggregates the repetition means
     d2 = write(tmp_path / 'run2', [rec(1), rec(2)])
     res = merge(['-f', d, d2, '--expected-routes', 2])
@@ -140,7 +140,7 @@ def test_partial_folder_needs_allow_partial(tmp_path, capsys):
     fails(['-f', d], capsys, 'has 2 of 220 routes (218 missing)')
     res = merge(['-f', d, '--allow-partial', '--json', tmp_path / 'out.json'])
     assert res['driving_score'] == pytest.approx(200 / 220) and res['num_missing'] == 218
-    assert '218 routes missing (counted as failures with score 0)' in capsys.readouterr().out
+    assert 'rep0: 218 of 220 routes missing (counted as failures with score 0)' in capsys.readouterr().out
 
 
 def test_nan_ability_is_null_in_json_and_lower_bounds_are_printed(tmp_path, capsys):
@@ -155,6 +155,8 @@ def test_nan_ability_is_null_in_json_and_lower_bounds_are_printed(tmp_path, caps
     assert 'Traffic_Signs and the mean are lower bounds' in out
     text = (tmp_path / 'out.json').read_text()
     assert 'NaN' not in text and json.loads(text)['abilities']['Give_Way']['success_rate'] is None
+    fails(['-f', d, '--expected-routes', 2, '--ability-map', amap, '--xodr-dir', tmp_path], capsys,
+          'needs the route waypoints: pass --routes or --b2d-root')
 
 
 def test_cli_exit_status(tmp_path):

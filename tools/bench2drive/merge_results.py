@@ -57,7 +57,7 @@ def _clean(obj):
     return obj
 
 
-def _fmt(v, pct=False):
+def _fmt(v):
     if v is None:
         return 'n/a'
     if isinstance(v, dict):
@@ -82,18 +82,20 @@ def _ability_line(abil: dict) -> str:
 
 
 def _report(name: str, r: dict) -> None:
-    reps = f" (mean ± std over {r['num_repetitions']} repetitions)" if 'num_repetitions' in r else ''
-    n = r.get('num_routes', r['expected_routes'] - r['num_missing'])
-    print(f"{name}: DS {_fmt(r['driving_score'])}  SR {_fmt(r['success_rate'])}%  routes {n}"
-          f"/{r['expected_routes']}  efficiency {_fmt(r.get('efficiency'))}  comfort {_fmt(r.get('comfort'))} "
+    if 'num_repetitions' in r:
+        reps = f" (mean ± std over {r['num_repetitions']} repetitions)"
+        routes = '+'.join(str(x['num_routes']) for x in r['repetitions']) + \
+            f"/{r['expected_routes']} x {r['num_repetitions']}"
+    else:
+        reps, routes = '', f"{r['num_routes']}/{r['expected_routes']}"
+    print(f"{name}: DS {_fmt(r['driving_score'])}  SR {_fmt(r['success_rate'])}%  routes {routes}"
+          f"  efficiency {_fmt(r.get('efficiency'))}  comfort {_fmt(r.get('comfort'))} "
           f"(corrected {_fmt(r.get('comfort_corrected'))}){reps}")
     if 'abilities' in r:
         print(f'{name}: {_ability_line(r["abilities"])}')
         if r['abilities'].get('mean', {}).get('lower_bound'):
             print(f'{name}: note: Traffic_Signs and the mean are lower bounds (failed Traffic_Signs routes '
                   'past their first junction are not credited without --xodr-dir)')
-    if r['num_missing']:
-        print(f"{name}: note: {r['num_missing']} routes missing (counted as failures with score 0)")
     for note in r.get('notes', []):
         print(f'{name}: note: {note}')
 
