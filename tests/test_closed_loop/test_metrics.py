@@ -49,6 +49,16 @@ def test_retry_replaces_simulation_crash(tmp_path):
     assert load_records(str(tmp_path))['7']['status'] == 'Completed'
 
 
+def test_load_records_refuses_repetitions(tmp_path):
+    from mmautomot.closed_loop.metrics import ResultsError, evaluate_run_dir
+    r1 = _rec(7, 'Completed', 90.0)
+    write_run(tmp_path, [r1, dict(r1, route_id='RouteScenario_7_rep1')])
+    with pytest.raises(ResultsError, match='2 repetitions'):
+        load_records(str(tmp_path))
+    res = evaluate_run_dir(str(tmp_path), expected_routes=1)
+    assert res['driving_score'] == dict(mean=90.0, std=0.0) and res['num_repetitions'] == 2
+
+
 def test_efficiency_parses_percentages():
     recs = {'1': _rec(1, 'Completed', 100, dict(min_speed_infractions=['a 50% b', 'a 70% b'])),
             '2': _rec(2, 'Completed', 100, dict(min_speed_infractions=['x 90.5% y', 'x 5000% y'])),

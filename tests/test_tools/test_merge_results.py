@@ -116,6 +116,7 @@ def test_unknown_route_ids_are_an_error(tmp_path, capsys):
     xml.write_text('<routes>' + ''.join(f'<route id="{i}" town="Town01"><waypoints><position x="0" y="0" '
                                         'z="0"/></waypoints></route>' for i in (1, 2, 3)) + '</routes>')
     fails(['-f', d, '--expected-routes', 3, '--routes', xml], capsys, 'not in the route file')
+    fails(['-f', d, '--routes', xml], capsys, 'routes.xml has 3 routes but --expected-routes is 220')
     # without a route file: more distinct routes than the benchmark has
     fails(['-f', d, '--expected-routes', 2], capsys, 'rep0 has 3 distinct routes but the benchmark has 2')
     merge(['-f', write(tmp_path / 'ok', [rec(1), rec(2), rec(3)]), '--expected-routes', 3, '--routes', xml])
@@ -173,11 +174,12 @@ PUBLISHED = dict(drivemoe_base_bf16_seed1=(74.22, 48.64), drivemoe_base_bf16_see
 
 
 def _published_dir():
-    """DriveMoE's published per-route files (``docs/<name>.json`` of mr-d-self-driving/DriveMoE): a folder
-    given by ``MMAUTOMOT_DRIVEMOE_RESULTS`` or a local git mirror of the repository."""
+    """DriveMoE's published per-route result files (``docs/<name>.json`` of mr-d-self-driving/DriveMoE, not
+    vendored): ``MMAUTOMOT_DRIVEMOE_RESULTS`` = a folder holding them, or a DriveMoE checkout."""
     d = os.environ.get('MMAUTOMOT_DRIVEMOE_RESULTS')
-    if d and all(osp.isfile(osp.join(d, f'{n}.json')) for n in PUBLISHED):
-        return d
+    for cand in ([d, osp.join(d, 'docs')] if d else []):
+        if all(osp.isfile(osp.join(cand, f'{n}.json')) for n in PUBLISHED):
+            return cand
     return None
 
 

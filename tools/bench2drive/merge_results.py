@@ -108,6 +108,9 @@ def main(argv=None):
         routes_xml = cand if osp.isfile(cand) else None
     try:
         routes = route_waypoints_from_xml(routes_xml) if routes_xml else None
+        if routes is not None and len(routes) != args.expected_routes:
+            raise ValueError(f'{routes_xml} has {len(routes)} routes but --expected-routes is '
+                             f'{args.expected_routes}: DS and SR would be divided by the wrong count')
         mapping = None
         if args.b2d_root or args.ability_map:
             mapping = load_ability_mapping(args.b2d_root, args.ability_map, routes_xml)
