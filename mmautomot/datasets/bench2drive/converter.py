@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 from mmengine.fileio import dump
 
-from mmautomot.closed_loop.geometry import wrap_angle
-from mmautomot.closed_loop.preprocess import lidar_mount_matrix
+from mmautomot.structures.geometry import wrap_angle
+from mmautomot.structures.geometry import lidar_mount_matrix
 
 from .labels import frame_labels, frame_offsets
 from .layout import CLASSES, detect_layout, find_routes, read_b2d_route, read_pdm_route
