@@ -8,6 +8,9 @@ default_hooks = dict(
     # Schedules override `interval` / `by_epoch` to match their train loop.
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # BEV + front-camera plots of the first samples of every validation / test run, to the visualizer's
+    # backends (TensorBoard: `tensorboard --logdir <work_dir>`); `tools/test.py --show-dir DIR` writes PNGs.
+    visualization=dict(type='PlanningVisualizationHook', draw=True, max_samples=8),
 )
 
 # `dist_cfg.backend='nccl'` is right on GPUs. On a machine without CUDA, tools/train.py and
@@ -21,8 +24,8 @@ env_cfg = dict(
 
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+visualizer = dict(type='DrivingLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 
 log_level = 'INFO'
 load_from = None

@@ -8,7 +8,7 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 
 from .controller import TrajectoryController
-from .geometry import ego_to_world, world_to_ego
+from mmautomot.structures.geometry import ego_to_world, world_to_ego
 from .heuristics import Heuristics, HeuristicsConfig
 from .preprocess import SensorPreprocessor
 from .protocol import DriverProtocol, build_driver, step_driver, validate_driver_output

@@ -9,7 +9,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from .geometry import resample_polyline
+from mmautomot.structures.geometry import resample_polyline
 
 
 class PIDController:

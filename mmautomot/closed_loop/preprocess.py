@@ -5,7 +5,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .geometry import carla_xy_to_rh
+from mmautomot.structures.geometry import carla_xy_to_rh, lidar_mount_matrix
 
 
 def bgra_to_rgb(image: np.ndarray) -> np.ndarray:
@@ -23,20 +23,6 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
         raise RuntimeError('cv2.imencode failed to JPEG-encode the camera image')
     return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1])
 
-
-def lidar_mount_matrix(x: float = 0.0, y: float = 0.0, z: float = 0.0,
-                       yaw: float = 0.0) -> np.ndarray:
-    """Right-handed 4x4 sensor->ego transform of a sensor mounted at CARLA vehicle coords.
-
-    Args:
-        x, y, z (float): mount position in the CARLA vehicle frame (metres, y right).
-        yaw (float): mount yaw in CARLA degrees (clockwise).
-    """
-    c, s = np.cos(np.radians(-yaw)), np.sin(np.radians(-yaw))
-    m = np.eye(4)
-    m[:2, :2] = [[c, -s], [s, c]]
-    m[:3, 3] = [x, -y, z]
-    return m
 
 
 def carla_lidar_to_ego(points: np.ndarray, sensor2ego: np.ndarray) -> np.ndarray:

@@ -6,14 +6,14 @@ import numpy as np
 
 from mmautomot.structures import carla_command_to_index
 
-from .geometry import carla_xy_to_rh, gps_to_carla_xy, world_to_ego
+from mmautomot.structures.geometry import carla_xy_to_rh, gps_to_carla_xy, world_to_ego
 
 
 class RoutePlanner:
     """Follow a sparse global plan and give the next target point and the 6-way command.
 
     The plan's points are converted once to the right-handed world frame (CARLA world with y flipped,
-    see :mod:`mmautomot.closed_loop.geometry`). At every tick the first remaining point is dropped while
+    see :mod:`mmautomot.structures.geometry`). At every tick the first remaining point is dropped while
     (a) the ego is closer than ``min_distance`` to it, or (b) the ego has passed it along the route
     (its projection on the segment to the next point is beyond it) and the next point is closer than
     ``max_distance``. The last point is never dropped. The target point is the first remaining point,

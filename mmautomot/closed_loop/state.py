@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .geometry import carla_xy_to_rh, compass_to_yaw, gps_to_carla_xy, rotation_2d
+from mmautomot.structures.geometry import carla_xy_to_rh, compass_to_yaw, gps_to_carla_xy, rotation_2d
 
 
 @dataclass

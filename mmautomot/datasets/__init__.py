@@ -1,6 +1,8 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 from . import transforms  # noqa: F401  (registers the transforms)
 from .nuscenes_e2e_dataset import NuScenesE2EDataset
-from . import bench2drive, converters, synthetic  # noqa: F401,E402  (register their components)
+from . import bench2drive, converters  # noqa: F401,E402  (register their components)
+# The synthetic data generators (`mmautomot.datasets.synthetic`, `mmautomot.datasets.bench2drive.synthetic`)
+# are imported on demand only: they pull nuscenes-devkit and rendering code that training does not need.
 
 __all__ = ['NuScenesE2EDataset']

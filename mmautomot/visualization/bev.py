@@ -6,8 +6,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Polygon, Rectangle
 
-from mmautomot.evaluation.functional import NUSCENES_CLASSES, VEHICLE_CLASSES, to_numpy
-from mmautomot.structures import COMMANDS, meta_action_to_text
+from mmautomot.structures import COMMANDS, NUSCENES_CLASSES, VEHICLE_CLASSES, meta_action_to_text
+from mmautomot.structures.geometry import box_corners_bev
+from mmautomot.utils.misc import to_numpy
 
 #: trajectory field -> (label, matplotlib colour)
 TRAJ_STYLES = {
@@ -37,14 +38,6 @@ def _agent_color(label: int) -> str:
             return 'tab:purple'
     return 'tab:gray'
 
-
-def box_corners(boxes: np.ndarray) -> np.ndarray:
-    """(N, 7) boxes (x, y, z, l, w, h, yaw) -> (N, 4, 2) BEV corners, ego frame."""
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 7)
-    cos, sin = np.cos(boxes[:, 6:7]), np.sin(boxes[:, 6:7])
-    lx = np.array([1.0, -1.0, -1.0, 1.0]) * boxes[:, 3:4] / 2
-    ly = np.array([1.0, 1.0, -1.0, -1.0]) * boxes[:, 4:5] / 2
-    return np.stack([boxes[:, 0:1] + cos * lx - sin * ly, boxes[:, 1:2] + sin * lx + cos * ly], -1)
 
 
 def meta_action_lines(sample: Any, horizons: Sequence[str] = ('1s', '2s', '3s')) -> list:
@@ -87,7 +80,7 @@ def draw_planning_bev(sample: Any, out_file: Optional[str] = None, view_range: f
         labels = sample_get(sample, 'gt_agent_labels')
         labels = (to_numpy(labels).astype(int) if labels is not None else
                   np.full(len(boxes), -1))
-        for corners, label in zip(box_corners(to_numpy(boxes)), labels):
+        for corners, label in zip(box_corners_bev(to_numpy(boxes)), labels):
             ax.add_patch(Polygon(corners[:, ::-1], closed=True,
                                  fill=False, edgecolor=_agent_color(int(label)), linewidth=1.0))
     ax.add_patch(Rectangle((-EGO_WIDTH / 2, 0.5 - EGO_LENGTH / 2), EGO_WIDTH, EGO_LENGTH,

@@ -5,7 +5,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from mmautomot.evaluation.functional import to_numpy
+from mmautomot.utils.misc import to_numpy
 from .bev import sample_get
 
 #: trajectory field -> RGB colour

@@ -2,7 +2,7 @@
 """Deterministic fake driver and leaderboard-style sensor data for the closed-loop tests."""
 import numpy as np
 
-from mmautomot.closed_loop.geometry import carla_xy_to_gps
+from mmautomot.structures.geometry import carla_xy_to_gps
 
 
 class FakeDriver:

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mmautomot.closed_loop.geometry import (carla_xy_to_gps, compass_to_yaw, ego_to_world,
+from mmautomot.structures.geometry import (carla_xy_to_gps, compass_to_yaw, ego_to_world,
                                             gps_to_carla_xy, resample_polyline, world_to_ego)
 from mmautomot.closed_loop.route_planner import RoutePlanner
 from mmautomot.closed_loop.state import StateEstimator

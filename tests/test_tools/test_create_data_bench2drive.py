@@ -49,6 +49,7 @@ def test_bench2drive_layout_end_to_end(tmp_path, monkeypatch, capsys):
     rc = create.main(['bench2drive', '--root-path', str(root), '--out-dir', str(root), '--val-ratio', '0.34'])
     assert rc == 0
     out = capsys.readouterr().out
+    assert 'Converting 3 routes under' in out  # then mmengine's progress bar (on the process's stdout)
     assert 'train: 40 samples from 2 routes (bench2drive)' in out
     assert 'val: 20 samples from 1 routes (bench2drive)' in out
     train = load(str(root / 'bench2drive_infos_train.pkl'))

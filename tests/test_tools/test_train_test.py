@@ -98,6 +98,21 @@ def test_test_tool_writes_metrics_and_visualisations(trained):
         f'--show-dir wrote no images to {show_dir}'
 
 
+def test_training_sends_plots_and_curves_to_tensorboard(trained):
+    """TensorBoard is on by default: validation plots (BEV) and the loss / metric curves of the run."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    _, _, work_dir = trained
+    events = glob.glob(osp.join(work_dir, '*', 'vis_data', 'events.out.tfevents.*'))
+    assert len(events) == 1, events
+    acc = EventAccumulator(events[0], size_guidance={'images': 0, 'scalars': 0})
+    acc.Reload()
+    images = acc.Tags()['images']
+    assert len(images) == 8 and all(t.startswith('val_') for t in images), images
+    assert {e.step for t in images for e in acc.Images(t)} == {4}
+    assert {'loss', 'lr', 'stp3/L2_avg', 'uniad/CR_avg'} <= set(acc.Tags()['scalars'])
+    assert [e.step for e in acc.Scalars('loss')] == [1, 2, 3, 4]
+
+
 def test_auto_resume(trained):
     root, data_root, work_dir = trained
     log = run_tool([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', work_dir,

@@ -17,7 +17,7 @@ import sys
 import pytest
 import torch
 
-from mmautomot.datasets.bench2drive import make_synthetic_routes
+from mmautomot.datasets.bench2drive.synthetic import make_synthetic_routes
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'baselines', 'ego_mlp_bench2drive_tiny.py')

@@ -1,6 +1,8 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""Planning visualisation: projection maths, PNGs written by the functions and the hook."""
+"""Planning visualisation: projection maths, the DrivingLocalVisualizer and the hook (files and TensorBoard)."""
+import glob
 import os
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -10,9 +12,8 @@ import torch
 from mmautomot.registry import HOOKS
 from mmautomot.structures import DrivingDataSample
 from mmautomot.engine.hooks import PlanningVisualizationHook
-from mmautomot.visualization import (draw_front_camera, draw_planning_bev,
-                                     meta_action_lines, project_ego_points,
-                                     save_planning_visualization)
+from mmautomot.visualization import (DrivingLocalVisualizer, draw_front_camera, draw_planning_bev,
+                                     figure_to_rgb, meta_action_lines, project_ego_points)
 
 # front camera 1.5 m ahead of the ego origin, 1.5 m up, looking along +x (OpenCV camera axes)
 CAM2EGO = np.eye(4)
@@ -61,11 +62,14 @@ def test_bev_png(tmp_path):
     assert len(ax.patches) == 3  # two agents + ego
 
 
-def test_save_and_front_projection(tmp_path):
+def _visualizer(tmp_path, backends=(dict(type='LocalVisBackend'), )):
+    return DrivingLocalVisualizer(name=f'vis_{tmp_path.name}', vis_backends=[dict(b) for b in backends],
+                                  save_dir=str(tmp_path / 'vis_data'), front_min_width=0)
+
+
+def test_visualizer_front_projection(tmp_path):
     imgs = torch.zeros(2, 3, 90, 160, dtype=torch.uint8)
-    files = save_planning_visualization(make_sample(), str(tmp_path), imgs)
-    assert [os.path.basename(f) for f in files] == ['tok_1_bev.png', 'tok_1_front.png']
-    front = cv2.cvtColor(cv2.imread(files[1]), cv2.COLOR_BGR2RGB)
+    front = draw_front_camera(make_sample(), imgs)
     assert front.shape == (90, 160, 3)
     # GT point (8, 0) projects to (80, 45 + 100 * 1.5 / 6.5); it is drawn green
     v = int(round(45 + 150 / 6.5))
@@ -75,10 +79,25 @@ def test_save_and_front_projection(tmp_path):
     assert big.shape == (270, 480, 3)
     v3 = int(round(3 * (45 + 150 / 6.5)))
     assert big[v3, 240, 1] > 150 and big[v3, 240, 0] < 100
-    # without calibration only the BEV is written
+    # add_datasample: the BEV plot (800 x 550) with the front view scaled to its height on the right
+    vis = _visualizer(tmp_path)
+    out = tmp_path / 'tok.png'
+    drawn = vis.add_datasample('test/tok', imgs, make_sample(), out_file=str(out))
+    bev = figure_to_rgb(draw_planning_bev(make_sample()))
+    assert bev.shape == (800, 550, 3)
+    assert drawn.shape == (800, 550 + int(round(160 * 800 / 90)), 3)
+    assert np.array_equal(drawn[:, :550], bev)
+    assert np.array_equal(cv2.cvtColor(cv2.imread(str(out)), cv2.COLOR_BGR2RGB), drawn)
+    # without calibration only the BEV plot
     ds = make_sample('nocal')
     ds.set_metainfo(dict(cam2ego=None))
-    assert len(save_planning_visualization(ds, str(tmp_path), imgs)) == 1
+    assert vis.add_datasample('test/nocal', imgs, ds, out_file=str(tmp_path / 'n.png')).shape == (800, 550, 3)
+    with pytest.raises(ValueError, match='data_sample is required'):
+        vis.add_datasample('x', imgs, None)
+
+
+def _runner(vis, it=7):
+    return SimpleNamespace(visualizer=vis, iter=it)
 
 
 def test_hook_writes_up_to_max_samples(tmp_path):
@@ -86,15 +105,37 @@ def test_hook_writes_up_to_max_samples(tmp_path):
     assert isinstance(hook, PlanningVisualizationHook)
     batch = dict(inputs=dict(imgs=[torch.full((2, 3, 90, 160), 60, dtype=torch.uint8)] * 2))
     outs = [make_sample('a'), make_sample('b')]
-    hook.after_test_iter(None, 0, batch, outs)
-    assert not list(tmp_path.iterdir())  # disabled until show_dir is set
     hook.show_dir = str(tmp_path / 'vis')
-    hook.before_test(None)
-    hook.after_test_iter(None, 0, batch, outs)
-    hook.after_test_iter(None, 1, batch, [make_sample('c'), make_sample('d')])
+    runner = _runner(_visualizer(tmp_path))
+    hook.before_test(runner)
+    hook.after_test_iter(runner, 0, batch, outs)
+    hook.after_test_iter(runner, 1, batch, [make_sample('c'), make_sample('d')])
     names = sorted(os.listdir(tmp_path / 'vis'))
-    assert names == ['a_bev.png', 'a_front.png', 'b_bev.png', 'b_front.png', 'c_bev.png',
-                     'c_front.png']
-    assert all((tmp_path / 'vis' / n).stat().st_size > 500 for n in names)
+    assert names == ['a.png', 'b.png', 'c.png']
+    assert all(cv2.imread(str(tmp_path / 'vis' / n)).shape[:2] == (800, 550 + 1422) for n in names)
     with pytest.raises(ValueError, match='max_samples'):
         PlanningVisualizationHook(max_samples=-1)
+    with pytest.raises(TypeError, match='DrivingLocalVisualizer'):
+        hook.before_val(runner)
+        hook.after_val_iter(SimpleNamespace(visualizer=object(), iter=0), 0, batch, outs)
+
+
+def test_hook_sends_validation_plots_to_tensorboard(tmp_path):
+    pytest.importorskip('tensorboard')
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    vis = _visualizer(tmp_path, backends=(dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')))
+    hook = PlanningVisualizationHook(max_samples=2)
+    batch = dict(inputs=dict(imgs=[torch.full((2, 3, 90, 160), 60, dtype=torch.uint8)] * 3))
+    hook.before_val(_runner(vis, 100))
+    hook.after_val_iter(_runner(vis, 100), 0, batch, [make_sample('a'), make_sample('b'), make_sample('c')])
+    vis.close()
+    events = glob.glob(str(tmp_path / 'vis_data' / '**' / 'events.out.tfevents.*'), recursive=True)
+    assert events, os.listdir(tmp_path / 'vis_data')
+    acc = EventAccumulator(os.path.dirname(events[0]), size_guidance={'images': 0})
+    acc.Reload()
+    assert sorted(acc.Tags()['images']) == ['val_a', 'val_b']
+    img = acc.Images('val_a')[0]
+    assert img.step == 100 and (img.height, img.width) == (800, 550 + 1422)
+    # the local backend saved the same images as files
+    assert sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / 'vis_data' / '**' / 'vis_image' / '*.png'), recursive=True)) \
+        == ['val_a_100.png', 'val_b_100.png']

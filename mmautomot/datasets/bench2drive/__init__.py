@@ -3,11 +3,10 @@
 from .converter import create_bench2drive_infos, route_infos
 from .dataset import Bench2DriveE2EDataset, PDMLiteE2EDataset
 from .layout import CLASSES, find_routes, read_b2d_route, read_pdm_route
-from .synthetic import make_synthetic_routes
 from .transforms import LoadCarlaPoints, load_carla_points
 
 __all__ = [
     'create_bench2drive_infos', 'route_infos', 'Bench2DriveE2EDataset', 'PDMLiteE2EDataset', 'CLASSES',
-    'find_routes', 'read_b2d_route', 'read_pdm_route', 'make_synthetic_routes', 'LoadCarlaPoints',
+    'find_routes', 'read_b2d_route', 'read_pdm_route', 'LoadCarlaPoints',
     'load_carla_points'
 ]

@@ -12,9 +12,9 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 from mmengine.fileio import dump
+from mmengine.utils import track_iter_progress
 
-from mmautomot.closed_loop.geometry import wrap_angle
-from mmautomot.closed_loop.preprocess import lidar_mount_matrix
+from mmautomot.structures.geometry import lidar_mount_matrix, wrap_angle
 
 from .labels import frame_labels, frame_offsets
 from .layout import CLASSES, detect_layout, find_routes, read_b2d_route, read_pdm_route
@@ -144,7 +144,8 @@ def create_bench2drive_infos(root: str, out_dir: str, info_prefix: str = 'bench2
             val = {routes[-1]}
     layouts = set()
     splits: Dict[str, List[dict]] = dict(train=[], val=[])
-    for route in routes:
+    print(f'Converting {len(routes)} routes under {root}')
+    for route in track_iter_progress(routes):
         lay = detect_layout(osp.join(root, route)) if layout == 'auto' else layout
         layouts.add(lay)
         infos = route_infos(root, route, lay, fps or DEFAULT_FPS[lay], target, max_agent_distance,

@@ -4,7 +4,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from mmautomot.closed_loop.geometry import resample_polyline, world_to_ego, wrap_angle
+from mmautomot.structures.geometry import resample_polyline, world_to_ego, wrap_angle
 from mmautomot.structures import derive_meta_actions
 
 

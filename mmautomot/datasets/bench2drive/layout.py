@@ -2,7 +2,7 @@
 """Readers for the raw CARLA dataset layouts: Bench2Drive (Think2Drive) and PDM-Lite.
 
 Both produce the same normalised per-frame record (right-handed world = CARLA world with y flipped;
-yaw radians CCW; see :mod:`mmautomot.closed_loop.geometry`)::
+yaw radians CCW; see :mod:`mmautomot.structures.geometry`)::
 
     dict(frame=int, ego_xyz=(3,), ego_yaw=float, speed=float m/s, command=int (our 6-way index),
          target_world=(2,) | None, target_ego=(2,) | None, boxes=[dict(id, label, center (3,) world,
@@ -30,7 +30,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mmautomot.closed_loop.geometry import (carla_matrix_to_pose, carla_xy_to_rh, compass_to_yaw,
+from mmautomot.structures.geometry import (carla_matrix_to_pose, carla_xy_to_rh, compass_to_yaw,
                                             ego_to_world, wrap_angle)
 from mmautomot.structures import carla_command_to_index
 

@@ -9,7 +9,7 @@ rigs).
 """
 import numpy as np
 
-from mmautomot.closed_loop.preprocess import lidar_mount_matrix
+from mmautomot.structures.geometry import lidar_mount_matrix
 
 #: Bench2Drive (Think2Drive) data rig: 6 nuScenes-like cameras, 1600x900 (folder name -> mount).
 B2D_CAMERA_RIG = {

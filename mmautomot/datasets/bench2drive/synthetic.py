@@ -15,8 +15,8 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
-from mmautomot.closed_loop.geometry import ego_to_world, world_to_ego
-from mmautomot.closed_loop.preprocess import lidar_mount_matrix
+from mmautomot.structures.geometry import ego_to_world, world_to_ego
+from mmautomot.structures.geometry import lidar_mount_matrix
 
 from .rig import B2D_CAMERA_RIG, B2D_LIDAR_MOUNT, PDM_LIDAR_MOUNT
 

@@ -13,6 +13,7 @@ from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
+from mmengine.utils import track_iter_progress
 
 from .render import box_corners, cast_lidar, lidar_rays, render_camera
 from .scenario import build_scene
@@ -78,10 +79,10 @@ def make_synthetic_nuscenes(out_dir: str, cfg: SyntheticNuScenesConfig = Synthet
     names = scene_names(cfg.version, cfg.num_scenes)
     rig = camera_rig(cfg.image_size)
     rays = lidar_rays(cfg.azimuth_step)
-    for idx, name in enumerate(names):
+    if verbose:
+        print(f'Writing {len(names)} synthetic scenes to {out_dir}', flush=True)
+    for idx, name in enumerate(track_iter_progress(names) if verbose else names):
         _write_scene(out_dir, cfg, grid, tables, rig, rays, idx, name)
-        if verbose:
-            print(f'[{idx + 1}/{len(names)}] {name}', flush=True)
     map_file = f'maps/{token(cfg.seed, "map")}.png'
     os.makedirs(osp.join(out_dir, 'maps'), exist_ok=True)
     cv2.imwrite(osp.join(out_dir, map_file), grid.map_mask())

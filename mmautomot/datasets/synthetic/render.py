@@ -11,6 +11,8 @@ from typing import List, Sequence, Tuple
 import cv2
 import numpy as np
 
+from mmautomot.structures.geometry import box_corners_bev
+
 from .sensors import LIDAR_ELEVATIONS, LIDAR_RANGE
 from .world import GRASS, MARKING_WHITE, MARKING_YELLOW, ROAD, SIDEWALK, RoadGrid
 
@@ -28,11 +30,8 @@ _SHIFT = 4  # sub-pixel bits for cv2.fillPoly
 def box_corners(xy: np.ndarray, yaw: float, wlh: Sequence[float]) -> np.ndarray:
     """(8, 3) corners of a box standing on the ground at centre ``xy`` (global frame)."""
     w, l, h = wlh
-    x = np.array([1, -1, -1, 1]) * l / 2
-    y = np.array([1, 1, -1, -1]) * w / 2
-    c, s = np.cos(yaw), np.sin(yaw)
-    px, py = xy[0] + c * x - s * y, xy[1] + s * x + c * y
-    bottom = np.stack([px, py, np.zeros(4)], axis=1)
+    bev = box_corners_bev([xy[0], xy[1], 0.0, l, w, h, yaw])[0]
+    bottom = np.concatenate([bev, np.zeros((4, 1))], axis=1)
     top = bottom + np.array([0.0, 0.0, h])
     return np.concatenate([bottom, top])
 

@@ -1,66 +1,89 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""Write BEV and front-camera planning plots of test samples during ``runner.test()``."""
+"""Draw planning samples during validation and testing through the runner's visualizer."""
+import os
+import os.path as osp
+import re
 from typing import Any, Optional, Sequence
 
 from mmengine.hooks import Hook
 
 from mmautomot.registry import HOOKS
-from mmautomot.visualization.bev import sample_get
-from mmautomot.visualization.save import _safe_name, save_planning_visualization
+from mmautomot.visualization import DrivingLocalVisualizer, sample_get
+
+
+def safe_name(token: Any, fallback: str) -> str:
+    """A file-name-safe form of a sample token (``fallback`` when the token is empty)."""
+    name = re.sub(r'[^A-Za-z0-9_.-]+', '_', str(token)) if token not in (None, '') else ''
+    return name or fallback
 
 
 @HOOKS.register_module()
 class PlanningVisualizationHook(Hook):
-    """Save per-sample planning plots of the test set into ``show_dir``.
+    """Send BEV + front-camera planning plots to the visualizer's backends (TensorBoard, files, W&B).
 
-    For each test sample (up to ``max_samples`` per process) writes ``<token>_bev.png`` (agent boxes,
-    GT / predicted trajectories, meta-actions, command) and ``<token>_front.png`` (the front image
-    with the projected trajectories; needs ``inputs['imgs']`` and the ``cam2ego`` /
-    ``cam_intrinsics`` / ``cam_names`` metainfo). Does nothing while ``show_dir`` is None;
-    ``tools/test.py --show-dir DIR`` sets it.
+    As mmdet3d's ``Det3DVisualizationHook``: in validation (``draw=True``) the first ``max_samples`` samples of
+    every validation run go to ``runner.visualizer.add_datasample`` under ``val_<token>`` at the current
+    training iteration, so TensorBoard shows how the plans evolve; in testing they go under ``test_<token>``,
+    and with ``show_dir`` (``tools/test.py --show-dir DIR``) each is written to ``DIR/<token>.png`` instead.
+    The runner's visualizer must be a :class:`~mmautomot.visualization.DrivingLocalVisualizer` (the default in
+    ``configs/_base_/default_runtime.py``).
 
     Args:
-        show_dir (str, optional): output directory (relative paths are relative to the working
-            directory). Defaults to None (disabled).
-        max_samples (int): maximum number of samples drawn per process. Defaults to 50.
-        interval (int): draw every ``interval``-th test iteration. Defaults to 1.
-        camera (str): camera name for the projection. Defaults to ``'CAM_FRONT'``.
-        view_range (float): BEV plot range in metres. Defaults to 40.
-        front_min_width (int): front images narrower than this are upscaled (integer factor, nearest
-            neighbour) before drawing. Defaults to 512.
+        draw (bool): draw validation / test samples to the backends. Defaults to True.
+        show_dir (str, optional): in testing, write PNG files here instead. Defaults to None.
+        max_samples (int): samples drawn per validation / test run and process. Defaults to 8.
+        interval (int): draw every ``interval``-th iteration's batch. Defaults to 1.
     """
     priority = 'LOW'
 
-    def __init__(self, show_dir: Optional[str] = None, max_samples: int = 50, interval: int = 1,
-                 camera: str = 'CAM_FRONT', view_range: float = 40.0, front_min_width: int = 512) -> None:
+    def __init__(self, draw: bool = True, show_dir: Optional[str] = None, max_samples: int = 8,
+                 interval: int = 1) -> None:
         if max_samples < 0 or interval < 1:
             raise ValueError(f'max_samples must be >= 0 and interval >= 1, got {max_samples}, '
                              f'{interval}')
+        self.draw = draw
         self.show_dir = show_dir
         self.max_samples = max_samples
         self.interval = interval
-        self.camera = camera
-        self.view_range = view_range
-        self.front_min_width = front_min_width
         self.num_drawn = 0
 
-    def before_test(self, runner) -> None:
+    def _reset(self, runner) -> None:
         self.num_drawn = 0
 
-    def after_test_iter(self, runner, batch_idx: int, data_batch: Any = None,
-                        outputs: Optional[Sequence] = None) -> None:
-        if (self.show_dir is None or not outputs or self.num_drawn >= self.max_samples
-                or batch_idx % self.interval):
+    before_val = before_test = _reset
+
+    def _visualizer(self, runner) -> DrivingLocalVisualizer:
+        vis = runner.visualizer
+        if not isinstance(vis, DrivingLocalVisualizer):
+            raise TypeError(f'PlanningVisualizationHook needs visualizer=dict(type="DrivingLocalVisualizer", ...) '
+                            f'in the config, got {type(vis).__name__}')
+        return vis
+
+    def _draw_batch(self, runner, mode: str, batch_idx: int, data_batch: Any, outputs: Optional[Sequence],
+                    out_dir: Optional[str]) -> None:
+        if not outputs or self.num_drawn >= self.max_samples or batch_idx % self.interval:
             return
+        vis = self._visualizer(runner)
         imgs = None
         if isinstance(data_batch, dict) and isinstance(data_batch.get('inputs'), dict):
             imgs = data_batch['inputs'].get('imgs')
+        if out_dir is not None:
+            os.makedirs(out_dir, exist_ok=True)
         for i, sample in enumerate(outputs):
             if self.num_drawn >= self.max_samples:
                 break
-            sample_imgs = imgs[i] if imgs is not None and len(imgs) > i else None
-            save_planning_visualization(
-                sample, self.show_dir, sample_imgs,
-                name=_safe_name(sample_get(sample, 'token'), f'batch{batch_idx}_{i}'),
-                camera=self.camera, view_range=self.view_range, front_min_width=self.front_min_width)
+            name = safe_name(sample_get(sample, 'token'), f'batch{batch_idx}_{i}')
+            vis.add_datasample(f'{mode}_{name}', imgs[i] if imgs is not None and len(imgs) > i else None,
+                               sample, step=runner.iter,
+                               out_file=osp.join(out_dir, f'{name}.png') if out_dir else None)
             self.num_drawn += 1
+
+    def after_val_iter(self, runner, batch_idx: int, data_batch: Any = None,
+                       outputs: Optional[Sequence] = None) -> None:
+        if self.draw:
+            self._draw_batch(runner, 'val', batch_idx, data_batch, outputs, None)
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch: Any = None,
+                        outputs: Optional[Sequence] = None) -> None:
+        if self.draw or self.show_dir is not None:
+            self._draw_batch(runner, 'test', batch_idx, data_batch, outputs, self.show_dir)

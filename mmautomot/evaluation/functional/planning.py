@@ -10,6 +10,7 @@ import numpy as np
 
 from .bev_collision import FILLPOLY_RULE, AgentTable, footprint_collisions
 from .planning_protocols import BEVCollisionConfig, PlanningProtocol, build_protocol
+from mmautomot.utils.misc import to_numpy
 
 #: per-sample record keys (values numpy arrays or torch tensors) and their shapes.
 SAMPLE_KEYS = {
@@ -22,13 +23,6 @@ SAMPLE_KEYS = {
     'gt_agent_fut_yaws': ('N', 'T'),
     'gt_agent_fut_masks': ('N', 'T'),
 }
-
-
-def to_numpy(value) -> np.ndarray:
-    """Tensor / array / list -> numpy array (detached, on CPU)."""
-    if hasattr(value, 'detach'):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
 
 
 def check_planning_sample(sample: dict, name: str, num_steps: Optional[int] = None) -> dict:

@@ -18,14 +18,8 @@ footprint, GT-collision exclusion) live in :class:`BEVCollisionConfig`.
 from dataclasses import asdict, dataclass, replace
 from typing import Dict, Tuple, Union
 
-#: nuScenes detection classes in label-id order (``gt_agent_labels`` index into this tuple).
-NUSCENES_CLASSES = ('car', 'truck', 'construction_vehicle', 'bus', 'trailer', 'barrier', 'motorcycle',
-                    'bicycle', 'pedestrian', 'traffic_cone')
-#: the 10-class names counted as "vehicle": the seven moving-vehicle classes, incl. two-wheelers
-#: (as UniAD's occupancy labels and VAD's nuScenes ``vehicle.*`` category range). Barrier and
-#: traffic cone are never occupancy.
-VEHICLE_CLASSES = ('car', 'truck', 'construction_vehicle', 'bus', 'trailer', 'motorcycle', 'bicycle')
-PEDESTRIAN_CLASSES = ('pedestrian', )
+from mmautomot.structures.classes import NUSCENES_CLASSES, PEDESTRIAN_CLASSES, VEHICLE_CLASSES  # noqa: F401
+
 
 HORIZON_RULES = ('mean_up_to', 'at_step')
 INVALID_POLICIES = ('drop', 'mask')

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from mmautomot.datasets.bench2drive import (Bench2DriveE2EDataset, LoadCarlaPoints,
-                                            create_bench2drive_infos, load_carla_points,
-                                            make_synthetic_routes)
+                                            create_bench2drive_infos, load_carla_points)
 from mmautomot.datasets.bench2drive.converter import route_infos
+from mmautomot.datasets.bench2drive.synthetic import make_synthetic_routes
 
 
 @pytest.fixture(scope='module')

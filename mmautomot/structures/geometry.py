@@ -1,5 +1,5 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""Frame conversions shared by the closed-loop agent and the Bench2Drive / PDM-Lite datasets.
+"""Frames, poses and box geometry shared by datasets, evaluation, visualisation and the closed loop.
 
 Frames used here:
 
@@ -14,7 +14,8 @@ Frames used here:
   around the map's geo-reference ``(lat_ref, lon_ref)`` (0, 0 for the CARLA towns unless the OpenDRIVE
   header says otherwise), Earth radius 6378137 m. :func:`gps_to_carla_xy` is its inverse.
 
-No ``carla`` import: every function works on numpy arrays.
+No ``carla`` and no torch import: every function works on numpy arrays (the closed-loop core imports
+this module in CARLA's Python).
 """
 import math
 from typing import Tuple
@@ -32,11 +33,6 @@ def wrap_angle(angle):
 def compass_to_yaw(compass: float) -> float:
     """CARLA IMU compass (rad, 0 = north, clockwise) -> right-handed yaw (rad, CCW from +x)."""
     return float(wrap_angle(np.pi / 2 - compass))
-
-
-def carla_yaw_to_yaw(yaw_deg: float) -> float:
-    """CARLA yaw (degrees, clockwise from +x) -> right-handed yaw (radians, CCW from +x)."""
-    return float(wrap_angle(-np.radians(yaw_deg)))
 
 
 def carla_xy_to_rh(xy) -> np.ndarray:
@@ -84,6 +80,35 @@ def carla_xy_to_gps(xy, lat_ref: float = 0.0, lon_ref: float = 0.0) -> np.ndarra
     return np.stack([lat, lon], axis=-1)
 
 
+def lidar_mount_matrix(x: float = 0.0, y: float = 0.0, z: float = 0.0,
+                       yaw: float = 0.0) -> np.ndarray:
+    """Right-handed 4x4 sensor->ego transform of a sensor mounted at CARLA vehicle coords.
+
+    Args:
+        x, y, z (float): mount position in the CARLA vehicle frame (metres, y right).
+        yaw (float): mount yaw in CARLA degrees (clockwise).
+    """
+    c, s = np.cos(np.radians(-yaw)), np.sin(np.radians(-yaw))
+    m = np.eye(4)
+    m[:2, :2] = [[c, -s], [s, c]]
+    m[:3, 3] = [x, -y, z]
+    return m
+
+
+def box_corners_bev(boxes) -> np.ndarray:
+    """BEV corners of boxes: (N, 7+) ``(x, y, z, l, w, h, yaw, ...)`` -> (N, 4, 2), same frame.
+
+    ``l`` runs along the heading ``yaw`` (radians, CCW from +x). Corners are front-left, rear-left, rear-right,
+    front-right (counter-clockwise seen from above).
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    boxes = boxes.reshape(-1, boxes.shape[-1] if boxes.ndim > 1 else 7)[:, :7]
+    cos, sin = np.cos(boxes[:, 6:7]), np.sin(boxes[:, 6:7])
+    lx = np.array([1.0, -1.0, -1.0, 1.0]) * boxes[:, 3:4] / 2
+    ly = np.array([1.0, 1.0, -1.0, -1.0]) * boxes[:, 4:5] / 2
+    return np.stack([boxes[:, 0:1] + cos * lx - sin * ly, boxes[:, 1:2] + sin * lx + cos * ly], -1)
+
+
 def rotation_2d(yaw: float) -> np.ndarray:
     """2x2 counter-clockwise rotation by ``yaw`` radians."""
     c, s = math.cos(yaw), math.sin(yaw)
@@ -111,12 +136,6 @@ def carla_matrix_to_pose(matrix) -> Tuple[np.ndarray, float]:
     xyz[1] = -xyz[1]
     yaw_carla = math.atan2(m[1, 0], m[0, 0])
     return xyz, float(wrap_angle(-yaw_carla))
-
-
-def flip_y_transform(matrix) -> np.ndarray:
-    """Conjugate a left-handed 4x4 rigid transform by the y reflection (-> right-handed rigid)."""
-    f = np.diag([1.0, -1.0, 1.0, 1.0])
-    return f @ np.asarray(matrix, dtype=np.float64) @ f
 
 
 def resample_polyline(points, spacing: float, num: int,
