@@ -8,7 +8,14 @@ default_hooks = dict(
     # Schedules override `interval` / `by_epoch` to match their train loop.
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # Testing, resuming and `load_from` fail on missing / unexpected / mismatched keys (listed in the
+    # error). `partial_load_from=True` loads pretrained parts in training (the rest is logged).
+    checkpoint_check=dict(type='CheckpointCheckHook', partial_load_from=False),
 )
+
+# A fixed default seed: every run is reproducible (MMEngine draws a random one when unset).
+# Override with `--cfg-options randomness.seed=N`; `randomness.deterministic=True` for cuDNN determinism.
+randomness = dict(seed=0, diff_rank_seed=False, deterministic=False)
 
 # `dist_cfg.backend='nccl'` is right on GPUs. On a machine without CUDA, tools/train.py and
 # tools/test.py (via mmautomot.engine.prepare_dist_env) switch it to 'gloo', create the process
