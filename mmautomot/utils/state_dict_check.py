@@ -107,7 +107,8 @@ def check_state_dict_fits(model: nn.Module, state_dict: Mapping[str, object], so
             dtype.append(f'{key}: checkpoint {value.dtype} vs model {target.dtype}')
     report = StateDictReport(missing, unexpected, shape, dtype)
     if report.dtype or (strict and not report.ok):
-        hint = ('' if report.dtype and not strict else
+        keyed = report.missing or report.unexpected or report.shape
+        hint = ('' if not (strict and keyed) else
                 ' A partial load of pretrained parts is an explicit option: `load_from` with '
                 '`default_hooks.checkpoint_check.partial_load_from=True` (training), '
                 '`init_model(..., strict=False)` (see docs/contracts.md, Checkpoints).')
