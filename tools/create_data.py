@@ -19,9 +19,8 @@ def nuscenes_main(args) -> None:
 
 
 def bench2drive_main(args) -> None:
-    from mmengine.fileio import load
-
     from mmautomot.datasets.bench2drive import create_bench2drive_infos
+    from mmautomot.utils.safe_pickle import load_pickle_safe as load
     out_dir = args.out_dir or args.root_path
     paths = create_bench2drive_infos(
         args.root_path, out_dir, info_prefix=args.extra_tag, layout=args.layout,

@@ -21,7 +21,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmautomot.engine import finalize_dist_env, load_tool_config, prepare_dist_env
+from mmautomot.engine import (ensure_checkpoint_check, finalize_dist_env, load_tool_config,
+                              prepare_dist_env)
 from mmautomot.utils import enable_safe_mmengine_checkpoints, register_all_modules
 
 # `projects.<name>` packages (custom_imports) live at the repository root, as in mmdet3d.
@@ -97,6 +98,7 @@ def main():
     if args.show_dir:
         enable_visualization_hook(cfg, args.show_dir)
 
+    ensure_checkpoint_check(cfg, force_strict=True)  # strict checkpoint loads
     prepare_dist_env(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     metrics = runner.test()

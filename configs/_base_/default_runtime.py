@@ -11,7 +11,14 @@ default_hooks = dict(
     # BEV + front-camera plots of the first samples of every validation / test run, to the visualizer's
     # backends (TensorBoard: `tensorboard --logdir <work_dir>`); `tools/test.py --show-dir DIR` writes PNGs.
     visualization=dict(type='PlanningVisualizationHook', draw=True, max_samples=8),
+    # Testing, resuming and `load_from` fail on missing / unexpected / mismatched keys (listed in the
+    # error). `partial_load_from=True` loads pretrained parts in training (the rest is logged).
+    checkpoint_check=dict(type='CheckpointCheckHook', partial_load_from=False),
 )
+
+# A fixed default seed: every run is reproducible (MMEngine draws a random one when unset).
+# Override with `--cfg-options randomness.seed=N`; `randomness.deterministic=True` for cuDNN determinism.
+randomness = dict(seed=0, diff_rank_seed=False, deterministic=False)
 
 # `dist_cfg.backend='nccl'` is right on GPUs. On a machine without CUDA, tools/train.py and
 # tools/test.py (via mmautomot.engine.prepare_dist_env) switch it to 'gloo', create the process

@@ -9,6 +9,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmautomot.registry import MODELS
+from mmautomot.utils.checkpoint_compat import load_checkpoint_file
+from mmautomot.utils.state_dict_check import check_state_dict_fits, strip_prefixes
 
 
 def _repo_root_on_path() -> None:
@@ -19,22 +21,20 @@ def _repo_root_on_path() -> None:
 
 
 def load_weights(path: str) -> dict:
-    """Read a state dict from ``*.safetensors`` or a torch checkpoint (``weights_only=True``; an mmengine
-    checkpoint's ``state_dict`` entry is used)."""
-    if not osp.isfile(path):
+    """Read a state dict from a checkpoint through the one safe loader.
+
+    ``*.safetensors`` (or a shard index) is read as is; a torch checkpoint (``.pth``, also an http(s) URL)
+    with ``weights_only=True`` and the allow-list of :mod:`mmautomot.utils.checkpoint_compat` (enabled here,
+    so a fresh process loads ``tools/train.py`` checkpoints); an mmengine checkpoint's ``state_dict`` entry
+    is used and a ``module.`` prefix stripped.
+    """
+    if '://' not in str(path) and not osp.isfile(path):
         raise FileNotFoundError(f'init_model: checkpoint {path!r} does not exist')
-    if path.endswith('.safetensors'):
-        from safetensors.torch import load_file
-        return load_file(path)
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:  # noqa: BLE001  (unpickling refused: name the file and the way out)
-        raise RuntimeError(f'init_model: {path!r} is not loadable with weights_only=True ({e}); save the '
-                           'weights as safetensors or a plain state dict') from e
+    ckpt = load_checkpoint_file(path, map_location='cpu')
     state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
     if not isinstance(state, dict):
         raise TypeError(f'init_model: {path!r} holds a {type(state).__name__}, not a state dict')
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
+    return strip_prefixes(state)
 
 
 def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, device: str = 'cpu',
@@ -43,10 +43,13 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, dev
 
     Args:
         config (str | Config): config path or object (``custom_imports`` are honoured).
-        checkpoint (str | None): ``*.safetensors`` or a torch checkpoint (``.pth``; read with
-            ``weights_only=True``).
+        checkpoint (str | None): ``*.safetensors`` or a torch checkpoint (``.pth`` or an http(s) URL; read
+            with ``weights_only=True`` and the allow-list, see :func:`load_weights`).
         device (str): target device. Defaults to 'cpu'.
-        strict (bool): fail on missing / unexpected keys (listed in the error). Defaults to True.
+        strict (bool): fail on missing / unexpected / shape-mismatched keys (all listed in the
+            :class:`~mmautomot.utils.CheckpointMismatchError`). ``False`` loads the keys that fit (a
+            partial load of pretrained parts). dtype-kind mismatches (e.g. integer tensors for float
+            parameters) are refused either way. Defaults to True.
 
     Returns:
         nn.Module: the model in eval mode, with ``model.cfg`` set.
@@ -57,13 +60,8 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, dev
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
         state = load_weights(checkpoint)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        # tied parameters (e.g. lm_head = embed_tokens) are loaded through their twin
-        own = model.state_dict()
-        loaded_ptrs = {own[k].data_ptr() for k in state if k in own}
-        missing = [k for k in missing if own[k].data_ptr() not in loaded_ptrs]
-        if strict and (missing or unexpected):
-            raise KeyError(f'init_model: {checkpoint!r} does not match the model: {len(missing)} missing '
-                           f'(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]})')
+        report = check_state_dict_fits(model, state, str(checkpoint), strict=strict, what='init_model')
+        skip = {s.split(':')[0] for s in report.shape}
+        model.load_state_dict({k: v for k, v in state.items() if k not in skip}, strict=False)
     model.cfg = cfg
     return model.to(device).eval()

@@ -9,6 +9,8 @@ from mmengine.dataset import BaseDataset
 from mmengine.fileio import load
 
 from mmautomot.registry import DATASETS
+from mmautomot.structures.info_format import check_info_metainfo
+from mmautomot.utils.safe_pickle import load_pickle_safe
 
 NUSCENES_DETECTION_CLASSES = ('car', 'truck', 'construction_vehicle', 'bus', 'trailer', 'barrier',
                               'motorcycle', 'bicycle', 'pedestrian', 'traffic_cone')
@@ -78,7 +80,8 @@ class NuScenesE2EDataset(BaseDataset):
             raise FileNotFoundError(
                 f'{type(self).__name__}: annotation file {self.ann_file!r} does not exist '
                 f"(data_root={self.data_root!r}). Create it with tools/create_data.py.")
-        annotations = load(self.ann_file)
+        annotations = (load_pickle_safe(self.ann_file) if self.ann_file.endswith(('.pkl', '.pickle'))
+                       else load(self.ann_file))
         if not isinstance(annotations, dict):
             raise TypeError(f'{type(self).__name__}: {self.ann_file!r} must hold a dict with '
                             f"'metainfo' and 'data_list', got {type(annotations).__name__}")
@@ -87,6 +90,7 @@ class NuScenesE2EDataset(BaseDataset):
             raise KeyError(f'{type(self).__name__}: {self.ann_file!r} lacks {missing} (found keys '
                            f"{sorted(annotations)}); expected the mmdet3d v2 layout "
                            f"dict(metainfo=..., data_list=[...]) of docs/contracts.md")
+        check_info_metainfo(annotations['metainfo'], repr(self.ann_file))
         for key, value in annotations['metainfo'].items():
             self._metainfo.setdefault(key, value)
         self._metainfo.setdefault('dataset', 'nuscenes')

@@ -3,7 +3,7 @@
 import os.path as osp
 from typing import Optional
 
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 
 
 def load_tool_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
@@ -22,3 +22,20 @@ def load_tool_config(config: str, cfg_options: Optional[dict] = None, work_dir: 
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
+
+
+def ensure_checkpoint_check(cfg: Config, force_strict: bool = False) -> None:
+    """Make sure ``cfg.default_hooks`` holds a :class:`CheckpointCheckHook` (strict checkpoint loads).
+
+    Args:
+        cfg (Config): The tool's config (changed in place).
+        force_strict (bool): Also forbid a partial ``load_from`` (``tools/test.py``). Defaults to False.
+    """
+    hooks = cfg.get('default_hooks')
+    if hooks is None:
+        cfg.default_hooks = hooks = ConfigDict()
+    entry = hooks.get('checkpoint_check')
+    if entry is None:
+        hooks['checkpoint_check'] = entry = ConfigDict(type='CheckpointCheckHook', partial_load_from=False)
+    if force_strict:
+        entry['partial_load_from'] = False

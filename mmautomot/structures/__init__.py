@@ -1,13 +1,14 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 from .classes import NUSCENES_CLASSES, PEDESTRIAN_CLASSES, VEHICLE_CLASSES
 from .commands import COMMANDS, carla_command_to_index, nuscenes_command_from_offset
+from .info_format import INFO_VERSION, PLANNING_LAYOUT, InfoFormatError, check_info_metainfo
 from .meta_actions import (LATERAL_CLASSES, LONGITUDINAL_CLASSES, MetaActionConfig,
                            derive_meta_actions, meta_action_to_text)
 
 __all__ = [
     'DrivingDataSample', 'NUSCENES_CLASSES', 'PEDESTRIAN_CLASSES', 'VEHICLE_CLASSES', 'COMMANDS', 'carla_command_to_index', 'nuscenes_command_from_offset',
     'LATERAL_CLASSES', 'LONGITUDINAL_CLASSES', 'MetaActionConfig', 'derive_meta_actions',
-    'meta_action_to_text'
+    'meta_action_to_text', 'INFO_VERSION', 'PLANNING_LAYOUT', 'InfoFormatError', 'check_info_metainfo'
 ]
 
 

@@ -27,26 +27,47 @@ loadable. It
    globals, and reads ``.safetensors`` files (and sharded ``*.safetensors.index.json``) as plain
    state dicts.
 
-It is called by ``mmautomot.utils.register_all_modules``, by importing ``mmautomot.engine`` (which
-any Runner in the ``mmautomot`` scope does) and by ``tools/train.py`` / ``tools/test.py``. It never
-sets ``weights_only=False`` and never touches ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``. To trust an
-extra class of your own, call :func:`register_safe_checkpoint_globals`.
+3. re-registers the ``http://`` / ``https://`` schemes with :func:`load_from_http_safe` (download
+   to torch's hub cache, then the same ``weights_only`` load; MMEngine's own http loader unpickles
+   with ``weights_only=False``) and points the ``torchvision://``, ``open-mmlab://`` and ``mmcls://``
+   schemes, which call MMEngine's module-level ``load_from_http``, at it as well;
+4. re-registers MMEngine's ``'local'`` file backend with :class:`AtomicLocalBackend`, whose
+   ``put`` / ``put_text`` write a temporary file in the target folder and rename it, so a kill during
+   ``runner.save_checkpoint`` (``CheckpointHook``) never leaves a partial ``iter_N.pth`` under its
+   final name.
+
+:func:`load_checkpoint_file` is the one entry point every mmautomot loader uses (``init_model``,
+``Driver`` / ``serve_model.py``, ``benchmark_latency.py --checkpoint``, ``tools/test.py``,
+``--resume``, ``load_from``): it enables the above itself, so a fresh process that imported only
+``mmautomot.apis`` loads a ``tools/train.py`` checkpoint (``mmautomot.engine`` need not be imported).
+It is also called by ``mmautomot.utils.register_all_modules``, by importing ``mmautomot.engine`` and
+by ``tools/train.py`` / ``tools/test.py``. It never sets ``weights_only=False`` and never touches
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``. To trust an extra class of your own, call
+:func:`register_safe_checkpoint_globals`.
 """
 import json
+import os
 import os.path as osp
 import pickle
+import tempfile
+import urllib.parse
+from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
+import mmengine.runner.checkpoint as mme_checkpoint
 from mmengine.config import ConfigDict
+from mmengine.dist import get_dist_info
+from mmengine.fileio.backends import LocalBackend, register_backend
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = [
-    'UnsafeCheckpointError', 'enable_safe_mmengine_checkpoints', 'load_from_local_safe',
-    'load_safetensors_checkpoint', 'register_safe_checkpoint_globals', 'safe_checkpoint_globals',
-    'safe_torch_load'
+    'AtomicLocalBackend', 'UnsafeCheckpointError', 'atomic_write_bytes',
+    'enable_safe_mmengine_checkpoints', 'load_checkpoint_file', 'load_from_http_safe',
+    'load_from_local_safe', 'load_safetensors_checkpoint', 'register_safe_checkpoint_globals',
+    'safe_checkpoint_globals', 'safe_torch_load'
 ]
 
 _ENABLED = False
@@ -206,8 +227,113 @@ def load_from_local_safe(filename: str, map_location: Any = None) -> Any:
     return safe_torch_load(filename, map_location=map_location)
 
 
+def load_from_http_safe(filename: str, map_location: Any = None,
+                        model_dir: Optional[str] = None) -> Any:
+    """MMEngine ``CheckpointLoader`` scheme for ``http(s)://`` URLs, with the same safe load.
+
+    The file is downloaded once into ``<torch hub dir>/checkpoints/`` (``model_dir``), on local rank
+    0 first in distributed runs, then read with :func:`load_from_local_safe`: ``weights_only=True``
+    and the mmautomot allow-list (MMEngine's own http loader uses ``weights_only=False``).
+
+    Args:
+        filename (str): The URL.
+        map_location (str | torch.device | Callable | None): Same as :func:`torch.load`.
+        model_dir (str, optional): Download folder. Defaults to torch's hub checkpoint folder.
+
+    Returns:
+        dict: The loaded checkpoint.
+    """
+    if model_dir is None:
+        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
+    name = osp.basename(urllib.parse.urlparse(filename).path) or 'checkpoint.pth'
+    cached = osp.join(model_dir, name)
+    rank, world_size = get_dist_info()
+
+    def download():
+        if not osp.isfile(cached):
+            os.makedirs(model_dir, exist_ok=True)
+            torch.hub.download_url_to_file(filename, cached, progress=False)
+
+    if rank == 0:
+        download()
+    if world_size > 1:
+        torch.distributed.barrier()
+        if rank > 0:
+            download()
+    try:
+        return load_from_local_safe(cached, map_location=map_location)
+    except UnsafeCheckpointError as err:
+        raise UnsafeCheckpointError(f'{filename} (downloaded to {cached}): {err}') from err
+
+
+def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
+    """Load a checkpoint (local path, ``.safetensors``, or URL) through the safe loaders.
+
+    The one entry point of mmautomot's loaders; it calls :func:`enable_safe_mmengine_checkpoints`
+    itself, so it works in a fresh process that imported nothing else of mmautomot.
+
+    Args:
+        filename (str): A local ``.pth`` / ``.safetensors`` / ``.safetensors.index.json`` path, or
+            any scheme of MMEngine's ``CheckpointLoader`` (``http(s)://`` ...).
+        map_location (str | torch.device | Callable | None): Same as :func:`torch.load`.
+
+    Returns:
+        Any: The loaded object (an MMEngine checkpoint dict or a plain state dict).
+    """
+    enable_safe_mmengine_checkpoints()
+    return CheckpointLoader.load_checkpoint(str(filename), map_location=map_location)
+
+
+def atomic_write_bytes(data: Union[bytes, str], filepath: Union[str, Path],
+                       encoding: Optional[str] = None) -> None:
+    """Write ``data`` to ``filepath`` through a temporary file in the same folder and a rename.
+
+    A process killed while writing leaves at most a ``.<name>.*.tmp`` file, never a partial file
+    under ``filepath``; an exception removes the temporary file.
+
+    Args:
+        data (bytes | str): The content (``str`` is encoded with ``encoding``).
+        filepath (str | Path): The final path; its folder is created if needed.
+        encoding (str, optional): Encoding of a ``str`` ``data``. Defaults to 'utf-8'.
+    """
+    filepath = str(filepath)
+    if isinstance(data, str):
+        data = data.encode(encoding or 'utf-8')
+    folder = osp.dirname(osp.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, filepath)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+class AtomicLocalBackend(LocalBackend):
+    """MMEngine's local file backend whose writes are atomic (temporary file + rename).
+
+    Registered as MMEngine's ``'local'`` backend by :func:`enable_safe_mmengine_checkpoints`, so
+    ``runner.save_checkpoint`` (``CheckpointHook``), the ``last_checkpoint`` pointer and
+    ``mmengine.dump`` to local paths never leave a partial file under the final name.
+    """
+
+    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+        """Write bytes atomically (see :func:`atomic_write_bytes`)."""
+        atomic_write_bytes(obj, filepath)
+
+    def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
+        """Write text atomically (see :func:`atomic_write_bytes`)."""
+        atomic_write_bytes(obj, filepath, encoding=encoding)
+
+
 def enable_safe_mmengine_checkpoints() -> None:
-    """Allow-list MMEngine's checkpoint contents and route local loads through a safe loader.
+    """Allow-list MMEngine's checkpoint contents, route loads through the safe loaders and make
+    local saves atomic.
 
     Idempotent; see the module docstring for what exactly is allowed and why.
     """
@@ -216,4 +342,13 @@ def enable_safe_mmengine_checkpoints() -> None:
         return
     register_safe_checkpoint_globals(safe_checkpoint_globals())
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local_safe, force=True)
+    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_http_safe,
+                                     force=True)
+    # torchvision:// open-mmlab:// mmcls:// resolve a URL and call this module-level name.
+    mme_checkpoint.load_from_http = load_from_http_safe
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+    from mmengine.fileio import io as mme_io
+    for key, backend in list(mme_io.backend_instances.items()):  # drop cached plain local backends
+        if type(backend) is LocalBackend:
+            del mme_io.backend_instances[key]
     _ENABLED = True

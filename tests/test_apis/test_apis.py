@@ -6,6 +6,7 @@ from safetensors.torch import save_file
 
 from mmautomot.apis import Driver, init_model
 from mmautomot.models.mot import StaleCacheError
+from mmautomot.utils import CheckpointMismatchError
 
 CFG = 'projects/automot/configs/automot_tiny_nuscenes-e2e.py'
 
@@ -36,7 +37,7 @@ def test_init_model_loads_safetensors_and_pth(model, tmp_path):
     assert torch.equal(m3.state_dict()[w], state[w])
     state.pop(w)
     save_file(state, str(tmp_path / 'bad.safetensors'))
-    with pytest.raises(KeyError, match='1 missing'):
+    with pytest.raises(CheckpointMismatchError, match=f'1 missing keys.*{w}'):
         init_model(CFG, str(tmp_path / 'bad.safetensors'))
     with pytest.raises(FileNotFoundError, match='does not exist'):
         init_model(CFG, str(tmp_path / 'none.pth'))

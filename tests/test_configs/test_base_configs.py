@@ -16,9 +16,30 @@ def test_default_runtime():
     cfg = Config.fromfile(osp.join(BASE, 'default_runtime.py'))
     assert cfg.default_scope == 'mmautomot'
     assert set(cfg.default_hooks) == {'timer', 'logger', 'param_scheduler', 'checkpoint',
-                                      'sampler_seed'}
+                                      'sampler_seed', 'checkpoint_check'}
+    assert cfg.default_hooks.checkpoint_check.partial_load_from is False
     assert cfg.env_cfg.dist_cfg.backend == 'nccl'  # tools switch to gloo without CUDA
     assert cfg.load_from is None and cfg.resume is False
+
+
+def test_default_seed_is_fixed_and_overridable(tmp_path):
+    """Runs get the runtime's default seed (not a random one) and ``--cfg-options randomness.seed=N``
+    still wins."""
+    from mmengine.runner import Runner
+
+    from mmautomot.engine import load_tool_config
+    cfg_file = tmp_path / 'seed.py'
+    cfg_file.write_text(f"_base_ = ['{osp.join(BASE, 'default_runtime.py')}']\n"
+                        "model = dict(type='mmengine.BaseModel')\n")
+    cfg = load_tool_config(str(cfg_file), work_dir=str(tmp_path / 'w'))
+    assert cfg.randomness.seed == 0
+    runner = Runner(model=torch.nn.Linear(2, 2), work_dir=str(tmp_path / 'w'),
+                    randomness=cfg.randomness, default_scope=None)
+    assert runner.seed == 0
+    cfg = load_tool_config(str(cfg_file), dict(randomness=dict(seed=7)), work_dir=str(tmp_path / 'w'))
+    runner = Runner(model=torch.nn.Linear(2, 2), work_dir=str(tmp_path / 'w'),
+                    randomness=cfg.randomness, experiment_name='seed7', default_scope=None)
+    assert runner.seed == 7
 
 
 @pytest.mark.parametrize('schedule, loop, steps', [

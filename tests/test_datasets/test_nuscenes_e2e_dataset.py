@@ -1,4 +1,5 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
+import os
 import os.path as osp
 import pickle
 
@@ -9,7 +10,8 @@ from mmengine.registry import init_default_scope
 
 from mmautomot.datasets import NuScenesE2EDataset
 from mmautomot.registry import DATASETS
-from mmautomot.structures import DrivingDataSample
+from mmautomot.structures import INFO_VERSION, PLANNING_LAYOUT, DrivingDataSample, InfoFormatError
+from mmautomot.utils.safe_pickle import UnsafePickleError
 
 
 def test_load_and_parse(tiny_e2e_root):
@@ -54,9 +56,53 @@ def test_missing_and_malformed_ann_file(tmp_path):
     with pytest.raises(TypeError, match=r'bad\.pkl.*must hold a dict'):
         NuScenesE2EDataset(ann_file=str(bad))
     with open(bad, 'wb') as f:
-        pickle.dump(dict(metainfo={}, data_list=[dict(token='t9', timestamp=0.0)]), f)
+        pickle.dump(dict(metainfo=dict(info_version=INFO_VERSION, planning=PLANNING_LAYOUT),
+                         data_list=[dict(token='t9', timestamp=0.0)]), f)
     with pytest.raises(KeyError, match=r"'t9'.*lacks planning keys \['ego_fut_trajs'"):
         NuScenesE2EDataset(ann_file=str(bad))
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return os.system, ('echo pwned',)
+
+
+def test_info_pkl_is_read_without_running_code(tiny_e2e_root, tmp_path):
+    """A crafted info pkl is refused naming the file and the class; plain infos (numpy arrays,
+    dtypes, scalars, protocol 2 as mmengine.dump writes) stay readable."""
+    root, ann = tiny_e2e_root
+    with open(osp.join(root, ann), 'rb') as f:
+        data = pickle.load(f)
+    data['data_list'][0]['evil'] = _RunsCode()
+    bad = tmp_path / 'evil.pkl'
+    bad.write_bytes(pickle.dumps(data))
+    with pytest.raises(UnsafePickleError, match=r"'posix\.system' from '.*evil\.pkl'"):
+        NuScenesE2EDataset(ann_file=str(bad), data_root=root)
+    data['data_list'][0].pop('evil')
+    data['data_list'][0]['extra'] = [np.float64(2.5), np.int64(3), np.dtype('float16'), {'a': (1, 2)}]
+    for protocol in (2, 5):
+        ok = tmp_path / f'ok{protocol}.pkl'
+        ok.write_bytes(pickle.dumps(data, protocol=protocol))
+        ds = NuScenesE2EDataset(ann_file=str(ok), data_root=root)
+        info = ds.get_data_info(0)
+        assert info['extra'] == data['data_list'][0]['extra']
+        np.testing.assert_array_equal(info['ego_fut_trajs'], data['data_list'][0]['ego_fut_trajs'])
+
+
+@pytest.mark.parametrize('meta, expected', [
+    (dict(info_version='0.9'), r"info_version '0\.9' found in metainfo, expected '1\.0'"),
+    (dict(info_version=None), r"info_version None found in metainfo, expected '1\.0'"),
+    (dict(planning=dict(fut_steps=6)), r"metainfo\.planning lacks \['hist_steps'"),
+])
+def test_info_pkl_of_another_version_fails(tiny_e2e_root, tmp_path, meta, expected):
+    root, ann = tiny_e2e_root
+    with open(osp.join(root, ann), 'rb') as f:
+        data = pickle.load(f)
+    data['metainfo'].update(meta)
+    bad = tmp_path / 'old.pkl'
+    bad.write_bytes(pickle.dumps(data))
+    with pytest.raises(InfoFormatError, match=r'old\.pkl.*' + expected):
+        NuScenesE2EDataset(ann_file=str(bad), data_root=root)
 
 
 def test_lazy_init(tiny_e2e_root):

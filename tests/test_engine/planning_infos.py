@@ -13,6 +13,7 @@ import pickle
 import numpy as np
 
 from mmautomot.structures.commands import nuscenes_command_from_offset
+from mmautomot.structures.info_format import INFO_VERSION
 
 FUT_STEPS, HIST_STEPS, DT, PATH_POINTS = 6, 4, 0.5, 20
 
@@ -56,7 +57,7 @@ def write_planning_infos(data_root: str, num_train: int = 16, num_val: int = 8,
     """Write ``nuscenes_infos_{train,val}.pkl`` under ``data_root`` and return ``data_root``."""
     os.makedirs(data_root, exist_ok=True)
     rng = np.random.default_rng(seed)
-    metainfo = dict(dataset='nuscenes', version='v1.0-mini', info_version='test',
+    metainfo = dict(dataset='nuscenes', version='v1.0-mini', info_version=INFO_VERSION,
                     cam_names=['CAM_FRONT'],
                     planning=dict(fut_steps=FUT_STEPS, plan_dt=DT, hist_steps=HIST_STEPS,
                                   path_points=PATH_POINTS, path_spacing=1.0, ue_hist_frames=4,

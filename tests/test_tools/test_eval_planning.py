@@ -8,6 +8,8 @@ import pickle
 import numpy as np
 import pytest
 
+from mmautomot.structures import INFO_VERSION, PLANNING_LAYOUT
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
@@ -40,7 +42,8 @@ def info(token, mask=None, agents=()):
 
 @pytest.fixture
 def ann(tmp_path):
-    data = dict(metainfo=dict(dataset='nuscenes', version='v1.0-mini'),
+    data = dict(metainfo=dict(dataset='nuscenes', version='v1.0-mini', info_version=INFO_VERSION,
+                              planning=PLANNING_LAYOUT),
                 data_list=[info('a', agents=[(8.0, 5.0)]), info('b'),
                            info('c', mask=[1, 1, 1, 1, 0, 0])])
     path = tmp_path / 'infos.pkl'
@@ -105,3 +108,37 @@ def test_bench_script_json(capsys):
     assert set(report) == {'num_samples', 'num_agents', 'seconds_process', 'seconds_compute',
                            'seconds_total', 'samples_per_second', 'metrics'}
     assert report['num_samples'] == 40 and len(report['metrics']) == 16
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f'touch {self.marker}', )
+
+
+def test_eval_planning_refuses_code_running_results(tmp_path, ann):
+    """``--results`` is read with the restricted unpickler: the crafted file's code never runs."""
+    marker = tmp_path / 'pwned'
+    bad = write(tmp_path, [dict(token='a', pred_ego_fut_trajs=GT), _RunsCode(str(marker))], 'evil.pkl')
+    with pytest.raises(SystemExit, match=r"Refusing to unpickle 'posix\.system' from '.*evil\.pkl'"):
+        load_tool('eval_planning').main(['--results', bad, '--ann', ann])
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('meta, expected', [
+    (dict(info_version='0.5'), r"info_version '0\.5' found in metainfo, expected '1\.0'"),
+    (dict(planning=dict(PLANNING_LAYOUT, fut_steps=12)), r'fut_steps: expected 6, found 12'),
+])
+def test_eval_planning_refuses_infos_of_another_layout(tmp_path, ann, meta, expected):
+    """Infos of another version or planning layout fail saying what was expected and found (they used
+    to give silently wrong metrics)."""
+    with open(ann, 'rb') as f:
+        data = pickle.load(f)
+    data['metainfo'].update(meta)
+    other = write(tmp_path, data, 'other_infos.pkl')
+    preds = write(tmp_path, {t: GT for t in 'abc'})
+    with pytest.raises(SystemExit, match=r'other_infos\.pkl.*' + expected):
+        load_tool('eval_planning').main(['--results', preds, '--ann', other])

@@ -218,3 +218,112 @@ def test_test_tool_without_checkpoint_for_parameter_free_baseline(trained):
         metrics = json.load(f)
     assert set(metrics) == PROTOCOL_KEYS
     assert all(math.isfinite(v) for v in metrics.values())
+
+
+def run_tool_failing(args, cwd, timeout=300, env_extra=None):
+    """Run a tool that must fail; return its combined output."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO, ENGINE_TESTS]),
+               MPLBACKEND='Agg', OMP_NUM_THREADS='1', **(env_extra or {}))
+    proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    assert proc.returncode != 0, f'{" ".join(args)} should have failed:\n{proc.stdout[-3000:]}'
+    return proc.stdout + proc.stderr
+
+
+def _foreign_checkpoint(work_dir, path, edit):
+    from mmautomot.utils import load_checkpoint_file
+    ckpt = load_checkpoint_file(osp.join(work_dir, 'iter_2.pth'))
+    edit(ckpt['state_dict'])
+    torch.save(ckpt, path)
+    return path
+
+
+def test_test_tool_refuses_foreign_checkpoint(trained, tmp_path):
+    """A checkpoint of another model fails ``tools/test.py`` (exit != 0) listing the keys, instead of
+    metrics of random weights."""
+    root, data_root, work_dir = trained
+    key = next(k for k, v in torch.load(osp.join(work_dir, 'iter_2.pth'), weights_only=False)[
+        'state_dict'].items() if v.dim() == 2)
+
+    def rename(state):
+        state['other_model.' + key] = state.pop(key)
+
+    bad = _foreign_checkpoint(work_dir, str(tmp_path / 'foreign.pth'), rename)
+    out = run_tool_failing([osp.join(REPO, 'tools', 'test.py'), CONFIG, bad, '--work-dir',
+                            str(tmp_path / 't'), '--cfg-options', *data_options(data_root)], cwd=str(root))
+    assert 'CheckpointMismatchError' in out and 'foreign.pth' in out
+    assert f'1 missing keys (in the model, not in the checkpoint): {key}' in out
+    assert f'other_model.{key}' in out
+    assert not osp.exists(str(tmp_path / 't' / 'test_metrics.json'))
+
+
+def test_resume_refuses_shape_mismatch(trained, tmp_path):
+    root, data_root, work_dir = trained
+    holder = {}
+
+    def widen(state):
+        key = next(k for k, v in state.items() if v.dim() == 2)
+        state[key] = torch.zeros(state[key].shape[0] + 1, state[key].shape[1])
+        holder['key'] = key
+
+    bad = _foreign_checkpoint(work_dir, str(tmp_path / 'wide.pth'), widen)
+    out = run_tool_failing([osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', str(tmp_path / 'r'),
+                            '--resume', bad, '--cfg-options', *data_options(data_root),
+                            'train_cfg.max_iters=3'], cwd=str(root))
+    assert 'resume: checkpoint' in out and '1 shape mismatches' in out and holder['key'] in out
+
+
+def test_partial_load_from_is_an_explicit_option(trained, tmp_path):
+    """``load_from`` of a partial checkpoint fails by default and loads with
+    ``default_hooks.checkpoint_check.partial_load_from=True`` (listed as a warning)."""
+    root, data_root, work_dir = trained
+
+    def drop_one(state):
+        state.pop(next(k for k, v in state.items() if v.dim() == 2))
+
+    part = _foreign_checkpoint(work_dir, str(tmp_path / 'part.pth'), drop_one)
+    args = [osp.join(REPO, 'tools', 'train.py'), CONFIG, '--work-dir', str(tmp_path / 'p'),
+            '--cfg-options', *data_options(data_root), f'load_from={part}', 'train_cfg.max_iters=1',
+            'train_cfg.val_interval=100']
+    out = run_tool_failing(args, cwd=str(root))
+    assert 'load_from: checkpoint' in out and '1 missing keys' in out
+    log = run_tool(args + ['default_hooks.checkpoint_check.partial_load_from=True'], cwd=str(root))
+    assert 'partial load_from' in log and '1 missing keys' in log
+
+
+def test_test_tool_refuses_code_running_checkpoint_url(trained, tmp_path):
+    """``tools/test.py CFG http://127.0.0.1:PORT/evil.pth`` goes through the safe loader: the crafted
+    pickle is refused and its code never runs."""
+    import functools
+    import http.server
+    import threading
+    root, data_root, _ = trained
+    marker = tmp_path / 'pwned'
+    serve = tmp_path / 'serve'
+    serve.mkdir()
+    with open(serve / 'evil.pth', 'wb') as f:
+        torch.save({'state_dict': {}, 'x': _CodeRunner(str(marker))}, f)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f'http://127.0.0.1:{server.server_address[1]}/evil.pth'
+        out = run_tool_failing([osp.join(REPO, 'tools', 'test.py'), CONFIG, url, '--work-dir',
+                                str(tmp_path / 't'), '--cfg-options', *data_options(data_root)],
+                               cwd=str(root), env_extra=dict(TORCH_HOME=str(tmp_path / 'torch_home')))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not marker.exists(), 'the crafted checkpoint ran code'
+    assert 'UnsafeCheckpointError' in out and 'evil.pth' in out and 'posix.system' in out
+
+
+class _CodeRunner:
+    """Unpickles as ``os.system('touch <marker>')``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f'touch {self.marker}', )

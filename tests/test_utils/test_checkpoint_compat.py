@@ -179,3 +179,116 @@ def test_safetensors_load_from(tmp_path):
     load_checkpoint(third, str(tmp_path / 'model.safetensors.index.json'), strict=True)
     for key, value in state.items():
         torch.testing.assert_close(third.state_dict()[key], value)
+
+
+KILL_DURING_SAVE = r'''
+import os, signal, sys, threading
+import torch
+from mmautomot.utils import enable_safe_mmengine_checkpoints
+from mmengine.runner.checkpoint import save_checkpoint
+enable_safe_mmengine_checkpoints()
+folder = sys.argv[1]
+state = {'state_dict': {'w': torch.ones(32 << 20)}}  # 128 MiB: the write takes a while
+
+def kill_when_a_file_appears():
+    while not os.listdir(folder):
+        pass
+    os.kill(os.getpid(), signal.SIGKILL)
+
+threading.Thread(target=kill_when_a_file_appears, daemon=True).start()
+save_checkpoint(state, os.path.join(folder, 'iter_1.pth'))  # what runner.save_checkpoint calls
+threading.Event().wait(30)
+'''
+
+
+def test_kill_during_save_leaves_no_partial_checkpoint(tmp_path):
+    """A process killed while writing ``iter_N.pth`` leaves no file under that name (temp + rename)."""
+    import subprocess
+    folder = tmp_path / 'ckpts'
+    folder.mkdir()
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    proc = subprocess.run([sys.executable, '-c', KILL_DURING_SAVE, str(folder)], timeout=300,
+                          env=dict(__import__('os').environ, PYTHONPATH=repo, OMP_NUM_THREADS='1'),
+                          capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr[-3000:]
+    names = sorted(p.name for p in folder.iterdir())
+    assert 'iter_1.pth' not in names, names
+    assert all(n.startswith('.iter_1.pth.') and n.endswith('.tmp') for n in names), names
+
+
+def test_atomic_save_writes_complete_file_and_last_checkpoint(tmp_path):
+    from mmengine.fileio import get_file_backend
+    from mmengine.runner.checkpoint import save_checkpoint
+
+    from mmautomot.utils import AtomicLocalBackend
+    enable_safe_mmengine_checkpoints()
+    assert isinstance(get_file_backend(str(tmp_path)), AtomicLocalBackend)
+    save_checkpoint({'state_dict': {'w': torch.arange(5.)}}, str(tmp_path / 'iter_2.pth'))
+    get_file_backend(str(tmp_path)).put_text('iter_2.pth', str(tmp_path / 'last_checkpoint'))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['iter_2.pth', 'last_checkpoint']
+    assert torch.equal(torch.load(tmp_path / 'iter_2.pth', weights_only=True)['state_dict']['w'],
+                       torch.arange(5.))
+
+
+class _CodeRunner:
+    """Unpickles as ``os.system('touch <marker>')``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return os.system, (f'touch {self.marker}', )
+
+
+def test_http_checkpoint_goes_through_the_safe_loader(tmp_path, monkeypatch):
+    """A crafted pickle served over http (loopback) is refused by ``load_checkpoint_file`` and by
+    MMEngine's ``load_checkpoint``; a good one loads."""
+    import functools
+    import http.server
+    import threading
+
+    from mmautomot.utils import load_checkpoint_file
+    enable_safe_mmengine_checkpoints()
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    marker = tmp_path / 'pwned'
+    serve = tmp_path / 'serve'
+    serve.mkdir()
+    torch.save({'state_dict': {}, 'x': _CodeRunner(str(marker))}, serve / 'evil.pth')
+    torch.save({'state_dict': {'weight': torch.ones(2, 3), 'bias': torch.zeros(2)}}, serve / 'good.pth')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(serve))
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f'http://127.0.0.1:{server.server_address[1]}'
+    try:
+        with pytest.raises(UnsafeCheckpointError, match=r'evil\.pth.*posix\.system'):
+            load_checkpoint_file(f'{base}/evil.pth')
+        with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
+            load_checkpoint(torch.nn.Linear(3, 2), f'{base}/evil.pth')
+        good = load_checkpoint_file(f'{base}/good.pth')
+        assert torch.equal(good['state_dict']['weight'], torch.ones(2, 3))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not marker.exists()
+
+
+def test_safetensors_with_unfit_dtypes_is_refused_by_name(tmp_path):
+    """A safetensors file holding integer tensors for float parameters fails naming the parameter,
+    also with ``strict=False``."""
+    from mmautomot.utils import CheckpointMismatchError, check_state_dict_fits, load_from_local_safe
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state['0.weight'] = torch.ones(2, 3, dtype=torch.int32)
+    state['1.num_batches_tracked'] = torch.tensor(1.5)
+    save_file(state, str(tmp_path / 'w.safetensors'))
+    loaded = load_from_local_safe(str(tmp_path / 'w.safetensors'))
+    for strict in (True, False):
+        with pytest.raises(CheckpointMismatchError,
+                           match=r"w\.safetensors.*2 dtype mismatches: 1\.num_batches_tracked: checkpoint "
+                                 r"torch\.float32 vs model torch\.int64, 0\.weight: checkpoint torch\.int32 vs "
+                                 r"model torch\.float32\.$"):
+            check_state_dict_fits(model, loaded, str(tmp_path / 'w.safetensors'), strict=strict)
+    # float16 weights for a float32 model fit (a lossless-enough cast, as in bf16 training)
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    assert check_state_dict_fits(model, state, 'half').ok

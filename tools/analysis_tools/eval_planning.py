@@ -16,6 +16,9 @@ y forward: rotate LiDAR-frame predictions by -90 deg, i.e. (x, y)_ego = (y, -x)_
 lidar2ego translation). Absolute positions, not per-step offsets. ``PlanningMetric(dump_results=...)``
 writes this format.
 
+Both files are read with a restricted unpickler (builtins containers, numpy arrays; nothing else is
+unpickled, see ``mmautomot.utils.safe_pickle``). The info pkl's ``metainfo.info_version`` and planning
+layout (6 future steps at 0.5 s) are checked: infos of another version fail saying what was expected.
 The GT comes from the info pkl written by tools/create_data.py (``token``, ``ego_fut_trajs``,
 ``ego_fut_masks``, ``plan_agent_boxes``, ``plan_agent_labels``, ``plan_agent_fut_trajs``,
 ``plan_agent_fut_yaws``, ``plan_agent_fut_masks``). Every annotated token needs a prediction (missing
@@ -32,6 +35,8 @@ from dataclasses import asdict
 from mmautomot.evaluation.functional import (FILLPOLY_RULE, BEVCollisionConfig,
                                              evaluate_planning_files, format_planning_tables,
                                              protocol_as_dict)
+from mmautomot.structures.info_format import InfoFormatError
+from mmautomot.utils.safe_pickle import UnsafePickleError
 
 CHOICES = {'stp3': ('stp3', ), 'uniad': ('uniad', ), 'both': ('stp3', 'uniad')}
 
@@ -53,8 +58,11 @@ def main(argv=None) -> dict:
         if not osp.isfile(path):
             sys.exit(f'eval_planning: no such file: {path}')
     cfg = BEVCollisionConfig()
-    result = evaluate_planning_files(args.results, args.ann, protocols=CHOICES[args.protocol],
-                                     collision_cfg=cfg)
+    try:
+        result = evaluate_planning_files(args.results, args.ann, protocols=CHOICES[args.protocol],
+                                         collision_cfg=cfg)
+    except (UnsafePickleError, InfoFormatError) as err:  # a crafted file / infos of another version
+        sys.exit(f'eval_planning: {err}')
     print(format_planning_tables(result, cfg))
     report = dict(
         metrics=result.metrics,

@@ -15,12 +15,12 @@ from mmengine.fileio import dump
 from mmengine.utils import track_iter_progress
 
 from mmautomot.structures.geometry import lidar_mount_matrix, wrap_angle
+from mmautomot.structures.info_format import INFO_VERSION
 
 from .labels import frame_labels, frame_offsets
 from .layout import CLASSES, detect_layout, find_routes, read_b2d_route, read_pdm_route
 from .rig import (B2D_CAMERA_RIG, B2D_LIDAR_MOUNT, PDM_CAMERA_RIG, PDM_LIDAR_MOUNT, camera_entry)
 
-INFO_VERSION = 1
 DEFAULT_FPS = dict(bench2drive=10.0, pdm_lite=4.0)
 PLANNING = dict(fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0,
                 ue_hist_frames=4, ue_hist_dt=0.5)

@@ -16,7 +16,7 @@ from mmengine.fileio import dump
 from mmengine.utils import track_iter_progress
 from pyquaternion import Quaternion
 
-from mmautomot.structures import derive_meta_actions, nuscenes_command_from_offset
+from mmautomot.structures import INFO_VERSION, derive_meta_actions, nuscenes_command_from_offset
 from .planning_labels import (pad_history, resample_path, status_from_can, status_from_poses,
                               to_local, yaw_in_frame)
 
@@ -28,7 +28,6 @@ CAM_NAMES = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_
              'CAM_BACK_RIGHT')
 PLANNING = dict(fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0,
                 ue_hist_frames=4, ue_hist_dt=0.5)
-INFO_VERSION = '1.0'
 
 
 def _name_mapping() -> Dict[str, str]:

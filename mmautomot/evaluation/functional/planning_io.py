@@ -15,7 +15,19 @@ from typing import Dict, List, Sequence, Union
 import mmengine
 import numpy as np
 
+from mmautomot.structures.info_format import check_info_metainfo
+from mmautomot.utils.safe_pickle import load_pickle_safe
+
 from .planning import PlanningEvalResult, evaluate_planning, to_numpy
+
+#: planning layout the nuScenes protocols need (6 future steps at 0.5 s)
+PROTOCOL_PLANNING = dict(fut_steps=6, plan_dt=0.5)
+
+
+def _load(path: str):
+    """A pkl with the restricted unpickler (no code runs), other formats with mmengine."""
+    return load_pickle_safe(path) if path.endswith(('.pkl', '.pickle')) else mmengine.load(path)
+
 
 #: info key -> planning record key
 INFO_TO_RECORD = {
@@ -37,7 +49,7 @@ def load_planning_predictions(results: Union[str, list, dict]) -> Dict[str, np.n
             message names the entry.
     """
     src = results if isinstance(results, str) else '<results>'
-    data = mmengine.load(results) if isinstance(results, str) else results
+    data = _load(results) if isinstance(results, str) else results
     if isinstance(data, dict) and 'results' in data and not isinstance(data['results'], np.ndarray):
         data = data['results']
     preds = {}
@@ -67,8 +79,14 @@ def load_planning_predictions(results: Union[str, list, dict]) -> Dict[str, np.n
 def planning_gt_from_infos(ann: Union[str, dict, list]) -> List[dict]:
     """GT planning records (without predictions) from an info pkl, in ``data_list`` order."""
     src = ann if isinstance(ann, str) else '<ann>'
-    data = mmengine.load(ann) if isinstance(ann, str) else ann
-    infos = data['data_list'] if isinstance(data, dict) else data
+    data = _load(ann) if isinstance(ann, str) else ann
+    if not isinstance(data, dict) or 'data_list' not in data or 'metainfo' not in data:
+        raise ValueError(f'{src}: expected an info pkl dict(metainfo=..., data_list=[...]) written by '
+                         f'tools/create_data.py, got {type(data).__name__}'
+                         + (f' with keys {sorted(data)}' if isinstance(data, dict) else ''))
+    check_info_metainfo(data['metainfo'], src, planning=PROTOCOL_PLANNING)
+    infos = data['data_list']
+    fut_steps = PROTOCOL_PLANNING['fut_steps']
     if not isinstance(infos, (list, tuple)):
         raise ValueError(f'{src}: expected dict(metainfo, data_list) or a list of infos')
     records = []
@@ -77,6 +95,10 @@ def planning_gt_from_infos(ann: Union[str, dict, list]) -> List[dict]:
         missing = [k for k in ('token', 'ego_fut_trajs', 'ego_fut_masks') if info.get(k) is None]
         if missing:
             raise KeyError(f'{src}: info {i} (token {token!r}) has no {missing}')
+        shapes = (np.shape(info['ego_fut_trajs']), np.shape(info['ego_fut_masks']))
+        if shapes != ((fut_steps, 2), (fut_steps, )):
+            raise ValueError(f'{src}: info {i} (token {token!r}) has ego_fut_trajs {shapes[0]} / ego_fut_masks '
+                             f'{shapes[1]}, expected ({fut_steps}, 2) / ({fut_steps},) (planning layout)')
         rec = {'token': str(token)}
         for key, rec_key in INFO_TO_RECORD.items():
             if info.get(key) is not None:

@@ -8,6 +8,8 @@ import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmautomot.structures import INFO_VERSION, PLANNING_LAYOUT
+
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'baselines')
 
 
@@ -34,7 +36,8 @@ def _write_planning_pkl(root, n=6):
             plan_agent_fut_masks=np.ones((1, 6), np.float32)))
     for split in ('train', 'val'):
         with open(osp.join(root, f'nuscenes_infos_{split}.pkl'), 'wb') as f:
-            pickle.dump(dict(metainfo=dict(dataset='nuscenes'), data_list=data_list), f)
+            pickle.dump(dict(metainfo=dict(dataset='nuscenes', info_version=INFO_VERSION, planning=PLANNING_LAYOUT),
+                             data_list=data_list), f)
 
 
 def _cfg(name, tmp_path):
