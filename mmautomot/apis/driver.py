@@ -21,8 +21,8 @@ def _chw(img: np.ndarray, key: str) -> torch.Tensor:
 class Driver:
     """Run a model step by step on plain numpy observations (see docs/contracts.md, Inference API).
 
-    The understanding expert refreshes the prefix KV cache on the scheduler's ticks (every ``ue_interval``
-    ticks, or every tick in synchronous mode); the action expert runs at every tick against the cache.
+    The understanding expert refreshes the prefix KV cache when the scheduler finds it due (``ue_interval``
+    ticks old, or every tick in synchronous mode); the action expert runs at every tick against the cache.
 
     Args:
         model: a model exposing ``data_preprocessor``, ``ue_tick(inputs, cache, data_samples, tick)`` and

@@ -99,3 +99,28 @@ def test_driver_follows_external_ticks_and_reset(model):
     assert out['ue_ran'] and out['cache_age'] == 0 and len(driver.history) == 1
     with pytest.raises(TypeError, match="unknown arguments \\['ue_intervall'\\]"):
         Driver(model, ue_intervall=3)
+
+
+@pytest.mark.parametrize('kwargs,ticks,used', [
+    (dict(ue_interval=2, max_cache_age=None), [1, 3, 5, 7], [1, 3, 5, 7]),  # odd caller ticks
+    (dict(ue_interval=3, max_cache_age=2), [0, 1, 5, 6, 9], [0, 0, 5, 5, 9]),  # jump, forced refresh
+])
+def test_driver_ae_reads_the_cache_of_the_right_tick(model, kwargs, ticks, used):
+    """Irregular caller clocks: the plan at each tick equals the AE run on a fresh UE cache built from the
+    observation of the tick the age rule picks (values, not ``ue_ran`` flags)."""
+    rng = np.random.default_rng(3)
+    obs = {t: _obs(rng, tick=t, command=t % 6, speed=float(t),
+                   img_hist=[rng.integers(0, 256, (64, 128, 3), dtype=np.uint8) for _ in range(2)])
+           for t in ticks}
+    driver = Driver(model, **kwargs)
+    outs = [driver.step(obs[t]) for t in ticks]
+    with torch.no_grad():
+        def ae(t, u):  # AE at tick t on a fresh cache of tick u
+            data, src = driver.prepare(obs[t]), driver.prepare(obs[u])
+            cache = model.ue_tick(src['inputs'], data_samples=src['data_samples'], tick=u)
+            return model.ae_tick(data['inputs'], cache)['waypoints'][0].numpy()
+
+        for t, u, out in zip(ticks, used, outs):
+            np.testing.assert_allclose(out['waypoints'], ae(t, u), atol=1e-5, err_msg=f'tick {t}')
+        # the test can tell caches apart: the previous tick's cache gives another plan
+        assert not np.allclose(ae(ticks[2], ticks[1]), ae(ticks[2], ticks[2]), atol=1e-4)
