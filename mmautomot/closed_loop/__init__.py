@@ -11,7 +11,9 @@ from .metrics import (ability_scores, aggregate_seeds, comfort_from_metric_info,
                       driving_score_success_rate, efficiency_from_records, evaluate_run_dir,
                       load_ability_mapping, load_records)
 from .preprocess import SensorPreprocessor, bgra_to_rgb, carla_lidar_to_ego, jpeg_roundtrip
-from .protocol import DriverProtocol, build_driver, step_driver, validate_driver_output
+from .client import ServerBusyError
+from .protocol import (DriverProtocol, ObservationError, build_driver, step_driver, validate_driver_output,
+                       validate_observation)
 from .recorder import RunRecorder
 from .route_planner import RoutePlanner
 from .server import ModelServer, RemoteDriver, RemoteDriverError
@@ -22,6 +24,6 @@ __all__ = [
     'Heuristics', 'HeuristicsConfig', 'SensorPreprocessor', 'bgra_to_rgb', 'carla_lidar_to_ego',
     'jpeg_roundtrip', 'DriverProtocol', 'build_driver', 'step_driver', 'validate_driver_output',
     'RunRecorder', 'RoutePlanner', 'ModelServer', 'RemoteDriver', 'RemoteDriverError', 'EgoState', 'StateEstimator',
-    'load_records', 'driving_score_success_rate', 'efficiency_from_records', 'comfort_from_metric_info',
+    'ServerBusyError', 'ObservationError', 'validate_observation', 'load_records', 'driving_score_success_rate', 'efficiency_from_records', 'comfort_from_metric_info',
     'ability_scores', 'load_ability_mapping', 'aggregate_seeds', 'evaluate_run_dir'
 ]
