@@ -7,6 +7,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
+from mmautomot.models.vlm.qwen3vl_expert import driving_prompt
 from mmautomot.registry import TASK_UTILS
 from mmautomot.structures import DrivingDataSample, meta_action_to_text
 
@@ -21,8 +22,8 @@ def _chw(img: np.ndarray, key: str) -> torch.Tensor:
 class Driver:
     """Run a model step by step on plain numpy observations (see docs/contracts.md, Inference API).
 
-    The understanding expert refreshes the prefix KV cache on the scheduler's ticks (every ``ue_interval``
-    ticks, or every tick in synchronous mode); the action expert runs at every tick against the cache.
+    The understanding expert refreshes the prefix KV cache when the scheduler finds it due (``ue_interval``
+    ticks old, or every tick in synchronous mode); the action expert runs at every tick against the cache.
 
     Args:
         model: a model exposing ``data_preprocessor``, ``ue_tick(inputs, cache, data_samples, tick)`` and
@@ -65,12 +66,14 @@ class Driver:
         self.num_frames = model.mot.ue.num_frames
         self.history = deque(maxlen=self.num_frames)
         self.last_hist: Optional[torch.Tensor] = None
+        self.last_context: Optional[tuple] = None  # (command, speed) of the last step, for answer()
 
     def reset(self) -> None:
         """Forget the history and the cache (new route)."""
         self.scheduler.reset()
         self.history.clear()
         self.last_hist = None
+        self.last_context = None
 
     def _img_hist(self, obs: dict, front: torch.Tensor) -> torch.Tensor:
         if obs.get('img_hist') is not None:
@@ -122,6 +125,7 @@ class Driver:
         if observation.get('reset', False):
             self.reset()
         data = self.prepare(observation)
+        self.last_context = (int(observation['command']), float(observation['speed']))
         t_prep = (time.perf_counter() - t0) * 1e3
         inputs, samples = data['inputs'], data['data_samples']
         prev = self.scheduler.cache
@@ -148,8 +152,27 @@ class Driver:
             result['waypoints_proposal'] = out['waypoints_proposal'][0].float().cpu().numpy()
         return result
 
-    def answer(self, question: str, max_new_tokens: Optional[int] = None) -> str:
-        """Free-text answer of the understanding expert about the current front-camera history."""
-        if self.last_hist is None:
-            raise RuntimeError('Driver.answer: no frames seen yet; call step() first')
-        return self.model.mot.ue.answer(question, self.last_hist, max_new_tokens=max_new_tokens)
+    @torch.no_grad()
+    def answer(self, question: str, max_new_tokens: Optional[int] = None, return_ids: bool = False):
+        """Free-text answer of the understanding expert, continuing the driving prefix cache.
+
+        The question is appended after the cached driving prefix (the frames and prompt of the last UE
+        refresh) in a new user turn that also states the current driving context (navigation command
+        and speed of the last :meth:`step`); greedy decoding continues from the cache, so neither the
+        vision tower nor a prefill runs again. The cache itself is not modified.
+
+        Args:
+            question (str): e.g. 'What is your current action and why?'.
+            max_new_tokens (int | None): defaults to the UE's ``max_new_tokens``.
+            return_ids (bool): return the generated token ids instead of the decoded text.
+
+        Returns:
+            str | list[int]: the answer (special tokens skipped) or its token ids.
+        """
+        cache = self.scheduler.cache
+        if cache is None or self.last_context is None:
+            raise RuntimeError('Driver.answer: no driving cache yet; call step() first')
+        ue = self.model.mot.ue
+        ids = ue.answer_from_cache(cache, ue.question_ids(question, driving_prompt(*self.last_context)),
+                                   max_new_tokens=max_new_tokens)
+        return ids if return_ids else ue.tokenizer.decode(ids, skip_special_tokens=True)

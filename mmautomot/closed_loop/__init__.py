@@ -12,7 +12,9 @@ from .metrics import (ResultsError, ability_scores, aggregate_seeds, comfort_cor
                       comfort_official, driving_score_success_rate, efficiency_from_records, evaluate_run_dir,
                       load_ability_mapping, load_records, load_run)
 from .preprocess import SensorPreprocessor, bgra_to_rgb, carla_lidar_to_ego, jpeg_roundtrip
-from .protocol import DriverProtocol, build_driver, step_driver, validate_driver_output
+from .client import ServerBusyError
+from .protocol import (DriverProtocol, ObservationError, build_driver, step_driver, validate_driver_output,
+                       validate_observation)
 from .recorder import RunRecorder
 from .route_planner import RoutePlanner
 from .server import ModelServer, RemoteDriver, RemoteDriverError
@@ -25,5 +27,6 @@ __all__ = [
     'RunRecorder', 'RoutePlanner', 'ModelServer', 'RemoteDriver', 'RemoteDriverError', 'EgoState', 'StateEstimator',
     'load_records', 'driving_score_success_rate', 'efficiency_from_records', 'comfort_from_metric_info',
     'ability_scores', 'load_ability_mapping', 'aggregate_seeds', 'evaluate_run_dir', 'comfort_official',
-    'comfort_corrected', 'load_run', 'ResultsError'
+    'comfort_corrected', 'load_run', 'ResultsError',
+    'ServerBusyError', 'ObservationError', 'validate_observation'
 ]

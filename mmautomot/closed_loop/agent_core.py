@@ -64,7 +64,11 @@ class ClosedLoopAgent:
       (moved into the current ego frame with the estimated ego motion) for up to
       ``fallback.max_plan_reuse_ticks`` ticks (default 10 = 0.5 s); after that, or without any plan,
       the agent brakes fully (steer 0, throttle 0, brake 1) until a fresh plan arrives.
-    * NaN compass / missing GNSS or speed: see :class:`StateEstimator`.
+    * NaN compass / missing GNSS or speed: see :class:`StateEstimator`. Until the ego state is valid
+      (a finite GNSS fix and a finite compass have been seen, e.g. both NaN from the first tick) the
+      agent brakes fully without running the route planner or the driver (mode ``invalid_state``);
+      ``events.json`` gets an ``invalid_state`` event naming what is missing when this starts and a
+      ``state_valid`` event with the number of braked ticks when it ends.
 
     Args:
         cfg (dict): agent config (sections of :data:`DEFAULT_AGENT_CFG`); ``driver`` (for
@@ -109,6 +113,8 @@ class ClosedLoopAgent:
         self.plan = None          # last valid driver output (ego frame of plan_pose)
         self.plan_pose = None     # (xy, yaw) at which the plan was made
         self.plan_age = 0
+        self.driver_calls = 0     # the first call of a route carries reset=True
+        self.invalid_since = None  # first tick of the current run of invalid-state ticks
 
     # ------------------------------------------------------------------ route
     def set_global_plan_gps(self, route) -> None:
@@ -127,7 +133,7 @@ class ClosedLoopAgent:
         obs = dict(images=images, points=points if points is not None else np.zeros((0, 4), np.float32),
                    speed=float(state.speed), target_point=np.asarray(route['target_point'], np.float32),
                    command=int(route['command']), ego_status=state.ego_status, tick=self.tick,
-                   reset=self.tick == 0)
+                   reset=self.driver_calls == 0)
         if self.cfg['prompt'] is not None:
             obs['prompt'] = self.cfg['prompt']
         return obs
@@ -161,6 +167,18 @@ class ClosedLoopAgent:
         tick = self.tick
         get = lambda sid: (input_data.get(sid) or (None, None))[1]  # noqa: E731
         state = self.estimator.update(get(self.gnss_id), get(self.imu_id), get(self.speed_id))
+        if not state.valid:
+            if self.invalid_since is None:
+                self.invalid_since = tick
+                self.recorder.add_event(tick, 'invalid_state',
+                                        f'{state.invalid_reason()}: braking until the ego state is valid')
+            lat['mode'] = 'invalid_state'
+            self.controller.reset()
+            return dict(steer=0.0, throttle=0.0, brake=1.0)
+        if self.invalid_since is not None:
+            self.recorder.add_event(tick, 'state_valid',
+                                    f'ego state valid after {tick - self.invalid_since} braked ticks')
+            self.invalid_since = None
         route = self.planner.run_step(state.xy, state.yaw)
         images, points, missing = self.preprocess(input_data)
         missing_required = [s for s in missing if s in self.required]
@@ -171,8 +189,9 @@ class ClosedLoopAgent:
             else:
                 t1 = time.perf_counter()
                 try:
-                    out = validate_driver_output(step_driver(
-                        self.driver, self._observation(images, points, state, route)))
+                    obs = self._observation(images, points, state, route)
+                    self.driver_calls += 1
+                    out = validate_driver_output(step_driver(self.driver, obs))
                     self.plan, self.plan_pose, self.plan_age = out, (state.xy.copy(), state.yaw), 0
                     lat.update({f'driver_{k}': v for k, v in out['timings_ms'].items()})
                 except Exception as err:  # noqa: BLE001

@@ -1,12 +1,16 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The driver protocol the closed-loop agent talks to (in-process model, remote server, or a fake).
 
-``mmautomot.apis.Driver`` implements it; :class:`mmautomot.closed_loop.server.RemoteDriver` forwards it
-over loopback TCP. Everything crossing it is plain Python / numpy, never torch.
+``mmautomot.apis.Driver`` implements it; :class:`mmautomot.closed_loop.client.RemoteDriver` forwards it
+over loopback TCP (:mod:`mmautomot.closed_loop.server` checks each observation with
+:func:`validate_observation` first). Everything crossing it is plain Python / numpy, never torch.
 """
+import numbers
 from typing import Any, Dict, Optional, Protocol, runtime_checkable
 
 import numpy as np
+
+from mmautomot.structures.commands import COMMANDS
 
 #: keys :meth:`DriverProtocol.step` must return.
 REQUIRED_OUTPUT_KEYS = ('meta_actions', 'path', 'waypoints')
@@ -35,6 +39,106 @@ class DriverProtocol(Protocol):
 
     def step(self, observation: Dict[str, Any]) -> Dict[str, Any]:
         ...
+
+
+class ObservationError(ValueError):
+    """An observation does not follow :class:`DriverProtocol` (the message names the key)."""
+
+
+#: limits :func:`validate_observation` enforces (a model server's first line of defence).
+OBSERVATION_LIMITS = dict(max_cameras=16, max_hist=32, max_side=8192, max_points=4_000_000, max_prompt=8192)
+_OBS_KEYS = ('images', 'points', 'speed', 'target_point', 'command', 'ego_status', 'prompt', 'tick',
+             'reset', 'img_hist')
+
+
+def _number(obs: dict, key: str) -> float:
+    value = obs[key]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
+        raise ObservationError(f'observation {key!r} must be a finite number, got {str(value)[:40]!r}')
+    return float(value)
+
+
+def _vector(obs: dict, key: str, n: int) -> None:
+    value = obs[key]
+    ok = isinstance(value, (list, np.ndarray)) and len(value) == n
+    if ok:
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+            ok = arr.shape == (n, ) and bool(np.isfinite(arr).all())
+        except (TypeError, ValueError):
+            ok = False
+    if not ok:
+        raise ObservationError(f'observation {key!r} must be {n} finite numbers')
+
+
+def _image(value: Any, what: str, lim: dict) -> None:
+    if not isinstance(value, np.ndarray) or value.dtype != np.uint8 or value.ndim != 3 or \
+            value.shape[2] != 3 or not 0 < value.shape[0] <= lim['max_side'] or \
+            not 0 < value.shape[1] <= lim['max_side']:
+        got = f'{value.dtype} {value.shape}' if isinstance(value, np.ndarray) else type(value).__name__
+        raise ObservationError(f"observation {what} must be an (H, W, 3) uint8 array with 0 < H, W <= "
+                               f"{lim['max_side']}, got {got}")
+
+
+def validate_observation(obs: Any, limits: Optional[dict] = None) -> Dict[str, Any]:
+    """Check an observation against :class:`DriverProtocol` before a driver sees it.
+
+    Every key is checked (type, dtype, shape, finiteness, size limits of :data:`OBSERVATION_LIMITS`);
+    unknown keys are refused.
+
+    Returns:
+        dict: ``obs`` itself.
+
+    Raises:
+        ObservationError: naming the first bad key.
+    """
+    lim = dict(OBSERVATION_LIMITS, **(limits or {}))
+    if not isinstance(obs, dict):
+        raise ObservationError(f'observation must be a dict, got {type(obs).__name__}')
+    unknown = sorted(str(k)[:40] for k in obs if k not in _OBS_KEYS)
+    if unknown:
+        raise ObservationError(f'observation has unknown keys {unknown[:10]} (known: {list(_OBS_KEYS)})')
+    missing = [k for k in ('images', 'points', 'speed', 'target_point', 'command') if k not in obs]
+    if missing:
+        raise ObservationError(f'observation lacks {missing}')
+    images = obs['images']
+    if not isinstance(images, dict) or not 0 < len(images) <= lim['max_cameras']:
+        raise ObservationError(f"observation 'images' must map 1..{lim['max_cameras']} camera names to images")
+    for name, img in images.items():
+        if len(name) > 64:
+            raise ObservationError('observation images: camera names are at most 64 characters')
+        _image(img, f'images[{name!r}]', lim)
+    pts = obs['points']
+    if not isinstance(pts, np.ndarray) or pts.dtype.kind != 'f' or pts.ndim != 2 or pts.shape[1] != 4 \
+            or pts.shape[0] > lim['max_points']:
+        got = f'{pts.dtype} {pts.shape}' if isinstance(pts, np.ndarray) else type(pts).__name__
+        raise ObservationError(f"observation 'points' must be an (N, 4) float array with N <= "
+                               f"{lim['max_points']}, got {got}")
+    if not np.isfinite(pts).all():
+        raise ObservationError("observation 'points' has non-finite values")
+    _number(obs, 'speed')
+    _vector(obs, 'target_point', 2)
+    cmd = obs['command']
+    if isinstance(cmd, bool) or not isinstance(cmd, numbers.Integral) or not 0 <= cmd < len(COMMANDS):
+        raise ObservationError(f"observation 'command' must be an int in [0, {len(COMMANDS)}), "
+                               f'got {str(cmd)[:40]!r}')
+    if obs.get('ego_status') is not None:
+        _vector(obs, 'ego_status', 4)
+    prompt = obs.get('prompt')
+    if prompt is not None and (not isinstance(prompt, str) or len(prompt) > lim['max_prompt']):
+        raise ObservationError(f"observation 'prompt' must be a string of at most {lim['max_prompt']} characters")
+    tick = obs.get('tick')
+    if tick is not None and (isinstance(tick, bool) or not isinstance(tick, numbers.Integral) or tick < 0):
+        raise ObservationError(f"observation 'tick' must be a non-negative int, got {str(tick)[:40]!r}")
+    if 'reset' in obs and not isinstance(obs['reset'], (bool, np.bool_)):
+        raise ObservationError(f"observation 'reset' must be a bool, got {type(obs['reset']).__name__}")
+    hist = obs.get('img_hist')
+    if hist is not None:
+        if not isinstance(hist, list) or not 0 < len(hist) <= lim['max_hist']:
+            raise ObservationError(f"observation 'img_hist' must be a list of 1..{lim['max_hist']} images")
+        for i, img in enumerate(hist):
+            _image(img, f'img_hist[{i}]', lim)
+    return obs
 
 
 class DriverOutputError(ValueError):
@@ -85,14 +189,15 @@ def build_driver(cfg: Optional[dict]) -> DriverProtocol:
             driver_kwargs=dict(...))`` loads the model in-process with ``mmautomot.apis.init_model`` and
             wraps it in ``mmautomot.apis.Driver(model, **driver_kwargs)`` (e.g. the UE/AE scheduler
             settings); ``dict(type='remote', host='127.0.0.1', port=PORT, timeout=60.0)`` connects to
-            ``tools/bench2drive/serve_model.py``.
+            ``tools/bench2drive/serve_model.py`` (:class:`~mmautomot.closed_loop.client.RemoteDriver`;
+            the shared secret comes from the environment or ``secret_file=PATH``).
     """
     if not cfg or 'type' not in cfg:
         raise ValueError(f"driver config needs type='local' or 'remote', got {cfg!r}")
     cfg = dict(cfg)
     kind = cfg.pop('type')
     if kind == 'remote':
-        from .server import RemoteDriver
+        from .client import RemoteDriver
         return RemoteDriver(**cfg)
     if kind == 'local':
         from mmautomot.apis import Driver, init_model  # heavy: torch + the model zoo

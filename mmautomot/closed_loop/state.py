@@ -14,7 +14,9 @@ class EgoState:
 
     ``xy`` (2,) metres, ``yaw`` rad CCW from +x, ``speed`` m/s, ``lon_acc`` / ``lat_acc`` m/s^2 (lat + =
     left), ``yaw_rate`` rad/s (CCW +); the ``*_valid`` flags say whether the value came from a sensor at
-    this tick (False = carried over / dead-reckoned).
+    this tick (False = carried over / dead-reckoned). ``has_fix`` / ``has_heading``: a valid GNSS fix /
+    compass has been seen since the route started, i.e. ``xy`` / ``yaw`` are estimates rather than the
+    (0, 0) / 0 placeholders; :attr:`valid` needs both.
     """
     xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
     yaw: float = 0.0
@@ -26,6 +28,18 @@ class EgoState:
     compass_valid: bool = False
     speed_valid: bool = False
     imu_valid: bool = False
+    has_fix: bool = False
+    has_heading: bool = False
+
+    @property
+    def valid(self) -> bool:
+        """Position and heading are known (a valid GNSS fix and compass were seen at some tick)."""
+        return self.has_fix and self.has_heading
+
+    def invalid_reason(self) -> str:
+        """Why :attr:`valid` is False ('' when valid), e.g. 'no valid compass yet'."""
+        missing = [name for name, ok in (('GNSS fix', self.has_fix), ('compass', self.has_heading)) if not ok]
+        return f"no valid {' / '.join(missing)} yet" if missing else ''
 
     @property
     def ego_status(self) -> np.ndarray:
@@ -55,10 +69,11 @@ class StateEstimator:
 
     * Position: GNSS lat/lon -> CARLA metres (inverse Mercator around ``(lat_ref, lon_ref)``) -> y
       flipped. A missing / non-finite fix is dead-reckoned from the last position with the last speed
-      and heading over ``dt``.
+      and heading over ``dt`` (once a heading is known). Before any valid fix the position is a (0, 0)
+      placeholder and ``has_fix`` is False (the state is not :attr:`EgoState.valid`).
     * Heading: the IMU compass (``yaw = pi/2 - compass``). CARLA's compass is NaN now and then: a
-      non-finite compass keeps the last valid heading (``heading_fallback='last'``); before any valid
-      compass the heading is 0 and ``compass_valid`` is False.
+      non-finite compass keeps the last valid heading; before any valid compass the heading is a 0
+      placeholder and ``has_heading`` is False (the state is not :attr:`EgoState.valid`).
     * Speed: the speedometer (``{'speed': v}`` or a number); ``None`` (which CARLA returns at times)
       keeps the last speed.
     * ``ego_status``: accelerometer x -> lon acc, -y -> lat acc (CARLA's IMU frame is left-handed),
@@ -73,11 +88,9 @@ class StateEstimator:
     def __init__(self, lat_ref: float = 0.0, lon_ref: float = 0.0, dt: float = 0.05):
         self.lat_ref, self.lon_ref, self.dt = float(lat_ref), float(lon_ref), float(dt)
         self.state = EgoState()
-        self._has_fix = False
 
     def reset(self) -> None:
         self.state = EgoState()
-        self._has_fix = False
 
     def update(self, gps: Optional[Sequence[float]] = None, imu: Optional[Sequence[float]] = None,
                speed=None) -> EgoState:
@@ -90,7 +103,8 @@ class StateEstimator:
         """
         prev = self.state
         st = EgoState(xy=prev.xy.copy(), yaw=prev.yaw, speed=prev.speed, lon_acc=prev.lon_acc,
-                      lat_acc=prev.lat_acc, yaw_rate=prev.yaw_rate)
+                      lat_acc=prev.lat_acc, yaw_rate=prev.yaw_rate, has_fix=prev.has_fix,
+                      has_heading=prev.has_heading)
         if isinstance(speed, dict):
             speed = speed.get('speed')
         spd = _finite(speed, 1)
@@ -103,13 +117,12 @@ class StateEstimator:
             st.imu_valid = True
         compass = None if raw is None else _finite(raw[6:7], 1)
         if compass is not None:
-            st.yaw, st.compass_valid = compass_to_yaw(float(compass[0])), True
+            st.yaw, st.compass_valid, st.has_heading = compass_to_yaw(float(compass[0])), True, True
         fix = _finite(gps, 2)
         if fix is not None:
             st.xy = carla_xy_to_rh(gps_to_carla_xy(fix[0], fix[1], self.lat_ref, self.lon_ref))
-            st.gps_valid = True
-            self._has_fix = True
-        elif self._has_fix:
+            st.gps_valid = st.has_fix = True
+        elif st.has_fix and st.has_heading:
             st.xy = prev.xy + rotation_2d(st.yaw)[:, 0] * st.speed * self.dt
         self.state = st
         return EgoState(**{**asdict(st), 'xy': st.xy.copy()})

@@ -168,3 +168,42 @@ def test_leaderboard_adapter_clear_error_without_leaderboard(monkeypatch):
     monkeypatch.delitem(sys.modules, 'mmautomot.closed_loop.leaderboard_agent', raising=False)
     with pytest.raises(ImportError, match='PYTHONPATH'):
         importlib.import_module('mmautomot.closed_loop.leaderboard_agent')
+
+
+def _reverse_route():
+    """A straight global plan along CARLA -x (the car faces -x: compass -pi/2)."""
+    from mmautomot.closed_loop.geometry import carla_xy_to_gps
+    xs = -np.arange(0.0, 200.0, 10.0)
+    return [(float(a), float(b), 4) for a, b in carla_xy_to_gps(np.stack([xs, np.zeros_like(xs)], 1))]
+
+
+@pytest.mark.parametrize('bad', ['compass', 'gnss'])
+def test_invalid_state_from_first_tick_brakes_and_is_recorded(tmp_path, bad):
+    drv = FakeDriver()
+    agent = _agent(tmp_path, drv)
+    agent.set_global_plan_gps(_reverse_route())
+
+    def data(k, valid):
+        d = make_input_data(k, x=-0.1 * k, compass=-np.pi / 2)
+        if not valid and bad == 'compass':
+            d['IMU'][1][6] = np.nan
+        elif not valid:
+            d['GPS'] = (k, np.array([np.nan, np.nan, 0.0]))
+        return d
+
+    ctrls = [agent.run_step(data(k, valid=False)) for k in range(3)]
+    assert ctrls == [dict(steer=0.0, throttle=0.0, brake=1.0)] * 3
+    assert drv.observations == [] and agent.planner.index == 0  # the planner did not run
+    assert [agent.recorder.latency[str(k)]['mode'] for k in range(3)] == ['invalid_state'] * 3
+    ctrl = agent.run_step(data(3, valid=True))
+    assert ctrl['brake'] == 0.0 and ctrl['throttle'] > 0
+    obs = drv.observations[0]
+    assert obs['reset'] and obs['tick'] == 3  # the route's first driver call drops any cache
+    # the target is ahead of the car (10 m along -x from x=-0.3), not behind it
+    np.testing.assert_allclose(obs['target_point'], [9.7, 0.0], atol=1e-3)
+    agent.destroy()
+    events = json.loads((tmp_path / 'route0' / 'events.json').read_text())
+    what = 'compass' if bad == 'compass' else 'GNSS fix'
+    assert events == [dict(tick=0, kind='invalid_state',
+                           message=f'no valid {what} yet: braking until the ego state is valid'),
+                      dict(tick=3, kind='state_valid', message='ego state valid after 3 braked ticks')]

@@ -100,9 +100,9 @@ def test_local_automot_driver_six_ticks(automot_driver, tmp_path):
 def test_automot_through_model_server(automot_driver, tmp_path):
     driver = automot_driver
     driver.reset()
-    server = ModelServer(driver, port=0)
+    server = ModelServer(driver, port=0, secret='automot-test-secret-0123')
     thread = server.start_in_thread()
-    client = RemoteDriver(port=server.port, timeout=120, connect_retries=5)
+    client = RemoteDriver(port=server.port, timeout=120, connect_retries=5, secret='automot-test-secret-0123')
     try:
         assert client.ping()
         agent = _agent(client, str(tmp_path / 'remote_route'))

@@ -72,3 +72,21 @@ def test_route_planner_from_gps():
     assert out['route_index'] == 1  # first point within min_distance
     np.testing.assert_allclose(out['target_point'], [0.0, -20.0], atol=1e-3)  # to the right
     assert out['command'] == 1
+
+
+def test_state_validity_needs_a_fix_and_a_compass():
+    est = StateEstimator()
+    lat, lon = carla_xy_to_gps([10.0, 0.0])
+    s0 = est.update([float('nan'), lon, 0], [0, 0, 9.8, 0, 0, 0, float('nan')], 2.0)
+    assert not s0.valid and s0.invalid_reason() == 'no valid GNSS fix / compass yet'
+    s1 = est.update([lat, lon, 0], [0, 0, 9.8, 0, 0, 0, float('nan')], 2.0)
+    assert s1.has_fix and not s1.valid and s1.invalid_reason() == 'no valid compass yet'
+    s2 = est.update(None, None, 2.0)  # no heading yet: no dead reckoning along a made-up yaw
+    np.testing.assert_allclose(s2.xy, [10.0, 0.0], atol=1e-6)
+    s3 = est.update(None, [0, 0, 9.8, 0, 0, 0, 0.0], 2.0)
+    assert s3.valid and s3.invalid_reason() == '' and not s3.gps_valid
+    np.testing.assert_allclose(s3.xy, [10.0, 0.1], atol=1e-6)  # dead-reckoned along +y now
+    s4 = est.update(None, [0, 0, 9.8, 0, 0, 0, float('nan')], None)
+    assert s4.valid  # a dropout after a valid state keeps it valid (last heading, dead reckoning)
+    est.reset()
+    assert not est.state.valid

@@ -1,5 +1,5 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""Asynchronous UE/AE scheduling: the UE refreshes the prefix cache every k action-expert ticks."""
+"""Asynchronous UE/AE scheduling: the UE refreshes the prefix cache once it is k action-expert ticks old."""
 import time
 from typing import Any, Callable, Dict, Optional
 
@@ -21,12 +21,15 @@ class AsyncScheduler:
     every tick.
 
     Args:
-        ue_interval (int): refresh the UE every ``ue_interval`` AE ticks (tick 0 always refreshes).
-            Defaults to 2.
+        ue_interval (int): refresh the UE once the cache is ``ue_interval`` ticks old (measured from the
+            tick the cache was written at, on the caller's clock), so irregular caller clocks (ticks
+            1, 3, 5, ... or jumps) keep refreshing and a forced refresh restarts the count. The first tick
+            (no cache) always refreshes. Defaults to 2.
         max_cache_age (int | None): largest allowed cache age in ticks when the AE runs; None = no limit.
             Defaults to None.
         on_stale (str): 'refresh' (run the UE now) or 'raise' (:class:`StaleCacheError`) when the cache is
-            older than ``max_cache_age`` or missing at a tick where no refresh is scheduled.
+            older than ``max_cache_age`` at a tick where no refresh is due. A missing cache (first tick,
+            after :meth:`reset`) always refreshes.
             Defaults to 'refresh'.
         synchronous (bool): run the UE at every tick (AutoMoT-S). Defaults to False.
     """
@@ -53,18 +56,27 @@ class AsyncScheduler:
         self.tick = 0
         self.cache = None
 
+    def cache_age(self) -> Optional[int]:
+        """Age of the cache at the current tick (ticks since its own refresh tick); None if missing."""
+        if self.cache is None or self.cache.created_tick is None:
+            return None
+        return self.tick - self.cache.created_tick
+
     def needs_refresh(self) -> bool:
-        """Whether the UE must run at the current tick (schedule, missing or stale cache)."""
-        scheduled = self.tick % self.ue_interval == 0
-        if scheduled:
-            return True
-        stale = self.cache is None or (self.max_cache_age is not None
-                                       and self.cache.age(self.tick) > self.max_cache_age)
-        if not stale:
+        """Whether the UE must run at the current tick (cache missing, due by age, or stale).
+
+        The decision reads only the cache's age, never ``tick % ue_interval``: with a caller that calls
+        at ticks 1, 3, 5, ... and ``ue_interval=2`` the UE runs at every call, and after a forced
+        (stale) refresh the next scheduled one comes ``ue_interval`` ticks later, not at the next
+        multiple of ``ue_interval``.
+        """
+        age = self.cache_age()
+        if age is None or age >= self.ue_interval:
+            return True  # first tick (or after reset), or scheduled
+        if self.max_cache_age is None or age <= self.max_cache_age:
             return False
         if self.on_stale == 'raise':
-            age = 'missing' if self.cache is None else f'age {self.cache.age(self.tick)} ticks'
-            raise StaleCacheError(f'AsyncScheduler: prefix cache is stale at tick {self.tick} ({age}, '
+            raise StaleCacheError(f'AsyncScheduler: prefix cache is stale at tick {self.tick} (age {age} ticks, '
                                   f'max_cache_age={self.max_cache_age}) and on_stale="raise"')
         return True
 
@@ -95,8 +107,7 @@ class AsyncScheduler:
         if ue_ran:
             t0 = time.perf_counter()
             self.cache = ue_fn(self.tick)
-            if self.cache.created_tick is None:
-                self.cache.created_tick = self.tick
+            self.cache.created_tick = self.tick  # the age counts from this refresh, whatever ue_fn reused
             timings['ue'] = (time.perf_counter() - t0) * 1e3
         t0 = time.perf_counter()
         output = ae_fn(self.cache)

@@ -268,6 +268,65 @@ class Qwen3VLUnderstandingExpert(BaseModule):
         return self.tokenizer.decode(out[0, batch['input_ids'].shape[1]:].tolist(), skip_special_tokens=True)
 
 
+    def question_ids(self, question: str, context: str = '') -> List[int]:
+        """Tokens that follow a cached driving prefix to ask ``question``.
+
+        The driving prefix (:meth:`chat_text`) ends with an open, empty assistant turn; these tokens close
+        it and add a user turn with ``context`` (e.g. :func:`driving_prompt` of the current tick) and the
+        question, then open the assistant turn the answer is generated in.
+        """
+        user = f'{context} {question}' if context else question
+        return self.tokenizer.encode(f'<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n')
+
+    @torch.no_grad()
+    def answer_from_cache(self, cache: PrefixKVCache, token_ids: Sequence[int],
+                          max_new_tokens: Optional[int] = None) -> List[int]:
+        """Greedy decoding that continues a filled driving prefix cache (no vision tower, no prefill).
+
+        The UE's keys/values depend only on the UE tokens (causal among themselves, never on AE tokens),
+        so appending ``token_ids`` after the cached prefix is exactly the continuation of the full token
+        sequence ``prefix + token_ids``. The cache is copied into a transformers ``DynamicCache`` and left
+        unchanged; the text tokens get M-RoPE position ``cache.next_position + i`` in all three sections.
+
+        Args:
+            cache (PrefixKVCache): a filled cache of batch size 1 (e.g. ``Driver``'s last UE refresh).
+            token_ids (Sequence[int]): tokens appended after the prefix (:meth:`question_ids`).
+            max_new_tokens (int | None): defaults to ``self.max_new_tokens``.
+
+        Returns:
+            list[int]: the generated token ids, up to and including the end-of-turn token.
+        """
+        from transformers import DynamicCache
+        if cache.length == 0 or cache.batch_size != 1:
+            raise ValueError(f'answer_from_cache needs a filled cache of batch size 1, got batch '
+                             f'{cache.batch_size} with {cache.length} tokens')
+        if not bool(cache.valid().all()):
+            raise ValueError('answer_from_cache: the cached prefix has padding tokens')
+        if len(token_ids) == 0:
+            raise ValueError('answer_from_cache: no tokens to append after the prefix')
+        kv = DynamicCache(config=self.core.config)
+        for i in range(cache.num_layers):
+            key, value = cache.get(i)
+            kv.update(key.clone(), value.clone(), i)
+        lm = self.core.model.language_model
+        device = cache.keys[0].device
+        ids = torch.tensor([list(token_ids)], dtype=torch.long, device=device)
+        seq_pos, rope_pos = cache.length, int(cache.next_position[0])
+        out: List[int] = []
+        for _ in range(max_new_tokens or self.max_new_tokens):
+            n = ids.shape[1]
+            steps = torch.arange(n, device=device)
+            position_ids = torch.stack([seq_pos + steps] + [rope_pos + steps] * 3)[:, None]  # (4, 1, n)
+            hidden = lm(input_ids=ids, position_ids=position_ids, past_key_values=kv, use_cache=True)
+            next_id = int(self.core.lm_head(hidden.last_hidden_state[:, -1]).argmax(-1))
+            out.append(next_id)
+            if next_id == self.tokenizer.eos_token_id:
+                break
+            seq_pos, rope_pos = seq_pos + n, rope_pos + n
+            ids = torch.tensor([[next_id]], dtype=torch.long, device=device)
+        return out
+
+
 def _other_special_ids(cfg) -> Dict[str, int]:
     """Ids of the non-vision Qwen special tokens for the fallback tokenizer (just above the vision ids)."""
     base = max(cfg.vision_start_token_id, cfg.vision_end_token_id, cfg.image_token_id, cfg.video_token_id)
