@@ -9,8 +9,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from mmautomot.registry import METRICS
-from ..functional import (SAMPLE_KEYS, BEVCollisionConfig, PlanningProtocol, build_protocol,
-                          evaluate_planning, format_planning_tables, to_numpy)
+from ..functional import (OPTIONAL_KEYS, SAMPLE_KEYS, BEVCollisionConfig, PlanningProtocol,
+                          build_protocol, evaluate_planning, format_planning_tables, to_numpy)
 
 
 def _get(sample: Any, key: str):
@@ -101,9 +101,12 @@ class PlanningMetric(BaseMetric):
         for i, sample in enumerate(data_samples):
             token = _get(sample, 'token')
             record = {'token': str(token) if token is not None else f'#{len(self.results) + i}'}
-            for key in SAMPLE_KEYS:
+            for key in list(SAMPLE_KEYS) + list(OPTIONAL_KEYS):
                 value = _get(sample, key)
-                if value is None and key.startswith('gt_agent'):
+                if value is None and (key.startswith('gt_agent') or key in OPTIONAL_KEYS):
+                    continue
+                if isinstance(value, dict):  # per-protocol occupancy grids
+                    record[key] = {k: to_numpy(v) for k, v in value.items()}
                     continue
                 if value is None:
                     raise KeyError(f'PlanningMetric: data sample {record["token"]} has no {key!r}')
