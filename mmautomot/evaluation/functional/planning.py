@@ -252,8 +252,9 @@ def evaluate_planning(samples: Sequence[dict],
     ``CR[s, t] = collide(pred) and not collide(gt)`` (GT-collision exclusion, see
     :class:`BEVCollisionConfig`), checked at the reference point ``collision_cfg.ego_reference``
     (:mod:`.planning_reference`) in each protocol's grid layout (:mod:`.bev_collision`), against the
-    rasterised agents or, if the records carry ``gt_occupancy``, against those grids. A protocol then keeps samples (``invalid_policy``), masks L2 at
-    invalid steps (``'mask'``), reduces the steps to each horizon (``horizon_rule``) and averages over
+    rasterised agents or, if the records carry ``gt_occupancy``, against those grids. A protocol
+    then keeps samples (``invalid_policy``), masks L2 at invalid steps (``'mask'``), reduces the
+    steps to each horizon (``horizon_rule``) and averages over
     samples; ``*_avg`` is the mean of the horizon values. Collision rates are in percent.
 
     Args:
