@@ -23,6 +23,8 @@ class DrivingDataSample(BaseDataElement):
     Data fields (tensors; ``gt_*`` from the dataset, ``pred_*`` from the model):
         gt_ego_fut_trajs (T, 2): future ego positions, T steps every ``plan_dt`` s (nuScenes 6 x 0.5 s).
         gt_ego_fut_masks (T,): 1 where the step exists (0 past the scene end).
+        gt_ego_fut_lidar_trajs (T, 2), optional: the future LIDAR_TOP origins in the current ego
+            frame (nuScenes; the published planning protocols' trajectory point).
         gt_ego_path (P, 2): spatial path, P points every ``path_spacing`` m along the future
             (AutoMoT: 20 x 1 m); gt_ego_path_masks (P,).
         gt_meta_actions (K, 2) long: (lateral, longitudinal) ids per horizon, -1 = ignore

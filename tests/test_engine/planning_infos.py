@@ -2,7 +2,7 @@
 """Write a tiny nuScenes-style info pkl holding only the planning fields (not collected).
 
 Enough for configs whose pipeline is ``BuildPlanningTargets`` + ``PackDrivingInputs`` (the ego-state
-baselines): no images, no LiDAR. Layout and frames as in ``docs/contracts.md``: ego frame,
+baselines): no images, no LiDAR points (only the LiDAR mount, for the metric's reference point). Layout and frames as in ``docs/contracts.md``: ego frame,
 x forward, y left, metres; 6 future steps and 4 history steps at 0.5 s. The ego drives a unicycle
 at constant speed and yaw rate, so the future is a smooth function of ``ego_status``.
 """
@@ -16,6 +16,9 @@ from mmautomot.structures.commands import nuscenes_command_from_offset
 from mmautomot.structures.info_format import INFO_VERSION
 
 FUT_STEPS, HIST_STEPS, DT, PATH_POINTS = 6, 4, 0.5, 20
+#: a nuScenes-like LIDAR_TOP mount (x right, y forward) 0.94 m ahead of the rear axle
+LIDAR_X = 0.94
+LIDAR2EGO = np.array([[0, 1, 0, LIDAR_X], [-1, 0, 0, 0], [0, 0, 1, 1.84], [0, 0, 0, 1]], np.float32)
 
 
 def _unicycle(speed: float, yaw_rate: float, times: np.ndarray) -> np.ndarray:
@@ -30,7 +33,8 @@ def _unicycle(speed: float, yaw_rate: float, times: np.ndarray) -> np.ndarray:
 def make_planning_info(idx: int, rng: np.random.Generator) -> dict:
     """One info dict with every planning field of the contract."""
     speed, yaw_rate = rng.uniform(2.0, 10.0), rng.uniform(-0.25, 0.25)
-    fut = _unicycle(speed, yaw_rate, DT * np.arange(1, FUT_STEPS + 1))
+    t_fut = DT * np.arange(1, FUT_STEPS + 1)
+    fut = _unicycle(speed, yaw_rate, t_fut)
     hist = _unicycle(speed, yaw_rate, -DT * np.arange(HIST_STEPS, 0, -1))
     path = _unicycle(1.0, yaw_rate / max(speed, 1e-3), np.arange(1, PATH_POINTS + 1, dtype=float))
     # Two static agents far to the sides: never on the ego's path.
@@ -41,6 +45,11 @@ def make_planning_info(idx: int, rng: np.random.Generator) -> dict:
         sample_idx=idx, token=f'tok{idx:04d}', scene_token=f'scene{idx // 8}',
         timestamp=float(idx) * DT, ego2global=np.eye(4, dtype=f32),
         ego_fut_trajs=fut.astype(f32), ego_fut_masks=np.ones(FUT_STEPS, f32),
+        ego_fut_lidar_trajs=(fut + LIDAR_X * np.stack([np.cos(yaw_rate * t_fut),
+                                                       np.sin(yaw_rate * t_fut)], -1)).astype(f32),
+        # the mount only: the path is never read (the pipelines load no points)
+        lidar_points=dict(lidar_path=f'samples/LIDAR_TOP/tok{idx:04d}.bin', num_pts_feats=5,
+                          lidar2ego=LIDAR2EGO.copy()),
         ego_hist_trajs=hist.astype(f32),
         ego_status=np.array([speed, 0.0, speed * yaw_rate, yaw_rate], f32), can_bus=True,
         command=nuscenes_command_from_offset(float(fut[-1, 1])),

@@ -5,13 +5,14 @@ import pytest
 import torch
 
 from mmautomot.evaluation import PlanningMetric
-from mmautomot.evaluation.functional import (BEVCollisionConfig, ego_footprint_cells,
-                                             evaluate_planning)
+from mmautomot.evaluation.functional import BEVCollisionConfig, evaluate_planning
 from mmautomot.registry import METRICS
 
 T = 6
 GT = np.stack([np.arange(1, T + 1) * 2.0, np.zeros(T)], axis=1)  # 2 m per step along +x
 CAR, PED = 0, 8
+#: these hand-made cases are written in the reference frame itself (trajectory point = origin)
+EGO = BEVCollisionConfig(ego_reference='ego')
 
 
 def agent(x, y, length=4.0, width=2.0, yaw=0.0, label=CAR, steps=None):
@@ -38,6 +39,7 @@ def sample(pred, gt=GT, mask=None, agents=(), token='s'):
 
 
 def metrics_of(samples, **kwargs):
+    kwargs.setdefault('collision_cfg', EGO)
     return evaluate_planning(samples, **kwargs).metrics
 
 
@@ -92,7 +94,7 @@ def test_gt_collision_excluded_but_kept_in_denominator():
     m = metrics_of([a, b])
     # per sample at 2 s: a -> 0 of 4 steps, b -> 1 of 4 steps; mean = 12.5 % (not 1/7 = 14.3 %)
     assert_row(m, 'stp3', 'CR', [0, 12.5, 100 / 12, (12.5 + 100 / 12) / 3])
-    no_excl = metrics_of([a, b], collision_cfg=BEVCollisionConfig(exclude_gt_collisions=False))
+    no_excl = metrics_of([a, b], collision_cfg=BEVCollisionConfig(exclude_gt_collisions=False, ego_reference='ego'))
     assert_row(no_excl, 'stp3', 'CR', [0, 25, 100 / 6, (25 + 100 / 6) / 3])
 
 
@@ -101,7 +103,7 @@ def test_four_valid_steps_drop_vs_mask():
     gt4 = GT.copy()
     gt4[4:] = 0.0  # past the scene end
     short = sample(gt4 + [0, 2.0], gt=gt4, mask=[1, 1, 1, 1, 0, 0], token='short')
-    res = evaluate_planning([full, short])
+    res = evaluate_planning([full, short], collision_cfg=EGO)
     m = res.metrics
     assert res.num_samples == {'stp3': 1, 'uniad': 2} and res.num_total == 2
     assert_row(m, 'stp3', 'L2', [1, 1, 1, 1])  # the short sample is dropped
@@ -138,7 +140,7 @@ def test_footprint_forward_offset_matters():
     gt[:, 1] = -20.0
     s = sample(pred, gt=gt, agents=[agent(13.0, 0.0, length=1.6, width=1.0, steps=[0])])
     assert_row(metrics_of([s]), 'stp3', 'CR', [50, 25, 100 / 6, (50 + 25 + 100 / 6) / 3])
-    centred = BEVCollisionConfig(ego_forward_offset=0.0)
+    centred = BEVCollisionConfig(ego_forward_offset=0.0, ego_reference='ego')
     assert_row(metrics_of([s], collision_cfg=centred), 'stp3', 'CR', [0, 0, 0, 0])
 
 
@@ -151,18 +153,6 @@ def test_agent_box_is_rotated_by_yaw():
     along = agent(20.0, 3.6, length=6.0, width=1.0, yaw=0.0, steps=[0])  # y in [3.1, 4.1]
     assert metrics_of([sample(pred, gt=gt, agents=[lying])])['stp3/CR_1s'] == 50
     assert metrics_of([sample(pred, gt=gt, agents=[along])])['stp3/CR_1s'] == 0
-
-
-def test_footprint_cells_truncate_and_clamp():
-    cfg = BEVCollisionConfig()
-    rows, cols = ego_footprint_cells(np.array([0.0, 0.0]), cfg)
-    assert rows.tolist() == list(range(97, 105)) and cols.tolist() == list(range(98, 102))
-    rows, cols = ego_footprint_cells(np.array([0.3, -0.3]), cfg)
-    assert rows.tolist() == list(range(98, 106)) and cols.tolist() == list(range(97, 101))
-    rows, cols = ego_footprint_cells(np.array([-60.0, 70.0]), cfg)
-    assert set(rows.tolist()) == {0} and set(cols.tolist()) == {199}
-    rows, _ = ego_footprint_cells(np.array([-48.9, 0.0]), cfg)  # x + o + 50 = -0.15: trunc -> 0
-    assert rows.tolist() == [0, 0, 1, 2, 3, 4, 5, 6]
 
 
 def test_border_clamping_tests_border_cells():
@@ -188,7 +178,7 @@ def test_errors_name_the_sample():
     with pytest.raises(KeyError, match='unknown planning protocol'):
         evaluate_planning([sample(GT)], protocols=['vad'])
     with pytest.raises(ValueError, match='need steps'):
-        evaluate_planning([sample(GT)], horizons=(1.0, 4.0))
+        evaluate_planning([sample(GT)], horizons=(1.0, 4.0), collision_cfg=EGO)
 
 
 def test_metric_with_data_samples_and_dump(tmp_path):
@@ -196,8 +186,10 @@ def test_metric_with_data_samples_and_dump(tmp_path):
     metric = METRICS.build(dict(type='PlanningMetric', dump_results=str(tmp_path / 'preds.pkl')))
     assert isinstance(metric, PlanningMetric)
     samples = []
+    lidar2ego = np.array([[0, 1, 0, 0], [-1, 0, 0, 0], [0, 0, 1, 1.8], [0, 0, 0, 1]], np.float32)
     for i, s in enumerate([sample(deviate(3, 5.0), agents=[agent(8.0, 5.0)]), sample(GT)]):
-        ds = DrivingDataSample(metainfo=dict(token=f'tok{i}'))
+        s['gt_ego_fut_lidar_trajs'] = s['gt_ego_fut_trajs'].copy()  # LiDAR above the rear axle
+        ds = DrivingDataSample(metainfo=dict(token=f'tok{i}', lidar2ego=lidar2ego))
         for k, v in s.items():
             if k != 'token':
                 ds.set_field(torch.from_numpy(v), k)
@@ -216,7 +208,40 @@ def test_metric_with_data_samples_and_dump(tmp_path):
 
 def test_table_names_protocol_settings():
     from mmautomot.evaluation import format_planning_tables
-    text = format_planning_tables(evaluate_planning([sample(GT)]))
+    text = format_planning_tables(evaluate_planning([sample(GT)], collision_cfg=EGO), EGO)
     assert 'stp3: occupancy=vehicles+pedestrians; mean over steps <= T' in text
     assert 'uniad: occupancy=vehicles; value at step 2T' in text
     assert 'fillPoly rule' in text
+
+
+def test_reference_point_moves_the_footprint_not_l2():
+    """The published protocols check collisions at the LiDAR origin (0.94 m ahead of the axle)."""
+    pred = GT.copy()
+    pred[0] = [10.0, 0.0]
+    gt = GT.copy()
+    gt[:, 1] = -20.0
+    s = sample(pred, gt=gt, agents=[agent(13.9, 0.0, length=1.6, width=1.0, steps=[0])])
+    s['lidar2ego'] = np.array([[0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84], [0, 0, 0, 1]])
+    s['gt_ego_fut_lidar_trajs'] = gt + [0.94, 0.0]  # driving straight: the lever arm stays along x
+    lidar = evaluate_planning([s]).metrics  # the default: ego_reference='lidar'
+    fixed = metrics_of([s], collision_cfg=BEVCollisionConfig(ego_reference='lidar_fixed'))
+    ego = metrics_of([s])
+    # car rear at 13.1 m: the footprint ahead of the axle ends in the cell of 12.0 m; ahead of the
+    # LiDAR the car sits at 12.16 m, inside it
+    for proto, hit in (('stp3', [50, 25, 100 / 6, (50 + 25 + 100 / 6) / 3]), ('uniad', [0] * 4)):
+        assert_row(lidar, proto, 'CR', hit)
+        assert_row(fixed, proto, 'CR', hit)
+        assert_row(ego, proto, 'CR', [0, 0, 0, 0])
+        for key in ('L2_1s', 'L2_2s', 'L2_3s', 'L2_avg'):
+            assert lidar[f'{proto}/{key}'] == ego[f'{proto}/{key}'] == fixed[f'{proto}/{key}']
+    # UniAD reads step 2 at 1 s: put the car there too
+    s2 = dict(s, gt_agent_fut_masks=np.ones((1, T), np.float32))
+    pred2 = s['pred_ego_fut_trajs'].copy()
+    pred2[1] = [10.0, 0.0]
+    s2['pred_ego_fut_trajs'] = pred2
+    assert evaluate_planning([s2]).metrics['uniad/CR_1s'] == 100
+    assert metrics_of([s2])['uniad/CR_1s'] == 0
+    missing = sample(GT)
+    with pytest.raises(KeyError, match=r"sample m: ego_reference='lidar' .* needs \['lidar2ego', "
+                                       r"'gt_ego_fut_lidar_trajs'\]"):
+        evaluate_planning([missing], names=['m'])

@@ -30,6 +30,9 @@ def info(token, mask=None, agents=()):
     return dict(
         sample_idx=0, token=token, scene_token='scene', timestamp=0.0,
         ego_fut_trajs=GT.copy(),
+        ego_fut_lidar_trajs=GT.copy(),  # the LiDAR right above the rear axle: same numbers as 'ego'
+        lidar_points=dict(lidar2ego=np.array([[0, 1, 0, 0], [-1, 0, 0, 0], [0, 0, 1, 1.8],
+                                              [0, 0, 0, 1]], np.float32)),
         ego_fut_masks=np.ones(T, np.float32) if mask is None else np.asarray(mask, np.float32),
         plan_agent_boxes=np.array([[x, y, 0.8, 4.0, 2.0, 1.6, 0.0] for x, y in agents],
                                   np.float32).reshape(n, 7),
@@ -78,6 +81,7 @@ def test_eval_planning_end_to_end(tmp_path, ann, capsys):
     assert m['uniad/CR_2s'] == pytest.approx(100 / 3)
     assert m['uniad/L2_2s'] == pytest.approx((5 + 1 + 0) / 3)
     assert report['protocols']['uniad']['invalid_policy'] == 'mask'
+    assert report['collision_cfg']['ego_reference'] == 'lidar'
 
 
 def test_eval_planning_dict_format_and_single_protocol(tmp_path, ann):

@@ -28,6 +28,8 @@ def synthetic_samples(num_samples: int, agents_per_sample: int, seed: int = 0, s
         speed, curv = rng.uniform(0, 12), rng.normal(0, 0.02)
         heading = curv * speed * t
         gt = np.stack([speed * t * np.cos(heading / 2), speed * t * np.sin(heading / 2)], -1)
+        # nuScenes-like LIDAR_TOP 0.94 m ahead of the rear axle, x right / y forward
+        gt_lidar = gt + 0.94 * np.stack([np.cos(heading), np.sin(heading)], -1)
         mask = np.ones(steps, np.float32)
         if rng.random() < 0.05:
             mask[rng.integers(1, steps):] = 0
@@ -48,6 +50,8 @@ def synthetic_samples(num_samples: int, agents_per_sample: int, seed: int = 0, s
             pred_ego_fut_trajs=torch.from_numpy(pred.astype(np.float32)),
             gt_ego_fut_trajs=torch.from_numpy(gt.astype(np.float32)),
             gt_ego_fut_masks=torch.from_numpy(mask),
+            gt_ego_fut_lidar_trajs=torch.from_numpy(gt_lidar.astype(np.float32)),
+            lidar2ego=torch.tensor([[0.0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84], [0, 0, 0, 1]]),
             gt_agent_boxes=torch.from_numpy(boxes.astype(np.float32)),
             gt_agent_labels=torch.from_numpy(labels.astype(np.int64)),
             gt_agent_fut_trajs=torch.from_numpy(fut.astype(np.float32)),

@@ -21,7 +21,8 @@ unpickled, see ``mmautomot.utils.safe_pickle``). The info pkl's ``metainfo.info_
 layout (6 future steps at 0.5 s) are checked: infos of another version fail saying what was expected.
 The GT comes from the info pkl written by tools/create_data.py (``token``, ``ego_fut_trajs``,
 ``ego_fut_masks``, ``plan_agent_boxes``, ``plan_agent_labels``, ``plan_agent_fut_trajs``,
-``plan_agent_fut_yaws``, ``plan_agent_fut_masks``). Every annotated token needs a prediction (missing
+``plan_agent_fut_yaws``, ``plan_agent_fut_masks``; for ``--ego-reference lidar``, the default and the
+published protocols' reference point, also ``ego_fut_lidar_trajs`` and ``lidar_points.lidar2ego``). Every annotated token needs a prediction (missing
 ones are an error listing how many and the first few); extra predicted tokens are ignored with a
 warning. The printed tables name each protocol and its settings; ``--json`` writes the metrics, the
 sample counts and the settings.
@@ -32,7 +33,7 @@ import os.path as osp
 import sys
 from dataclasses import asdict
 
-from mmautomot.evaluation.functional import (FILLPOLY_RULE, BEVCollisionConfig,
+from mmautomot.evaluation.functional import (EGO_REFERENCES, FILLPOLY_RULE, BEVCollisionConfig,
                                              evaluate_planning_files, format_planning_tables,
                                              protocol_as_dict)
 from mmautomot.structures.info_format import InfoFormatError
@@ -48,6 +49,9 @@ def parse_args(argv=None):
     parser.add_argument('--results', required=True, help='pkl with the predictions')
     parser.add_argument('--ann', required=True, help='info pkl with the GT (tools/create_data.py)')
     parser.add_argument('--protocol', choices=sorted(CHOICES), default='both')
+    parser.add_argument('--ego-reference', choices=EGO_REFERENCES, default='lidar',
+                        help='trajectory point of the collision check: lidar (the published '
+                        'protocols), lidar_fixed or ego (rear axle); see docs/contracts.md')
     parser.add_argument('--json', default=None, help='write metrics and settings to this JSON file')
     return parser.parse_args(argv)
 
@@ -57,7 +61,7 @@ def main(argv=None) -> dict:
     for path in (args.results, args.ann):
         if not osp.isfile(path):
             sys.exit(f'eval_planning: no such file: {path}')
-    cfg = BEVCollisionConfig()
+    cfg = BEVCollisionConfig(ego_reference=args.ego_reference)
     try:
         result = evaluate_planning_files(args.results, args.ann, protocols=CHOICES[args.protocol],
                                          collision_cfg=cfg)

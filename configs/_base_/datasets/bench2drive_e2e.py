@@ -65,5 +65,7 @@ test_dataloader = val_dataloader
 
 # Open-loop L2 / collision on the val routes: a sanity check only; the Bench2Drive numbers are the
 # closed-loop DS / SR (tools/bench2drive/run_evaluation.py + merge_results.py).
-val_evaluator = dict(type='PlanningMetric', protocols=('stp3', 'uniad'), plan_dt=0.5)
+# nuScenes' LIDAR_TOP reference point does not apply to CARLA logs: check collisions at the ego origin
+val_evaluator = dict(type='PlanningMetric', protocols=('stp3', 'uniad'), plan_dt=0.5,
+                     collision_cfg=dict(ego_reference='ego'))
 test_evaluator = val_evaluator

@@ -268,10 +268,14 @@ class NuScenesInfoBuilder:
         def pos(tok):
             return to_local(g2e, self._ego2global(self._lidar(tok))[:3, 3])[0, :2]
 
-        fut = np.zeros((T, 2))
+        def lidar_pos(tok):  # the LIDAR_TOP origin: the published protocols' trajectory point
+            sd = self._lidar(tok)
+            return to_local(g2e, (self._ego2global(sd) @ self._sensor2ego(sd))[:3, 3])[0, :2]
+
+        fut, fut_lidar = np.zeros((T, 2)), np.zeros((T, 2))
         fut_mask = np.zeros(T, np.float32)
         for k, tok in enumerate(frames[idx + 1:idx + 1 + T]):
-            fut[k], fut_mask[k] = pos(tok), 1
+            fut[k], fut_lidar[k], fut_mask[k] = pos(tok), lidar_pos(tok), 1
         path_pts = np.array([pos(tok) for tok in frames[idx + 1:]]).reshape(-1, 2)
         path, path_mask = resample_path(path_pts, PLANNING['path_points'], PLANNING['path_spacing'])
         hist_valid = np.array([idx - H + k >= 0 for k in range(H)])
@@ -285,6 +289,7 @@ class NuScenesInfoBuilder:
         target = fut[n_valid - 1] if n_valid else np.zeros(2)
         return dict(
             ego_fut_trajs=fut.astype(np.float32), ego_fut_masks=fut_mask,
+            ego_fut_lidar_trajs=fut_lidar.astype(np.float32),
             ego_hist_trajs=hist.astype(np.float32), ego_hist_masks=hist_valid.astype(np.float32),
             ego_status=status, can_bus=from_can,
             command=nuscenes_command_from_offset(float(target[1])) if n_valid else

@@ -22,7 +22,7 @@ INPUT_KEYS = {
 IMAGE_KEYS = ('img_hist', 'imgs')
 GT_KEYS = ('gt_ego_fut_trajs', 'gt_ego_fut_masks', 'gt_ego_path', 'gt_ego_path_masks',
            'gt_meta_actions', 'gt_agent_boxes', 'gt_agent_labels', 'gt_agent_fut_trajs',
-           'gt_agent_fut_yaws', 'gt_agent_fut_masks')
+           'gt_agent_fut_yaws', 'gt_agent_fut_masks', 'gt_ego_fut_lidar_trajs')
 META_KEYS = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'lidar2ego',
              'ego2global', 'cam2ego', 'cam_intrinsics', 'img_shape', 'ori_img_shape', 'prompt',
              'command', 'plan_dt', 'path_spacing', 'can_bus')

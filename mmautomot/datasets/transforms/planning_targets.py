@@ -26,6 +26,11 @@ GT_FIELDS = {
     'plan_agent_fut_yaws': ('gt_agent_fut_yaws', np.float32, (-1, 'T')),
     'plan_agent_fut_masks': ('gt_agent_fut_masks', np.float32, (-1, 'T')),
 }
+#: copied like :data:`GT_FIELDS` when the info has them (older infos do not): the future LIDAR_TOP
+#: origins, the trajectory point of the published nuScenes planning protocols (``PlanningMetric``)
+OPTIONAL_GT_FIELDS = {
+    'ego_fut_lidar_trajs': ('gt_ego_fut_lidar_trajs', np.float32, ('T', 2)),
+}
 #: ego inputs of the planners: info key -> (dtype, shape)
 EGO_INPUTS = {
     'ego_status': (np.float32, (4, )),
@@ -50,8 +55,11 @@ class BuildPlanningTargets(BaseTransform):
     ``plan_agent_boxes``, ``plan_agent_labels``, ``plan_agent_fut_trajs``, ``plan_agent_fut_yaws``
     and ``plan_agent_fut_masks`` become ``gt_ego_fut_trajs``, ..., ``gt_agent_boxes``, ...,
     ``gt_agent_fut_masks`` with fixed dtypes and shapes (an empty agent list gives (0, 7),
-    (0, T, 2), ...). The ego inputs ``ego_status`` (4,), ``ego_hist_trajs`` (H, 2), ``target_point`` (2,) are
-    cast to float32 and ``command`` to int.
+    (0, T, 2), ...); ``ego_fut_lidar_trajs`` (T, 2) becomes ``gt_ego_fut_lidar_trajs`` when present,
+    and ``lidar_points.lidar2ego`` becomes ``lidar2ego`` unless a loader set it (both are read by
+    ``PlanningMetric`` for the published protocols' LiDAR reference point). The ego inputs
+    ``ego_status`` (4,), ``ego_hist_trajs`` (H, 2), ``target_point`` (2,) are cast to float32 and
+    ``command`` to int.
 
     The prompt is ``prompt_template.format(system_prompt=..., command=<words>, speed=<m/s>,
     target_x=..., target_y=..., num_frames=...)``, e.g. ``'... Navigation command: turn left.
@@ -98,8 +106,9 @@ class BuildPlanningTargets(BaseTransform):
         fut = self._get(results, 'ego_fut_trajs', token).reshape(-1, 2)
         steps = fut.shape[0]
         out: Dict[str, np.ndarray] = {}
-        for key in self.gt_keys:
-            field, dtype, shape = GT_FIELDS[key]
+        optional = [k for k in OPTIONAL_GT_FIELDS if k in results]
+        for key in list(self.gt_keys) + optional:
+            field, dtype, shape = GT_FIELDS[key] if key in GT_FIELDS else OPTIONAL_GT_FIELDS[key]
             shape = tuple(steps if s == 'T' else s for s in shape)
             value = self._get(results, key, token).astype(dtype)
             try:
@@ -118,6 +127,9 @@ class BuildPlanningTargets(BaseTransform):
             results['target_point'] = np.zeros(2, np.float32)
         results['command'] = int(self._get(results, 'command', token))
         results.update(out)
+        lidar2ego = (results.get('lidar_points') or {}).get('lidar2ego')
+        if 'lidar2ego' not in results and lidar2ego is not None:  # for the metric's reference point
+            results['lidar2ego'] = np.asarray(lidar2ego, np.float32)
         if self.with_prompt:
             n_frames = len(results['img_hist']) if 'img_hist' in results else len(
                 results.get('cam_front_hist', ()))

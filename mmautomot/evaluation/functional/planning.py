@@ -8,9 +8,10 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
-from .bev_collision import FILLPOLY_RULE, AgentTable, footprint_collisions
+from .bev_collision import FILLPOLY_RULE, AgentTable, footprint_collisions, grid_collisions
 from .planning_protocols import BEVCollisionConfig, PlanningProtocol, build_protocol
 from mmautomot.utils.misc import to_numpy
+from .planning_reference import reference_agents, reference_trajectories, reference_transform
 
 #: per-sample record keys (values numpy arrays or torch tensors) and their shapes.
 SAMPLE_KEYS = {
@@ -23,19 +24,35 @@ SAMPLE_KEYS = {
     'gt_agent_fut_yaws': ('N', 'T'),
     'gt_agent_fut_masks': ('N', 'T'),
 }
+#: optional record keys: the LiDAR reference point (``BEVCollisionConfig.ego_reference``) and
+#: occupancy grids given directly (``(T, G, G)`` in our layout, or a dict protocol name -> grid;
+#: they replace the agents' rasterisation, see :func:`.bev_collision.grid_collisions`).
+OPTIONAL_KEYS = {
+    'lidar2ego': (4, 4),
+    'gt_ego_fut_lidar_trajs': ('T', 2),
+    'gt_occupancy': ('T', 'G', 'G'),
+}
+#: what each ``ego_reference`` needs in every record
+REFERENCE_KEYS = {'lidar': ('lidar2ego', 'gt_ego_fut_lidar_trajs'), 'lidar_fixed': ('lidar2ego', ),
+                  'ego': ()}
 
 
-def check_planning_sample(sample: dict, name: str, num_steps: Optional[int] = None) -> dict:
+def check_planning_sample(sample: dict, name: str, num_steps: Optional[int] = None,
+                          cfg: Optional[BEVCollisionConfig] = None) -> dict:
     """Convert one record to numpy and validate the shapes of :data:`SAMPLE_KEYS`.
 
     Args:
         sample (dict): the record; values may be torch tensors or numpy arrays.
         name (str): how to name the sample in errors (e.g. its token).
         num_steps (int, optional): the expected T; taken from ``gt_ego_fut_trajs`` if None.
+        cfg (BEVCollisionConfig, optional): checks the keys its ``ego_reference`` needs and the
+            grid size of ``gt_occupancy``. Defaults to the default config.
 
     Returns:
-        dict: the same keys as numpy arrays (float64 / bool / int64). Missing agent keys mean no agents.
+        dict: the same keys as numpy arrays (float64 / bool / int64), plus those of
+        :data:`OPTIONAL_KEYS` the record has. Missing agent keys mean no agents.
     """
+    cfg = cfg or BEVCollisionConfig()
     out = {}
     missing = [k for k in ('pred_ego_fut_trajs', 'gt_ego_fut_trajs', 'gt_ego_fut_masks')
                if sample.get(k) is None]
@@ -70,27 +87,101 @@ def check_planning_sample(sample: dict, name: str, num_steps: Optional[int] = No
               ('gt_agent_fut_trajs', 'gt_agent_fut_masks'), ('gt_agent_fut_yaws', 'gt_agent_fut_masks'))
     for key, mask_key in checks:
         bad = ~np.isfinite(out[key])
+        if not bad.any():
+            continue
         if key.endswith('trajs'):
             bad = bad.any(-1)
         valid = np.ones_like(bad) if mask_key is None else out[mask_key]
         if (bad & valid).any():
             raise ValueError(f'planning sample {name}: {key!r} has non-finite values at valid steps')
         out[key] = np.nan_to_num(out[key], nan=0.0, posinf=0.0, neginf=0.0)
+    need = [k for k in REFERENCE_KEYS[cfg.ego_reference] if sample.get(k) is None]
+    if need:
+        raise KeyError(
+            f'planning sample {name}: ego_reference={cfg.ego_reference!r} (the LIDAR_TOP origin as '
+            f'the published protocols) needs {need}: lidar2ego is the 4x4 LiDAR->ego transform of '
+            f"the sample, gt_ego_fut_lidar_trajs the GT LiDAR origins (info 'ego_fut_lidar_trajs' "
+            f'written by tools/create_data.py); or choose collision_cfg ego_reference '
+            f"'lidar_fixed' (lidar2ego only) or 'ego' (rear axle)")
+    dims.update(G=cfg.grid_size)
+    for key, shape in OPTIONAL_KEYS.items():
+        value = sample.get(key)
+        if value is None:
+            continue
+        expected = tuple(dims[d] if isinstance(d, str) else d for d in shape)
+        if isinstance(value, dict) and key != 'gt_occupancy':
+            raise TypeError(f'planning sample {name}: {key!r} must be an array, got a dict')
+        grids = value if isinstance(value, dict) else {None: value}
+        arrs = {}
+        for proto, grid in grids.items():
+            arr = to_numpy(grid)
+            what = key if proto is None else f'{key}[{proto!r}]'
+            if arr.shape != expected:
+                raise ValueError(f'planning sample {name}: {what!r} must have shape {shape} = '
+                                 f'{expected}, got {arr.shape}')
+            if key == 'gt_occupancy':
+                arrs[proto] = arr.astype(bool)
+                continue
+            valid = out['gt_ego_fut_masks'] if key == 'gt_ego_fut_lidar_trajs' else True
+            bad = ~np.isfinite(arr).reshape(arr.shape[0], -1).all(-1) & valid
+            if bad.any():
+                raise ValueError(f'planning sample {name}: {what!r} has non-finite values')
+            arrs[proto] = arr.astype(np.float64)
+            if key == 'gt_ego_fut_lidar_trajs':  # non-finite only at masked steps: zero them
+                arrs[proto] = np.nan_to_num(arrs[proto], nan=0.0, posinf=0.0, neginf=0.0)
+        out[key] = arrs if isinstance(value, dict) else arrs[None]
     return out
 
 
-def stack_planning_samples(samples: Sequence[dict], names: Optional[Sequence[str]] = None):
-    """Validate records and stack them into arrays.
+class PlanningArrays(NamedTuple):
+    """Stacked planning records (ego frame), see :func:`stack_planning_samples`.
+
+    Attributes:
+        pred (np.ndarray): (S, T, 2). gt (np.ndarray): (S, T, 2). mask (np.ndarray): (S, T) bool.
+        agents (AgentTable): all agents.
+        lidar2ego (np.ndarray | None): (S, 4, 4) if every record has it.
+        gt_lidar (np.ndarray | None): (S, T, 2) GT LiDAR origins if every record has them.
+        occupancy (np.ndarray | dict | None): (S, T, G, G) bool (or protocol name -> that) if the
+            records give occupancy grids.
+    """
+    pred: np.ndarray
+    gt: np.ndarray
+    mask: np.ndarray
+    agents: AgentTable
+    lidar2ego: Optional[np.ndarray] = None
+    gt_lidar: Optional[np.ndarray] = None
+    occupancy: Optional[Union[np.ndarray, dict]] = None
+
+
+def _stack_optional(checked: list, names: Sequence[str], key: str):
+    have = [key in r for r in checked]
+    if not any(have):
+        return None
+    if not all(have):
+        raise KeyError(f'planning sample {names[have.index(False)]}: no {key!r} while others have it')
+    first = checked[0][key]
+    if isinstance(first, dict):
+        keys = set(first)
+        for r, n in zip(checked, names):
+            if not isinstance(r[key], dict) or set(r[key]) != keys:
+                raise ValueError(f'planning sample {n}: {key!r} must be a dict with keys {sorted(keys)}')
+        return {k: np.stack([r[key][k] for r in checked]) for k in first}
+    return np.stack([r[key] for r in checked])
+
+
+def stack_planning_samples(samples: Sequence[dict], names: Optional[Sequence[str]] = None,
+                           cfg: Optional[BEVCollisionConfig] = None) -> PlanningArrays:
+    """Validate records (:func:`check_planning_sample`) and stack them into arrays.
 
     Returns:
-        tuple: ``(pred (S, T, 2), gt (S, T, 2), gt_mask (S, T) bool, agents AgentTable)``.
+        PlanningArrays: ``(pred, gt, mask, agents, lidar2ego, gt_lidar, occupancy)``.
     """
     if len(samples) == 0:
         raise ValueError('no planning samples to evaluate')
     names = names if names is not None else [str(s.get('token', i)) for i, s in enumerate(samples)]
     checked, T = [], None
     for sample, name in zip(samples, names):
-        rec = check_planning_sample(sample, name, T)
+        rec = check_planning_sample(sample, name, T, cfg)
         T = rec['gt_ego_fut_trajs'].shape[0]
         checked.append(rec)
     counts = np.array([r['gt_agent_labels'].shape[0] for r in checked], dtype=np.int64)
@@ -111,7 +202,9 @@ def stack_planning_samples(samples: Sequence[dict], names: Optional[Sequence[str
     pred = np.stack([r['pred_ego_fut_trajs'] for r in checked])
     gt = np.stack([r['gt_ego_fut_trajs'] for r in checked])
     mask = np.stack([r['gt_ego_fut_masks'] for r in checked])
-    return pred, gt, mask, agents
+    return PlanningArrays(pred, gt, mask, agents, _stack_optional(checked, names, 'lidar2ego'),
+                          _stack_optional(checked, names, 'gt_ego_fut_lidar_trajs'),
+                          _stack_optional(checked, names, 'gt_occupancy'))
 
 
 class PlanningEvalResult(NamedTuple):
@@ -151,8 +244,11 @@ def evaluate_planning(samples: Sequence[dict],
 
     Per step ``t`` of sample ``s``: ``L2[s, t] = ||pred - gt||`` (metres) and
     ``CR[s, t] = collide(pred) and not collide(gt)`` (GT-collision exclusion, see
-    :class:`BEVCollisionConfig`). A protocol then keeps samples (``invalid_policy``), masks L2 at
-    invalid steps (``'mask'``), reduces the steps to each horizon (``horizon_rule``) and averages over
+    :class:`BEVCollisionConfig`), checked at the reference point ``collision_cfg.ego_reference``
+    (:mod:`.planning_reference`) in each protocol's grid layout (:mod:`.bev_collision`), against the
+    rasterised agents or, if the records carry ``gt_occupancy``, against those grids. A protocol
+    then keeps samples (``invalid_policy``), masks L2 at invalid steps (``'mask'``), reduces the
+    steps to each horizon (``horizon_rule``) and averages over
     samples; ``*_avg`` is the mean of the horizon values. Collision rates are in percent.
 
     Args:
@@ -170,18 +266,32 @@ def evaluate_planning(samples: Sequence[dict],
     protos = [build_protocol(p) for p in protocols]
     if len({p.name for p in protos}) != len(protos):
         raise ValueError(f'protocol names must be unique, got {[p.name for p in protos]}')
-    pred, gt, mask, agents = stack_planning_samples(samples, names)
+    arrs = stack_planning_samples(samples, names, cfg)
+    pred, gt, mask = arrs.pred, arrs.gt, arrs.mask
     S, T, _ = gt.shape
     steps = [int(round(h / plan_dt)) for h in horizons]
     if any(k < 1 or k > T for k in steps):
         raise ValueError(f'horizons {tuple(horizons)} s at plan_dt={plan_dt} s need steps {steps}, '
                          f'but the trajectories have {T} steps')
     l2 = np.linalg.norm(pred - gt, axis=-1)  # (S, T)
-    trajs = np.stack([pred, gt], axis=1)  # (S, 2, T, 2)
+    yaw, origin = reference_transform(arrs.lidar2ego, cfg.ego_reference, S)
+    trajs = reference_trajectories(np.stack([pred, gt], axis=1), gt, arrs.gt_lidar, yaw, origin,
+                                   cfg.ego_reference)  # (S, 2, T, 2) reference frame
+    agents = reference_agents(arrs.agents, yaw, origin)
     metrics, counts = {}, {}
     for proto in protos:
         occupied = ~mask if proto.past_scene_end_occupied else None
-        coll = footprint_collisions(trajs, agents, proto.occupancy_label_ids, cfg, occupied)
+        if arrs.occupancy is None:
+            coll = footprint_collisions(trajs, agents, proto.occupancy_label_ids, proto.grid_layout,
+                                        cfg, occupied)
+        else:
+            occ = arrs.occupancy
+            if isinstance(occ, dict):
+                if proto.name not in occ:
+                    raise KeyError(f"'gt_occupancy' has no grid for protocol {proto.name!r} "
+                                   f'(has {sorted(occ)})')
+                occ = occ[proto.name]
+            coll = grid_collisions(trajs, occ, proto.grid_layout, cfg, occupied)
         cr = coll[:, 0] & ~coll[:, 1] if cfg.exclude_gt_collisions else coll[:, 0]
         l2_p = l2
         if proto.invalid_policy == 'drop':
@@ -199,6 +309,13 @@ def evaluate_planning(samples: Sequence[dict],
     return PlanningEvalResult(metrics, counts, S, protos, tuple(horizons))
 
 
+REFERENCE_NAMES = {
+    'lidar': 'LiDAR origin (per-step GT lever arm)',
+    'lidar_fixed': 'LiDAR origin (current lever arm, unrotated)',
+    'ego': 'ego origin (rear axle)',
+}
+
+
 def format_planning_tables(result: PlanningEvalResult,
                            collision_cfg: Optional[BEVCollisionConfig] = None) -> str:
     """One table per protocol; the title names the protocol, its settings and its sample count."""
@@ -207,8 +324,9 @@ def format_planning_tables(result: PlanningEvalResult,
     header = ['metric'] + [f'{h:g}s' for h in result.horizons] + ['avg']
     blocks = [
         f'nuScenes planning: {cfg.grid_size}x{cfg.grid_size} BEV grid at {cfg.resolution} m, ego '
-        f'{cfg.ego_length} x {cfg.ego_width} m centred {cfg.ego_forward_offset} m ahead (not rotated), '
-        f'GT-collision steps excluded={cfg.exclude_gt_collisions}, agents by {FILLPOLY_RULE}'
+        f'{cfg.ego_length} x {cfg.ego_width} m centred {cfg.ego_forward_offset} m ahead (not rotated) '
+        f'of the {REFERENCE_NAMES[cfg.ego_reference]}, GT-collision steps excluded='
+        f'{cfg.exclude_gt_collisions}, agents by {FILLPOLY_RULE}'
     ]
     for proto in result.protocols:
         rows = [header]

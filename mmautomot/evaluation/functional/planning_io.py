@@ -38,6 +38,7 @@ INFO_TO_RECORD = {
     'plan_agent_fut_trajs': 'gt_agent_fut_trajs',
     'plan_agent_fut_yaws': 'gt_agent_fut_yaws',
     'plan_agent_fut_masks': 'gt_agent_fut_masks',
+    'ego_fut_lidar_trajs': 'gt_ego_fut_lidar_trajs',
 }
 
 
@@ -77,7 +78,10 @@ def load_planning_predictions(results: Union[str, list, dict]) -> Dict[str, np.n
 
 
 def planning_gt_from_infos(ann: Union[str, dict, list]) -> List[dict]:
-    """GT planning records (without predictions) from an info pkl, in ``data_list`` order."""
+    """GT planning records (without predictions) from an info pkl, in ``data_list`` order.
+
+    Besides :data:`INFO_TO_RECORD`, ``lidar_points.lidar2ego`` becomes the record's ``lidar2ego``.
+    """
     src = ann if isinstance(ann, str) else '<ann>'
     data = _load(ann) if isinstance(ann, str) else ann
     if not isinstance(data, dict) or 'data_list' not in data or 'metainfo' not in data:
@@ -103,6 +107,9 @@ def planning_gt_from_infos(ann: Union[str, dict, list]) -> List[dict]:
         for key, rec_key in INFO_TO_RECORD.items():
             if info.get(key) is not None:
                 rec[rec_key] = info[key]
+        lidar2ego = (info.get('lidar_points') or {}).get('lidar2ego')
+        if lidar2ego is not None:
+            rec['lidar2ego'] = lidar2ego
         records.append(rec)
     return records
 

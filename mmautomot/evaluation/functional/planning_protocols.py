@@ -9,11 +9,11 @@ footprint, GT-collision exclusion) live in :class:`BEVCollisionConfig`.
 
 * ST-P3 / VAD (Hu et al., ECCV 2022; Jiang et al., ICCV 2023): occupancy of vehicles **and**
   pedestrians; the value at ``h`` seconds is the **mean over all steps up to** ``h``; samples whose
-  ego future does not have all ``T`` valid steps are **dropped**.
+  ego future does not have all ``T`` valid steps are **dropped**; grid drawn in VAD's image layout.
 * UniAD (Hu et al., CVPR 2023): occupancy of **vehicles only**; the value at ``h`` seconds is the value
   **at step** ``h / dt``; invalid steps are **masked** (L2 0, no collision) but **every sample stays in
   the denominator**; steps past the scene end are fully occupied, so the GT footprint "collides" there
-  and the step never counts as a collision.
+  and the step never counts as a collision; grid drawn in UniAD's image layout.
 """
 from dataclasses import asdict, dataclass, replace
 from typing import Dict, Tuple, Union
@@ -23,6 +23,10 @@ from mmautomot.structures.classes import NUSCENES_CLASSES, PEDESTRIAN_CLASSES, V
 
 HORIZON_RULES = ('mean_up_to', 'at_step')
 INVALID_POLICIES = ('drop', 'mask')
+#: image layouts of the reference rasterisers (see :mod:`.bev_collision`)
+GRID_LAYOUTS = ('vad', 'uniad')
+#: where the ego trajectory point sits for the collision check (see :mod:`.planning_reference`)
+EGO_REFERENCES = ('lidar', 'lidar_fixed', 'ego')
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,19 @@ class BEVCollisionConfig:
             trajectory point. The footprint is never rotated with the heading. Defaults to 0.5.
         exclude_gt_collisions (bool): a step where the GT ego footprint collides counts as "no
             collision" but stays in the denominator. Defaults to True.
+        ego_reference (str): the trajectory point of the collision check and the centre/axes of the
+            grid (L2 never depends on it):
+
+            * ``'lidar'`` (the published protocols): the LIDAR_TOP origin, grid in the LiDAR frame.
+              Each step is moved by the GT's own lever arm ``gt_ego_fut_lidar_trajs - gt_ego_fut_trajs``
+              (the prediction is taken to share the GT heading); needs ``lidar2ego`` and
+              ``gt_ego_fut_lidar_trajs`` in every record.
+            * ``'lidar_fixed'``: the LiDAR origin of the *current* frame carried along without
+              rotating with the heading (the grid moves, the trajectory values stay); needs
+              ``lidar2ego`` only.
+            * ``'ego'``: the trajectory point as given (our rear axle), grid on the ego origin.
+
+            Defaults to ``'lidar'``.
     """
     grid_size: int = 200
     resolution: float = 0.5
@@ -45,10 +62,14 @@ class BEVCollisionConfig:
     ego_width: float = 1.85
     ego_forward_offset: float = 0.5
     exclude_gt_collisions: bool = True
+    ego_reference: str = 'lidar'
 
     def __post_init__(self):
         if self.grid_size <= 0 or self.resolution <= 0 or self.ego_length <= 0 or self.ego_width <= 0:
             raise ValueError(f'BEVCollisionConfig needs positive sizes, got {self}')
+        if self.ego_reference not in EGO_REFERENCES:
+            raise ValueError(f'BEVCollisionConfig.ego_reference must be one of {EGO_REFERENCES}, '
+                             f'got {self.ego_reference!r}')
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,9 @@ class PlanningProtocol:
         invalid_policy (str): ``'drop'`` - samples without all ``T`` valid future steps are left out
             (ST-P3 / VAD); ``'mask'`` - invalid steps contribute L2 0 and no collision but every sample
             stays in the denominator (UniAD).
+        grid_layout (str): which reference rasteriser the grid follows: ``'vad'`` (ST-P3 / VAD's
+            image, rotated 180 degrees from ours) or ``'uniad'`` (UniAD's, mirrored sideways); the
+            two place footprint and boxes differently (see :mod:`.bev_collision`).
         past_scene_end_occupied (bool): steps past the scene end (``gt_ego_fut_masks == 0``) count as
             fully occupied, so the GT footprint collides and the step is excluded (UniAD). Defaults
             to False.
@@ -74,6 +98,7 @@ class PlanningProtocol:
     occupancy_classes: Tuple[str, ...]
     horizon_rule: str
     invalid_policy: str
+    grid_layout: str
     past_scene_end_occupied: bool = False
 
     def __post_init__(self):
@@ -88,6 +113,9 @@ class PlanningProtocol:
         if self.invalid_policy not in INVALID_POLICIES:
             raise ValueError(f'protocol {self.name!r}: invalid_policy must be one of '
                              f'{INVALID_POLICIES}, got {self.invalid_policy!r}')
+        if self.grid_layout not in GRID_LAYOUTS:
+            raise ValueError(f'protocol {self.name!r}: grid_layout must be one of {GRID_LAYOUTS}, '
+                             f'got {self.grid_layout!r}')
 
     @property
     def occupancy_label_ids(self) -> Tuple[int, ...]:
@@ -105,7 +133,7 @@ class PlanningProtocol:
         inval = ('drop samples without all steps valid' if self.invalid_policy == 'drop' else
                  'mask invalid steps, keep all samples')
         end = ', past-scene-end occupied' if self.past_scene_end_occupied else ''
-        return f'{self.name}: occupancy={occ}; {rule}; {inval}{end}'
+        return f'{self.name}: occupancy={occ}; {rule}; {inval}{end}; {self.grid_layout} grid'
 
 
 PROTOCOLS: Dict[str, PlanningProtocol] = {
@@ -114,12 +142,14 @@ PROTOCOLS: Dict[str, PlanningProtocol] = {
         occupancy_classes=VEHICLE_CLASSES + PEDESTRIAN_CLASSES,
         horizon_rule='mean_up_to',
         invalid_policy='drop',
+        grid_layout='vad',
         past_scene_end_occupied=False),
     'uniad': PlanningProtocol(
         name='uniad',
         occupancy_classes=VEHICLE_CLASSES,
         horizon_rule='at_step',
         invalid_policy='mask',
+        grid_layout='uniad',
         past_scene_end_occupied=True),
 }
 
@@ -152,6 +182,7 @@ def protocol_as_dict(protocol: PlanningProtocol) -> dict:
 
 
 __all__ = [
-    'NUSCENES_CLASSES', 'VEHICLE_CLASSES', 'PEDESTRIAN_CLASSES', 'BEVCollisionConfig',
+    'NUSCENES_CLASSES', 'VEHICLE_CLASSES', 'PEDESTRIAN_CLASSES', 'GRID_LAYOUTS', 'EGO_REFERENCES',
+    'BEVCollisionConfig',
     'PlanningProtocol', 'PROTOCOLS', 'build_protocol', 'protocol_as_dict'
 ]

@@ -9,8 +9,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from mmautomot.registry import METRICS
-from ..functional import (SAMPLE_KEYS, BEVCollisionConfig, PlanningProtocol, build_protocol,
-                          evaluate_planning, format_planning_tables, to_numpy)
+from ..functional import (OPTIONAL_KEYS, SAMPLE_KEYS, BEVCollisionConfig, PlanningProtocol,
+                          build_protocol, evaluate_planning, format_planning_tables, to_numpy)
 
 
 def _get(sample: Any, key: str):
@@ -38,13 +38,16 @@ class PlanningMetric(BaseMetric):
     value at h seconds  mean over steps 1 .. h/dt          value at step h/dt
     invalid samples     dropped unless all T steps valid   invalid steps masked, all samples counted
     past scene end      (samples dropped)                  fully occupied -> never a collision
+    grid image layout   VAD's (ours rotated 180 degrees)   UniAD's (ours mirrored sideways)
     ==================  =================================  ==========================================
 
     "Vehicles" are the 10-class labels ``car, truck, construction_vehicle, bus, trailer, motorcycle,
     bicycle``; barrier and traffic cone are never occupancy. Shared settings
     (:class:`~mmautomot.evaluation.functional.BEVCollisionConfig`): 200 x 200 BEV grid of 0.5 m centred
-    on the ego; ego footprint 4.084 m x 1.85 m centred 0.5 m ahead (+x) of the trajectory point and never
-    rotated; footprint cell indices truncated toward zero then clamped to the border; a step where the GT
+    on the trajectory reference point (``ego_reference``: by default the LIDAR_TOP origin, as the
+    reference code; see ``docs/contracts.md``); ego footprint 4.084 m x 1.85 m centred 0.5 m ahead (+x)
+    of that point and never rotated; footprint cell indices truncated toward zero then clamped to the
+    border, aligned with the boxes cell for cell as in each reference's own image; a step where the GT
     footprint collides counts as no collision but stays in the denominator. Agent boxes (rotated by
     their yaw) are filled with :func:`cv2.fillPoly`, following the OpenCV >= 4.11 rule with the
     installed opencv-python 4.11 (see ``FILLPOLY_RULE``; OpenCV <= 4.7 and 4.8-4.10 fill some edge
@@ -57,7 +60,10 @@ class PlanningMetric(BaseMetric):
     ``gt_ego_fut_masks`` (T,), ``gt_agent_boxes`` (N, 7: x, y, z_center, l, w, h, yaw),
     ``gt_agent_labels`` (N,), ``gt_agent_fut_trajs`` (N, T, 2), ``gt_agent_fut_yaws`` (N, T, absolute
     yaw) and ``gt_agent_fut_masks`` (N, T), all in the current ego frame (x forward, y left, metres,
-    radians); tensors or arrays. The metainfo ``token`` names the sample in errors and dumps.
+    radians); tensors or arrays. The metainfo ``token`` names the sample in errors and dumps. The
+    default ``ego_reference='lidar'`` also needs ``lidar2ego`` (4, 4) (metainfo) and
+    ``gt_ego_fut_lidar_trajs`` (T, 2); ``gt_occupancy`` (T, G, G) (or a dict protocol name -> grid)
+    replaces the agents' rasterisation.
 
     Args:
         protocols (Sequence[str | dict]): protocols to evaluate: ``'stp3'``, ``'uniad'`` or dicts
@@ -67,7 +73,7 @@ class PlanningMetric(BaseMetric):
         plan_dt (float): seconds between trajectory steps. Defaults to 0.5.
         collision_cfg (dict, optional): overrides of ``BEVCollisionConfig`` (``grid_size``,
             ``resolution``, ``ego_length``, ``ego_width``, ``ego_forward_offset``,
-            ``exclude_gt_collisions``). Defaults to None (the reference settings).
+            ``exclude_gt_collisions``, ``ego_reference``). Defaults to None (the reference settings).
         dump_results (str, optional): write the predictions to this pkl in the results format of
             ``docs/planning_results_format.md`` (a list of ``dict(token, pred_ego_fut_trajs)``), so
             ``tools/analysis_tools/eval_planning.py`` can re-score them. Defaults to None.
@@ -101,9 +107,12 @@ class PlanningMetric(BaseMetric):
         for i, sample in enumerate(data_samples):
             token = _get(sample, 'token')
             record = {'token': str(token) if token is not None else f'#{len(self.results) + i}'}
-            for key in SAMPLE_KEYS:
+            for key in list(SAMPLE_KEYS) + list(OPTIONAL_KEYS):
                 value = _get(sample, key)
-                if value is None and key.startswith('gt_agent'):
+                if value is None and (key.startswith('gt_agent') or key in OPTIONAL_KEYS):
+                    continue
+                if isinstance(value, dict):  # per-protocol occupancy grids
+                    record[key] = {k: to_numpy(v) for k, v in value.items()}
                     continue
                 if value is None:
                     raise KeyError(f'PlanningMetric: data sample {record["token"]} has no {key!r}')

@@ -177,3 +177,23 @@ def test_label_helpers():
         poses.append(p)
     status = status_from_poses(t, poses, 2)
     np.testing.assert_allclose(status, [5.0, 0.0, 1.0, 0.2], atol=0.02)
+
+
+def test_lidar_origin_trajectory(infos):
+    """``ego_fut_lidar_trajs``: the future LIDAR_TOP origins (the published protocols' point)."""
+    scene = _by_scene(infos['train']['data_list'])[0]  # turns left
+    cur = scene[0]
+    g2e = np.linalg.inv(cur['ego2global'].astype(np.float64))
+    turned = 0.0
+    for k, fut in enumerate(scene[1:7]):
+        e2g = fut['ego2global'].astype(np.float64)
+        l2e = fut['lidar_points']['lidar2ego'].astype(np.float64)
+        expected = (g2e @ e2g @ l2e)[:2, 3]
+        np.testing.assert_allclose(cur['ego_fut_lidar_trajs'][k], expected, atol=1e-4)
+        np.testing.assert_allclose(cur['ego_fut_trajs'][k], (g2e @ e2g)[:2, 3], atol=1e-4)
+        lever = cur['ego_fut_lidar_trajs'][k] - cur['ego_fut_trajs'][k]
+        assert np.linalg.norm(lever) == pytest.approx(np.linalg.norm(l2e[:2, 3]), abs=1e-4)
+        turned = max(turned, abs(lever[1]))
+    assert turned > 0.05  # the lever arm turns with the heading in the left turn
+    second_last = scene[-2]
+    np.testing.assert_array_equal(second_last['ego_fut_lidar_trajs'][1:], 0)

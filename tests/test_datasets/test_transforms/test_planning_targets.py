@@ -65,3 +65,22 @@ def test_target_point_can_be_withheld(tiny_e2e_infos):
     assert withheld['prompt'] == '0,0'
     # the GT future itself is untouched
     np.testing.assert_allclose(withheld['gt_ego_fut_trajs'], kept['gt_ego_fut_trajs'])
+
+
+def test_lidar_reference_fields_are_copied_when_present(tiny_e2e_infos):
+    """The metric's LiDAR reference point: ``gt_ego_fut_lidar_trajs`` and ``lidar2ego``."""
+    l2e = np.array([[0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84], [0, 0, 0, 1]])
+    lidar = np.asarray(tiny_e2e_infos[0]['ego_fut_trajs']) + [0.94, 0.0]
+    out = BuildPlanningTargets()(dict(tiny_e2e_infos[0], ego_fut_lidar_trajs=lidar,
+                                      lidar_points=dict(lidar2ego=l2e)))
+    assert out['gt_ego_fut_lidar_trajs'].dtype == np.float32
+    np.testing.assert_allclose(out['gt_ego_fut_lidar_trajs'], lidar)
+    np.testing.assert_allclose(out['lidar2ego'], l2e)
+    # a loader's lidar2ego wins; infos without the fields still work
+    kept = BuildPlanningTargets()(dict(tiny_e2e_infos[0], lidar2ego=np.eye(4),
+                                       lidar_points=dict(lidar2ego=l2e)))
+    np.testing.assert_array_equal(kept['lidar2ego'], np.eye(4))
+    plain = BuildPlanningTargets()(dict(tiny_e2e_infos[0]))
+    assert 'gt_ego_fut_lidar_trajs' not in plain
+    with pytest.raises(ValueError, match=r"'tok0'.*'ego_fut_lidar_trajs'"):
+        BuildPlanningTargets()(dict(tiny_e2e_infos[0], ego_fut_lidar_trajs=np.zeros((5, 2))))

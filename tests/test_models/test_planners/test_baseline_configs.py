@@ -23,6 +23,11 @@ def _write_planning_pkl(root, n=6):
             sample_idx=i, token=f'tok{i}', scene_token='s0', timestamp=0.5 * i,
             ego_fut_trajs=np.stack([v * t, np.zeros(6, np.float32)], 1),
             ego_fut_masks=np.ones(6, np.float32),
+            # the metric's LiDAR reference point: a mount 0.94 m ahead (driving straight)
+            ego_fut_lidar_trajs=np.stack([v * t + 0.94, np.zeros(6, np.float32)], 1),
+            lidar_points=dict(lidar_path=f'samples/LIDAR_TOP/tok{i}.bin',
+                              lidar2ego=np.array([[0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84],
+                                                  [0, 0, 0, 1]], np.float32)),
             ego_hist_trajs=np.stack([-v * np.arange(4, 0, -1, dtype=np.float32) * 0.5,
                                      np.zeros(4, np.float32)], 1),
             ego_status=np.array([v, 0, 0, 0], np.float32), can_bus=True, command=2,
