@@ -14,9 +14,10 @@ Every field is checked before use, so a malformed message raises :class:`Protoco
 ``type`` (a short string), ``data`` and ``arrays`` (a list of at most :data:`MAX_ARRAYS` specs); JSON
 nesting is at most :data:`MAX_JSON_DEPTH` deep (checked before parsing); a spec has exactly ``dtype`` (a
 name in :data:`ALLOWED_DTYPES`), ``shape`` (at most :data:`MAX_NDIM` non-negative ints whose product is
-computed in Python integers, so it cannot overflow), ``offset`` and ``nbytes`` (ints, the bytes inside
-the body); array references are in range. A header over :data:`MAX_HEADER_BYTES` or a message over the
-receiver's ``max_bytes`` is rejected before its body is read.
+computed in Python integers, so it cannot overflow, and at most :data:`MAX_ELEMENTS` even when one
+dimension is 0), ``offset`` and ``nbytes`` (ints, the bytes inside the body); array references are
+in range. A header over :data:`MAX_HEADER_BYTES` or a message over the receiver's ``max_bytes`` is
+rejected before its body is read.
 
 Message types: ``hello`` (server -> client on connect: ``{"nonce": hex, "auth": bool}``), ``auth``
 (``{"mac": hex}``, see :mod:`mmautomot.closed_loop.auth`), ``welcome``, ``step`` (data = observation),
@@ -41,6 +42,7 @@ MAX_JSON_DEPTH = 32
 MAX_ARRAYS = 256
 MAX_NDIM = 8
 MAX_TYPE_LEN = 32
+MAX_ELEMENTS = 1 << 32  # per array, counting zero-length dimensions as 1 (numpy refuses larger shapes)
 ALLOWED_DTYPES = ('uint8', 'int8', 'uint16', 'int16', 'int32', 'int64', 'float16', 'float32',
                   'float64', 'bool')
 _SPEC_KEYS = {'dtype', 'shape', 'offset', 'nbytes'}
@@ -149,9 +151,11 @@ def _array_spec(i: int, spec: Any, body_len: int) -> Tuple[np.dtype, Tuple[int, 
         raise ProtocolError(f'array {i}: negative shape {shape}')
     offset = _int(spec['offset'], f'array {i}: offset')
     nbytes = _int(spec['nbytes'], f'array {i}: nbytes')
-    count = 1
+    count, bound = 1, 1
     for s in shape:  # Python integers: no int64 overflow
-        count *= s
+        count, bound = count * s, bound * max(s, 1)
+    if bound > MAX_ELEMENTS:
+        raise ProtocolError(f'array {i}: shape {shape} is too large')
     if count * dtype.itemsize != nbytes:
         raise ProtocolError(f'array {i}: shape {shape} x {dtype} does not match {nbytes} bytes')
     if offset < 0 or offset + nbytes > body_len:

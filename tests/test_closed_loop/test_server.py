@@ -51,13 +51,14 @@ def test_decode_rejects_the_reported_crashes_by_name():
     with pytest.raises(ProtocolError, match='nests 100001 levels deep'):
         decode(deep, b'')
     overflow = dict(dtype='float32', shape=[2**62, 2**62, 4], offset=0, nbytes=0)  # int64 product wraps to 0
-    with pytest.raises(ProtocolError, match='does not match 0 bytes'):
+    with pytest.raises(ProtocolError, match='is too large'):
         decode(_header(arrays=[overflow]), b'')
     assert json_depth(b'{"a": "[[[[\\"{", "b": [[1]]}') == 3  # brackets in strings do not count
     for bad, msg in [(dict(dtype='object', shape=[1], offset=0, nbytes=8), 'not allowed'),
                      (dict(dtype='float32', shape=[1.5], offset=0, nbytes=4), 'must be an integer'),
                      (dict(dtype='float32', shape=[True], offset=0, nbytes=4), 'must be an integer'),
                      (dict(dtype='float32', shape=[1] * 9, offset=0, nbytes=4), 'at most 8'),
+                     (dict(dtype='float32', shape=[0, 2**63], offset=0, nbytes=0), 'too large'),
                      (dict(dtype='uint8', shape=[4], offset=-1, nbytes=4), 'outside the body'),
                      (dict(dtype='uint8', shape=[4]), 'keys')]:
         with pytest.raises(ProtocolError, match=msg):
@@ -220,6 +221,8 @@ def _malformed_messages(rng):
     framed(json.dumps({'type': 'step', 'data': {}, 'arrays': 5}).encode())
     framed(b'{"type": "step", "arrays": [], "data": ' + b'[' * 100_000 + b']' * 100_000 + b'}')
     framed(_header(arrays=[dict(dtype='float64', shape=[2**32, 2**32], offset=0, nbytes=0)]))
+    for shape in ([0, 2**63], [0, 2**40, 2**40], [2**64], [0] * 8):
+        framed(_header(arrays=[dict(dtype='uint8', shape=shape, offset=0, nbytes=0)]))
     # header fields of every wrong type
     junk = [5, -1, 1.5, 'x', '', None, True, [], {}, [5], [None], [[]], 'x' * 300, 2**64, -2**70, [1] * 20]
     for key in ('type', 'data', 'arrays'):
