@@ -172,7 +172,7 @@ def test_leaderboard_adapter_clear_error_without_leaderboard(monkeypatch):
 
 def _reverse_route():
     """A straight global plan along CARLA -x (the car faces -x: compass -pi/2)."""
-    from mmautomot.closed_loop.geometry import carla_xy_to_gps
+    from mmautomot.structures.geometry import carla_xy_to_gps
     xs = -np.arange(0.0, 200.0, 10.0)
     return [(float(a), float(b), 4) for a, b in carla_xy_to_gps(np.stack([xs, np.zeros_like(xs)], 1))]
 

@@ -78,6 +78,9 @@ def build_tiny_e2e(root: str, num_samples: int = 3, num_agents: int = 2) -> str:
             ego_fut_trajs=np.stack([np.arange(1, 7) * SPEED * DT, np.zeros(6)],
                                    1).astype(np.float32),
             ego_fut_masks=(np.arange(6) < valid).astype(np.float32),
+            # the LiDAR origin's future positions (ego frame): straight driving, the mount 0.943 m ahead
+            ego_fut_lidar_trajs=np.stack([np.arange(1, 7) * SPEED * DT + LIDAR2EGO[0, 3], np.zeros(6)],
+                                         1).astype(np.float32),
             ego_hist_trajs=np.stack([-np.arange(4, 0, -1) * SPEED * DT, np.zeros(4)], 1).astype(
                 np.float32),
             ego_status=np.array([SPEED, 0, 0, 0], np.float32),
