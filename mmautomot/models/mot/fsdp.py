@@ -14,19 +14,23 @@ there (the policy wraps only joint layers), then wraps the joint layer, whose un
 parameters; the root unit skips parameters already flattened by a unit. Use ``use_orig_params=True`` (the
 frozen UE and the trainable AE share units).
 
-Use from a config (mmengine resolves the dotted path)::
+Use from a config. It is registered in mmautomot's ``FUNCTIONS``; mmengine's FSDP wrapper looks the name up
+in mmengine's root registry, so it needs the scope prefix (a dotted module path does not resolve either:
+mmengine reads its first part as a registry scope)::
 
-    strategy = dict(type='FSDPStrategy', model_wrapper=dict(auto_wrap_policy=dict(
-        type='mmautomot.models.mot.fsdp.mot_auto_wrap_policy'), use_orig_params=True))
+    strategy = dict(type='FSDPStrategy', model_wrapper=dict(
+        auto_wrap_policy=dict(type='mmautomot.mot_auto_wrap_policy'), use_orig_params=True))
 """
 import torch.nn as nn
 
+from mmautomot.registry import FUNCTIONS
 from .joint_block import JointLayer
 
 #: class names of modules wrapped as their own units besides joint layers
 EXTRA_UNIT_TYPES = ('Qwen3VLVisionBlock', )
 
 
+@FUNCTIONS.register_module()
 def mot_auto_wrap_policy(module: nn.Module, recurse: bool, nonwrapped_numel: int, min_num_params: int = 0) -> bool:
     """FSDP (``auto_wrap_policy``) policy: a unit per :class:`JointLayer` and per vision block.
 

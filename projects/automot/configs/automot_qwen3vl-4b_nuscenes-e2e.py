@@ -50,7 +50,7 @@ runner_type = 'FlexibleRunner'
 strategy = dict(
     type='FSDPStrategy',
     model_wrapper=dict(
-        auto_wrap_policy=dict(type='mmautomot.models.mot.fsdp.mot_auto_wrap_policy'),  # a unit per joint layer
+        auto_wrap_policy=dict(type='mmautomot.mot_auto_wrap_policy'),  # a unit per joint layer
         mixed_precision=dict(param_dtype='bfloat16', reduce_dtype='float32', buffer_dtype='float32'),
         use_orig_params=True),  # the frozen UE and the trainable AE share FSDP units
     state_dict_cfg='full')
