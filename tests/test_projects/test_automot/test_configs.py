@@ -39,6 +39,22 @@ def test_paper_scale_config_on_meta_device():
     assert sum(isinstance(u, JointLayer) for u in units) == 36 and len(units) == 36 + 24  # + vision blocks
 
 
+def test_zero3_config_parses():
+    """DeepSpeed is not installed here: the config must parse and its strategy keys be DeepSpeedStrategy's."""
+    import inspect
+
+    from mmengine._strategy import DeepSpeedStrategy
+    cfg = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b_nuscenes-e2e_zero3.py')
+    assert cfg.runner_type == 'FlexibleRunner' and cfg.strategy['type'] == 'DeepSpeedStrategy'
+    assert cfg.strategy['zero_optimization']['stage'] == 3 and cfg.strategy['bf16']['enabled']
+    assert 'model_wrapper' not in cfg.strategy and cfg.optim_wrapper['type'] == 'DeepSpeedOptimWrapper'
+    assert 'clip_grad' not in cfg.optim_wrapper and cfg.strategy['gradient_clipping'] == 1.0
+    assert cfg.strategy['train_micro_batch_size_per_gpu'] == cfg.train_dataloader['batch_size']
+    accepted = set(inspect.signature(DeepSpeedStrategy.__init__).parameters)
+    assert set(cfg.strategy) - {'type'} <= accepted, set(cfg.strategy) - accepted
+    assert cfg.model['mot']['checkpoint_layers'] is False  # the switch, inherited from the FSDP config
+
+
 def test_small_config_ratio_on_meta_device():
     cfg, model = _build_meta('automot_small_nuscenes-e2e.py')
     counts = model.count_params()
