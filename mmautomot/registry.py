@@ -102,4 +102,4 @@ VISUALIZERS = _child('visualizer', MMENGINE_VISUALIZERS, ['mmautomot.visualizati
 VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS, ['mmautomot.visualization'])
 LOG_PROCESSORS = _child('log_processor', MMENGINE_LOG_PROCESSORS, ['mmautomot.engine'])
 INFERENCERS = _child('inferencer', MMENGINE_INFERENCERS, ['mmautomot.apis'])
-FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, ['mmautomot.datasets'])
+FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, ['mmautomot.datasets', 'mmautomot.models'])

@@ -23,38 +23,10 @@ Three passes share :func:`mot_forward`:
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
-from transformers.models.qwen3_vl.modeling_qwen3_vl import apply_rotary_pos_emb
 
+from .joint_block import JointLayer, RoPE, add_deepstack  # noqa: F401 (add_deepstack re-exported)
 from .prefix_kv_cache import PrefixKVCache
-
-RoPE = Tuple[Tensor, Tensor]
-
-
-def _project_qkv(layer, hidden: Tensor, rope: RoPE) -> Tuple[Tensor, Tensor, Tensor]:
-    """Norm + Q/K/V + per-head q/k norm + rotary of one expert; returns (B, heads, L, D) tensors."""
-    attn = layer.self_attn
-    x = layer.input_layernorm(hidden)
-    shape = (*x.shape[:-1], -1, attn.head_dim)
-    q = attn.q_norm(attn.q_proj(x).view(shape)).transpose(1, 2)
-    k = attn.k_norm(attn.k_proj(x).view(shape)).transpose(1, 2)
-    v = attn.v_proj(x).view(shape).transpose(1, 2)
-    q, k = apply_rotary_pos_emb(q, k, rope[0], rope[1])
-    return q, k, v
-
-
-def _finish(layer, hidden: Tensor, attn_out: Tensor) -> Tensor:
-    """Output projection + residual + FFN of one expert (attn_out: (B, L, heads * D))."""
-    hidden = hidden + layer.self_attn.o_proj(attn_out.to(hidden.dtype))
-    return hidden + layer.mlp(layer.post_attention_layernorm(hidden))
-
-
-def add_deepstack(hidden: Tensor, visual_pos_masks: Tensor, feats: Tensor) -> Tensor:
-    """Add DeepStack features (N_vis, C) at visual positions (B, L) of hidden (B, L, C), out of place."""
-    hidden = hidden.clone()
-    hidden[visual_pos_masks] = hidden[visual_pos_masks] + feats.to(hidden.dtype)
-    return hidden
 
 
 def mot_forward(ue_layers: Optional[Sequence],
@@ -67,8 +39,9 @@ def mot_forward(ue_layers: Optional[Sequence],
                 deepstack: Optional[List[Tensor]] = None,
                 visual_pos_masks: Optional[Tensor] = None,
                 cache: Optional[PrefixKVCache] = None,
-                cache_mode: Optional[str] = None) -> Tuple[Optional[Tensor], Optional[Tensor]]:
-    """Run the joint decoder layers.
+                cache_mode: Optional[str] = None,
+                joint_layers: Optional[Sequence[JointLayer]] = None) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+    """Run the joint decoder layers: one :class:`JointLayer` step per depth.
 
     Args:
         ue_layers (Sequence | None): UE decoder layers (transformers ``Qwen3VLTextDecoderLayer``).
@@ -84,6 +57,10 @@ def mot_forward(ue_layers: Optional[Sequence],
         cache (PrefixKVCache | None): the prefix cache.
         cache_mode (str | None): 'write' (UE pass stores its keys/values), 'read' (AE tick reads them) or
             None.
+        joint_layers (Sequence[JointLayer] | None): registered joint layers (``MoTTransformer.joint_layers``)
+            to run instead of ``ue_layers`` / ``ae_layers`` (give one or the other). Their ``forward`` is the
+            call that runs each depth, so FSDP units and activation checkpointing apply. With
+            ``ue_layers`` / ``ae_layers``, transient joint layers are made for the call.
 
     Returns:
         tuple: (UE hidden (B, L_u, C_u) or None, AE hidden (B, L_a, C_a) or None), before the final norms.
@@ -96,40 +73,28 @@ def mot_forward(ue_layers: Optional[Sequence],
         raise ValueError("mot_forward: cache_mode='read' is an AE-only pass; pass ue_hidden=None")
     if cache_mode == 'write' and ue_hidden is None:
         raise ValueError("mot_forward: cache_mode='write' needs the UE hidden states")
-    num_layers = len(ue_layers) if ue_layers is not None else len(ae_layers)
-    if ae_hidden is not None and len(ae_layers) != num_layers:
-        raise ValueError(f'mot_forward: {len(ae_layers)} AE layers but {num_layers} UE layers')
-    n_ue_q = 0 if ue_hidden is None else ue_hidden.shape[1]
-    for i in range(num_layers):
-        qs, ks, vs = [], [], []
-        if ue_hidden is not None:
-            q, k, v = _project_qkv(ue_layers[i], ue_hidden, ue_rope)
-            if cache_mode == 'write':
-                cache.write(i, k, v)
-            qs.append(q), ks.append(k), vs.append(v)
-        elif cache_mode == 'read':
-            k, v = cache.get(i)
-            ks.append(k), vs.append(v)
-        if ae_hidden is not None:
-            q, k, v = _project_qkv(ae_layers[i], ae_hidden, ae_rope)
-            qs.append(q), ks.append(k), vs.append(v)
-        # experts may hold different dtypes (e.g. a bf16 UE and an fp32 AE): attend in the first one's
-        dt = ks[0].dtype
-        q = qs[0].to(dt) if len(qs) == 1 else torch.cat([t.to(dt) for t in qs], dim=2)
-        k = ks[0] if len(ks) == 1 else torch.cat([t.to(dt) for t in ks], dim=2)
-        v = vs[0] if len(vs) == 1 else torch.cat([t.to(dt) for t in vs], dim=2)
-        if mask.shape[-2:] != (q.shape[2], k.shape[2]):
-            raise ValueError(f'mot_forward: mask {tuple(mask.shape)} does not match {q.shape[2]} queries '
-                             f'x {k.shape[2]} keys at layer {i}')
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, scale=q.shape[-1]**-0.5, enable_gqa=q.shape[1] != k.shape[1])
-        out = out.transpose(1, 2).flatten(2)  # (B, L_q, heads * D)
-        if ue_hidden is not None:
-            ue_hidden = _finish(ue_layers[i], ue_hidden, out[:, :n_ue_q])
-            if deepstack is not None and i < len(deepstack):
-                ue_hidden = add_deepstack(ue_hidden, visual_pos_masks, deepstack[i])
-        if ae_hidden is not None:
-            ae_hidden = _finish(ae_layers[i], ae_hidden, out[:, n_ue_q:])
+    if joint_layers is None:
+        num_layers = len(ue_layers) if ue_layers is not None else len(ae_layers)
+        if ae_hidden is not None and len(ae_layers) != num_layers:
+            raise ValueError(f'mot_forward: {len(ae_layers)} AE layers but {num_layers} UE layers')
+        joint_layers = [
+            JointLayer(ue_layers[i] if ue_hidden is not None else None,
+                       ae_layers[i] if ae_hidden is not None else None, i) for i in range(num_layers)
+        ]
+    elif ue_layers is not None or ae_layers is not None:
+        raise ValueError('mot_forward: give joint_layers or ue_layers / ae_layers, not both')
+    else:
+        missing = [
+            name for name, hidden, attr in (('UE', ue_hidden, 'ue'), ('AE', ae_hidden, 'ae'))
+            if hidden is not None and any(getattr(jl, attr) is None for jl in joint_layers)
+        ]
+        if missing:
+            raise ValueError(f'mot_forward: {missing[0]} hidden states given but the joint layers hold no '
+                             f'{missing[0]} layer')
+    for i, layer in enumerate(joint_layers):
+        feat = deepstack[i] if deepstack is not None and i < len(deepstack) and ue_hidden is not None else None
+        ue_hidden, ae_hidden = layer(ue_hidden, ae_hidden, ue_rope, ae_rope, mask, feat, visual_pos_masks, cache,
+                                     cache_mode)
     if cache_mode == 'write':
         cache.end_write()
     return ue_hidden, ae_hidden

@@ -10,6 +10,7 @@ from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextRMSNorm
 
 from mmautomot.registry import MODELS
 from .action_expert_layer import ActionExpertLayer
+from .joint_block import JointLayer
 from .joint_layers import ae_position_ids, mot_forward
 from .prefix_kv_cache import PrefixKVCache
 from .task_mask import ae_rows, build_task_mask
@@ -27,15 +28,29 @@ class MoTTransformer(BaseModule):
     * :meth:`ue_refresh`: UE alone, writing a :class:`PrefixKVCache`;
     * :meth:`ae_step`: AE alone, reading the cache (read-only).
 
+    ``joint_layers[i]`` (:class:`JointLayer`) runs depth i of both experts; it is the FSDP unit
+    (:func:`mmautomot.models.mot.fsdp.mot_auto_wrap_policy`) and the activation-checkpointing unit
+    (``checkpoint_layers``). The UE layers stay in transformers' model and the AE layers in ``ae_layers``; the
+    joint layers share them, and the state dict keeps one key per tensor under those owners' names
+    (``ue.hf.model.language_model.layers.{i}.*``, ``ae_layers.{i}.*``), read from the joint layers (which
+    FSDP gathers) and loaded into them.
+
     Args:
         ue (dict): config of the UE (e.g. ``Qwen3VLUnderstandingExpert``); it must expose ``layers``,
             ``rotary_emb``, ``norm``, ``head_geometry``, ``embed(batch)`` and ``new_cache``.
         ae (dict): AE width: ``hidden_size``, ``intermediate_size`` (and optionally ``attention_bias``).
         cache_capacity (int): default prefix cache capacity in UE tokens. Defaults to 1024.
+        checkpoint_layers (bool): activation checkpointing per joint layer in training (recompute each
+            depth in the backward pass; activations kept only at layer boundaries). Defaults to False.
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self, ue: dict, ae: dict, cache_capacity: int = 1024, init_cfg: Optional[dict] = None):
+    def __init__(self,
+                 ue: dict,
+                 ae: dict,
+                 cache_capacity: int = 1024,
+                 checkpoint_layers: bool = False,
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.ue = MODELS.build(ue)
         g = self.ue.head_geometry
@@ -49,6 +64,34 @@ class MoTTransformer(BaseModule):
         ])
         self.ae_norm = Qwen3VLTextRMSNorm(ae['hidden_size'], eps=g['rms_norm_eps'])
         self.cache_capacity = cache_capacity
+        # registered last, so parameter names (deduplicated, first path wins) stay the owners' ones
+        self.joint_layers = nn.ModuleList([
+            JointLayer(u, a, i, with_cp=checkpoint_layers)
+            for i, (u, a) in enumerate(zip(self.ue.layers, self.ae_layers))
+        ])
+        self._shared_prefixes = self._owner_prefixes()
+        self._register_state_dict_hook(_joint_state_dict_hook)
+        self._register_load_state_dict_pre_hook(_joint_load_pre_hook, with_module=True)
+        self.register_load_state_dict_post_hook(_joint_load_post_hook)
+
+    @property
+    def checkpoint_layers(self) -> bool:
+        return all(jl.with_cp for jl in self.joint_layers)
+
+    @checkpoint_layers.setter
+    def checkpoint_layers(self, value: bool) -> None:
+        for jl in self.joint_layers:
+            jl.with_cp = bool(value)
+
+    def _owner_prefixes(self) -> Dict[str, str]:
+        """``{'joint_layers.{i}.ue.': '<path of UE layer i>.', 'joint_layers.{i}.ae.': 'ae_layers.{i}.'}``."""
+        path = {id(m): name for name, m in self.named_modules(remove_duplicate=False)
+                if not name.startswith('joint_layers.')}
+        out = {}
+        for i, jl in enumerate(self.joint_layers):
+            for attr in ('ue', 'ae'):
+                out[f'joint_layers.{i}.{attr}.'] = path[id(getattr(jl, attr))] + '.'
+        return out
 
     def _ae_rope(self, ae_hidden: Tensor, next_position: Tensor) -> Tuple[Tensor, Tensor]:
         return self.ue.rotary_emb(ae_hidden, ae_position_ids(next_position, ae_hidden.shape[1]))
@@ -68,8 +111,8 @@ class MoTTransformer(BaseModule):
         emb = self.ue.embed(ue_batch)
         mask = build_task_mask(emb['valid'], group_sizes)
         ae_rope = self._ae_rope(ae_hidden, emb['next_position'])
-        ue_h, ae_h = mot_forward(self.ue.layers, self.ae_layers, emb['hidden'], ae_hidden, emb['rope'], ae_rope,
-                                 mask, emb['deepstack'], emb['visual_pos_masks'])
+        ue_h, ae_h = mot_forward(None, None, emb['hidden'], ae_hidden, emb['rope'], ae_rope, mask, emb['deepstack'],
+                                 emb['visual_pos_masks'], joint_layers=self.joint_layers)
         return self.ue.norm(ue_h), self.ae_norm(ae_h)
 
     @torch.no_grad()
@@ -80,7 +123,10 @@ class MoTTransformer(BaseModule):
         bsz, length = ue_batch['input_ids'].shape
         if cache is None or cache.batch_size != bsz or cache.capacity < length:
             cache = self.ue.new_cache(bsz, max(self.cache_capacity, length))
-        self.ue(ue_batch, cache=cache, tick=tick)
+        emb = self.ue.embed(ue_batch)
+        cache.begin_write(emb['valid'], emb['next_position'], tick)
+        mot_forward(None, None, emb['hidden'], None, emb['rope'], None, build_task_mask(emb['valid'], ()),
+                    emb['deepstack'], emb['visual_pos_masks'], cache, 'write', joint_layers=self.joint_layers)
         return cache
 
     def ae_step(self, ae_hidden: Tensor, cache: PrefixKVCache, group_sizes: Sequence[int]) -> Tensor:
@@ -94,8 +140,8 @@ class MoTTransformer(BaseModule):
                              f'{cache.batch_size}')
         mask = ae_rows(build_task_mask(cache.valid(), group_sizes), cache.length)
         ae_rope = self._ae_rope(ae_hidden, cache.next_position)
-        _, ae_h = mot_forward(None, self.ae_layers, None, ae_hidden, None, ae_rope, mask, cache=cache,
-                              cache_mode='read')
+        _, ae_h = mot_forward(None, None, None, ae_hidden, None, ae_rope, mask, cache=cache, cache_mode='read',
+                              joint_layers=self.joint_layers)
         return self.ae_norm(ae_h)
 
     def count_params(self) -> Dict[str, int]:
@@ -104,3 +150,42 @@ class MoTTransformer(BaseModule):
         ue = sum(p.numel() for p in self.ue.parameters())
         ae = sum(p.numel() for p in self.ae_layers.parameters()) + sum(p.numel() for p in self.ae_norm.parameters())
         return dict(ue_params=ue, ae_params=ae)
+
+
+# ---------------------------------------------------------------------- one key per tensor in the state dict
+def _joint_state_dict_hook(module: MoTTransformer, state_dict: dict, prefix: str, local_metadata) -> None:
+    """Keep each shared layer once, under its owner's name, with the tensor read through the joint layer.
+
+    Under FSDP only the joint layer (the unit) gathers its full parameters while its state dict is taken; the
+    owners' paths then hold flat shards, so their entries are dropped and the joint entries renamed.
+    """
+    for joint, owner in module._shared_prefixes.items():
+        for key in [k for k in state_dict if k.startswith(prefix + owner)]:
+            del state_dict[key]
+        for key in [k for k in state_dict if k.startswith(prefix + joint)]:
+            state_dict[prefix + owner + key[len(prefix + joint):]] = state_dict.pop(key)
+
+
+def _joint_load_pre_hook(module: MoTTransformer, state_dict: dict, prefix: str, *args) -> None:
+    """Route the owners' keys to the joint layers (the path FSDP gathers); the owners' paths load nothing."""
+    module._load_prefix = prefix
+    for joint, owner in module._shared_prefixes.items():
+        for key in [k for k in state_dict if k.startswith(prefix + owner)]:
+            state_dict[prefix + joint + key[len(prefix + owner):]] = state_dict.pop(key)
+
+
+def _joint_load_post_hook(module: MoTTransformer, incompatible_keys) -> None:
+    """Report missing shared tensors once, under the owners' names."""
+    prefix = getattr(module, '_load_prefix', '')
+    missing = incompatible_keys.missing_keys
+    owners = tuple(prefix + o for o in module._shared_prefixes.values())
+    kept = []
+    for key in missing:
+        if key.startswith(owners):
+            continue
+        for joint, owner in module._shared_prefixes.items():
+            if key.startswith(prefix + joint):
+                key = prefix + owner + key[len(prefix + joint):]
+                break
+        kept.append(key)
+    missing[:] = kept

@@ -36,7 +36,8 @@ model = dict(
         ue=dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_4b, pretrained=ue_pretrained,
                 image_size=(256, 512), num_frames=4, freeze=True, torch_dtype='bfloat16', max_new_tokens=128),
         ae=dict(hidden_size=1536, intermediate_size=6144),
-        cache_capacity=1024),
+        cache_capacity=1024,
+        checkpoint_layers=False),  # True: activation checkpointing per joint layer (see estimate_memory.py)
     bev_encoder=dict(
         type='TransFuserBEVEncoder', image_backbone='regnety_032', lidar_backbone='regnety_032', num_cams=1,
         grid_size=8, out_channels=1512),
@@ -46,11 +47,13 @@ model = dict(
     path_head=dict(type='TrajectoryHead', num_points=20, cumulative=True, loss_weight=1.0),
     traj_head=dict(type='TrajectoryHead', num_points=6, cumulative=True, loss_weight=1.0))
 
+# FSDP: one unit per joint layer (UE layer i + AE layer i) plus one per vision block; bf16 compute, fp32
+# gradient reduction. DeepSpeed ZeRO-3 instead: automot_qwen3vl-4b_nuscenes-e2e_zero3.py.
 runner_type = 'FlexibleRunner'
 strategy = dict(
     type='FSDPStrategy',
     model_wrapper=dict(
-        auto_wrap_policy=dict(type='mmautomot.models.mot.fsdp.mot_auto_wrap_policy', min_num_params=1_000_000),
+        auto_wrap_policy=dict(type='mmautomot.mot_auto_wrap_policy'),  # a unit per joint layer
         mixed_precision=dict(param_dtype='bfloat16', reduce_dtype='float32', buffer_dtype='float32'),
         use_orig_params=True),  # the frozen UE and the trainable AE share FSDP units
     state_dict_cfg='full')

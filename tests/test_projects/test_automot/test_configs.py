@@ -33,6 +33,26 @@ def test_paper_scale_config_on_meta_device():
     assert model.bev_encoder.out_channels == 1512
     assert cfg.runner_type == 'FlexibleRunner' and cfg.strategy['type'] == 'FSDPStrategy'
     assert cfg.strategy['model_wrapper']['mixed_precision']['param_dtype'] == 'bfloat16'
+    from mmautomot.models.mot import JointLayer
+    from mmautomot.models.mot.fsdp import fsdp_unit_modules
+    units = fsdp_unit_modules(model)
+    assert sum(isinstance(u, JointLayer) for u in units) == 36 and len(units) == 36 + 24  # + vision blocks
+
+
+def test_zero3_config_parses():
+    """DeepSpeed is not installed here: the config must parse and its strategy keys be DeepSpeedStrategy's."""
+    import inspect
+
+    from mmengine._strategy import DeepSpeedStrategy
+    cfg = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b_nuscenes-e2e_zero3.py')
+    assert cfg.runner_type == 'FlexibleRunner' and cfg.strategy['type'] == 'DeepSpeedStrategy'
+    assert cfg.strategy['zero_optimization']['stage'] == 3 and cfg.strategy['bf16']['enabled']
+    assert 'model_wrapper' not in cfg.strategy and cfg.optim_wrapper['type'] == 'DeepSpeedOptimWrapper'
+    assert 'clip_grad' not in cfg.optim_wrapper and cfg.strategy['gradient_clipping'] == 1.0
+    assert cfg.strategy['train_micro_batch_size_per_gpu'] == cfg.train_dataloader['batch_size']
+    accepted = set(inspect.signature(DeepSpeedStrategy.__init__).parameters)
+    assert set(cfg.strategy) - {'type'} <= accepted, set(cfg.strategy) - accepted
+    assert cfg.model['mot']['checkpoint_layers'] is False  # the switch, inherited from the FSDP config
 
 
 def test_small_config_ratio_on_meta_device():
@@ -50,10 +70,13 @@ def test_tiny_config_parses(name):
     assert cfg.train_dataloader.dataset.type == 'NuScenesE2EDataset'
 
 
-def test_fsdp_policy_wraps_linears_not_tied_head():
+def test_fsdp_policy_wraps_joint_layers_not_linears():
     import torch.nn as nn
+    from mmautomot.models.mot import JointLayer
     from mmautomot.models.mot.fsdp import mot_auto_wrap_policy
-    lin, head = nn.Linear(1000, 1000), nn.Linear(1000, 1000)
-    head._fsdp_no_wrap = True
-    assert mot_auto_wrap_policy(lin, False, 1_001_000) and not mot_auto_wrap_policy(head, False, 1_001_000)
-    assert not mot_auto_wrap_policy(nn.LayerNorm(4), False, 8) and mot_auto_wrap_policy(lin, True, 0)
+    lin = nn.Linear(1000, 1000)
+    joint = JointLayer(lin, None, 0)
+    assert mot_auto_wrap_policy(joint, False, 1_001_000) and not mot_auto_wrap_policy(lin, False, 1_001_000)
+    assert not mot_auto_wrap_policy(joint, False, 10, min_num_params=100)
+    joint._fsdp_no_wrap = True
+    assert not mot_auto_wrap_policy(joint, False, 1_001_000) and mot_auto_wrap_policy(lin, True, 0)
