@@ -33,7 +33,12 @@ RoPE = Tuple[Tensor, Tensor]
 
 
 def _project_qkv(layer, hidden: Tensor, rope: RoPE) -> Tuple[Tensor, Tensor, Tensor]:
-    """Norm + Q/K/V + per-head q/k norm + rotary of one expert; returns (B, heads, L, D) tensors."""
+    """Norm + Q/K/V + per-head q/k norm + rotary of one expert; returns (B, heads, L, D) tensors.
+
+    A layer with its own ``project_qkv(hidden, rope)`` (e.g. :class:`PaddedActionExpertLayer`) does this step
+    itself and returns tensors in the joint (UE) head geometry."""
+    if hasattr(layer, 'project_qkv'):
+        return layer.project_qkv(hidden, rope)
     attn = layer.self_attn
     x = layer.input_layernorm(hidden)
     shape = (*x.shape[:-1], -1, attn.head_dim)
@@ -45,7 +50,10 @@ def _project_qkv(layer, hidden: Tensor, rope: RoPE) -> Tuple[Tensor, Tensor, Ten
 
 
 def _finish(layer, hidden: Tensor, attn_out: Tensor) -> Tensor:
-    """Output projection + residual + FFN of one expert (attn_out: (B, L, heads * D))."""
+    """Output projection + residual + FFN of one expert (attn_out: (B, L, heads * D)); a layer with its own
+    ``finish(hidden, attn_out)`` does it itself."""
+    if hasattr(layer, 'finish'):
+        return layer.finish(hidden, attn_out)
     hidden = hidden + layer.self_attn.o_proj(attn_out.to(hidden.dtype))
     return hidden + layer.mlp(layer.post_attention_layernorm(hidden))
 

@@ -10,6 +10,7 @@ from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextRMSNorm
 
 from mmautomot.registry import MODELS
 from .action_expert_layer import ActionExpertLayer
+from .action_expert_padded import PaddedActionExpertLayer  # noqa: F401 (registers the layout)
 from .joint_layers import ae_position_ids, mot_forward
 from .prefix_kv_cache import PrefixKVCache
 from .task_mask import ae_rows, build_task_mask
@@ -30,7 +31,12 @@ class MoTTransformer(BaseModule):
     Args:
         ue (dict): config of the UE (e.g. ``Qwen3VLUnderstandingExpert``); it must expose ``layers``,
             ``rotary_emb``, ``norm``, ``head_geometry``, ``embed(batch)`` and ``new_cache``.
-        ae (dict): AE width: ``hidden_size``, ``intermediate_size`` (and optionally ``attention_bias``).
+        ae (dict): the AE layout. Default (no ``type``): :class:`ActionExpertLayer`, own width with the
+            UE's head geometry: ``hidden_size``, ``intermediate_size`` (and optionally ``attention_bias``).
+            ``type='PaddedActionExpertLayer'``: the released AutoMoT layout (UE width, own narrow heads
+            zero-padded into the UE's slots): ``intermediate_size``, ``num_heads``, ``num_kv_heads`` (and
+            optionally ``head_dim``, default UE hidden / UE heads). Any registered layer type with a
+            ``from_ue_geometry(geometry, **kwargs)`` classmethod works.
         cache_capacity (int): default prefix cache capacity in UE tokens. Defaults to 1024.
         init_cfg (dict | None): mmengine init config.
     """
@@ -40,14 +46,22 @@ class MoTTransformer(BaseModule):
         self.ue = MODELS.build(ue)
         g = self.ue.head_geometry
         ae = dict(ae)
-        self.ae_hidden_size = ae['hidden_size']
-        self.ae_layers = nn.ModuleList([
-            ActionExpertLayer(ae['hidden_size'], ae['intermediate_size'], num_heads=g['num_heads'],
-                              num_kv_heads=g['num_kv_heads'], head_dim=g['head_dim'],
-                              rms_norm_eps=g['rms_norm_eps'], attention_bias=ae.get('attention_bias', False))
-            for _ in range(g['num_layers'])
-        ])
-        self.ae_norm = Qwen3VLTextRMSNorm(ae['hidden_size'], eps=g['rms_norm_eps'])
+        layer_type = ae.pop('type', 'ActionExpertLayer')
+        if layer_type == 'ActionExpertLayer':
+            self.ae_layers = nn.ModuleList([
+                ActionExpertLayer(ae['hidden_size'], ae['intermediate_size'], num_heads=g['num_heads'],
+                                  num_kv_heads=g['num_kv_heads'], head_dim=g['head_dim'],
+                                  rms_norm_eps=g['rms_norm_eps'], attention_bias=ae.get('attention_bias', False))
+                for _ in range(g['num_layers'])
+            ])
+        else:  # another AE layout, e.g. 'PaddedActionExpertLayer' (the released AutoMoT layout)
+            layer_cls = MODELS.get(layer_type)
+            if layer_cls is None or not hasattr(layer_cls, 'from_ue_geometry'):
+                raise KeyError(f'MoTTransformer: ae type {layer_type!r} is not a registered AE layer with '
+                               'from_ue_geometry(geometry, **kwargs)')
+            self.ae_layers = nn.ModuleList([layer_cls.from_ue_geometry(g, **ae) for _ in range(g['num_layers'])])
+        self.ae_hidden_size = self.ae_layers[0].hidden_size
+        self.ae_norm = Qwen3VLTextRMSNorm(self.ae_hidden_size, eps=g['rms_norm_eps'])
         self.cache_capacity = cache_capacity
 
     def _ae_rope(self, ae_hidden: Tensor, next_position: Tensor) -> Tuple[Tensor, Tensor]:
