@@ -14,6 +14,7 @@ from .action_expert_padded import PaddedActionExpertLayer  # noqa: F401 (registe
 from .joint_layers import ae_position_ids, mot_forward
 from .prefix_kv_cache import PrefixKVCache
 from .task_mask import ae_rows, build_task_mask
+from .ue_spans import released_ue_spans
 
 
 @MODELS.register_module()
@@ -38,11 +39,20 @@ class MoTTransformer(BaseModule):
             optionally ``head_dim``, default UE hidden / UE heads). Any registered layer type with a
             ``from_ue_geometry(geometry, **kwargs)`` classmethod works.
         cache_capacity (int): default prefix cache capacity in UE tokens. Defaults to 1024.
+        ue_attention (str): attention inside the UE prefix. ``'causal'`` (default): Qwen3-VL's own.
+            ``'released'``: as the released AutoMoT packs it (:func:`released_ue_spans`): image blocks
+            bidirectional; the instruction block after the images bidirectional in training mode
+            (``self.training``) and causal in eval mode, the released train/inference mismatch its weights
+            carry. Set it when running or fine-tuning released weights; new training keeps ``'causal'``.
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self, ue: dict, ae: dict, cache_capacity: int = 1024, init_cfg: Optional[dict] = None):
+    def __init__(self, ue: dict, ae: dict, cache_capacity: int = 1024, ue_attention: str = 'causal',
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if ue_attention not in ('causal', 'released'):
+            raise ValueError(f"MoTTransformer: ue_attention must be 'causal' or 'released', got {ue_attention!r}")
+        self.ue_attention = ue_attention
         self.ue = MODELS.build(ue)
         g = self.ue.head_geometry
         ae = dict(ae)
@@ -64,6 +74,15 @@ class MoTTransformer(BaseModule):
         self.ae_norm = Qwen3VLTextRMSNorm(self.ae_hidden_size, eps=g['rms_norm_eps'])
         self.cache_capacity = cache_capacity
 
+    def ue_spans(self, ue_batch: Dict[str, Tensor]) -> Optional[Tensor]:
+        """(B, L_u) bidirectional span ids of the UE prefix for :func:`build_task_mask` (None if causal)."""
+        if self.ue_attention == 'causal':
+            return None
+        cfg = self.ue.core.config
+        return released_ue_spans(ue_batch['input_ids'], ue_batch['attention_mask'].bool(), cfg.vision_start_token_id,
+                                 cfg.vision_end_token_id, self.ue.tokenizer.encode('<|im_end|>')[0],
+                                 instruction=self.training)
+
     def _ae_rope(self, ae_hidden: Tensor, next_position: Tensor) -> Tuple[Tensor, Tensor]:
         return self.ue.rotary_emb(ae_hidden, ae_position_ids(next_position, ae_hidden.shape[1]))
 
@@ -80,7 +99,7 @@ class MoTTransformer(BaseModule):
             tuple[Tensor, Tensor]: final-normed UE (B, L_u, C_u) and AE (B, L_a, C_a) hidden states.
         """
         emb = self.ue.embed(ue_batch)
-        mask = build_task_mask(emb['valid'], group_sizes)
+        mask = build_task_mask(emb['valid'], group_sizes, self.ue_spans(ue_batch))
         ae_rope = self._ae_rope(ae_hidden, emb['next_position'])
         ue_h, ae_h = mot_forward(self.ue.layers, self.ae_layers, emb['hidden'], ae_hidden, emb['rope'], ae_rope,
                                  mask, emb['deepstack'], emb['visual_pos_masks'])
@@ -94,7 +113,11 @@ class MoTTransformer(BaseModule):
         bsz, length = ue_batch['input_ids'].shape
         if cache is None or cache.batch_size != bsz or cache.capacity < length:
             cache = self.ue.new_cache(bsz, max(self.cache_capacity, length))
-        self.ue(ue_batch, cache=cache, tick=tick)
+        spans = self.ue_spans(ue_batch)
+        if spans is None:
+            self.ue(ue_batch, cache=cache, tick=tick)
+        else:
+            self.ue(ue_batch, cache=cache, tick=tick, ue_spans=spans)
         return cache
 
     def ae_step(self, ae_hidden: Tensor, cache: PrefixKVCache, group_sizes: Sequence[int]) -> Tensor:

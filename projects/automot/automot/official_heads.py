@@ -85,10 +85,12 @@ class ReleasedTrajectoryHead(BaseModule):
         """(B, P, 2) points -> per-step offsets (the first point itself, then differences)."""
         return torch.cat([points[:, :1], points[:, 1:] - points[:, :-1]], dim=1)
 
-    def loss(self, pred: Tensor, gt: Tensor, mask: Optional[Tensor] = None, prefix: str = 'traj') -> Dict[str, Tensor]:
+    def loss(self, pred: Tensor, gt: Tensor, mask: Optional[Tensor] = None,
+             prefix: str = 'traj') -> Dict[str, Tensor]:
         gt = gt.to(pred.device, pred.dtype)
         if gt.shape != pred.shape:
-            raise ValueError(f'ReleasedTrajectoryHead.loss ({prefix}): gt {tuple(gt.shape)} != pred {tuple(pred.shape)}')
+            raise ValueError(f'ReleasedTrajectoryHead.loss ({prefix}): gt {tuple(gt.shape)} != '
+                             f'pred {tuple(pred.shape)}')
         w = torch.ones(pred.shape[:2], device=pred.device, dtype=pred.dtype)
         if mask is not None:
             w = w * mask.to(pred.device, pred.dtype).reshape(pred.shape[:2])

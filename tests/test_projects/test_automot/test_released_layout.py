@@ -329,3 +329,53 @@ def test_released_model_trains_predicts_and_ticks(released_model):
                                atol=1e-5, rtol=1e-5)
     assert torch.equal(tick['meta_actions'], torch.stack([d.pred_meta_actions for d in out]))
     assert tick['velocity'].shape == (2, 3)
+
+
+def _spans_by_hand(ids, im_end, vs=256, ve=257):
+    """(start, end) pairs of the image blocks and of the instruction block after the last image."""
+    ids = ids.tolist()
+    starts = [i for i, t in enumerate(ids) if t == vs]
+    ends = [i for i, t in enumerate(ids) if t == ve]
+    images = [(s, e + 1) for s, e in zip(starts, ends)]
+    close = ids.index(im_end, ends[-1] + 1)
+    return images, (ends[-1] + 1, close + 1)
+
+
+def test_released_ue_attention_quirk(converted):
+    """ue_attention='released': image blocks bidirectional; the instruction block after the images
+    bidirectional in training mode only (the released train/inference mismatch)."""
+    sd, model, _ = converted
+    inputs, samples = make_batch(seed=6)
+    im_end = model.mot.ue.tokenizer.encode('<|im_end|>')[0]
+    model.mot.ue_attention = 'released'
+    try:
+        with torch.no_grad():
+            ue_batch, ae_in = model.ue_inputs(inputs, samples), model.ae_inputs(inputs)
+            groups = model.tokens.group_sizes
+            model.train()
+            joint_train = model.mot.forward_joint(ue_batch, ae_in, groups)[1]
+            model.eval()
+            joint_eval = model.mot.forward_joint(ue_batch, ae_in, groups)[1]
+            tick = model.mot.ae_step(ae_in, model.mot.ue_refresh(ue_batch), groups)
+            emb = model.mot.ue.embed(ue_batch)
+            pos = emb['next_position'][:, None] + torch.arange(ae_in.shape[1])
+            ae_cos, ae_sin = model.mot.ue.rotary_emb(ae_in, pos[None].expand(3, -1, -1))
+            n_vis = emb['visual_pos_masks'].sum(1).tolist()
+            start = 0
+            for b in range(2):
+                valid = emb['valid'][b]
+                images, instr = _spans_by_hand(ue_batch['input_ids'][b][valid], im_end)
+                ds = [f[start:start + n_vis[b]] for f in emb['deepstack']]
+                start += n_vis[b]
+                args = (sd, emb['hidden'][b][valid], ae_in[b], torch.cat([emb['rope'][0][b][valid], ae_cos[b]]),
+                        torch.cat([emb['rope'][1][b][valid], ae_sin[b]]), ds, emb['visual_pos_masks'][b][valid],
+                        groups, GEO, NL)
+                ref_train = released_forward(*args, path='train', ue_full=images + [instr])
+                ref_eval = released_forward(*args, path='infer', ue_full=images)
+                torch.testing.assert_close(joint_train[b], ref_train, atol=1e-5, rtol=1e-5)
+                torch.testing.assert_close(joint_eval[b], ref_eval, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(tick, joint_eval, atol=1e-5, rtol=1e-5)
+        assert (joint_train - joint_eval).abs().max() > 1e-4
+    finally:
+        model.mot.ue_attention = 'causal'
+        model.eval()
