@@ -45,10 +45,10 @@ class ReleasedActionTokens(BaseModule):
     20 route and 6 waypoint queries (``nn.Embedding`` rows of width ``query_dim`` = 588 through a
     two-layer MLP connector ``fc1``/``fc2``). No navigation-command token: the command is in the UE prompt.
 
-    Sequence order and mask groups (same as :class:`AutoMoTActionTokens`):
-    ``[BEV | target points | velocity | reasoning]`` = the *decision* group,
-    ``[route | waypoint]`` = the *planning* group. The released code packs these tokens by index lists; the
-    order here is ours (it changes only the AE rotary positions, documented as a difference).
+    Sequence order and mask groups as the released data packing builds them (one ``full`` block each, in
+    this order after the UE prefix): ``[BEV] [target points, velocity] [reasoning] [route] [waypoints]``;
+    each block attends to itself bidirectionally and to every earlier block (the task mask with five
+    groups, :attr:`group_sizes`), so e.g. the BEV tokens do not see the queries.
 
     Tensor contract: ``forward(bev_tokens (B, num_bev_tokens, bev_channels), target_point (B, 2) or
     (B, num_target_tokens, 2) ego-frame metres, ego_status (B, 4) with speed m/s first, command (B,) unused)
@@ -96,9 +96,10 @@ class ReleasedActionTokens(BaseModule):
 
     @property
     def group_sizes(self):
-        """(decision group, planning group) sizes for the task mask."""
+        """Task-mask groups of the released packing: (BEV, target points + velocity, reasoning, route,
+        waypoints)."""
         n = self.num
-        return (n['bev'] + n['target'] + n['speed'] + n['decision'], n['route'] + n['waypoint'])
+        return (n['bev'], n['target'] + n['speed'], n['decision'], n['route'], n['waypoint'])
 
     def slices(self) -> Dict[str, slice]:
         """Positions of each token kind in the AE sequence."""

@@ -39,7 +39,7 @@ def test_paper_scale_config_on_meta_device():
     assert model.velocity_head.mlp[2].out_features == 3
     print(f"paper-scale released layout: UE {counts['ue_params']:,} AE {counts['ae_params']:,} "
           f"other {counts['other_params']:,}")
-    assert model.tokens.group_sizes == (64 + 2 + 1 + 8, 20 + 6)
+    assert model.tokens.group_sizes == (64, 2 + 1, 8, 20, 6)  # the released packing's full blocks
     assert model.bev_encoder.out_channels == 1512
     assert cfg.runner_type == 'FlexibleRunner' and cfg.strategy['type'] == 'FSDPStrategy'
     assert cfg.strategy['model_wrapper']['mixed_precision']['param_dtype'] == 'bfloat16'

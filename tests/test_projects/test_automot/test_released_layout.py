@@ -19,6 +19,9 @@ CFG = osp.join(REPO, 'projects/automot/configs/automot-released_tiny_nuscenes-e2
 TOOL = osp.join(REPO, 'tools/model_converters/automot_official_to_mmautomot.py')
 GEO = dict(H=4, KV=2, D=32, h=2, kv=1, d=16)  # tiny UE slots and AE heads
 C, NL = 64, 3
+# the released data packing after the UE prefix: full blocks [BEV] [2 target points + velocity] [8 reasoning]
+# [20 route] [6 waypoints], each seeing itself and the earlier blocks
+RELEASED_BLOCKS = (64, 3, 8, 20, 6)
 
 
 def released_model_cfg():
@@ -211,7 +214,8 @@ def _per_sample_reference(model, sd, inputs, samples, path):
     ue_batch = model.ue_inputs(inputs, samples)
     ae_in = model.ae_inputs(inputs)
     emb = model.mot.ue.embed(ue_batch)
-    groups = model.tokens.group_sizes
+    assert model.tokens.group_sizes == RELEASED_BLOCKS
+    groups = RELEASED_BLOCKS
     pos = emb['next_position'][:, None] + torch.arange(ae_in.shape[1])
     ae_cos, ae_sin = model.mot.ue.rotary_emb(ae_in, pos[None].expand(3, -1, -1))
     vis_counts = emb['visual_pos_masks'].sum(1).tolist()
@@ -369,7 +373,7 @@ def test_released_ue_attention_quirk(converted):
                 start += n_vis[b]
                 args = (sd, emb['hidden'][b][valid], ae_in[b], torch.cat([emb['rope'][0][b][valid], ae_cos[b]]),
                         torch.cat([emb['rope'][1][b][valid], ae_sin[b]]), ds, emb['visual_pos_masks'][b][valid],
-                        groups, GEO, NL)
+                        RELEASED_BLOCKS, GEO, NL)
                 ref_train = released_forward(*args, path='train', ue_full=images + [instr])
                 ref_eval = released_forward(*args, path='infer', ue_full=images)
                 torch.testing.assert_close(joint_train[b], ref_train, atol=1e-5, rtol=1e-5)
