@@ -244,12 +244,10 @@ class LMHeadDecisionHead(BaseModule):
         if self.cand_ids.max() >= weight.shape[0]:
             raise ValueError(f'LMHeadDecisionHead: decision token id {int(self.cand_ids.max())} >= vocabulary '
                              f'{weight.shape[0]}')
-        lat = tokens[:, self.lateral_slots]  # (B, K, C)
-        lon = tokens[:, self.longitudinal_slots]
-        logp_lat = F.log_softmax(self._lm_head(lat.to(weight.dtype)).float(), dim=-1)
-        logp_lon = F.log_softmax(self._lm_head(lon.to(weight.dtype)).float(), dim=-1)
-        return torch.cat([logp_lat[..., self.cand_ids[:self.num_lat]], logp_lon[..., self.cand_ids[self.num_lat:]]],
-                         dim=-1)
+        logp = F.log_softmax(self._lm_head(tokens.to(weight.dtype)).float(), dim=-1)  # one pass, (B, N_q, V)
+        lat = logp[:, self.lateral_slots][..., self.cand_ids[:self.num_lat]]  # (B, K, n_lat)
+        lon = logp[:, self.longitudinal_slots][..., self.cand_ids[self.num_lat:]]
+        return torch.cat([lat, lon], dim=-1)
 
     def loss(self, logits: Tensor, gt: Tensor) -> Dict[str, Tensor]:
         """Full-vocabulary cross-entropy of the labelled slots (``-1`` labels ignored)."""

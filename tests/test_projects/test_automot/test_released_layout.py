@@ -95,11 +95,6 @@ def released_state_dict(model, seed=5):
     return sd
 
 
-def run_tool(args):
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
-    return subprocess.run([sys.executable, TOOL, *args], env=env, capture_output=True, text=True, timeout=300)
-
-
 @pytest.fixture(scope='module')
 def converted(tmp_path_factory, released_model):
     from safetensors.torch import save_file
@@ -108,7 +103,7 @@ def converted(tmp_path_factory, released_model):
     os.makedirs(root / 'src')
     save_file({k: v.contiguous() for k, v in sd.items()}, str(root / 'src' / 'ema.safetensors'))
     dst = str(root / 'automot_mm.safetensors')
-    proc = run_tool([str(root / 'src'), dst, '--config', CFG])
+    proc = run_tool_in_process([str(root / 'src'), dst, '--config', CFG])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'dropped route_head.query' in proc.stdout and 'UNMAPPED' not in proc.stderr
     model = build(seed=1)
@@ -177,19 +172,21 @@ def test_converter_maps_every_released_tensor(converted):
     assert core.lm_head.weight.data_ptr() == core.get_input_embeddings().weight.data_ptr()
 
 
-def run_tool_in_process(args, capsys):
-    """The tool's ``main`` in this process (a subprocess per call costs ~20 s of imports here)."""
+def run_tool_in_process(args):
+    """The tool's ``main`` in this process (a subprocess costs ~20 s of imports on this machine)."""
+    import contextlib
     import importlib.util
+    import io
     spec = importlib.util.spec_from_file_location('automot_official_to_mmautomot', TOOL)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    capsys.readouterr()
-    code = tool.main(args)
-    out = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, out.out, out.err)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = tool.main(args)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
-def test_converter_reports_unmapped_keys(converted, tmp_path, capsys):
+def test_converter_reports_unmapped_keys(converted, tmp_path):
     from safetensors.torch import save_file
     sd, _, _ = converted
     bad = dict(sd)
@@ -197,16 +194,20 @@ def test_converter_reports_unmapped_keys(converted, tmp_path, capsys):
     bad['some_new_head.weight'] = torch.zeros(3)
     save_file({k: v.contiguous() for k, v in bad.items()}, str(tmp_path / 'model.safetensors'))
     dst = str(tmp_path / 'out.pth')
-    proc = run_tool_in_process([str(tmp_path), dst], capsys)
+    proc = run_tool_in_process([str(tmp_path), dst])
     assert proc.returncode == 1 and not osp.exists(dst)
     assert 'UNMAPPED language_model.model.layers.0.self_attn.extra_mot_gen.weight (2,)' in proc.stderr
     assert 'UNMAPPED some_new_head.weight (3,)' in proc.stderr and '2 key(s)' in proc.stderr
-    proc = run_tool_in_process([str(tmp_path), dst, '--allow-unmapped'], capsys)
+    proc = run_tool_in_process([str(tmp_path), dst, '--allow-unmapped'])
     assert proc.returncode == 0, proc.stderr
     ckpt = torch.load(dst, weights_only=True)
     assert torch.equal(ckpt['state_dict']['mot.ae_norm.weight'], sd['language_model.model.norm_mot_gen.weight'])
+    # the command line itself (argument parsing happens before any heavy import)
+    cli = subprocess.run([sys.executable, TOOL, '--help'], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, PYTHONPATH=REPO))
+    assert cli.returncode == 0 and '--allow-unmapped' in cli.stdout and 'SRC' not in cli.stderr
     with pytest.raises(FileNotFoundError, match='nowhere.*does not exist'):
-        run_tool_in_process([str(tmp_path / 'nowhere'), dst], capsys)
+        run_tool_in_process([str(tmp_path / 'nowhere'), dst])
 
 
 def _per_sample_reference(model, sd, inputs, samples, path):
