@@ -22,7 +22,9 @@ class MoTTransformer(BaseModule):
     """A vision-language understanding expert (UE) and an action expert (AE) sharing every attention.
 
     Paper: AutoMoT (layer-wise joint attention; asynchronous UE/AE inference through a prefix KV cache).
-    The AE has as many layers as the UE and the UE's head geometry; its width and FFN width are its own.
+    The AE has as many layers as the UE. Two layouts (``ae['type']``): :class:`ActionExpertLayer` (default:
+    the UE's head geometry at its own width and FFN width) and :class:`PaddedActionExpertLayer` (the released
+    AutoMoT: the UE's width, its own narrow heads zero-padded into the UE's head slots).
     All three passes go through :func:`mot_forward` under the mask of :func:`build_task_mask`:
 
     * :meth:`forward_joint`: UE + AE in one pass (training, synchronous inference);
