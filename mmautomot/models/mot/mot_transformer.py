@@ -11,9 +11,11 @@ from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextRMSNorm
 from mmautomot.registry import MODELS
 from .action_expert_layer import ActionExpertLayer
 from .joint_block import JointLayer
+from .action_expert_padded import PaddedActionExpertLayer  # noqa: F401 (registers the layout)
 from .joint_layers import ae_position_ids, mot_forward
 from .prefix_kv_cache import PrefixKVCache
 from .task_mask import ae_rows, build_task_mask
+from .ue_spans import released_ue_spans
 
 
 @MODELS.register_module()
@@ -21,7 +23,9 @@ class MoTTransformer(BaseModule):
     """A vision-language understanding expert (UE) and an action expert (AE) sharing every attention.
 
     Paper: AutoMoT (layer-wise joint attention; asynchronous UE/AE inference through a prefix KV cache).
-    The AE has as many layers as the UE and the UE's head geometry; its width and FFN width are its own.
+    The AE has as many layers as the UE. Two layouts (``ae['type']``): :class:`ActionExpertLayer` (default:
+    the UE's head geometry at its own width and FFN width) and :class:`PaddedActionExpertLayer` (the released
+    AutoMoT: the UE's width, its own narrow heads zero-padded into the UE's head slots).
     All three passes go through :func:`mot_forward` under the mask of :func:`build_task_mask`:
 
     * :meth:`forward_joint`: UE + AE in one pass (training, synchronous inference);
@@ -38,10 +42,20 @@ class MoTTransformer(BaseModule):
     Args:
         ue (dict): config of the UE (e.g. ``Qwen3VLUnderstandingExpert``); it must expose ``layers``,
             ``rotary_emb``, ``norm``, ``head_geometry``, ``embed(batch)`` and ``new_cache``.
-        ae (dict): AE width: ``hidden_size``, ``intermediate_size`` (and optionally ``attention_bias``).
+        ae (dict): the AE layout. Default (no ``type``): :class:`ActionExpertLayer`, own width with the
+            UE's head geometry: ``hidden_size``, ``intermediate_size`` (and optionally ``attention_bias``).
+            ``type='PaddedActionExpertLayer'``: the released AutoMoT layout (UE width, own narrow heads
+            zero-padded into the UE's slots): ``intermediate_size``, ``num_heads``, ``num_kv_heads`` (and
+            optionally ``head_dim``, default UE hidden / UE heads). Any registered layer type with a
+            ``from_ue_geometry(geometry, **kwargs)`` classmethod works.
         cache_capacity (int): default prefix cache capacity in UE tokens. Defaults to 1024.
         checkpoint_layers (bool): activation checkpointing per joint layer in training (recompute each
             depth in the backward pass; activations kept only at layer boundaries). Defaults to False.
+        ue_attention (str): attention inside the UE prefix. ``'causal'`` (default): Qwen3-VL's own.
+            ``'released'``: as the released AutoMoT packs it (:func:`released_ue_spans`): image blocks
+            bidirectional; the instruction block after the images bidirectional in training mode
+            (``self.training``) and causal in eval mode, the released train/inference mismatch its weights
+            carry. Set it when running or fine-tuning released weights; new training keeps ``'causal'``.
         init_cfg (dict | None): mmengine init config.
     """
 
@@ -50,19 +64,31 @@ class MoTTransformer(BaseModule):
                  ae: dict,
                  cache_capacity: int = 1024,
                  checkpoint_layers: bool = False,
+                 ue_attention: str = 'causal',
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if ue_attention not in ('causal', 'released'):
+            raise ValueError(f"MoTTransformer: ue_attention must be 'causal' or 'released', got {ue_attention!r}")
+        self.ue_attention = ue_attention
         self.ue = MODELS.build(ue)
         g = self.ue.head_geometry
         ae = dict(ae)
-        self.ae_hidden_size = ae['hidden_size']
-        self.ae_layers = nn.ModuleList([
-            ActionExpertLayer(ae['hidden_size'], ae['intermediate_size'], num_heads=g['num_heads'],
-                              num_kv_heads=g['num_kv_heads'], head_dim=g['head_dim'],
-                              rms_norm_eps=g['rms_norm_eps'], attention_bias=ae.get('attention_bias', False))
-            for _ in range(g['num_layers'])
-        ])
-        self.ae_norm = Qwen3VLTextRMSNorm(ae['hidden_size'], eps=g['rms_norm_eps'])
+        layer_type = ae.pop('type', 'ActionExpertLayer')
+        if layer_type == 'ActionExpertLayer':
+            self.ae_layers = nn.ModuleList([
+                ActionExpertLayer(ae['hidden_size'], ae['intermediate_size'], num_heads=g['num_heads'],
+                                  num_kv_heads=g['num_kv_heads'], head_dim=g['head_dim'],
+                                  rms_norm_eps=g['rms_norm_eps'], attention_bias=ae.get('attention_bias', False))
+                for _ in range(g['num_layers'])
+            ])
+        else:  # another AE layout, e.g. 'PaddedActionExpertLayer' (the released AutoMoT layout)
+            layer_cls = MODELS.get(layer_type)
+            if layer_cls is None or not hasattr(layer_cls, 'from_ue_geometry'):
+                raise KeyError(f'MoTTransformer: ae type {layer_type!r} is not a registered AE layer with '
+                               'from_ue_geometry(geometry, **kwargs)')
+            self.ae_layers = nn.ModuleList([layer_cls.from_ue_geometry(g, **ae) for _ in range(g['num_layers'])])
+        self.ae_hidden_size = self.ae_layers[0].hidden_size
+        self.ae_norm = Qwen3VLTextRMSNorm(self.ae_hidden_size, eps=g['rms_norm_eps'])
         self.cache_capacity = cache_capacity
         # registered last, so parameter names (deduplicated, first path wins) stay the owners' ones
         self.joint_layers = nn.ModuleList([
@@ -93,6 +119,15 @@ class MoTTransformer(BaseModule):
                 out[f'joint_layers.{i}.{attr}.'] = path[id(getattr(jl, attr))] + '.'
         return out
 
+    def ue_spans(self, ue_batch: Dict[str, Tensor]) -> Optional[Tensor]:
+        """(B, L_u) bidirectional span ids of the UE prefix for :func:`build_task_mask` (None if causal)."""
+        if self.ue_attention == 'causal':
+            return None
+        cfg = self.ue.core.config
+        return released_ue_spans(ue_batch['input_ids'], ue_batch['attention_mask'].bool(), cfg.vision_start_token_id,
+                                 cfg.vision_end_token_id, self.ue.tokenizer.encode('<|im_end|>')[0],
+                                 instruction=self.training)
+
     def _ae_rope(self, ae_hidden: Tensor, next_position: Tensor) -> Tuple[Tensor, Tensor]:
         return self.ue.rotary_emb(ae_hidden, ae_position_ids(next_position, ae_hidden.shape[1]))
 
@@ -109,7 +144,7 @@ class MoTTransformer(BaseModule):
             tuple[Tensor, Tensor]: final-normed UE (B, L_u, C_u) and AE (B, L_a, C_a) hidden states.
         """
         emb = self.ue.embed(ue_batch)
-        mask = build_task_mask(emb['valid'], group_sizes)
+        mask = build_task_mask(emb['valid'], group_sizes, self.ue_spans(ue_batch))
         ae_rope = self._ae_rope(ae_hidden, emb['next_position'])
         ue_h, ae_h = mot_forward(None, None, emb['hidden'], ae_hidden, emb['rope'], ae_rope, mask, emb['deepstack'],
                                  emb['visual_pos_masks'], joint_layers=self.joint_layers)
@@ -125,7 +160,8 @@ class MoTTransformer(BaseModule):
             cache = self.ue.new_cache(bsz, max(self.cache_capacity, length))
         emb = self.ue.embed(ue_batch)
         cache.begin_write(emb['valid'], emb['next_position'], tick)
-        mot_forward(None, None, emb['hidden'], None, emb['rope'], None, build_task_mask(emb['valid'], ()),
+        mot_forward(None, None, emb['hidden'], None, emb['rope'], None,
+                    build_task_mask(emb['valid'], (), self.ue_spans(ue_batch)),
                     emb['deepstack'], emb['visual_pos_masks'], cache, 'write', joint_layers=self.joint_layers)
         return cache
 

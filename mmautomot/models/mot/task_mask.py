@@ -13,19 +13,23 @@ action expert (AE) in one attention call per layer under a block mask:
 The mask is a boolean tensor, ``True`` = may attend, in the layout torch's
 ``scaled_dot_product_attention`` takes: ``(B, 1, L_q, L_k)``.
 """
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
 
 
-def build_task_mask(ue_valid: Tensor, ae_group_sizes: Sequence[int]) -> Tensor:
+def build_task_mask(ue_valid: Tensor, ae_group_sizes: Sequence[int], ue_spans: Optional[Tensor] = None) -> Tensor:
     """Build the joint (UE + AE) attention mask.
 
     Args:
         ue_valid (Tensor): (B, L_u) bool or 0/1, 1 where the UE token is real (not padding).
         ae_group_sizes (Sequence[int]): sizes of the AE token groups in sequence order, e.g.
             ``(n_decision, n_planning)``. AE tokens follow the UE tokens in the sequence.
+        ue_spans (Tensor | None): (B, L_u) long span ids inside the UE prefix; UE tokens sharing a positive id
+            also attend to each other bidirectionally (e.g. the released AutoMoT's image blocks,
+            :func:`mmautomot.models.mot.ue_spans.released_ue_spans`); 0 = causal. The UE still never sees AE
+            tokens. Defaults to None (UE fully causal).
 
     Returns:
         Tensor: (B, 1, L_u + L_a, L_u + L_a) bool, ``L_a = sum(ae_group_sizes)``.
@@ -51,7 +55,14 @@ def build_task_mask(ue_valid: Tensor, ae_group_sizes: Sequence[int]) -> Tensor:
     # UE rows: causal over UE keys only.  AE rows: every UE key plus keys of groups <= own group.
     allowed = torch.where(is_ue_q, is_ue_k & causal, is_ue_k | (k_group <= q_group))
     key_valid = torch.cat([ue_valid, ue_valid.new_ones(bsz, n_ae)], dim=1)  # (B, L)
-    mask = allowed[None] & key_valid[:, None, :]
+    if ue_spans is not None:
+        if ue_spans.shape != ue_valid.shape:
+            raise ValueError(f'build_task_mask: ue_spans {tuple(ue_spans.shape)} != ue_valid {tuple(ue_valid.shape)}')
+        same = (ue_spans[:, :, None] == ue_spans[:, None, :]) & (ue_spans[:, :, None] > 0)  # (B, L_u, L_u)
+        allowed = allowed[None] | torch.nn.functional.pad(same, (0, n_ae, 0, n_ae))
+    else:
+        allowed = allowed[None]
+    mask = allowed & key_valid[:, None, :]
     return mask[:, None]
 
 

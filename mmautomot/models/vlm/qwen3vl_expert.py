@@ -237,14 +237,15 @@ class Qwen3VLUnderstandingExpert(BaseModule):
                              dtype=dtype or self.core.dtype, device=device or self.core.device)
 
     def forward(self, batch: Dict[str, Tensor], cache: Optional[PrefixKVCache] = None,
-                tick: Optional[int] = None) -> Tensor:
-        """Run the UE alone through the MoT layer loop (optionally filling ``cache``).
+                tick: Optional[int] = None, ue_spans: Optional[Tensor] = None) -> Tensor:
+        """Run the UE alone through the MoT layer loop (optionally filling ``cache``); ``ue_spans``: optional
+        (B, L) bidirectional span ids for :func:`build_task_mask`.
 
         Returns:
             Tensor: (B, L, C) final-normed hidden states.
         """
         emb = self.embed(batch)
-        mask = build_task_mask(emb['valid'], ())
+        mask = build_task_mask(emb['valid'], (), ue_spans)
         if cache is not None:
             cache.begin_write(emb['valid'], emb['next_position'], tick)
         hidden, _ = mot_forward(self.layers, None, emb['hidden'], None, emb['rope'], None, mask,

@@ -29,8 +29,10 @@ class AutoMoT(BaseModel):
         mot (dict): :class:`MoTTransformer` kwargs (``ue``, ``ae``, ``cache_capacity``).
         bev_encoder (dict): BEV encoder config (``TransFuserBEVEncoder``), ``forward(imgs, points)`` ->
             (B, G*G, out_channels).
-        tokens (dict): :class:`AutoMoTActionTokens` kwargs without ``hidden_size`` / ``bev_channels``.
-        meta_action_head (dict): ``MetaActionHead`` config (``in_channels`` is set to the AE width).
+        tokens (dict): AE token builder kwargs without ``hidden_size`` / ``bev_channels``; ``type`` defaults
+            to :class:`AutoMoTActionTokens` (``'ReleasedActionTokens'``: the released code's tokens).
+        meta_action_head (dict): ``MetaActionHead`` config (``in_channels`` is set to the AE width). A head
+            with ``bind_lm_head`` (``LMHeadDecisionHead``, the released decisions) gets the UE's ``lm_head``.
         path_head (dict): ``TrajectoryHead`` config for the route queries.
         traj_head (dict): ``TrajectoryHead`` config for the waypoint queries.
         refiner (dict | None): optional action refiner (AutoMoT+), e.g. ``dict(type='DiTMoARefiner', ...)``
@@ -41,6 +43,9 @@ class AutoMoT(BaseModel):
             ``pred_ego_fut_trajs`` and the AE proposal to ``pred_ego_fut_trajs_proposal``; the model exposes
             ``refiner_tick(inputs, ae_out)`` (absent without a refiner, so ``hasattr(model, 'refiner_tick')``
             tells whether there is one). Defaults to None.
+        velocity_head (dict | None): optional future-speed head on the speed token (released AutoMoT:
+            ``ReleasedVelocityHead``); adds ``velocity`` (B, 3) to the outputs and ``loss_velocity``.
+            Defaults to None.
         refiner_detach_proposal (bool): stop the refiner loss's gradient through the AE proposal (the
             condition tokens stay attached). Defaults to True.
         data_preprocessor (dict | None): e.g. ``DrivingDataPreprocessor``.
@@ -56,6 +61,7 @@ class AutoMoT(BaseModel):
                  tokens: Optional[dict] = None,
                  refiner: Optional[dict] = None,
                  refiner_detach_proposal: bool = True,
+                 velocity_head: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -64,9 +70,15 @@ class AutoMoT(BaseModel):
         self.mot = MODELS.build(mot)
         width = self.mot.ae_hidden_size
         self.bev_encoder = MODELS.build(bev_encoder)
-        self.tokens = MODELS.build(dict(type='AutoMoTActionTokens', hidden_size=width,
-                                        bev_channels=self.bev_encoder.out_channels, **(tokens or {})))
+        tokens = dict(tokens or {})
+        tokens.setdefault('type', 'AutoMoTActionTokens')
+        self.tokens = MODELS.build(dict(tokens, hidden_size=width, bev_channels=self.bev_encoder.out_channels))
         self.meta_action_head = MODELS.build(dict(meta_action_head, in_channels=width))
+        if hasattr(self.meta_action_head, 'bind_lm_head'):
+            self.meta_action_head.bind_lm_head(self.mot.ue.core.lm_head, getattr(self.mot.ue, 'tokenizer', None))
+        self.velocity_head = None
+        if velocity_head is not None:
+            self.velocity_head = MODELS.build(dict(velocity_head, in_channels=width))
         self.path_head = MODELS.build(dict(path_head, in_channels=width))
         self.traj_head = MODELS.build(dict(traj_head, in_channels=width))
         self.refiner = None
@@ -119,8 +131,11 @@ class AutoMoT(BaseModel):
         s = self.tokens.slices()
         speed = inputs['ego_status'][:, 0]
         logits = self.meta_action_head(ae_out[:, s['decision']])
-        return dict(meta_action_logits=logits, path=self.path_head(ae_out[:, s['route']], speed),
-                    waypoints=self.traj_head(ae_out[:, s['waypoint']], speed))
+        out = dict(meta_action_logits=logits, path=self.path_head(ae_out[:, s['route']], speed),
+                   waypoints=self.traj_head(ae_out[:, s['waypoint']], speed))
+        if self.velocity_head is not None:
+            out['velocity'] = self.velocity_head(ae_out[:, s['speed']][:, 0])
+        return out
 
     def refiner_cond(self, ae_tokens: Tensor) -> Dict[str, Tensor]:
         """The refiner's condition sources: AE output token groups, name -> (B, L_s, C_a)."""
@@ -234,6 +249,14 @@ class AutoMoT(BaseModel):
                 proposal = out['waypoints'].float()
                 proposal = proposal.detach() if self.refiner_detach_proposal else proposal
                 losses.update(self.refiner.loss(self.refiner_cond(ae_tokens), proposal, gt_traj.float(), mask))
+        if self.velocity_head is not None:
+            gt_speed = self._stack(data_samples, 'gt_future_speeds', dev)
+            valid = None
+            if gt_speed is None and gt_traj is not None:
+                gt_speed, valid = self.velocity_head.speeds_from_traj(
+                    gt_traj.float(), self._stack(data_samples, 'gt_ego_fut_masks', dev))
+            if gt_speed is not None:
+                losses.update(self.velocity_head.loss(out['velocity'], gt_speed.float(), valid))
         if not losses:
             raise KeyError('AutoMoT.loss: data samples carry none of gt_meta_actions, gt_ego_path, '
                            'gt_ego_fut_trajs')

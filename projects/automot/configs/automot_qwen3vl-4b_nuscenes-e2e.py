@@ -1,6 +1,10 @@
-# AutoMoT at paper scale: UE = Qwen3-VL-4B-Instruct (4.44B, frozen, loaded from a local folder), AE 1.59B
-# (36 layers, hidden 1536, FFN 6144, 32 heads / 8 KV / 128), TransFuser++-style BEV encoder (RegNetY-032,
-# 1512-channel BEV feature -> 64 tokens), 4 front frames at 512 x 256. FSDP + bf16 for GPU clusters:
+# AutoMoT at paper scale in the released layout and recipe (_base_/released_recipe.py): UE = Qwen3-VL-4B-Instruct
+# (4.44B, frozen incl. its ViT, loaded from a local folder), AE 1.64B (36 layers at the UE's width 2560, 16 query
+# / 4 KV heads of 80 zero-padded into the UE's 32 x 128 slots, SwiGLU 4864), released tokens and heads,
+# TransFuser++-style BEV encoder (RegNetY-032, 1512-channel BEV feature -> 64 tokens), 4 front frames at
+# 512 x 256. The other AE layout (own width 1536 / FFN 6144 with the UE's head geometry, 1.59B) is one line:
+# `model.mot.ae=dict(_delete_=True, hidden_size=1536, intermediate_size=6144)` (plus the AutoMoTActionTokens /
+# MetaActionHead / TrajectoryHead heads of automot_small_nuscenes-e2e.py). FSDP + bf16 for GPU clusters:
 #   tools/dist_train.sh projects/automot/configs/automot_qwen3vl-4b_nuscenes-e2e.py 8
 # The model also builds on the meta device (`with torch.device('meta'): MODELS.build(cfg.model)`) for
 # parameter counting / FSDP deferred init; the UE structure then comes from `qwen3vl_4b` and no weights are read.
@@ -8,6 +12,7 @@ _base_ = [
     './_base_/nuscenes_e2e_automot.py',
     '../../../configs/_base_/default_runtime.py',
     '../../../configs/_base_/schedules/adamw_epoch_12.py',
+    './_base_/released_recipe.py',
 ]
 custom_imports = dict(imports=['projects.automot.automot'], allow_failed_imports=False)
 default_scope = 'mmautomot'
@@ -35,17 +40,19 @@ model = dict(
     mot=dict(
         ue=dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_4b, pretrained=ue_pretrained,
                 image_size=(256, 512), num_frames=4, freeze=True, torch_dtype='bfloat16', max_new_tokens=128),
-        ae=dict(hidden_size=1536, intermediate_size=6144),
-        cache_capacity=1024,
+        cache_capacity=1024,  # ae: the released padded layout (released_recipe.py)
         checkpoint_layers=False),  # True: activation checkpointing per joint layer (see estimate_memory.py)
     bev_encoder=dict(
         type='TransFuserBEVEncoder', image_backbone='regnety_032', lidar_backbone='regnety_032', num_cams=1,
         grid_size=8, out_channels=1512),
-    tokens=dict(num_bev_tokens=64, num_target_tokens=2, num_speed_tokens=1, num_decision_queries=8,
-                num_route_queries=20, num_waypoint_queries=6),
-    meta_action_head=dict(type='MetaActionHead', num_horizons=3, pool_heads=8),
-    path_head=dict(type='TrajectoryHead', num_points=20, cumulative=True, loss_weight=1.0),
-    traj_head=dict(type='TrajectoryHead', num_points=6, cumulative=True, loss_weight=1.0))
+    # tokens / heads: released_recipe.py. Decisions are read by the UE lm_head at reasoning slots (0, 2, 4)
+    # (lateral, 1 s / 2 s / 3 s) and (1, 3, 5) (longitudinal); each class is one vocabulary token given here
+    # as text (resolved by the Qwen3 tokenizer at the first forward, which fails if a text is not one token).
+    # The released decision vocabulary is not documented: check these against its labels before loading
+    # released weights.
+    meta_action_head=dict(decision_token_ids=dict(
+        lateral=['Left', 'Slight left', 'Straight', 'Slight right', 'Right'],
+        longitudinal=['Stop', 'Decelerate', 'Keep', 'Accelerate'])))
 
 # FSDP: one unit per joint layer (UE layer i + AE layer i) plus one per vision block; bf16 compute, fp32
 # gradient reduction. DeepSpeed ZeRO-3 instead: automot_qwen3vl-4b_nuscenes-e2e_zero3.py.
@@ -57,8 +64,14 @@ strategy = dict(
         mixed_precision=dict(param_dtype='bfloat16', reduce_dtype='float32', buffer_dtype='float32'),
         use_orig_params=True),  # the frozen UE and the trainable AE share FSDP units
     state_dict_cfg='full')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.01),
-                     clip_grad=dict(max_norm=1.0))
+# The released recipe: AdamW 1e-4, betas (0.9, 0.95), wd 0, clip 1.0, cosine to 2e-5 (EMA: released_recipe.py).
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.95), weight_decay=0.0),
+                     clip_grad=dict(max_norm=1.0, norm_type=2))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=12, eta_min=2e-5, by_epoch=True, begin=0, end=12,
+         convert_to_iter_based=True),
+]
 train_dataloader = dict(batch_size=1, num_workers=4)
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 

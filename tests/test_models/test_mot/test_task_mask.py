@@ -36,3 +36,29 @@ def test_ae_rows_and_errors():
         build_task_mask(torch.ones(4), (1, ))
     with pytest.raises(ValueError, match='negative'):
         build_task_mask(valid, (2, -1))
+
+
+def test_ue_spans_add_bidirectional_blocks_only_inside_the_ue():
+    from mmautomot.models.mot.ue_spans import released_ue_spans
+    # tokens: t s i i e t s i e t t END t (s/e = vision start/end 1/2, END = 9), one padding token
+    ids = torch.tensor([[5, 1, 3, 3, 2, 5, 1, 3, 2, 5, 5, 9, 5, 0]])
+    valid = torch.ones_like(ids, dtype=torch.bool)
+    valid[0, -1] = False
+    spans = released_ue_spans(ids, valid, 1, 2)
+    assert spans[0].tolist() == [0, 1, 1, 1, 1, 0, 2, 2, 2, 0, 0, 0, 0, 0]
+    spans_i = released_ue_spans(ids, valid, 1, 2, end_id=9, instruction=True)
+    assert spans_i[0].tolist() == [0, 1, 1, 1, 1, 0, 2, 2, 2, 15, 15, 15, 0, 0]
+    mask = build_task_mask(valid, (2, 1), spans_i)[0, 0]
+    causal = build_task_mask(valid, (2, 1))[0, 0]
+    n = ids.shape[1]
+    extra = mask & ~causal
+    expect = torch.zeros_like(extra)
+    for s, e in ((1, 5), (6, 9), (9, 12)):
+        expect[s:e, s:e] = torch.ones(e - s, e - s).triu(1).bool()
+    assert torch.equal(extra, expect)
+    assert not mask[:n, n:].any()  # the UE never sees AE tokens
+    assert torch.equal(mask[n:], causal[n:]) and not mask[:, -4].any()  # AE rows unchanged; padding unseen
+    with pytest.raises(ValueError, match='needs end_id'):
+        released_ue_spans(ids, valid, 1, 2, instruction=True)
+    with pytest.raises(ValueError, match='ue_spans'):
+        build_task_mask(valid, (2, 1), spans_i[:, :3])
