@@ -93,6 +93,9 @@ class PointPillarsBEVEncoder(BaseModule):
         init_cfg (dict, optional): mmengine init config.
     """
 
+    #: the ``inputs`` keys this encoder reads (AutoMoT checks them).
+    input_keys = ('points', )
+
     def __init__(self,
                  point_cloud_range: Sequence[float] = (-32.0, -32.0, -3.0, 32.0, 32.0, 5.0),
                  voxel_size: Sequence[float] = (0.25, 0.25, 8.0),
