@@ -20,7 +20,8 @@ from .labels import frame_labels, frame_offsets
 from .layout import CLASSES, detect_layout, find_routes, read_b2d_route, read_pdm_route
 from .rig import (B2D_CAMERA_RIG, B2D_LIDAR_MOUNT, PDM_CAMERA_RIG, PDM_LIDAR_MOUNT, camera_entry)
 
-INFO_VERSION = 1
+#: 2: ``instances[i].bbox_3d`` holds the gravity centre (mmdet3d's nuScenes convention); 1 the bottom centre.
+INFO_VERSION = 2
 DEFAULT_FPS = dict(bench2drive=10.0, pdm_lite=4.0)
 PLANNING = dict(fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0,
                 ue_hist_frames=4, ue_hist_dt=0.5)
@@ -35,13 +36,14 @@ def _pose_matrix(xyz, yaw) -> np.ndarray:
 
 
 def _instances(labels: dict, lidar2ego: np.ndarray, boxes_meta: List[int]) -> List[dict]:
-    """mmdet3d v2 instances: boxes in the (right-handed) LiDAR frame, bottom centre."""
+    """mmdet3d v2 instances: boxes in the (right-handed) LiDAR frame, gravity centre (as mmdet3d's nuScenes
+    infos: ``LiDARInstance3DBoxes(..., origin=(0.5, 0.5, 0.5))`` reads them)."""
     ego2lidar = np.linalg.inv(lidar2ego.astype(np.float64))
     lidar_yaw = np.arctan2(ego2lidar[1, 0], ego2lidar[0, 0])
     out = []
     for k, box in enumerate(labels['plan_agent_boxes']):
         x, y, zc, l, w, h, yaw = [float(v) for v in box]
-        p = ego2lidar @ np.array([x, y, zc - h / 2.0, 1.0])
+        p = ego2lidar @ np.array([x, y, zc, 1.0])
         fut = labels['plan_agent_fut_trajs'][k]
         vel = (fut[0] - box[:2]) / PLANNING['plan_dt'] if labels['plan_agent_fut_masks'][k, 0] else np.zeros(2)
         vel = ego2lidar[:2, :2] @ vel
