@@ -35,13 +35,13 @@ def synthetic_root(tmp_path_factory):
     return root
 
 
-def _train_and_test(config, data_root, work, monkeypatch):
+def _train_and_test(config, data_root, work, monkeypatch, extra=()):
     opts = [f'{s}_dataloader.dataset.data_root={data_root}' for s in ('train', 'val', 'test')]
     opts += ['train_dataloader.batch_size=2', 'val_dataloader.batch_size=4', 'default_hooks.logger.interval=1',
              f'experiment_name={osp.basename(config)}']
     monkeypatch.chdir(work)
     monkeypatch.setattr(sys, 'argv', ['train.py', config, '--work-dir', str(work / 'train'), '--cfg-options',
-                                      *opts, 'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
+                                      *opts, *extra, 'train_cfg.max_iters=2', 'train_cfg.val_interval=100',
                                       'param_scheduler=[]', 'default_hooks.checkpoint.interval=2'])
     _load_tool('train').main()
     ckpt = osp.join(str(work / 'train'), 'iter_2.pth')
@@ -57,8 +57,25 @@ def _train_and_test(config, data_root, work, monkeypatch):
 
 
 def test_pointpillars_bev_encoder_trains_and_tests(synthetic_root, tmp_path, monkeypatch):
-    state = _train_and_test(osp.join(CFG_DIR, 'automot_tiny-pointpillars_nuscenes-e2e.py'), synthetic_root,
-                            tmp_path, monkeypatch)
+    """Also starts from an mmdet3d detector's LiDAR weights given by one config key."""
+    from mmengine.config import Config
+    from mmengine.runner import save_checkpoint
+
+    from mmautomot.testing import tiny_pointpillars_detector
+    config = osp.join(CFG_DIR, 'automot_tiny-pointpillars_nuscenes-e2e.py')
+    enc = Config.fromfile(config).model.bev_encoder
+    det = tiny_pointpillars_detector(enc.point_cloud_range, enc.voxel_size, feat_channels=32,
+                                     backbone_channels=enc.backbone.out_channels, neck_channels=enc.neck.out_channels)
+    det_ckpt = str(tmp_path / 'pointpillars_detector.pth')
+    save_checkpoint(dict(meta=dict(epoch=1), state_dict=det.state_dict()), det_ckpt)
+    state = _train_and_test(config, synthetic_root, tmp_path, monkeypatch,
+                            extra=[f'model.bev_encoder.pretrained.checkpoint={det_ckpt}'])
+    # 2 AdamW steps of lr 1e-3 from the detector's weights (N(0, 1) draws): each weight moved <= ~2e-3
+    det_state = det.state_dict()
+    names = [n for n, _ in det.named_parameters() if n.split('.')[0] in ('voxel_encoder', 'backbone', 'neck')]
+    for name in names:
+        torch.testing.assert_close(state[f'bev_encoder.{name}'], det_state[name], atol=3e-3, rtol=0)
+    assert sum(not torch.equal(state[f'bev_encoder.{n}'], det_state[n]) for n in names) > len(names) // 2  # trained
     assert state['bev_encoder.voxel_encoder.pfn_layers.0.linear.weight'].shape == (32, 10)
     assert state['bev_encoder.backbone.blocks.2.0.weight'].shape == (64, 64, 3, 3)
     assert state['tokens.bev_proj.weight'].shape[1] == 32

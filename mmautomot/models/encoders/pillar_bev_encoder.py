@@ -89,7 +89,8 @@ class PointPillarsBEVEncoder(BaseModule):
             ``ego2sensor`` is given. Defaults to the x/y of ``point_cloud_range``.
         grid_size (int): G, the tokens are G x G. Defaults to 8.
         out_channels (int): token width. Defaults to 256.
-        pretrained (dict, optional): ``dict(checkpoint, prefix='auto', key_map=None)``, see above.
+        pretrained (dict, optional): ``dict(checkpoint, prefix='auto', key_map=None)``, see above
+            (``checkpoint=None`` loads nothing).
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -166,7 +167,9 @@ class PointPillarsBEVEncoder(BaseModule):
             cfg = dict(self.pretrained)
             if 'checkpoint' not in cfg:
                 raise KeyError(f'PointPillarsBEVEncoder: pretrained needs a checkpoint, got {cfg}')
-            load_detector_branch(self.lidar_modules(), cfg.pop('checkpoint'), **cfg)
+            checkpoint = cfg.pop('checkpoint')
+            if checkpoint is not None:  # None: a config slot to fill from the command line
+                load_detector_branch(self.lidar_modules(), checkpoint, **cfg)
 
     # ------------------------------------------------------------------ forward
     def voxelize(self, points: Sequence[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:

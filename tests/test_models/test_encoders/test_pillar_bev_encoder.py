@@ -10,6 +10,7 @@ from mmengine.runner import save_checkpoint
 
 from mmautomot.models.encoders.pillar_bev_encoder import build_mmdet3d_module
 from mmautomot.registry import MODELS
+from mmautomot.testing import tiny_pointpillars_detector
 from mmautomot.utils.checkpoint_compat import UnsafeCheckpointError
 
 PCR = [-8.0, -8.0, -3.0, 8.0, 8.0, 5.0]
@@ -102,32 +103,8 @@ def test_sensor_frame_grid_is_resampled_into_the_ego_frame():
 
 # ----------------------------------------------------------------------------- mmdet3d detector weights
 def _tiny_voxelnet():
-    """A tiny mmdet3d PointPillars detector (KITTI layout of mmdet3d's pointpillars_hv_secfpn config)."""
-    cfg = dict(
-        type='VoxelNet',
-        data_preprocessor=dict(type='Det3DDataPreprocessor', voxel=True,
-                               voxel_layer=dict(max_num_points=8, point_cloud_range=PCR, voxel_size=VOXEL,
-                                                max_voxels=(2000, 2000))),
-        voxel_encoder=dict(type='PillarFeatureNet', in_channels=4, feat_channels=[8], voxel_size=VOXEL,
-                           point_cloud_range=PCR, legacy=False),
-        middle_encoder=dict(type='PointPillarsScatter', in_channels=8, output_shape=[32, 32]),
-        backbone=dict(type='SECOND', in_channels=8, layer_nums=[1, 1, 1], layer_strides=[2, 2, 2],
-                      out_channels=[8, 16, 16]),
-        neck=dict(type='SECONDFPN', in_channels=[8, 16, 16], upsample_strides=[1, 2, 4], out_channels=[8, 8, 8]),
-        bbox_head=dict(
-            type='Anchor3DHead', num_classes=1, in_channels=24, feat_channels=24, use_direction_classifier=True,
-            anchor_generator=dict(type='AlignedAnchor3DRangeGenerator', ranges=[[-8, -8, -1.78, 8, 8, -1.78]],
-                                  sizes=[[3.9, 1.6, 1.56]], rotations=[0, 1.57], reshape_out=True),
-            diff_rad_by_sin=True, bbox_coder=dict(type='DeltaXYZWLHRBBoxCoder')),
-        train_cfg=None, test_cfg=None)
-    torch.manual_seed(1)
-    det = build_mmdet3d_module(cfg)
-    for name, p in det.named_parameters():  # distinct, non-default values everywhere
-        p.data.copy_(torch.randn_like(p))
-    for name, b in det.named_buffers():
-        if b.is_floating_point():
-            b.copy_(torch.rand_like(b) + 0.5)
-    return det
+    """A tiny mmdet3d PointPillars detector (VoxelNet, mmdet3d's pointpillars_hv_secfpn layout)."""
+    return tiny_pointpillars_detector(PCR, VOXEL)
 
 
 def _tiny_mvx_nus():
