@@ -224,9 +224,11 @@ class PointPillarsBEVEncoder(BaseModule):
         voxels, nums, coors = self.voxelize(points)
         if voxels.shape[0] == 0:  # no point in range anywhere in the batch
             dev = points[0].device if bsz else self.out_proj.weight.device
-            canvas = torch.zeros(bsz, self.middle_encoder.in_channels, self.ny, self.nx, device=dev)
-        else:
-            canvas = self.middle_encoder(self.voxel_encoder(voxels, nums, coors), coors, bsz)
+            canvas = torch.zeros(bsz, self.middle_encoder.in_channels, self.ny, self.nx, device=dev,
+                                 dtype=self.out_proj.weight.dtype)
+        else:  # voxelize in float32, encode in the encoder's dtype (e.g. bf16 under mixed precision)
+            dtype = self.out_proj.weight.dtype
+            canvas = self.middle_encoder(self.voxel_encoder(voxels.to(dtype), nums, coors), coors, bsz)
         feat = self.neck(self.backbone(canvas))[0]
         feat = F.adaptive_avg_pool2d(self.to_ego_grid(feat), self.grid_size)
         return self.out_proj(feat).flatten(2).transpose(1, 2)

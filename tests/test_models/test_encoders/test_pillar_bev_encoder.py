@@ -196,3 +196,12 @@ def test_mismatched_or_unsafe_checkpoint_fails_clearly(tmp_path):
     torch.save(dict(state_dict=det.state_dict(), meta=Evil()), evil, pickle_protocol=pickle.DEFAULT_PROTOCOL)
     with pytest.raises(UnsafeCheckpointError, match='evil.pth'):
         tiny_encoder(pretrained=dict(checkpoint=evil)).init_weights()
+
+
+def test_bf16_encoder_takes_float32_clouds():
+    """Voxelization runs in float32 (mmcv op), the modules in the encoder's dtype (mixed precision)."""
+    enc = tiny_encoder().to(torch.bfloat16).eval()
+    with torch.no_grad():
+        out = enc(None, [torch.randn(100, 5) * 4, torch.zeros(0, 5)])
+        assert out.dtype == torch.bfloat16 and out.shape == (2, 16, 12) and torch.isfinite(out.float()).all()
+        assert enc(None, [torch.zeros(0, 4)]).dtype == torch.bfloat16
