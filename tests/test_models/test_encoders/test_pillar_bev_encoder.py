@@ -126,6 +126,14 @@ def _tiny_mvx_nus():
     return det
 
 
+#: the encoder modules matching :func:`_tiny_mvx_nus`
+MVX_NUS_LAYOUT = dict(
+    voxel_encoder=dict(type='HardVFE', feat_channels=[8, 8], with_cluster_center=True, with_voxel_center=True,
+                       norm_cfg=dict(type='BN1d', eps=1e-3, momentum=0.01)),
+    neck=dict(type='mmdet.FPN', in_channels=[8, 16, 16], out_channels=8, start_level=0, num_outs=3,
+              norm_cfg=dict(type='BN', eps=1e-3, momentum=0.01), act_cfg=dict(type='ReLU')))
+
+
 def _check_equal(enc, det, prefix):
     ours = enc.state_dict()
     theirs = det.state_dict()
@@ -158,12 +166,7 @@ def test_mvx_nuscenes_layout_weights_load_with_auto_prefix(tmp_path):
     det = _tiny_mvx_nus()
     ckpt = str(tmp_path / 'mvx.pth')
     torch.save(dict(state_dict=det.state_dict()), ckpt)
-    enc = tiny_encoder(voxel_encoder=dict(type='HardVFE', feat_channels=[8, 8], with_cluster_center=True,
-                                          with_voxel_center=True, norm_cfg=dict(type='BN1d', eps=1e-3, momentum=0.01)),
-                       neck=dict(type='mmdet.FPN', in_channels=[8, 16, 16], out_channels=8, start_level=0,
-                                 num_outs=3, norm_cfg=dict(type='BN', eps=1e-3, momentum=0.01),
-                                 act_cfg=dict(type='ReLU')),
-                       pretrained=dict(checkpoint=ckpt, prefix='auto'))
+    enc = tiny_encoder(**MVX_NUS_LAYOUT, pretrained=dict(checkpoint=ckpt, prefix='auto'))
     enc.init_weights()
     _check_equal(enc, det, 'pts_')
     assert enc(None, [torch.randn(50, 5)]).shape == (1, 16, 12)
@@ -205,3 +208,37 @@ def test_bf16_encoder_takes_float32_clouds():
         out = enc(None, [torch.randn(100, 5) * 4, torch.zeros(0, 5)])
         assert out.dtype == torch.bfloat16 and out.shape == (2, 16, 12) and torch.isfinite(out.float()).all()
         assert enc(None, [torch.zeros(0, 4)]).dtype == torch.bfloat16
+
+
+def test_pseudo_image_cells_match_the_transfuser_histogram_convention():
+    """voxelize -> mmdet3d's PointPillarsScatter -> to_ego_grid puts a point in the same (row, col) cell as
+    ``lidar_to_bev_histogram`` does (row 0 ahead, column 0 left)."""
+    from mmautomot.models.encoders import bev_cell_of, lidar_to_bev_histogram
+    enc = tiny_encoder()
+    for x, y in [(6.1, 5.2), (-3.3, 7.9), (0.2, -6.6)]:
+        pts = torch.tensor([[x, y, 0.5, 1.0]])
+        voxels, nums, coors = enc.voxelize([pts])
+        canvas = enc.middle_encoder(torch.ones(len(voxels), enc.middle_encoder.in_channels), coors, 1)
+        ego = enc.to_ego_grid(canvas)[0, 0]
+        hist = lidar_to_bev_histogram([pts], x_range=(-8.0, 8.0), y_range=(-8.0, 8.0), resolution=0.5)[0].sum(0)
+        assert torch.equal(ego, (hist > 0).float())
+        row, col = bev_cell_of(x, y, x_range=(-8.0, 8.0), y_range=(-8.0, 8.0), resolution=0.5)
+        assert ego[row, col] == 1 and ego.sum() == 1
+
+
+def test_explicit_key_map_and_safetensors(tmp_path):
+    from safetensors.torch import save_file
+
+    from mmautomot.models.encoders.mmdet3d_weights import load_detector_branch
+    det = _tiny_mvx_nus()
+    path = str(tmp_path / 'mvx.safetensors')
+    save_file({k: v.contiguous() for k, v in det.state_dict().items()}, path)
+    enc = tiny_encoder(**MVX_NUS_LAYOUT)
+    report = load_detector_branch(enc.lidar_modules(), path, prefix=None,
+                                  key_map=dict(voxel_encoder='pts_voxel_encoder', backbone='pts_backbone',
+                                               neck='pts_neck'))
+    _check_equal(enc, det, 'pts_')
+    assert report['ignored'] == [] and len(report['loaded']) == len(
+        [k for k in det.state_dict() if not k.startswith('pts_middle')])
+    with pytest.raises(KeyError, match=r"key_map names \['head'\]"):
+        load_detector_branch(enc.lidar_modules(), path, key_map=dict(head='pts_bbox_head'))
