@@ -68,6 +68,13 @@ class PointPillarsBEVEncoder(BaseModule):
     maps single modules explicitly. The module configs must equal the detector's (PointPillars configs of
     mmdet3d use ``PillarFeatureNet(legacy=True)``; here ``legacy`` defaults to False).
 
+    ``voxel_encoder`` / ``backbone`` / ``neck`` dicts are merged over the defaults below when they keep the
+    default ``type``; another ``type`` (e.g. ``HardVFE``, ``mmdet.FPN``) replaces the default dict. The grid
+    geometry and the input widths are filled in unless given. A CenterPoint-style *voxel* encoder
+    (``HardSimpleVFE`` + ``SparseEncoder``) is not offered: mmcv 2.1's sparse convolution has no CPU kernels
+    (``get_indice_pairs is not implemented on CPU``) and spconv 2.3.8's CPU build runs the forward but not the
+    backward pass.
+
     Args:
         point_cloud_range (Sequence[float]): (x_min, y_min, z_min, x_max, y_max, z_max) of the voxel grid in
             the frame of ``ego2sensor``, metres. Defaults to (-32, -32, -3, 32, 32, 5).
