@@ -55,3 +55,30 @@ def test_tiny_variants_change_only_the_bev_encoder(name):
     cfg = Config.fromfile(CFG_DIR + name)
     base = Config.fromfile(CFG_DIR + 'automot_tiny_nuscenes-e2e.py')
     assert {k for k in cfg.model if cfg.model[k] != base.model[k]} == {'bev_encoder'}
+
+
+def test_pointpillars_config_matches_mmdet3d_nuscenes_model_zoo_layout(tmp_path):
+    """The 4B pointpillars config takes the weights of mmdet3d's own nuScenes PointPillars
+    (``pointpillars_hv_secfpn_sbn-all_8xb4-2x_nus-3d``, MVXFasterRCNN), built here from mmdet3d's shipped
+    config with random weights: key for key, shape for shape."""
+    import os.path as osp
+
+    import mmdet3d
+
+    from mmautomot.models.encoders.pillar_bev_encoder import build_mmdet3d_module
+    zoo = osp.join(osp.dirname(mmdet3d.__file__), '.mim', 'configs', 'pointpillars',
+                   'pointpillars_hv_secfpn_sbn-all_8xb4-2x_nus-3d.py')
+    if not osp.isfile(zoo):
+        pytest.skip(f'mmdet3d ships no {zoo}')
+    torch.manual_seed(0)
+    det = build_mmdet3d_module(Config.fromfile(zoo).model)
+    ckpt = str(tmp_path / 'pointpillars_nus.pth')
+    torch.save(dict(state_dict=det.state_dict()), ckpt)
+    enc_cfg = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b-pointpillars_nuscenes-e2e.py').model.bev_encoder
+    enc = MODELS.build(dict(enc_cfg.to_dict(), pretrained=dict(checkpoint=ckpt, prefix='auto')))
+    enc.init_weights()
+    theirs = det.state_dict()
+    ours = {k: v for k, v in enc.state_dict().items() if k.split('.')[0] in ('voxel_encoder', 'backbone', 'neck')}
+    assert len(ours) == len([k for k in theirs if k.split('.')[0] in ('pts_voxel_encoder', 'pts_backbone',
+                                                                      'pts_neck')]) > 50
+    assert all(torch.equal(v, theirs['pts_' + k]) for k, v in ours.items())
