@@ -9,8 +9,12 @@ expected and what was found (re-create the infos with ``tools/create_data.py``).
 """
 from typing import Mapping, Optional
 
-#: Version of the info-pkl layout written by this code base.
-INFO_VERSION = '1.0'
+#: Version of the info-pkl layout written by this code base (nuScenes and Bench2Drive alike).
+#: '1.1': ``instances`` follow mmdet3d's nuScenes infos (``bbox_3d`` holds the gravity centre, read by mmdet3d's
+#: ``NuScenesDataset`` with ``origin=(0.5, 0.5, 0.5)``; ``bbox_label_3d`` uses mmdet3d's class order, listed in
+#: ``metainfo.instance_categories``) and the nuScenes infos carry ``ego_fut_lidar_trajs`` (the published
+#: protocols' reference point). '1.0' wrote the bottom centre and our class order.
+INFO_VERSION = '1.1'
 #: Planning label layout of the nuScenes infos (the ST-P3 / UniAD protocols need 6 steps at 0.5 s).
 PLANNING_LAYOUT = dict(fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0,
                        ue_hist_frames=4, ue_hist_dt=0.5)

@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
+from mmautomot.structures.info_format import INFO_VERSION
+
 # nuScenes-like LIDAR_TOP mounting: lidar x right / y forward -> ego x forward / y left.
 LIDAR2EGO = np.array([[0., 1., 0., 0.943], [-1., 0., 0., 0.], [0., 0., 1., 1.84], [0., 0., 0., 1.]],
                      dtype=np.float32)
@@ -97,7 +99,7 @@ def build_tiny_e2e(root: str, num_samples: int = 3, num_agents: int = 2) -> str:
             plan_agent_fut_masks=np.ones((n_agents, 6), np.float32),
         )
         data_list.append(info)
-    metainfo = dict(dataset='nuscenes', version='v1.0-tiny-test', info_version='1.0',
+    metainfo = dict(dataset='nuscenes', version='v1.0-tiny-test', info_version=INFO_VERSION,
                     categories={'car': 0, 'pedestrian': 8}, cam_names=list(CAMS),
                     planning=dict(fut_steps=6, plan_dt=DT, hist_steps=4, path_points=20,
                                   path_spacing=1.0, ue_hist_frames=4, ue_hist_dt=DT))

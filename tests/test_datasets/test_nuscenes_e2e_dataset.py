@@ -90,8 +90,8 @@ def test_info_pkl_is_read_without_running_code(tiny_e2e_root, tmp_path):
 
 
 @pytest.mark.parametrize('meta, expected', [
-    (dict(info_version='0.9'), r"info_version '0\.9' found in metainfo, expected '1\.0'"),
-    (dict(info_version=None), r"info_version None found in metainfo, expected '1\.0'"),
+    (dict(info_version='0.9'), r"info_version '0\.9' found in metainfo, expected '1\.1'"),
+    (dict(info_version=None), r"info_version None found in metainfo, expected '1\.1'"),
     (dict(planning=dict(fut_steps=6)), r"metainfo\.planning lacks \['hist_steps'"),
 ])
 def test_info_pkl_of_another_version_fails(tiny_e2e_root, tmp_path, meta, expected):

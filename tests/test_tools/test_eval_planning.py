@@ -133,7 +133,7 @@ def test_eval_planning_refuses_code_running_results(tmp_path, ann):
 
 
 @pytest.mark.parametrize('meta, expected', [
-    (dict(info_version='0.5'), r"info_version '0\.5' found in metainfo, expected '1\.0'"),
+    (dict(info_version='0.5'), r"info_version '0\.5' found in metainfo, expected '1\.1'"),
     (dict(planning=dict(PLANNING_LAYOUT, fut_steps=12)), r'fut_steps: expected 6, found 12'),
 ])
 def test_eval_planning_refuses_infos_of_another_layout(tmp_path, ann, meta, expected):

@@ -35,13 +35,14 @@ def _pose_matrix(xyz, yaw) -> np.ndarray:
 
 
 def _instances(labels: dict, lidar2ego: np.ndarray, boxes_meta: List[int]) -> List[dict]:
-    """mmdet3d v2 instances: boxes in the (right-handed) LiDAR frame, bottom centre."""
+    """mmdet3d v2 instances: boxes in the (right-handed) LiDAR frame, gravity centre (as mmdet3d's nuScenes
+    infos: ``LiDARInstance3DBoxes(..., origin=(0.5, 0.5, 0.5))`` reads them)."""
     ego2lidar = np.linalg.inv(lidar2ego.astype(np.float64))
     lidar_yaw = np.arctan2(ego2lidar[1, 0], ego2lidar[0, 0])
     out = []
     for k, box in enumerate(labels['plan_agent_boxes']):
         x, y, zc, l, w, h, yaw = [float(v) for v in box]
-        p = ego2lidar @ np.array([x, y, zc - h / 2.0, 1.0])
+        p = ego2lidar @ np.array([x, y, zc, 1.0])
         fut = labels['plan_agent_fut_trajs'][k]
         vel = (fut[0] - box[:2]) / PLANNING['plan_dt'] if labels['plan_agent_fut_masks'][k, 0] else np.zeros(2)
         vel = ego2lidar[:2, :2] @ vel

@@ -24,6 +24,11 @@ NUS_TABLES = ('attribute', 'calibrated_sensor', 'category', 'ego_pose', 'instanc
               'sample', 'sample_annotation', 'sample_data', 'scene', 'sensor', 'visibility')
 NUS_CLASSES = ('car', 'truck', 'construction_vehicle', 'bus', 'trailer', 'barrier', 'motorcycle',
                'bicycle', 'pedestrian', 'traffic_cone')
+#: Class order of mmdet3d 1.x's ``NuScenesDataset.METAINFO`` (and of its v2 info converter): the ids of
+#: ``instances[i].bbox_label_3d``, which mmdet3d maps to its classes assuming this order (it ignores the
+#: pkl's ``categories``). ``plan_agent_labels`` keep :data:`NUS_CLASSES` (VAD / UniAD label ids).
+MMDET3D_NUS_CLASSES = ('car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 'motorcycle',
+                       'pedestrian', 'traffic_cone', 'barrier')
 CAM_NAMES = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
              'CAM_BACK_RIGHT')
 PLANNING = dict(fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0,
@@ -103,6 +108,7 @@ class NuScenesInfoBuilder:
         self.can = CanBus(nusc.dataroot)
         mapping = _name_mapping()
         self.label_of = {cat: NUS_CLASSES.index(cls) for cat, cls in mapping.items()}
+        self.det_label_of = {cat: MMDET3D_NUS_CLASSES.index(cls) for cat, cls in mapping.items()}
         self.scene_samples = {}
         for scene in nusc.scene:
             toks, tok = [], scene['first_sample_token']
@@ -229,9 +235,10 @@ class NuScenesInfoBuilder:
             velo_lidar = (e2l[:3, :3] @ g2e[:3, :3] @ velo)[:2]
             n_pts = int(ann['num_lidar_pts'])
             instances.append(dict(
-                bbox_3d=[float(c_lidar[0]), float(c_lidar[1]), float(c_lidar[2] - h / 2), l, w, h,
+                bbox_3d=[float(c_lidar[0]), float(c_lidar[1]), float(c_lidar[2]), l, w, h,  # gravity centre
                          yaw_lidar],
-                bbox_label_3d=label, bbox_label=label, velocity=velo_lidar.astype(np.float32).tolist(),
+                bbox_label_3d=self.det_label_of[ann['category_name']],
+                bbox_label=self.det_label_of[ann['category_name']], velocity=velo_lidar.astype(np.float32).tolist(),
                 num_lidar_pts=n_pts, num_radar_pts=int(ann['num_radar_pts']),
                 bbox_3d_isvalid=bool(n_pts + int(ann['num_radar_pts']) > 0),
                 instance_token=ann['instance_token']))
@@ -363,7 +370,8 @@ def create_nuscenes_infos(root_path: str, out_dir: str, version: str = 'v1.0-tra
         info['sample_idx'] = len(lists[split])
         lists[split].append(info)
     metainfo = dict(dataset='nuscenes', version=version, info_version=INFO_VERSION,
-                    categories={c: i for i, c in enumerate(NUS_CLASSES)}, cam_names=list(CAM_NAMES),
+                    categories={c: i for i, c in enumerate(NUS_CLASSES)},
+                    instance_categories={c: i for i, c in enumerate(MMDET3D_NUS_CLASSES)}, cam_names=list(CAM_NAMES),
                     planning=dict(PLANNING))
     paths = {}
     for split, data_list in lists.items():

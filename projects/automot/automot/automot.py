@@ -27,8 +27,9 @@ class AutoMoT(BaseModel):
 
     Args:
         mot (dict): :class:`MoTTransformer` kwargs (``ue``, ``ae``, ``cache_capacity``).
-        bev_encoder (dict): BEV encoder config (``TransFuserBEVEncoder``), ``forward(imgs, points)`` ->
-            (B, G*G, out_channels).
+        bev_encoder (dict): BEV encoder config, ``forward(imgs, points)`` -> (B, G*G, out_channels)
+            (``TransFuserBEVEncoder``, ``PointPillarsBEVEncoder`` (LiDAR only), ``CameraQueryBEVEncoder``
+            (camera only)); its optional ``input_keys`` name the inputs it reads (default imgs and points).
         tokens (dict): AE token builder kwargs without ``hidden_size`` / ``bev_channels``; ``type`` defaults
             to :class:`AutoMoTActionTokens` (``'ReleasedActionTokens'``: the released code's tokens).
         meta_action_head (dict): ``MetaActionHead`` config (``in_channels`` is set to the AE width). A head
@@ -120,8 +121,10 @@ class AutoMoT(BaseModel):
 
     def ae_inputs(self, inputs: dict) -> Tensor:
         """(B, L_a, C_a) action-expert tokens."""
-        self._check(inputs, ('imgs', 'points', 'target_point', 'ego_status', 'command'))
-        bev = self.bev_encoder(inputs['imgs'], inputs['points'])
+        # the encoder's ``input_keys``: a LiDAR-only or camera-only encoder needs only its own sensor
+        self._check(inputs, tuple(getattr(self.bev_encoder, 'input_keys', ('imgs', 'points'))) +
+                    ('target_point', 'ego_status', 'command'))
+        bev = self.bev_encoder(inputs.get('imgs'), inputs.get('points'))
         dtype = self.mot.ae_norm.weight.dtype
         return self.tokens(bev, inputs['target_point'], inputs['ego_status'], inputs['command']).to(dtype)
 

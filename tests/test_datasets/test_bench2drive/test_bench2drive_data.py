@@ -71,6 +71,12 @@ def test_converter_and_dataset(b2d, tmp_path):
     item = ds.get_data_info(3)
     assert item['images']['CAM_BACK']['img_path'].startswith(str(root))
     assert item['plan_dt'] == 0.5 and item['instances'][0]['bbox_label_3d'] == 0
+    # instances hold the LiDAR-frame gravity centre (mmdet3d's nuScenes convention) of the ego-frame boxes
+    info = train['data_list'][3]
+    assert train['metainfo']['info_version'] == '1.1' and len(info['instances']) > 0
+    l2e = np.asarray(info['lidar_points']['lidar2ego'], np.float64)
+    for ins, box in zip(info['instances'], info['plan_agent_boxes']):
+        np.testing.assert_allclose(l2e[:3, :3] @ np.asarray(ins['bbox_3d'][:3]) + l2e[:3, 3], box[:3], atol=1e-4)
 
 
 def test_pdm_lite_layout(tmp_path):

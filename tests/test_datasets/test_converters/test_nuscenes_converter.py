@@ -95,13 +95,13 @@ def test_agent_boxes_lidar_and_ego_frames_agree(infos, synth_root):
         pts = np.fromfile(synth_root / info['lidar_points']['lidar_path'], np.float32).reshape(-1, 5)
         for ins, box in zip(info['instances'], info['plan_agent_boxes']):
             x, y, z, l, w, h, yaw = ins['bbox_3d']
-            c_ego = l2e[:3, :3] @ np.array([x, y, z + h / 2]) + l2e[:3, 3]
+            c_ego = l2e[:3, :3] @ np.array([x, y, z]) + l2e[:3, 3]  # both gravity centres
             np.testing.assert_allclose(c_ego, box[:3], atol=1e-3)
             np.testing.assert_allclose([l, w, h], box[3:6], atol=1e-5)
             # LIDAR_TOP is yawed -90 deg: the ego yaw is the LiDAR yaw - 90 deg
             assert np.cos(box[6] - (yaw - np.pi / 2)) == pytest.approx(1.0, abs=1e-5)
             # the LiDAR points inside the LiDAR-frame box match the annotation's count
-            p = pts[:, :3] - np.array([x, y, z])
+            p = pts[:, :3] - np.array([x, y, z - h / 2])  # from the bottom centre
             lx = p[:, 0] * np.cos(yaw) + p[:, 1] * np.sin(yaw)
             ly = -p[:, 0] * np.sin(yaw) + p[:, 1] * np.cos(yaw)
             inside = (np.abs(lx) < l / 2 + 0.05) & (np.abs(ly) < w / 2 + 0.05) & (p[:, 2] > 0.02) & (
