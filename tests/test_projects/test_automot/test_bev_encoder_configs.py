@@ -33,7 +33,7 @@ def test_paper_scale_variants_on_meta_device(variant, encoder):
         assert cfg.model[key] == base.model[key], key
     counts = model.count_params()
     assert abs(counts['ue_params'] - 4.44e9) / 4.44e9 < 0.02 and 1.5e9 <= counts['ae_params'] <= 1.7e9
-    assert model.tokens.group_sizes == (64 + 2 + 1 + 8, 20 + 6)
+    assert model.tokens.group_sizes == (64, 2 + 1, 8, 20, 6)  # the released token blocks of the base config
     has_lidar = 'LoadPointsInEgoFrame' in _loaders(cfg)
     assert has_lidar == (variant != 'camera-only')
     assert _loaders(cfg, 'test_dataloader') == _loaders(cfg)
