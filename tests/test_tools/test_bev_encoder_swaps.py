@@ -1,5 +1,5 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""BEV-encoder swaps of the tiny AutoMoT through ``tools/train.py`` and ``tools/test.py``.
+"""Component swaps of the tiny AutoMoT (BEV encoder, refiner) through ``tools/train.py`` and ``tools/test.py``.
 
 Data: the built-in synthetic nuScenes (2 scenes x 8 keyframes, 64 x 36 images) converted by
 ``tools/create_data.py``. Each swapped config trains 2 iterations with ``tools/train.py`` and is scored by
@@ -90,3 +90,11 @@ def test_camera_only_automot_trains_and_tests_without_lidar(synthetic_root, tmp_
                             monkeypatch)
     assert state['bev_encoder.bev_queries'].shape == (64, 32)
     assert not any('lidar' in k or 'voxel' in k for k in state)
+
+
+def test_refiner_swap_automot_plus_trains_and_tests(synthetic_root, tmp_path, monkeypatch):
+    """AutoMoT+ (one config line: ``refiner=dict(type='DiTMoARefiner', ...)``) trains its refiner and tests."""
+    state = _train_and_test(osp.join(CFG_DIR, 'automot-plus_tiny_nuscenes-e2e.py'), synthetic_root, tmp_path,
+                            monkeypatch)
+    refiner = [k for k in state if k.startswith('refiner.')]
+    assert refiner and any('blocks.0' in k for k in refiner)
