@@ -33,12 +33,16 @@ RoPE = Tuple[Tensor, Tensor]
 
 
 def _project_qkv(layer, hidden: Tensor, rope: RoPE) -> Tuple[Tensor, Tensor, Tensor]:
-    """Norm + Q/K/V + per-head q/k norm + rotary of one expert; returns (B, heads, L, D) tensors."""
+    """Norm + Q/K/V + per-head q/k norm (if the layer has one) + rotary of one expert; returns
+    (B, heads, L, D) tensors. The rotary is the standard rotate-half form; ``rope`` is whatever the expert's
+    rotary embedding produced (Qwen3-VL's interleaved M-RoPE, Gemma's 1-D RoPE)."""
     attn = layer.self_attn
     x = layer.input_layernorm(hidden)
     shape = (*x.shape[:-1], -1, attn.head_dim)
-    q = attn.q_norm(attn.q_proj(x).view(shape)).transpose(1, 2)
-    k = attn.k_norm(attn.k_proj(x).view(shape)).transpose(1, 2)
+    q, k = attn.q_proj(x).view(shape), attn.k_proj(x).view(shape)
+    if getattr(attn, 'q_norm', None) is not None:  # per-head q/k norm (Qwen3); absent in Gemma/PaliGemma
+        q, k = attn.q_norm(q), attn.k_norm(k)
+    q, k = q.transpose(1, 2), k.transpose(1, 2)
     v = attn.v_proj(x).view(shape).transpose(1, 2)
     q, k = apply_rotary_pos_emb(q, k, rope[0], rope[1])
     return q, k, v
@@ -76,7 +80,7 @@ def mot_forward(ue_layers: Optional[Sequence],
         ue_hidden (Tensor | None): (B, L_u, C_u) UE input embeddings; None in an AE tick.
         ae_hidden (Tensor | None): (B, L_a, C_a) AE input embeddings; None in a UE-only pass.
         ue_rope / ae_rope (tuple[Tensor, Tensor] | None): (cos, sin), each (B, L, head_dim), from the
-            UE's rotary embedding.
+            UE's rotary embedding (``BaseVLMExpert.text_rope``).
         mask (Tensor): (B, 1, L_q, L_k) bool, True = attend; rows are the present queries (UE then AE),
             columns UE then AE keys (from the cache in an AE tick).
         deepstack (list[Tensor] | None): DeepStack features, each (N_vis, C_u).

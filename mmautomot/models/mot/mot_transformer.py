@@ -10,7 +10,7 @@ from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextRMSNorm
 
 from mmautomot.registry import MODELS
 from .action_expert_layer import ActionExpertLayer
-from .joint_layers import ae_position_ids, mot_forward
+from .joint_layers import mot_forward
 from .prefix_kv_cache import PrefixKVCache
 from .task_mask import ae_rows, build_task_mask
 
@@ -28,8 +28,9 @@ class MoTTransformer(BaseModule):
     * :meth:`ae_step`: AE alone, reading the cache (read-only).
 
     Args:
-        ue (dict): config of the UE (e.g. ``Qwen3VLUnderstandingExpert``); it must expose ``layers``,
-            ``rotary_emb``, ``norm``, ``head_geometry``, ``embed(batch)`` and ``new_cache``.
+        ue (dict): config of the UE, a :class:`mmautomot.models.vlm.BaseVLMExpert` (e.g.
+            ``Qwen3VLUnderstandingExpert``, ``PaliGemmaUnderstandingExpert``): ``layers``, ``text_rope``,
+            ``norm``, ``head_geometry``, ``embed(batch)`` and ``new_cache``.
         ae (dict): AE width: ``hidden_size``, ``intermediate_size`` (and optionally ``attention_bias``).
         cache_capacity (int): default prefix cache capacity in UE tokens. Defaults to 1024.
         init_cfg (dict | None): mmengine init config.
@@ -51,7 +52,8 @@ class MoTTransformer(BaseModule):
         self.cache_capacity = cache_capacity
 
     def _ae_rope(self, ae_hidden: Tensor, next_position: Tensor) -> Tuple[Tensor, Tensor]:
-        return self.ue.rotary_emb(ae_hidden, ae_position_ids(next_position, ae_hidden.shape[1]))
+        pos = next_position.reshape(-1, 1) + torch.arange(ae_hidden.shape[1], device=next_position.device)
+        return self.ue.text_rope(ae_hidden, pos)
 
     def forward_joint(self, ue_batch: Dict[str, Tensor], ae_hidden: Tensor,
                       group_sizes: Sequence[int]) -> Tuple[Tensor, Tensor]:
@@ -66,10 +68,10 @@ class MoTTransformer(BaseModule):
             tuple[Tensor, Tensor]: final-normed UE (B, L_u, C_u) and AE (B, L_a, C_a) hidden states.
         """
         emb = self.ue.embed(ue_batch)
-        mask = build_task_mask(emb['valid'], group_sizes)
+        mask = build_task_mask(emb['valid'], group_sizes, emb.get('prefix'))
         ae_rope = self._ae_rope(ae_hidden, emb['next_position'])
         ue_h, ae_h = mot_forward(self.ue.layers, self.ae_layers, emb['hidden'], ae_hidden, emb['rope'], ae_rope,
-                                 mask, emb['deepstack'], emb['visual_pos_masks'])
+                                 mask, emb.get('deepstack'), emb.get('visual_pos_masks'))
         return self.ue.norm(ue_h), self.ae_norm(ae_h)
 
     @torch.no_grad()

@@ -41,5 +41,5 @@ def test_shape_mismatch_names_parameter(saved):
 
 
 def test_no_weights(tmp_path):
-    with pytest.raises(FileNotFoundError, match='no \\*.safetensors weights'):
+    with pytest.raises(FileNotFoundError, match=r"'.*test_no_weights0' lacks \['model\.safetensors"):
         Qwen3VLUnderstandingExpert(pretrained=str(tmp_path), config=qwen3vl_preset('tiny'))
