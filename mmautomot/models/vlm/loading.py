@@ -14,7 +14,7 @@ def _dtype(dtype) -> Optional[torch.dtype]:
     return getattr(torch, dtype)
 
 
-def load_checked_safetensors(model: torch.nn.Module, folder: str, name: str = 'Qwen3-VL') -> None:
+def load_checked_safetensors(model: torch.nn.Module, folder: str, owner: str = 'Qwen3-VL') -> None:
     """Load every ``*.safetensors`` file of ``folder`` into ``model``, checking names and shapes.
 
     Raises:
@@ -25,16 +25,16 @@ def load_checked_safetensors(model: torch.nn.Module, folder: str, name: str = 'Q
     from safetensors.torch import load_file
     files = sorted(glob.glob(osp.join(folder, '*.safetensors')))
     if not files:
-        raise FileNotFoundError(f'{name}: no *.safetensors weights in {folder!r}')
+        raise FileNotFoundError(f'{owner}: no *.safetensors weights in {folder!r}')
     own = model.state_dict()
     seen = set()
     for f in files:
         state = load_file(f)
         for name, tensor in state.items():
             if name not in own:
-                raise ValueError(f'{name}: unexpected parameter {name!r} in {f}')
+                raise ValueError(f'{owner}: unexpected parameter {name!r} in {f}')
             if tuple(own[name].shape) != tuple(tensor.shape):
-                raise ValueError(f'{name}: shape mismatch for parameter {name!r}: checkpoint {f} has '
+                raise ValueError(f'{owner}: shape mismatch for parameter {name!r}: checkpoint {f} has '
                                  f'{tuple(tensor.shape)}, the model built from the config expects '
                                  f'{tuple(own[name].shape)}')
         model.load_state_dict(state, strict=False)
@@ -43,7 +43,7 @@ def load_checked_safetensors(model: torch.nn.Module, folder: str, name: str = 'Q
         getattr(model.config, 'tie_word_embeddings', False) else set()
     missing = [k for k in own if k not in seen and k not in tied]
     if missing:
-        raise ValueError(f'{name}: {len(missing)} parameters missing from {folder!r}, e.g. {missing[:3]}')
+        raise ValueError(f'{owner}: {len(missing)} parameters missing from {folder!r}, e.g. {missing[:3]}')
 
 
 TOKENIZER_FILES = ('tokenizer.json', 'tokenizer.model', 'tokenizer_config.json', 'vocab.json')
@@ -74,7 +74,7 @@ def missing_pretrained_files(folder: str, need: Sequence[str] = ('config', 'weig
             missing.append('model.safetensors (or sharded *.safetensors)')
     if 'processor' in need and not any(
             osp.isfile(osp.join(folder, f)) for f in ('preprocessor_config.json', 'processor_config.json')):
-        missing.append('preprocessor_config.json')
+        missing.append('preprocessor_config.json / processor_config.json')
     if 'tokenizer' in need and not any(osp.isfile(osp.join(folder, f)) for f in TOKENIZER_FILES):
         missing.append('tokenizer files (' + ' / '.join(TOKENIZER_FILES) + ')')
     return missing
@@ -118,14 +118,30 @@ def build_hf_vlm(model_cls,
     missing = missing_pretrained_files(pretrained, need)
     if missing:
         raise FileNotFoundError(f'{owner}: pretrained folder {pretrained!r} lacks {missing}')
-    if config is not None:
-        model = model_cls(config_cls(**config))
-        load_checked_safetensors(model, pretrained, owner)
-        return model.to(dtype) if dtype is not None else model
     try:
-        return model_cls.from_pretrained(pretrained, local_files_only=True, dtype=dtype)
+        model, info = model_cls.from_pretrained(
+            pretrained, config=None if config is None else config_cls(**config), local_files_only=True,
+            dtype=dtype, ignore_mismatched_sizes=True, output_loading_info=True)
     except (OSError, RuntimeError, ValueError) as e:
         raise type(e)(f'{owner}: loading {pretrained!r} failed: {e}') from e
+    check_loading_info(info, pretrained, owner)
+    return model
+
+
+def check_loading_info(info: dict, folder: str, owner: str) -> None:
+    """Raise on what ``from_pretrained(..., output_loading_info=True)`` reports: mismatched shapes (names
+    the parameter and both shapes), missing or unexpected parameters (tied weights are never reported)."""
+    mismatched = sorted(info.get('mismatched_keys') or [], key=lambda m: m[0])
+    if mismatched:
+        name, ckpt_shape, own_shape = mismatched[0]
+        raise ValueError(f'{owner}: shape mismatch for parameter {name!r}: checkpoint {folder!r} has '
+                         f'{tuple(ckpt_shape)}, the model built from the config expects {tuple(own_shape)} '
+                         f'({len(mismatched)} parameters differ)')
+    for kind in ('missing_keys', 'unexpected_keys'):
+        keys = sorted(info.get(kind) or [])
+        if keys:
+            raise ValueError(f'{owner}: {len(keys)} {kind.replace("_keys", "")} parameters in {folder!r}, '
+                             f'e.g. {keys[:3]}')
 
 
 def build_qwen3vl(config: Optional[dict] = None, pretrained: Optional[str] = None, torch_dtype=None):
