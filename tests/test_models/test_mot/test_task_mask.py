@@ -36,3 +36,20 @@ def test_ae_rows_and_errors():
         build_task_mask(torch.ones(4), (1, ))
     with pytest.raises(ValueError, match='negative'):
         build_task_mask(valid, (2, -1))
+
+
+def test_bidirectional_prefix_block():
+    """PaliGemma's prefix-LM: prefix UE tokens see each other both ways; the rest stays causal; AE rows and
+    the UE's blindness to AE tokens do not change."""
+    valid = torch.tensor([[1, 1, 1, 1, 0]])
+    prefix = torch.tensor([[1, 1, 1, 0, 0]], dtype=torch.bool)
+    mask = build_task_mask(valid, (2, ), ue_prefix=prefix)[0, 0]
+    plain = build_task_mask(valid, (2, ))[0, 0]
+    assert mask[0, :3].all() and mask[1, :3].all()  # token 0 sees the later prefix tokens 1 and 2
+    assert not mask[2, 3] and mask[3, :4].all()  # a prefix token does not see the causal token after it
+    assert not mask[:, 4].any() and not mask[:5, 5:].any()  # padding key masked; UE never sees AE
+    assert torch.equal(mask[5:], plain[5:])
+    diff = mask ^ plain
+    assert diff.nonzero().tolist() == [[0, 1], [0, 2], [1, 2]]  # only the upper triangle of the prefix
+    with pytest.raises(ValueError, match='ue_prefix'):
+        build_task_mask(valid, (2, ), ue_prefix=prefix[:, :3])
