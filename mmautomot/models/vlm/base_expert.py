@@ -1,6 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The interface every vision-language understanding expert (UE) of a mixture-of-transformers model meets."""
-from typing import Dict, List, Optional, Sequence
+import os.path as osp
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -12,6 +13,7 @@ from torch import Tensor
 from ..mot.joint_layers import mot_forward
 from ..mot.prefix_kv_cache import PrefixKVCache
 from ..mot.task_mask import build_task_mask
+from .tokenizer import ByteFallbackTokenizer, HFTokenizer, build_tokenizer
 
 
 class BaseVLMExpert(BaseModule):
@@ -58,6 +60,61 @@ class BaseVLMExpert(BaseModule):
         if lora is not None:
             from peft import LoraConfig, get_peft_model
             self.hf = get_peft_model(self.hf, LoraConfig(**lora))
+
+    def _setup_processing(self, pretrained: Optional[str], tokenizer, special_tokens: Dict[str, int],
+                          eos_token: str, pad_token: str, image_processor_fn: Callable[[], object],
+                          hf_eos_token: Optional[str] = None) -> None:
+        """Processor, tokenizer and chat template.
+
+        From a local ``pretrained`` folder: ``AutoProcessor.from_pretrained`` (its image processor, tokenizer
+        and chat template). Otherwise ``image_processor_fn()`` and, for tiny random-weight models whose special
+        ids are all >= 256, a :class:`ByteFallbackTokenizer` with ``special_tokens``; a real vocabulary
+        without a tokenizer folder leaves ``tokenizer`` None (building works, e.g. on the meta device;
+        :meth:`require_tokenizer` raises). ``tokenizer`` (config / folder / object) always wins.
+        """
+        self.processor, self.chat_template = None, None
+        on_meta = torch.empty(0).device.type == 'meta'
+        if pretrained is not None and osp.isdir(pretrained) and not on_meta:
+            from transformers import AutoProcessor
+            self.processor = AutoProcessor.from_pretrained(pretrained, local_files_only=True)
+            self.image_processor = self.processor.image_processor
+            self.chat_template = getattr(self.processor, 'chat_template', None) or getattr(
+                self.processor.tokenizer, 'chat_template', None)
+            if tokenizer is None:
+                tokenizer = HFTokenizer(eos_token=hf_eos_token, tokenizer=self.processor.tokenizer)
+        else:
+            self.image_processor = image_processor_fn()
+        if tokenizer is not None:
+            self.tokenizer = build_tokenizer(tokenizer, None, {})
+        elif min(special_tokens.values()) >= 256:
+            self.tokenizer = ByteFallbackTokenizer(special_tokens=special_tokens, eos_token=eos_token,
+                                                   pad_token=pad_token)
+        else:
+            self.tokenizer = None
+
+    def require_tokenizer(self):
+        if self.tokenizer is None:
+            raise RuntimeError(f'{type(self).__name__}: no tokenizer; give `pretrained` (a local folder with the '
+                               'processor and tokenizer files) or `tokenizer`')
+        return self.tokenizer
+
+    def render_chat(self, user_text: str) -> Optional[str]:
+        """The user turn through the folder's chat template (generation prompt added); None without one."""
+        if not self.chat_template:
+            return None
+        return self.tokenizer.tok.apply_chat_template([dict(role='user', content=user_text)],
+                                                      chat_template=self.chat_template, tokenize=False,
+                                                      add_generation_prompt=True)
+
+    def right_pad(self, seqs: List[List[int]]) -> Tuple[Tensor, Tensor]:
+        """Token id lists -> ``input_ids`` and ``attention_mask`` (B, L) long, right padded."""
+        length = max(len(s) for s in seqs)
+        input_ids = torch.full((len(seqs), length), self.tokenizer.pad_token_id, dtype=torch.long)
+        attn = torch.zeros((len(seqs), length), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            input_ids[i, :len(s)] = torch.tensor(s)
+            attn[i, :len(s)] = 1
+        return input_ids, attn
 
     # ------------------------------------------------------------------ geometry / sub-modules
     @property

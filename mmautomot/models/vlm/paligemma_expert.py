@@ -1,6 +1,5 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """PaliGemma (SigLIP + Gemma) as an understanding expert of the mixture-of-transformers loop."""
-import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -10,7 +9,6 @@ from mmautomot.registry import MODELS
 from .base_expert import BaseVLMExpert
 from .loading import build_hf_vlm
 from .presets import resolve_vlm_config
-from .tokenizer import ByteFallbackTokenizer, HFTokenizer, build_tokenizer
 
 
 @MODELS.register_module()
@@ -66,7 +64,7 @@ class PaliGemmaUnderstandingExpert(BaseVLMExpert):
                  max_new_tokens: int = 64,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        from transformers import PaliGemmaConfig, PaliGemmaForConditionalGeneration
+        from transformers import PaliGemmaConfig, PaliGemmaForConditionalGeneration, SiglipImageProcessor
         need = ('config', 'weights', 'processor') + (('tokenizer', ) if tokenizer is None else ())
         self.hf = build_hf_vlm(PaliGemmaForConditionalGeneration, PaliGemmaConfig,
                                resolve_vlm_config('paligemma', preset, config), pretrained, torch_dtype,
@@ -78,31 +76,12 @@ class PaliGemmaUnderstandingExpert(BaseVLMExpert):
         self.num_frames = num_frames
         self.system_prompt = system_prompt
         self.max_new_tokens = max_new_tokens
-        self.processor = None
-        self.chat_template = None
-        on_meta = torch.empty(0).device.type == 'meta'
-        if pretrained is not None and osp.isdir(pretrained) and not on_meta:
-            from transformers import AutoProcessor
-            self.processor = AutoProcessor.from_pretrained(pretrained, local_files_only=True)
-            self.image_processor = self.processor.image_processor
-            self.chat_template = getattr(self.processor, 'chat_template', None) or getattr(
-                self.processor.tokenizer, 'chat_template', None)
-            if tokenizer is None:
-                tokenizer = HFTokenizer(eos_token=None, tokenizer=self.processor.tokenizer)
-        else:
-            from transformers import SiglipImageProcessor
-            self.image_processor = SiglipImageProcessor(
-                size=dict(height=vis.image_size, width=vis.image_size), image_mean=list(image_mean),
-                image_std=list(image_std))
         text = cfg.text_config
-        specials = {'<pad>': text.pad_token_id, '<eos>': text.eos_token_id, '<bos>': text.bos_token_id,
-                    '<image>': cfg.image_token_id}
-        if tokenizer is not None:
-            self.tokenizer = build_tokenizer(tokenizer, None, {})
-        elif min(specials.values()) >= 256:  # a tiny random-weight model: byte-level ids
-            self.tokenizer = ByteFallbackTokenizer(special_tokens=specials, eos_token='<eos>', pad_token='<pad>')
-        else:  # a real vocabulary (e.g. the 3B preset on the meta device) without a tokenizer folder
-            self.tokenizer = None
+        self._setup_processing(
+            pretrained, tokenizer, {'<pad>': text.pad_token_id, '<eos>': text.eos_token_id,
+                                    '<bos>': text.bos_token_id, '<image>': cfg.image_token_id}, '<eos>', '<pad>',
+            lambda: SiglipImageProcessor(size=dict(height=vis.image_size, width=vis.image_size),
+                                         image_mean=list(image_mean), image_std=list(image_std)))
         bos = getattr(self.tokenizer, 'bos_token_id', None)
         self.bos_token_id = text.bos_token_id if bos is None else bos
         self._setup_training(freeze, lora)
@@ -112,19 +91,14 @@ class PaliGemmaUnderstandingExpert(BaseVLMExpert):
         """The prompt after ``<bos>`` (without the trailing ``\\n``): the folder's chat template when it has
         one, else ``system_prompt`` and the user text on two lines."""
         text = f'{self.system_prompt}\n{user_text}' if self.system_prompt else user_text
-        if self.chat_template:
-            return self.tokenizer.tok.apply_chat_template([dict(role='user', content=text)],
-                                                          chat_template=self.chat_template, tokenize=False,
-                                                          add_generation_prompt=True)
-        return text
+        chat = self.render_chat(text)
+        return text if chat is None else chat
 
     def prefix_ids(self, num_images: int, user_text: str) -> List[int]:
         """Token ids of one sample: ``<image>`` x (tokens per image x frames), ``<bos>``, prompt, ``\\n``."""
-        if self.tokenizer is None:
-            raise RuntimeError('PaliGemmaUnderstandingExpert: no tokenizer; give `pretrained` (a local folder '
-                               'with the processor and tokenizer files) or `tokenizer`')
+        tokenizer = self.require_tokenizer()
         image = [self.core.config.image_token_id] * (self.tokens_per_image * num_images)
-        return image + [self.bos_token_id] + self.tokenizer.encode(self.prompt_text(user_text) + '\n')
+        return image + [self.bos_token_id] + tokenizer.encode(self.prompt_text(user_text) + '\n')
 
     def prepare_inputs(self, img_hist, texts: Sequence[str], device=None) -> Dict[str, Tensor]:
         """Tokenise prompts with history frames into PaliGemma inputs (right padding).
@@ -143,12 +117,7 @@ class PaliGemmaUnderstandingExpert(BaseVLMExpert):
         flat = [self.resize(f) for sample in frames for f in sample]
         pixels = self.image_processor(images=flat, do_resize=False, return_tensors='pt')['pixel_values']
         seqs = [self.prefix_ids(len(sample), text) for sample, text in zip(frames, texts)]
-        length = max(len(s) for s in seqs)
-        input_ids = torch.full((len(seqs), length), self.tokenizer.pad_token_id, dtype=torch.long)
-        attn = torch.zeros((len(seqs), length), dtype=torch.long)
-        for i, s in enumerate(seqs):
-            input_ids[i, :len(s)] = torch.tensor(s)
-            attn[i, :len(s)] = 1
+        input_ids, attn = self.right_pad(seqs)
         device = device or self.core.device
         return dict(input_ids=input_ids.to(device), attention_mask=attn.to(device),
                     token_type_ids=(1 - attn).to(device), pixel_values=pixels.to(device, self.core.dtype))
