@@ -61,14 +61,14 @@ class BaseVLMExpert(BaseModule):
             from peft import LoraConfig, get_peft_model
             self.hf = get_peft_model(self.hf, LoraConfig(**lora))
 
-    def _setup_processing(self, pretrained: Optional[str], tokenizer, special_tokens: Dict[str, int],
+    def _setup_processing(self, pretrained: Optional[str], tokenizer, special_tokens: Optional[Dict[str, int]],
                           eos_token: str, pad_token: str, image_processor_fn: Callable[[], object],
                           hf_eos_token: Optional[str] = None) -> None:
         """Processor, tokenizer and chat template.
 
         From a local ``pretrained`` folder: ``AutoProcessor.from_pretrained`` (its image processor, tokenizer
         and chat template). Otherwise ``image_processor_fn()`` and, for tiny random-weight models whose special
-        ids are all >= 256, a :class:`ByteFallbackTokenizer` with ``special_tokens``; a real vocabulary
+        ids are all >= 256, a :class:`ByteFallbackTokenizer` with ``special_tokens`` (None: never); a real vocabulary
         without a tokenizer folder leaves ``tokenizer`` None (building works, e.g. on the meta device;
         :meth:`require_tokenizer` raises). ``tokenizer`` (config / folder / object) always wins.
         """
@@ -86,7 +86,7 @@ class BaseVLMExpert(BaseModule):
             self.image_processor = image_processor_fn()
         if tokenizer is not None:
             self.tokenizer = build_tokenizer(tokenizer, None, {})
-        elif min(special_tokens.values()) >= 256:
+        elif special_tokens and min(special_tokens.values()) >= 256:
             self.tokenizer = ByteFallbackTokenizer(special_tokens=special_tokens, eos_token=eos_token,
                                                    pad_token=pad_token)
         else:

@@ -77,9 +77,33 @@ PALIGEMMA_TINY = dict(
         num_attention_heads=2, patch_size=8, image_size=32, vision_use_head=False),
     image_token_index=259, vocab_size=264, projection_dim=64, hidden_size=64, pad_token_id=256)
 
+# InternVL3-1B-like: InternViT-300M (24 x 1024, FFN 4096, 16 heads, 448 px / 14, pixel shuffle 0.5 -> 256
+# tokens) + Qwen2.5-0.5B (24 x 896, FFN 4864, 14 heads / 2 KV / 64; InternVL3 unties its LM head). ~0.94B.
+INTERNVL3_1B = dict(
+    text_config=dict(
+        model_type='qwen2', vocab_size=151674, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+        num_attention_heads=14, num_key_value_heads=2, rms_norm_eps=1e-6, max_position_embeddings=32768,
+        tie_word_embeddings=False, rope_parameters=dict(rope_type='default', rope_theta=1000000.0)),
+    vision_config=dict(
+        hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+        image_size=[448, 448], patch_size=[14, 14], layer_scale_init_value=0.1),
+    image_token_id=151667, image_seq_length=256, downsample_ratio=0.5, tie_word_embeddings=False)
+
+# A tiny random-weight InternVL (tests): 32 x 32 frames of 8 x 8 patches, pixel shuffle -> 4 tokens per frame;
+# ids 0..255 bytes, 256..261 the specials of ``internvl_expert.INTERNVL_TINY_SPECIAL_TOKENS``.
+INTERNVL_TINY = dict(
+    text_config=dict(
+        model_type='qwen2', vocab_size=272, hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+        num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-6, max_position_embeddings=2048,
+        tie_word_embeddings=True, rope_parameters=dict(rope_type='default', rope_theta=10000.0)),
+    vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                       image_size=[32, 32], patch_size=[8, 8]),
+    image_token_id=261, image_seq_length=4, downsample_ratio=0.5, tie_word_embeddings=True)
+
 VLM_PRESETS = {
     'qwen3vl': {'4b': QWEN3VL_4B, 'small': QWEN3VL_SMALL, 'tiny': QWEN3VL_TINY},
     'paligemma': {'paligemma-3b': PALIGEMMA_3B, '3b': PALIGEMMA_3B, 'tiny': PALIGEMMA_TINY},
+    'internvl': {'internvl3-1b': INTERNVL3_1B, '1b': INTERNVL3_1B, 'tiny': INTERNVL_TINY},
 }
 
 

@@ -9,6 +9,7 @@ from mmautomot.registry import MODELS
 FAMILIES = {
     'qwen3vl': dict(type='Qwen3VLUnderstandingExpert', preset='tiny', image_size=(32, 64), num_frames=2),
     'paligemma': dict(type='PaliGemmaUnderstandingExpert', preset='tiny', num_frames=2),
+    'internvl': dict(type='InternVLUnderstandingExpert', preset='tiny', num_frames=2),
 }
 
 

@@ -1,14 +1,11 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""PaliGemma as an understanding expert: equal to transformers' forward, joint == cached, training modes,
-free-text answers, presets (tiny and the paper-scale 3B on the meta device)."""
+"""PaliGemma specifics: input layout, the bidirectional prefix (prefix-LM), presets (tiny and the paper-scale
+3B on the meta device). The checks shared by every family are in test_expert_families.py."""
 import pytest
 import torch
 
-from mmautomot.models.mot import MoTTransformer
 from mmautomot.models.vlm import PaliGemmaUnderstandingExpert, paligemma_preset
 from mmautomot.registry import MODELS
-
-GROUPS = (3, 4)
 
 
 def _randomise_norms(module, seed=0):
@@ -46,7 +43,7 @@ def test_prepare_inputs(ue, batch):
     assert batch['pixel_values'].shape == (4, 3, 32, 32)
 
 
-def test_equals_transformers_forward(ue, batch):
+def test_prefix_lm_equals_transformers(ue, batch):
     """Our loop (Gemma norms, 1-D RoPE, MQA, prefix-LM mask) gives transformers' hidden states and logits."""
     valid = batch['attention_mask'].bool()
     with torch.no_grad():
@@ -61,72 +58,6 @@ def test_equals_transformers_forward(ue, batch):
     emb = ue.embed(batch)
     assert torch.equal(emb['prefix'], valid)
     assert emb['next_position'].tolist() == [37, 60]  # 1-indexed positions, one past the last token
-
-
-def test_greedy_answer_equals_manual_loop(ue):
-    """``answer`` (generate with a KV cache) == a greedy loop of full forwards of transformers' model, and
-    its first token is the argmax of our loop's logits."""
-    frames = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(5))
-    steps = 6
-    ids = ue.generate_ids('How is the weather?', frames, max_new_tokens=steps)
-    batch = ue.prepare_inputs([frames], ['How is the weather?'])
-    seq, types = batch['input_ids'], batch['token_type_ids']
-    manual = []
-    with torch.no_grad():
-        first = ue.lm_logits(ue(batch))[0, -1].argmax().item()
-        for _ in range(steps):
-            logits = ue.core(input_ids=seq, pixel_values=batch['pixel_values'], token_type_ids=types,
-                             attention_mask=torch.ones_like(seq)).logits
-            nxt = int(logits[0, -1].argmax())
-            manual.append(nxt)
-            if nxt == ue.tokenizer.eos_token_id:
-                break
-            seq = torch.cat([seq, seq.new_tensor([[nxt]])], dim=1)
-            types = torch.cat([types, types.new_ones(1, 1)], dim=1)
-    assert ids == manual and ids[0] == first and len(ids) >= 1
-    assert isinstance(ue.answer('How is the weather?', frames, max_new_tokens=steps), str)
-
-
-def test_training_modes():
-    frozen = PaliGemmaUnderstandingExpert(preset='tiny')
-    assert not any(p.requires_grad for p in frozen.parameters())
-    full = PaliGemmaUnderstandingExpert(preset='tiny', freeze=False)
-    assert all(p.requires_grad for p in full.parameters())
-    lora = PaliGemmaUnderstandingExpert(preset='tiny', lora=dict(r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj']))
-    trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
-    assert trainable and all('lora_' in n for n in trainable)
-    assert hasattr(lora.layers[0].self_attn.q_proj, 'lora_A') and len(lora.layers) == 3
-    # the LoRA adapters take gradients through our loop
-    imgs = torch.randint(0, 256, (1, 1, 3, 32, 32), dtype=torch.uint8)
-    lora(lora.prepare_inputs(imgs, ['go'])).sum().backward()
-    grads = [p.grad for n, p in lora.named_parameters() if 'layers.0.self_attn.q_proj.lora_B' in n]
-    assert grads and grads[0].abs().sum() > 0
-
-
-def test_joint_pass_equals_cached_async_pass():
-    torch.manual_seed(0)
-    mot = MoTTransformer(ue=dict(type='PaliGemmaUnderstandingExpert', preset='tiny', num_frames=2),
-                         ae=dict(hidden_size=48, intermediate_size=96), cache_capacity=128).eval()
-    _randomise_norms(mot.ue)
-    attn = mot.ae_layers[0].self_attn  # the AE takes the UE's head geometry: 4 heads / 1 KV head / 16
-    assert (attn.q_proj.out_features, attn.k_proj.out_features, attn.head_dim) == (64, 16, 16)
-    g = torch.Generator().manual_seed(1)
-    imgs = torch.randint(0, 256, (2, 2, 3, 32, 32), dtype=torch.uint8, generator=g)
-    ue_batch = mot.ue.prepare_inputs(imgs, ['go', 'turn left at the junction'])
-    ae_in = torch.randn(2, sum(GROUPS), 48, generator=g)
-    valid = ue_batch['attention_mask'].bool()
-    with torch.no_grad():
-        ue_joint, ae_joint = mot.forward_joint(ue_batch, ae_in, GROUPS)
-        cache = mot.ue_refresh(ue_batch, tick=0)
-        ae_tick = mot.ae_step(ae_in, cache, GROUPS)
-        ue_alone = mot.ue(ue_batch)
-    torch.testing.assert_close(ae_tick, ae_joint, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(ue_joint[valid], ue_alone[valid], atol=1e-5, rtol=1e-5)
-    assert cache.keys[0].shape[1:] == (1, 128, 16) and cache.next_position.tolist() == [37, 60]
-    # the AE reads the prefix: another prompt changes its output
-    other = mot.ue.prepare_inputs(imgs, ['stop', 'go straight'])
-    with torch.no_grad():
-        assert (mot.ae_step(ae_in, mot.ue_refresh(other), GROUPS) - ae_tick).abs().max() > 1e-3
 
 
 def test_presets_and_paper_scale_on_meta():
