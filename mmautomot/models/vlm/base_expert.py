@@ -98,12 +98,13 @@ class BaseVLMExpert(BaseModule):
                                'processor and tokenizer files) or `tokenizer`')
         return self.tokenizer
 
-    def render_chat(self, user_text: str) -> Optional[str]:
-        """The user turn through the folder's chat template (generation prompt added); None without one."""
-        if not self.chat_template:
+    def render_chat(self, user_text: str, system: Optional[str] = None) -> Optional[str]:
+        """The (system and) user turn through the folder's chat template, generation prompt added; None
+        without a template."""
+        if not getattr(self, 'chat_template', None):
             return None
-        return self.tokenizer.tok.apply_chat_template([dict(role='user', content=user_text)],
-                                                      chat_template=self.chat_template, tokenize=False,
+        messages = ([dict(role='system', content=system)] if system else []) + [dict(role='user', content=user_text)]
+        return self.tokenizer.tok.apply_chat_template(messages, chat_template=self.chat_template, tokenize=False,
                                                       add_generation_prompt=True)
 
     def right_pad(self, seqs: List[List[int]]) -> Tuple[Tensor, Tensor]:

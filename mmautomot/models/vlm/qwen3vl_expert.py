@@ -39,8 +39,9 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
         config (dict | None): ``Qwen3VLConfig`` kwargs; with ``preset`` they are deep-merged over it.
         preset (str | dict | None): a named config of :data:`mmautomot.models.vlm.presets.VLM_PRESETS`
             (``'4b'``, ``'small'``, ``'tiny'``) or a ``Qwen3VLConfig`` dict.
-        pretrained (str | None): local Qwen3-VL folder (``save_pretrained`` layout). Without ``config`` the
-            folder's config is used; with it, weights are shape-checked against it.
+        pretrained (str | None): local Qwen3-VL folder (``save_pretrained`` layout), loaded with
+            ``from_pretrained``; its tokenizer, chat template and preprocessor_config.json are used when present.
+            Without ``config`` / ``preset`` the folder's config is used; with one, weights are shape-checked.
         tokenizer (dict | str | None): TASK_UTILS config, local folder, or None (the pretrained folder's
             tokenizer, else :class:`ByteFallbackTokenizer` with the config's special ids).
         image_size (tuple[int, int]): (H, W) each history frame is resized to; multiples of
@@ -90,6 +91,7 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
             **_other_special_ids(cfg)
         })
         self.image_processor = _build_image_processor(pretrained, cfg.vision_config, image_mean, image_std)
+        self.chat_template = getattr(getattr(self.tokenizer, 'tok', None), 'chat_template', None)
         self._setup_training(freeze, lora)
 
     def text_rope(self, hidden: Tensor, positions: Tensor):
@@ -98,7 +100,11 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
 
     # ------------------------------------------------------------------ input preparation
     def chat_text(self, user_text: str) -> str:
-        """Qwen chat text; ``{frames}`` in the user turn marks where the history frames go."""
+        """Qwen chat text; ``{frames}`` in the user turn marks where the history frames go. A tokenizer with a
+        chat template (a local Qwen3-VL folder) renders it; else Qwen's layout is written here."""
+        chat = self.render_chat('{frames}' + user_text, self.system_prompt)
+        if chat is not None:
+            return chat
         return (f'<|im_start|>system\n{self.system_prompt}<|im_end|>\n<|im_start|>user\n{{frames}}'
                 f'{user_text}<|im_end|>\n<|im_start|>assistant\n')
 

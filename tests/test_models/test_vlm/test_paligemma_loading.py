@@ -10,6 +10,7 @@ import torch
 from transformers import PaliGemmaConfig, PaliGemmaForConditionalGeneration
 
 from mmautomot.models.vlm import PaliGemmaUnderstandingExpert, paligemma_preset
+from vlm_test_utils import char_tokenizer
 
 TEMPLATE = ("{% for m in messages %}USER: {{ m['content'] }}{% endfor %}"
             "{% if add_generation_prompt %} ANSWER:{% endif %}")
@@ -17,14 +18,8 @@ TEMPLATE = ("{% for m in messages %}USER: {{ m['content'] }}{% endfor %}"
 
 def _tiny_processor(chat_template=None):
     """PaliGemma's processor over a character-level tokenizer with the tiny preset's special ids."""
-    from tokenizers import AddedToken, Regex, Tokenizer, models, pre_tokenizers
-    from transformers import PaliGemmaProcessor, PreTrainedTokenizerFast, SiglipImageProcessor
-    tok = Tokenizer(models.WordLevel(vocab={chr(i): i for i in range(256)}, unk_token='\x00'))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex('.|\\n'), behavior='isolated')
-    tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
-                            for t in ('<pad>', '<eos>', '<bos>', '<image>')])  # ids 256..259
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token='<bos>', eos_token='<eos>',
-                                   pad_token='<pad>', unk_token='\x00')
+    from transformers import PaliGemmaProcessor, SiglipImageProcessor
+    fast = char_tokenizer(('<pad>', '<eos>', '<bos>', '<image>'), bos='<bos>', eos='<eos>', pad='<pad>')
     image_processor = SiglipImageProcessor(size=dict(height=32, width=32))
     image_processor.image_seq_length = 16
     return PaliGemmaProcessor(image_processor=image_processor, tokenizer=fast, chat_template=chat_template)
