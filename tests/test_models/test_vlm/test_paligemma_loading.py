@@ -78,7 +78,8 @@ def test_missing_files_are_named(saved, tmp_path):
     assert "'config.json'" not in msg
     # the weights alone are not enough either: the processor and tokenizer are named
     shutil.copy(path / 'model.safetensors', partial / 'model.safetensors')
-    with pytest.raises(FileNotFoundError, match=r"lacks \['preprocessor_config.json / processor_config.json', 'tokenizer files"):
+    with pytest.raises(FileNotFoundError,
+                       match=r"lacks \['preprocessor_config.json / processor_config.json', 'tokenizer files"):
         PaliGemmaUnderstandingExpert(pretrained=str(partial))
     # a sharded checkpoint names the missing shard
     with open(partial / 'model.safetensors.index.json', 'w') as f:
