@@ -11,6 +11,8 @@ from mmautomot.models.vlm import VLM_PRESETS, qwen3vl_preset, resolve_vlm_config
     ('projects/automot/configs/automot_small_nuscenes-e2e.py', 'qwen3vl', 'small'),
     ('projects/automot/configs/automot_qwen3vl-4b_nuscenes-e2e.py', 'qwen3vl', '4b'),
     ('projects/automot/configs/automot_paligemma-tiny_nuscenes-e2e.py', 'paligemma', 'tiny'),
+    ('projects/automot/configs/automot_paligemma-3b_nuscenes-e2e.py', 'paligemma', 'paligemma-3b'),
+    ('projects/automot/configs/automot_internvl-tiny_nuscenes-e2e.py', 'internvl', 'tiny'),
 ])
 def test_configs_name_presets(config, family, preset):
     ue = Config.fromfile(config).model.mot.ue

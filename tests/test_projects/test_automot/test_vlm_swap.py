@@ -1,6 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The VLM-expert swap: a tiny AutoMoT whose UE is PaliGemma trains through ``tools/train.py`` and tests
-through ``tools/test.py`` (subprocesses, CPU, a few iterations), and runs its asynchronous path."""
+through ``tools/test.py`` (subprocesses, CPU, a few iterations); with a PaliGemma or an InternVL UE its
+asynchronous path (UE tick + cached AE tick) equals the joint pass."""
 import importlib.util
 import json
 import math
@@ -9,10 +10,13 @@ import os.path as osp
 import subprocess
 import sys
 
+import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-CONFIG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_paligemma-tiny_nuscenes-e2e.py')
+CONFIGS = {family: osp.join(REPO, 'projects', 'automot', 'configs', f'automot_{family}-tiny_nuscenes-e2e.py')
+           for family in ('paligemma', 'internvl')}
+CONFIG = CONFIGS['paligemma']
 
 
 def _run(args, cwd):
@@ -53,12 +57,13 @@ def test_paligemma_automot_trains_and_tests_through_tools(tmp_path):
     assert 'stp3/L2_avg' in metrics and all(math.isfinite(v) for v in metrics.values())
 
 
-def test_paligemma_automot_async_equals_joint():
+@pytest.mark.parametrize('family', sorted(CONFIGS))
+def test_swapped_automot_async_equals_joint(family):
     from mmengine.config import Config
 
     import projects.automot.automot  # noqa: F401
     from mmautomot.registry import MODELS
-    cfg = Config.fromfile(CONFIG).model.to_dict()
+    cfg = Config.fromfile(CONFIGS[family]).model.to_dict()
     cfg.pop('data_preprocessor')
     cfg['bev_encoder']['bev'] = dict(x_range=(-8.0, 8.0), y_range=(-8.0, 8.0), resolution=0.5)
     torch.manual_seed(0)
