@@ -53,7 +53,10 @@ class BaseVLMExpert(BaseModule):
 
     def _setup_training(self, freeze: bool, lora: Optional[dict]) -> None:
         """Freeze the wrapped model and/or wrap it with peft LoRA adapters (call at the end of ``__init__``)."""
-        self.hf.lm_head._fsdp_no_wrap = True  # tied to the embedding (see mmautomot.models.mot.fsdp)
+        tied = (getattr(self.text_config, 'tie_word_embeddings', False)
+                or getattr(self.core.config, 'tie_word_embeddings', False))
+        if tied:  # the LM head shares the embedding's weight: keep both in one FSDP unit (mot.fsdp)
+            self.hf.lm_head._fsdp_no_wrap = True
         self.frozen = freeze
         if freeze:
             self.hf.requires_grad_(False)
