@@ -13,13 +13,17 @@ Use from a config (mmengine resolves the dotted path)::
 """
 import torch.nn as nn
 
+# Vision-encoder blocks of the VLM expert families (their own ``forward`` runs): Qwen3-VL, SigLIP (PaliGemma),
+# InternViT (InternVL).
+VISION_BLOCKS = ('Qwen3VLVisionBlock', 'SiglipEncoderLayer', 'InternVLVisionLayer')
+
 
 def mot_auto_wrap_policy(module: nn.Module, recurse: bool, nonwrapped_numel: int,
                          min_num_params: int = 1_000_000) -> bool:
-    """FSDP policy: wrap large ``nn.Linear`` leaves and Qwen3-VL vision blocks; never tied heads."""
+    """FSDP policy: wrap large ``nn.Linear`` leaves and VLM vision blocks; never tied heads."""
     if recurse:
         return True
     if getattr(module, '_fsdp_no_wrap', False):
         return False
-    is_vision_block = type(module).__name__ == 'Qwen3VLVisionBlock'
+    is_vision_block = type(module).__name__ in VISION_BLOCKS
     return (isinstance(module, nn.Linear) or is_vision_block) and nonwrapped_numel >= min_num_params

@@ -41,3 +41,14 @@ def test_interface(family):
     assert ue.lm_logits(out).shape[:2] == (bsz, length)
     with pytest.raises(ValueError, match=f'{type(ue).__name__}: img_hist must be'):
         ue.prepare_inputs(torch.zeros(2, 2, 4, 8, 8, dtype=torch.uint8), ['a', 'b'])
+
+
+@pytest.mark.parametrize('family', sorted(FAMILIES))
+def test_fsdp_policy_wraps_vision_blocks(family):
+    from mmautomot.models.mot.fsdp import mot_auto_wrap_policy
+    ue = MODELS.build(FAMILIES[family])
+    vision = getattr(ue.core.model, 'vision_tower', None) or ue.core.model.visual  # Qwen3-VL: visual
+    blocks = [m for m in vision.modules()
+              if mot_auto_wrap_policy(m, recurse=False, nonwrapped_numel=10**7)]
+    linears = [m for m in blocks if isinstance(m, torch.nn.Linear)]
+    assert len(blocks) - len(linears) >= 2  # one unit per vision block (the tiny presets have 2 or 3)
