@@ -111,7 +111,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, int]:
     meta = args.meta or wants_meta(cfg)
     if meta:
         ue = cfg.model.get('mot', {}).get('ue', {})
-        if isinstance(ue, dict) and ue.get('pretrained') and ue.get('config') is not None:
+        if isinstance(ue, dict) and ue.get('pretrained') and (ue.get('config') or ue.get('preset')) is not None:
             cfg.model.mot.ue.pretrained = None  # shapes come from the config; no weights on meta
     model = build_model(cfg, meta=meta)
     counts = count_params(model)

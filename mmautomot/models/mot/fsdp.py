@@ -26,8 +26,9 @@ import torch.nn as nn
 from mmautomot.registry import FUNCTIONS
 from .joint_block import JointLayer
 
-#: class names of modules wrapped as their own units besides joint layers
-EXTRA_UNIT_TYPES = ('Qwen3VLVisionBlock', )
+#: class names of modules wrapped as their own units besides joint layers: the vision-encoder blocks of the VLM
+#: expert families (Qwen3-VL, SigLIP of PaliGemma, InternViT of InternVL)
+EXTRA_UNIT_TYPES = ('Qwen3VLVisionBlock', 'SiglipEncoderLayer', 'InternVLVisionLayer')
 
 
 @FUNCTIONS.register_module()

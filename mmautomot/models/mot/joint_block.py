@@ -33,14 +33,18 @@ RoPE = Tuple[Tensor, Tensor]
 
 
 def project_qkv(layer: nn.Module, hidden: Tensor, rope: RoPE) -> Tuple[Tensor, Tensor, Tensor]:
-    """Norm + Q/K/V + per-head q/k norm + rotary of one expert; returns (B, heads, L, D) tensors."""
+    """Norm + Q/K/V + per-head q/k norm (if the layer has one) + rotary of one expert; returns (B, heads, L, D)
+    tensors. The rotary is the rotate-half form on whatever the expert's rotary embedding produced (Qwen3-VL's
+    interleaved M-RoPE, Gemma's 1-D RoPE)."""
     if hasattr(layer, 'mot_qkv'):
         return layer.mot_qkv(hidden, rope)
     attn = layer.self_attn
     x = layer.input_layernorm(hidden)
     shape = (*x.shape[:-1], -1, attn.head_dim)
-    q = attn.q_norm(attn.q_proj(x).view(shape)).transpose(1, 2)
-    k = attn.k_norm(attn.k_proj(x).view(shape)).transpose(1, 2)
+    q, k = attn.q_proj(x).view(shape), attn.k_proj(x).view(shape)
+    if getattr(attn, 'q_norm', None) is not None:  # per-head q/k norm (Qwen3); absent in Gemma / PaliGemma
+        q, k = attn.q_norm(q), attn.k_norm(k)
+    q, k = q.transpose(1, 2), k.transpose(1, 2)
     v = attn.v_proj(x).view(shape).transpose(1, 2)
     q, k = apply_rotary_pos_emb(q, k, rope[0], rope[1])
     return q, k, v

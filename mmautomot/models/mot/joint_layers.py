@@ -49,7 +49,7 @@ def mot_forward(ue_layers: Optional[Sequence],
         ue_hidden (Tensor | None): (B, L_u, C_u) UE input embeddings; None in an AE tick.
         ae_hidden (Tensor | None): (B, L_a, C_a) AE input embeddings; None in a UE-only pass.
         ue_rope / ae_rope (tuple[Tensor, Tensor] | None): (cos, sin), each (B, L, head_dim), from the
-            UE's rotary embedding.
+            UE's rotary embedding (``BaseVLMExpert.text_rope``).
         mask (Tensor): (B, 1, L_q, L_k) bool, True = attend; rows are the present queries (UE then AE),
             columns UE then AE keys (from the cache in an AE tick).
         deepstack (list[Tensor] | None): DeepStack features, each (N_vis, C_u).

@@ -12,7 +12,7 @@ from mmautomot.registry import MODELS
 from .action_expert_layer import ActionExpertLayer
 from .joint_block import JointLayer
 from .action_expert_padded import PaddedActionExpertLayer  # noqa: F401 (registers the layout)
-from .joint_layers import ae_position_ids, mot_forward
+from .joint_layers import mot_forward
 from .prefix_kv_cache import PrefixKVCache
 from .task_mask import ae_rows, build_task_mask
 from .ue_spans import released_ue_spans
@@ -40,8 +40,9 @@ class MoTTransformer(BaseModule):
     FSDP gathers) and loaded into them.
 
     Args:
-        ue (dict): config of the UE (e.g. ``Qwen3VLUnderstandingExpert``); it must expose ``layers``,
-            ``rotary_emb``, ``norm``, ``head_geometry``, ``embed(batch)`` and ``new_cache``.
+        ue (dict): config of the UE, a :class:`mmautomot.models.vlm.BaseVLMExpert` (e.g.
+            ``Qwen3VLUnderstandingExpert``, ``PaliGemmaUnderstandingExpert``): ``layers``, ``text_rope``,
+            ``norm``, ``head_geometry``, ``embed(batch)`` and ``new_cache``.
         ae (dict): the AE layout. Default (no ``type``): :class:`ActionExpertLayer`, own width with the
             UE's head geometry: ``hidden_size``, ``intermediate_size`` (and optionally ``attention_bias``).
             ``type='PaddedActionExpertLayer'``: the released AutoMoT layout (UE width, own narrow heads
@@ -119,17 +120,23 @@ class MoTTransformer(BaseModule):
                 out[f'joint_layers.{i}.{attr}.'] = path[id(getattr(jl, attr))] + '.'
         return out
 
-    def ue_spans(self, ue_batch: Dict[str, Tensor]) -> Optional[Tensor]:
-        """(B, L_u) bidirectional span ids of the UE prefix for :func:`build_task_mask` (None if causal)."""
+    def ue_spans(self, ue_batch: Dict[str, Tensor], emb: Optional[Dict[str, Tensor]] = None) -> Optional[Tensor]:
+        """(B, L_u) bidirectional span ids of the UE prefix for :func:`build_task_mask` (None if fully causal).
+
+        ``ue_attention='released'``: the released AutoMoT's blocks (:func:`released_ue_spans`). Otherwise the
+        expert's own prefix block (``emb['prefix']``, e.g. PaliGemma's prefix-LM image + prompt) as one span.
+        """
         if self.ue_attention == 'causal':
-            return None
+            prefix = (emb or {}).get('prefix')
+            return None if prefix is None else prefix.long()
         cfg = self.ue.core.config
         return released_ue_spans(ue_batch['input_ids'], ue_batch['attention_mask'].bool(), cfg.vision_start_token_id,
                                  cfg.vision_end_token_id, self.ue.tokenizer.encode('<|im_end|>')[0],
                                  instruction=self.training)
 
     def _ae_rope(self, ae_hidden: Tensor, next_position: Tensor) -> Tuple[Tensor, Tensor]:
-        return self.ue.rotary_emb(ae_hidden, ae_position_ids(next_position, ae_hidden.shape[1]))
+        pos = next_position.reshape(-1, 1) + torch.arange(ae_hidden.shape[1], device=next_position.device)
+        return self.ue.text_rope(ae_hidden, pos)
 
     def forward_joint(self, ue_batch: Dict[str, Tensor], ae_hidden: Tensor,
                       group_sizes: Sequence[int]) -> Tuple[Tensor, Tensor]:
@@ -144,10 +151,10 @@ class MoTTransformer(BaseModule):
             tuple[Tensor, Tensor]: final-normed UE (B, L_u, C_u) and AE (B, L_a, C_a) hidden states.
         """
         emb = self.ue.embed(ue_batch)
-        mask = build_task_mask(emb['valid'], group_sizes, self.ue_spans(ue_batch))
+        mask = build_task_mask(emb['valid'], group_sizes, self.ue_spans(ue_batch, emb))
         ae_rope = self._ae_rope(ae_hidden, emb['next_position'])
-        ue_h, ae_h = mot_forward(None, None, emb['hidden'], ae_hidden, emb['rope'], ae_rope, mask, emb['deepstack'],
-                                 emb['visual_pos_masks'], joint_layers=self.joint_layers)
+        ue_h, ae_h = mot_forward(None, None, emb['hidden'], ae_hidden, emb['rope'], ae_rope, mask, emb.get('deepstack'),
+                                 emb.get('visual_pos_masks'), joint_layers=self.joint_layers)
         return self.ue.norm(ue_h), self.ae_norm(ae_h)
 
     @torch.no_grad()
@@ -161,8 +168,8 @@ class MoTTransformer(BaseModule):
         emb = self.ue.embed(ue_batch)
         cache.begin_write(emb['valid'], emb['next_position'], tick)
         mot_forward(None, None, emb['hidden'], None, emb['rope'], None,
-                    build_task_mask(emb['valid'], (), self.ue_spans(ue_batch)),
-                    emb['deepstack'], emb['visual_pos_masks'], cache, 'write', joint_layers=self.joint_layers)
+                    build_task_mask(emb['valid'], (), self.ue_spans(ue_batch, emb)),
+                    emb.get('deepstack'), emb.get('visual_pos_masks'), cache, 'write', joint_layers=self.joint_layers)
         return cache
 
     def ae_step(self, ae_hidden: Tensor, cache: PrefixKVCache, group_sizes: Sequence[int]) -> Tensor:

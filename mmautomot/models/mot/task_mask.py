@@ -6,7 +6,9 @@ Mixture-of-Transformers for End-to-End Autonomous Driving") joins an understandi
 action expert (AE) in one attention call per layer under a block mask:
 
 * understanding (UE) tokens are causal among themselves and never see padding or any AE token, so the UE
-  keys/values are a pure function of the UE inputs (what makes the prefix KV cache reusable);
+  keys/values are a pure function of the UE inputs (what makes the prefix KV cache reusable); a UE whose
+  family reads its prefix bidirectionally (PaliGemma's prefix-LM: image + prompt tokens) marks those tokens
+  with ``ue_prefix`` and they see each other both ways;
 * the AE tokens come in ordered groups (AutoMoT: ``decision`` then ``planning``); a group sees every valid
   UE token, every earlier group and itself bidirectionally, never a later group.
 
@@ -27,7 +29,8 @@ def build_task_mask(ue_valid: Tensor, ae_group_sizes: Sequence[int], ue_spans: O
         ae_group_sizes (Sequence[int]): sizes of the AE token groups in sequence order, e.g.
             ``(n_decision, n_planning)``. AE tokens follow the UE tokens in the sequence.
         ue_spans (Tensor | None): (B, L_u) long span ids inside the UE prefix; UE tokens sharing a positive id
-            also attend to each other bidirectionally (e.g. the released AutoMoT's image blocks,
+            also attend to each other bidirectionally (e.g. PaliGemma's image + prompt prefix as one
+            span, ``prefix.long()``; the released AutoMoT's image blocks,
             :func:`mmautomot.models.mot.ue_spans.released_ue_spans`); 0 = causal. The UE still never sees AE
             tokens. Defaults to None (UE fully causal).
 

@@ -1,21 +1,17 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The understanding expert (UE): transformers' Qwen3-VL, prepared for the mixture-of-transformers loop."""
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
-import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
-from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmautomot.registry import MODELS
-from mmautomot.structures import COMMANDS
-from ..mot.joint_layers import mot_forward
 from ..mot.prefix_kv_cache import PrefixKVCache
-from ..mot.task_mask import build_task_mask
+from mmautomot.structures import COMMANDS
+from .base_expert import BaseVLMExpert
 from .loading import build_qwen3vl
+from .presets import resolve_vlm_config
 from .tokenizer import build_tokenizer
 
 DEFAULT_SYSTEM_PROMPT = ('You are a driving assistant. You see the last front-camera frames of the ego '
@@ -29,7 +25,7 @@ def driving_prompt(command: int, speed: float) -> str:
 
 
 @MODELS.register_module()
-class Qwen3VLUnderstandingExpert(BaseModule):
+class Qwen3VLUnderstandingExpert(BaseVLMExpert):
     """Qwen3-VL as the understanding expert of AutoMoT.
 
     Paper: AutoMoT (UE = Qwen3-VL-4B-Instruct, frozen by default) and Qwen3-VL (interleaved M-RoPE,
@@ -41,9 +37,12 @@ class Qwen3VLUnderstandingExpert(BaseModule):
     ``generate`` (greedy, KV cache).
 
     Args:
-        config (dict | None): ``Qwen3VLConfig`` kwargs (tiny random weights in tests).
-        pretrained (str | None): local Qwen3-VL folder (``save_pretrained`` layout). Without ``config`` the
-            folder's config is used; with it, weights are shape-checked against it.
+        config (dict | None): ``Qwen3VLConfig`` kwargs; with ``preset`` they are deep-merged over it.
+        preset (str | dict | None): a named config of :data:`mmautomot.models.vlm.presets.VLM_PRESETS`
+            (``'4b'``, ``'small'``, ``'tiny'``) or a ``Qwen3VLConfig`` dict.
+        pretrained (str | None): local Qwen3-VL folder (``save_pretrained`` layout), loaded with
+            ``from_pretrained``; its tokenizer, chat template and preprocessor_config.json are used when present.
+            Without ``config`` / ``preset`` the folder's config is used; with one, weights are shape-checked.
         tokenizer (dict | str | None): TASK_UTILS config, local folder, or None (the pretrained folder's
             tokenizer, else :class:`ByteFallbackTokenizer` with the config's special ids).
         image_size (tuple[int, int]): (H, W) each history frame is resized to; multiples of
@@ -62,6 +61,7 @@ class Qwen3VLUnderstandingExpert(BaseModule):
     def __init__(self,
                  config: Optional[dict] = None,
                  pretrained: Optional[str] = None,
+                 preset: Union[str, dict, None] = None,
                  tokenizer=None,
                  image_size: Sequence[int] = (256, 512),
                  num_frames: int = 4,
@@ -74,8 +74,7 @@ class Qwen3VLUnderstandingExpert(BaseModule):
                  max_new_tokens: int = 64,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
-        self.hf = build_qwen3vl(config, pretrained, torch_dtype)
-        self.hf.lm_head._fsdp_no_wrap = True  # tied to the embedding (see mmautomot.models.mot.fsdp)
+        self.hf = build_qwen3vl(resolve_vlm_config('qwen3vl', preset, config), pretrained, torch_dtype)
         cfg = self.hf.config
         self.image_size = tuple(int(s) for s in image_size)
         unit = cfg.vision_config.patch_size * cfg.vision_config.spatial_merge_size
@@ -93,75 +92,22 @@ class Qwen3VLUnderstandingExpert(BaseModule):
             **_other_special_ids(cfg)
         })
         self.image_processor = _build_image_processor(pretrained, cfg.vision_config, image_mean, image_std)
-        self.frozen = freeze
-        if freeze:
-            self.hf.requires_grad_(False)
-        if lora is not None:
-            from peft import LoraConfig, get_peft_model
-            self.hf = get_peft_model(self.hf, LoraConfig(**lora))
+        self.chat_template = getattr(getattr(self.tokenizer, 'tok', None), 'chat_template', None)
+        self._setup_training(freeze, lora)
 
-    # ------------------------------------------------------------------ geometry / sub-modules
-    @property
-    def core(self):
-        """The transformers ``Qwen3VLForConditionalGeneration`` (unwrapped from peft if needed)."""
-        return self.hf.get_base_model() if hasattr(self.hf, 'get_base_model') else self.hf
-
-    @property
-    def text_config(self):
-        return self.core.config.text_config
-
-    @property
-    def layers(self) -> nn.ModuleList:
-        return self.core.model.language_model.layers
-
-    @property
-    def rotary_emb(self) -> nn.Module:
-        return self.core.model.language_model.rotary_emb
-
-    @property
-    def norm(self) -> nn.Module:
-        return self.core.model.language_model.norm
-
-    @property
-    def head_geometry(self) -> Dict[str, int]:
-        """``num_layers, num_heads, num_kv_heads, head_dim, hidden_size, rms_norm_eps`` of the text model."""
-        t = self.text_config
-        return dict(num_layers=t.num_hidden_layers, num_heads=t.num_attention_heads,
-                    num_kv_heads=t.num_key_value_heads, head_dim=t.head_dim, hidden_size=t.hidden_size,
-                    rms_norm_eps=t.rms_norm_eps)
+    def text_rope(self, hidden: Tensor, positions: Tensor):
+        """M-RoPE ``(cos, sin)`` for 1-D positions (B, L): text tokens use the same id on all 3 axes."""
+        return self.rotary_emb(hidden, positions[None].expand(3, -1, -1))
 
     # ------------------------------------------------------------------ input preparation
     def chat_text(self, user_text: str) -> str:
-        """Qwen chat text; ``{frames}`` in the user turn marks where the history frames go."""
+        """Qwen chat text; ``{frames}`` in the user turn marks where the history frames go. A tokenizer with a
+        chat template (a local Qwen3-VL folder) renders it; else Qwen's layout is written here."""
+        chat = self.render_chat('{frames}' + user_text, self.system_prompt)
+        if chat is not None:
+            return chat
         return (f'<|im_start|>system\n{self.system_prompt}<|im_end|>\n<|im_start|>user\n{{frames}}'
                 f'{user_text}<|im_end|>\n<|im_start|>assistant\n')
-
-    def _frames_to_list(self, img_hist) -> List[List[Tensor]]:
-        """(B, N, 3, H, W) uint8 tensor, or a list (per sample) of (N, 3, H, W) / HWC numpy frames."""
-        if isinstance(img_hist, Tensor):
-            if img_hist.dim() == 4:
-                img_hist = img_hist[None]
-            if img_hist.dim() != 5 or img_hist.shape[2] != 3:
-                raise ValueError('Qwen3VLUnderstandingExpert: img_hist must be (B, N, 3, H, W), got '
-                                 f'{tuple(img_hist.shape)}')
-            return [list(sample) for sample in img_hist]
-        out = []
-        for sample in img_hist:
-            frames = []
-            for f in sample:
-                f = torch.as_tensor(np.asarray(f)) if not isinstance(f, Tensor) else f
-                if f.dim() == 3 and f.shape[-1] == 3 and f.shape[0] != 3:
-                    f = f.permute(2, 0, 1)
-                frames.append(f)
-            out.append(frames)
-        return out
-
-    def _resize(self, frame: Tensor) -> Tensor:
-        frame = frame.float()
-        if tuple(frame.shape[-2:]) != self.image_size:
-            frame = F.interpolate(frame[None], size=self.image_size, mode='bilinear', align_corners=False,
-                                  antialias=True)[0]
-        return frame.clamp(0, 255).round().to(torch.uint8)
 
     def prepare_inputs(self, img_hist, texts: Sequence[str], device=None) -> Dict[str, Tensor]:
         """Tokenise chat texts with history frames into Qwen3-VL inputs (right padding).
@@ -174,10 +120,10 @@ class Qwen3VLUnderstandingExpert(BaseModule):
             dict: ``input_ids`` (B, L) long, ``attention_mask`` (B, L), ``mm_token_type_ids`` (B, L) int
             (1 at image tokens), ``pixel_values`` (N_patches, C*T*P*P), ``image_grid_thw`` (B*N, 3).
         """
-        frames = self._frames_to_list(img_hist)
+        frames = self.frames_to_list(img_hist)
         if len(frames) != len(texts):
             raise ValueError(f'Qwen3VLUnderstandingExpert: {len(frames)} image sets but {len(texts)} texts')
-        flat = [self._resize(f) for sample in frames for f in sample]
+        flat = [self.resize(f) for sample in frames for f in sample]
         proc = self.image_processor(images=flat, do_resize=False, return_tensors='pt')
         grid = proc['image_grid_thw']
         merge = self.core.config.vision_config.spatial_merge_size**2
@@ -228,46 +174,6 @@ class Qwen3VLUnderstandingExpert(BaseModule):
         return dict(hidden=hidden, position_ids=position_ids, rope=self.rotary_emb(hidden, position_ids),
                     valid=valid, next_position=next_position, visual_pos_masks=image_mask[..., 0],
                     deepstack=deepstack)
-
-    # ------------------------------------------------------------------ running
-    def new_cache(self, batch_size: int, capacity: int, dtype=None, device=None) -> PrefixKVCache:
-        """Allocate a :class:`PrefixKVCache` with this model's geometry."""
-        g = self.head_geometry
-        return PrefixKVCache(g['num_layers'], batch_size, g['num_kv_heads'], g['head_dim'], capacity,
-                             dtype=dtype or self.core.dtype, device=device or self.core.device)
-
-    def forward(self, batch: Dict[str, Tensor], cache: Optional[PrefixKVCache] = None,
-                tick: Optional[int] = None, ue_spans: Optional[Tensor] = None) -> Tensor:
-        """Run the UE alone through the MoT layer loop (optionally filling ``cache``); ``ue_spans``: optional
-        (B, L) bidirectional span ids for :func:`build_task_mask`.
-
-        Returns:
-            Tensor: (B, L, C) final-normed hidden states.
-        """
-        emb = self.embed(batch)
-        mask = build_task_mask(emb['valid'], (), ue_spans)
-        if cache is not None:
-            cache.begin_write(emb['valid'], emb['next_position'], tick)
-        hidden, _ = mot_forward(self.layers, None, emb['hidden'], None, emb['rope'], None, mask,
-                                emb['deepstack'], emb['visual_pos_masks'], cache,
-                                'write' if cache is not None else None)
-        return self.norm(hidden)
-
-    @torch.no_grad()
-    def answer(self, question: str, images, max_new_tokens: Optional[int] = None) -> str:
-        """Answer a free-text question about the frames (greedy decoding with a KV cache).
-
-        Args:
-            question (str): e.g. 'What is your current action and why?'.
-            images: (N, 3, H, W) uint8 tensor or a list of (H, W, 3) uint8 RGB numpy frames.
-            max_new_tokens (int | None): defaults to ``self.max_new_tokens``.
-        """
-        batch = self.prepare_inputs([images], [question])
-        out = self.core.generate(
-            **batch, max_new_tokens=max_new_tokens or self.max_new_tokens, do_sample=False,
-            eos_token_id=self.tokenizer.eos_token_id, pad_token_id=self.tokenizer.pad_token_id)
-        return self.tokenizer.decode(out[0, batch['input_ids'].shape[1]:].tolist(), skip_special_tokens=True)
-
 
     def question_ids(self, question: str, context: str = '') -> List[int]:
         """Tokens that follow a cached driving prefix to ask ``question``.

@@ -71,16 +71,26 @@ class HFTokenizer:
     """transformers' tokenizer of a local model folder, behind the same small interface.
 
     Args:
-        path (str): local folder with the tokenizer files (``tokenizer.json`` / ``tokenizer_config.json``).
+        path (str | None): local folder with the tokenizer files (``tokenizer.json`` / ``tokenizer_config.json``).
+        eos_token (str | None): the end-of-answer token if it is not the tokenizer's ``eos_token`` (Qwen's
+            chat models end a turn with '<|im_end|>'). Defaults to '<|im_end|>' (falls back to the
+            tokenizer's ``eos_token_id`` when the vocabulary lacks it).
+        tokenizer (PreTrainedTokenizerBase | None): an already loaded tokenizer (e.g. a processor's) instead
+            of ``path``.
     """
 
-    def __init__(self, path: str):
-        from transformers import AutoTokenizer
-        if not osp.isdir(path):
-            raise FileNotFoundError(f'HFTokenizer: tokenizer folder {path!r} does not exist')
-        self.tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        eos = self.tok.convert_tokens_to_ids('<|im_end|>')
-        self.eos_token_id = eos if isinstance(eos, int) and eos >= 0 else self.tok.eos_token_id
+    def __init__(self, path: Optional[str] = None, eos_token: Optional[str] = '<|im_end|>', tokenizer=None):
+        if tokenizer is not None:
+            self.tok = tokenizer
+        else:
+            from transformers import AutoTokenizer
+            if path is None or not osp.isdir(path):
+                raise FileNotFoundError(f'HFTokenizer: tokenizer folder {path!r} does not exist')
+            self.tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        eos = self.tok.convert_tokens_to_ids(eos_token) if eos_token is not None else None
+        known = isinstance(eos, int) and eos >= 0 and eos != self.tok.unk_token_id
+        self.eos_token_id = eos if known else self.tok.eos_token_id
+        self.bos_token_id = self.tok.bos_token_id
         self.pad_token_id = self.tok.pad_token_id if self.tok.pad_token_id is not None else self.eos_token_id
         self.vocab_size = len(self.tok)
 

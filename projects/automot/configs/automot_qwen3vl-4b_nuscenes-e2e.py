@@ -7,7 +7,8 @@
 # MetaActionHead / TrajectoryHead heads of automot_small_nuscenes-e2e.py). FSDP + bf16 for GPU clusters:
 #   tools/dist_train.sh projects/automot/configs/automot_qwen3vl-4b_nuscenes-e2e.py 8
 # The model also builds on the meta device (`with torch.device('meta'): MODELS.build(cfg.model)`) for
-# parameter counting / FSDP deferred init; the UE structure then comes from `qwen3vl_4b` and no weights are read.
+# parameter counting / FSDP deferred init; the UE structure then comes from `preset='4b'`
+# (mmautomot.models.vlm.presets) and no weights are read.
 _base_ = [
     './_base_/nuscenes_e2e_automot.py',
     '../../../configs/_base_/default_runtime.py',
@@ -20,25 +21,11 @@ build_on_meta = True  # tests/tools build this model on the meta device (no weig
 
 ue_pretrained = 'checkpoints/Qwen3-VL-4B-Instruct'  # local copy (config.json, *.safetensors, tokenizer)
 
-qwen3vl_4b = dict(
-    text_config=dict(
-        vocab_size=151936, hidden_size=2560, intermediate_size=9728, num_hidden_layers=36,
-        num_attention_heads=32, num_key_value_heads=8, head_dim=128, rms_norm_eps=1e-6,
-        max_position_embeddings=262144, tie_word_embeddings=True,
-        rope_parameters=dict(rope_type='default', rope_theta=5000000.0, mrope_section=[24, 20, 20],
-                             mrope_interleaved=True)),
-    vision_config=dict(
-        depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, patch_size=16, spatial_merge_size=2,
-        temporal_patch_size=2, out_hidden_size=2560, num_position_embeddings=2304,
-        deepstack_visual_indexes=[5, 11, 17]),
-    image_token_id=151655, video_token_id=151656, vision_start_token_id=151652, vision_end_token_id=151653,
-    tie_word_embeddings=True)
-
 model = dict(
     type='AutoMoT',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
     mot=dict(
-        ue=dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_4b, pretrained=ue_pretrained,
+        ue=dict(type='Qwen3VLUnderstandingExpert', preset='4b', pretrained=ue_pretrained,
                 image_size=(256, 512), num_frames=4, freeze=True, torch_dtype='bfloat16', max_new_tokens=128),
         cache_capacity=1024,  # ae: the released padded layout (released_recipe.py)
         checkpoint_layers=False),  # True: activation checkpointing per joint layer (see estimate_memory.py)

@@ -9,25 +9,12 @@ _base_ = [
 custom_imports = dict(imports=['projects.automot.automot'], allow_failed_imports=False)
 default_scope = 'mmautomot'
 
-qwen3vl_small = dict(
-    text_config=dict(
-        vocab_size=272, hidden_size=640, intermediate_size=1920, num_hidden_layers=12, num_attention_heads=8,
-        num_key_value_heads=2, head_dim=64, rms_norm_eps=1e-6, max_position_embeddings=8192,
-        tie_word_embeddings=True,
-        rope_parameters=dict(rope_type='default', rope_theta=5000000.0, mrope_section=[12, 10, 10],
-                             mrope_interleaved=True)),
-    vision_config=dict(
-        depth=8, hidden_size=384, intermediate_size=1536, num_heads=6, patch_size=16, spatial_merge_size=2,
-        temporal_patch_size=2, out_hidden_size=640, num_position_embeddings=2304, deepstack_visual_indexes=[1, 3, 5]),
-    image_token_id=258, video_token_id=259, vision_start_token_id=256, vision_end_token_id=257,
-    tie_word_embeddings=True)
-
 model = dict(
     type='AutoMoT',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
     mot=dict(
         # random init: train the UE too (freeze=True only makes sense with pretrained weights)
-        ue=dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_small, image_size=(256, 512), num_frames=4,
+        ue=dict(type='Qwen3VLUnderstandingExpert', preset='small', image_size=(256, 512), num_frames=4,
                 freeze=False),
         ae=dict(hidden_size=384, intermediate_size=1664),
         cache_capacity=1024),

@@ -62,3 +62,20 @@ def test_ue_spans_add_bidirectional_blocks_only_inside_the_ue():
         released_ue_spans(ids, valid, 1, 2, instruction=True)
     with pytest.raises(ValueError, match='ue_spans'):
         build_task_mask(valid, (2, 1), spans_i[:, :3])
+
+
+def test_bidirectional_prefix_block():
+    """PaliGemma's prefix-LM: prefix UE tokens see each other both ways; the rest stays causal; AE rows and
+    the UE's blindness to AE tokens do not change."""
+    valid = torch.tensor([[1, 1, 1, 1, 0]])
+    prefix = torch.tensor([[1, 1, 1, 0, 0]], dtype=torch.bool)
+    mask = build_task_mask(valid, (2, ), ue_spans=prefix.long())[0, 0]
+    plain = build_task_mask(valid, (2, ))[0, 0]
+    assert mask[0, :3].all() and mask[1, :3].all()  # token 0 sees the later prefix tokens 1 and 2
+    assert not mask[2, 3] and mask[3, :4].all()  # a prefix token does not see the causal token after it
+    assert not mask[:, 4].any() and not mask[:5, 5:].any()  # padding key masked; UE never sees AE
+    assert torch.equal(mask[5:], plain[5:])
+    diff = mask ^ plain
+    assert diff.nonzero().tolist() == [[0, 1], [0, 2], [1, 2]]  # only the upper triangle of the prefix
+    with pytest.raises(ValueError, match='ue_spans'):
+        build_task_mask(valid, (2, ), ue_spans=prefix[:, :3].long())

@@ -1,4 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
+import shutil
+
 import pytest
 import torch
 from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
@@ -41,5 +43,34 @@ def test_shape_mismatch_names_parameter(saved):
 
 
 def test_no_weights(tmp_path):
-    with pytest.raises(FileNotFoundError, match='no \\*.safetensors weights'):
+    with pytest.raises(FileNotFoundError, match=r"'.*test_no_weights0' lacks \['model\.safetensors"):
         Qwen3VLUnderstandingExpert(pretrained=str(tmp_path), config=qwen3vl_preset('tiny'))
+
+
+QWEN_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+                 "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def test_folder_tokenizer_chat_template_and_processor(saved, tmp_path):
+    """A folder with a tokenizer (chat template) and an image processor: both are used; a Qwen-style template
+    renders exactly the text the expert writes itself without one."""
+    from transformers import Qwen2VLImageProcessor
+    from vlm_test_utils import char_tokenizer
+    path, _ = saved
+    folder = tmp_path / 'with_tokenizer'
+    shutil.copytree(path, folder)
+    specials = ('<|vision_start|>', '<|vision_end|>', '<|image_pad|>', '<|video_pad|>', '<|endoftext|>',
+                '<|im_start|>', '<|im_end|>')  # ids 256..262, as the tiny preset's
+    char_tokenizer(specials, eos='<|im_end|>', pad='<|endoftext|>', chat_template=QWEN_TEMPLATE).save_pretrained(folder)
+    Qwen2VLImageProcessor(patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.1, 0.2, 0.3],
+                          image_std=[0.5, 0.5, 0.5]).save_pretrained(folder)
+    ue = Qwen3VLUnderstandingExpert(pretrained=str(folder), image_size=(32, 64))
+    plain = Qwen3VLUnderstandingExpert(config=qwen3vl_preset('tiny'), image_size=(32, 64))
+    assert ue.chat_template == QWEN_TEMPLATE and plain.chat_template is None
+    assert ue.chat_text('go') == plain.chat_text('go')
+    assert list(ue.image_processor.image_mean) == [0.1, 0.2, 0.3]
+    ue.chat_template = QWEN_TEMPLATE.replace('<|im_start|>assistant', '<|im_start|>driver')
+    assert ue.chat_text('go').endswith('<|im_start|>driver\n')
+    batch = ue.prepare_inputs(torch.zeros(1, 2, 3, 32, 64, dtype=torch.uint8), ['go'])
+    text = ue.tokenizer.decode(batch['input_ids'][0].tolist(), skip_special_tokens=False)
+    assert text.count('<|image_pad|>') == 4 and text.startswith('<|im_start|>system\n')
