@@ -39,3 +39,42 @@ def ensure_checkpoint_check(cfg: Config, force_strict: bool = False) -> None:
         hooks['checkpoint_check'] = entry = ConfigDict(type='CheckpointCheckHook', partial_load_from=False)
     if force_strict:
         entry['partial_load_from'] = False
+
+
+def _dataset_policy(dataset_cfg) -> str:
+    """``on_bad_sample`` of a dataset config (looking through wrappers' ``dataset`` / ``datasets``)."""
+    seen = 0
+    while isinstance(dataset_cfg, dict) and 'on_bad_sample' not in dataset_cfg and seen < 8:
+        inner = dataset_cfg.get('dataset')
+        if inner is None and dataset_cfg.get('datasets'):
+            inner = dataset_cfg['datasets'][0]
+        dataset_cfg, seen = inner, seen + 1
+    return dataset_cfg.get('on_bad_sample', 'raise') if isinstance(dataset_cfg, dict) else 'raise'
+
+
+def apply_bad_sample_policy(cfg: Config) -> None:
+    """Wire ``on_bad_sample='skip'`` of the val / test datasets and the training count hook.
+
+    For a val/test dataloader whose dataset has ``on_bad_sample='skip'`` its collate function is wrapped
+    in ``skip_bad_samples_collate`` and ``ValLoop`` / ``TestLoop`` become ``SkipBadSamplesValLoop`` /
+    ``SkipBadSamplesTestLoop`` (:mod:`mmautomot.engine.loops`); ``default_hooks.bad_samples``
+    (:class:`BadSampleHook`) is added when missing.
+    """
+    for split, loop_key, loops in (('val', 'val_cfg', ('ValLoop', 'SkipBadSamplesValLoop')),
+                                   ('test', 'test_cfg', ('TestLoop', 'SkipBadSamplesTestLoop'))):
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader or _dataset_policy(loader.get('dataset')) != 'skip':
+            continue
+        collate = loader.get('collate_fn') or ConfigDict(type='pseudo_collate')
+        if str(collate.get('type')).split('.')[-1] != 'skip_bad_samples_collate':
+            # scoped name: MMEngine's Runner looks collate functions up in the root FUNCTIONS registry
+            loader['collate_fn'] = ConfigDict(type='mmautomot.skip_bad_samples_collate', collate_fn=collate)
+        loop = cfg.get(loop_key) or ConfigDict()
+        if str(loop.get('type', loops[0])).split('.')[-1] not in loops:
+            raise ValueError(f"{split}_dataloader.dataset.on_bad_sample='skip' needs {loops[0]} (or "
+                             f"{loops[1]}), but {loop_key}.type is {loop.get('type')!r}")
+        loop['type'] = loops[1]
+        cfg[loop_key] = loop
+    hooks = cfg.get('default_hooks')
+    if hooks is not None and 'bad_samples' not in hooks:
+        hooks['bad_samples'] = ConfigDict(type='BadSampleHook')

@@ -16,7 +16,7 @@ def test_default_runtime():
     cfg = Config.fromfile(osp.join(BASE, 'default_runtime.py'))
     assert cfg.default_scope == 'mmautomot'
     assert set(cfg.default_hooks) == {'timer', 'logger', 'param_scheduler', 'checkpoint',
-                                      'sampler_seed', 'checkpoint_check'}
+                                      'sampler_seed', 'checkpoint_check', 'bad_samples'}
     assert cfg.default_hooks.checkpoint_check.partial_load_from is False
     assert cfg.env_cfg.dist_cfg.backend == 'nccl'  # tools switch to gloo without CUDA
     assert cfg.load_from is None and cfg.resume is False
