@@ -6,7 +6,8 @@ baseline; a warning is logged because any other model would then be tested with 
 
 After ``runner.test()`` the final metrics are written (rank 0) as flat JSON to
 ``<work-dir>/test_metrics.json``: keys exactly as the metrics return them (e.g. ``stp3/L2_1s``),
-numeric values as floats (non-numeric values are left out and logged).
+numeric values as floats (non-numeric values are left out and logged). With a test dataset's
+``on_bad_sample='skip'``, ``skipped_samples`` lists every skipped sample (token, index, error).
 """
 import argparse
 import json
@@ -21,8 +22,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmautomot.engine import (ensure_checkpoint_check, finalize_dist_env, load_tool_config,
-                              prepare_dist_env)
+from mmautomot.engine import (apply_bad_sample_policy, ensure_checkpoint_check, finalize_dist_env,
+                              load_tool_config, prepare_dist_env)
 from mmautomot.utils import enable_safe_mmengine_checkpoints, register_all_modules
 
 # `projects.<name>` packages (custom_imports) live at the repository root, as in mmdet3d.
@@ -64,8 +65,12 @@ def enable_visualization_hook(cfg: Config, show_dir: str) -> None:
             ConfigDict(type=VIS_HOOK, show_dir=show_dir)]
 
 
-def dump_metrics(metrics: dict, path: str) -> None:
-    """Write numeric metrics as floats to ``path`` (flat JSON, keys unchanged)."""
+def dump_metrics(metrics: dict, path: str, skipped_samples=None) -> None:
+    """Write numeric metrics as floats to ``path`` (flat JSON, keys unchanged).
+
+    ``skipped_samples`` (a list of ``dict(token, index, error)``, from a test dataset with
+    ``on_bad_sample='skip'``) is written under ``skipped_samples``, so a test never skips silently.
+    """
     flat = {}
     for key, value in (metrics or {}).items():
         if hasattr(value, 'item') and getattr(value, 'ndim', 1) == 0:
@@ -75,6 +80,11 @@ def dump_metrics(metrics: dict, path: str) -> None:
         else:
             print_log(f'test_metrics.json: skipping non-numeric metric {key}={value!r}',
                       logger='current')
+    if skipped_samples is not None:
+        flat['skipped_samples'] = list(skipped_samples)
+        if skipped_samples:
+            print_log(f'test_metrics.json: {len(skipped_samples)} bad test samples were skipped and are '
+                      'listed under skipped_samples', logger='current', level=30)
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
         json.dump(flat, f, indent=2)
@@ -99,11 +109,13 @@ def main():
         enable_visualization_hook(cfg, args.show_dir)
 
     ensure_checkpoint_check(cfg, force_strict=True)  # strict checkpoint loads
+    apply_bad_sample_policy(cfg)  # on_bad_sample='skip': collate + loops + count hook
     prepare_dist_env(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     metrics = runner.test()
     if is_main_process():
-        dump_metrics(metrics, osp.join(cfg.work_dir, 'test_metrics.json'))
+        dump_metrics(metrics, osp.join(cfg.work_dir, 'test_metrics.json'),
+                     skipped_samples=runner.message_hub.get_info('bad_samples/test'))
     finalize_dist_env(exit_process=True)  # the last statement: see its docstring
 
 

@@ -15,8 +15,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmautomot.engine import (ensure_checkpoint_check, finalize_dist_env, load_tool_config,
-                              prepare_dist_env)
+from mmautomot.engine import (apply_bad_sample_policy, ensure_checkpoint_check, finalize_dist_env,
+                              load_tool_config, prepare_dist_env)
 from mmautomot.utils import enable_safe_mmengine_checkpoints, register_all_modules
 
 # `projects.<name>` packages (custom_imports) live at the repository root, as in mmdet3d.
@@ -79,6 +79,7 @@ def main():
         cfg.load_from = args.resume
 
     ensure_checkpoint_check(cfg, force_strict=False)  # strict checkpoint loads
+    apply_bad_sample_policy(cfg)  # on_bad_sample='skip': collate + loops + count hook
     prepare_dist_env(cfg, args.launcher)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()

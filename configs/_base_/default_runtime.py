@@ -14,6 +14,8 @@ default_hooks = dict(
     # Testing, resuming and `load_from` fail on missing / unexpected / mismatched keys (listed in the
     # error). `partial_load_from=True` loads pretrained parts in training (the rest is logged).
     checkpoint_check=dict(type='CheckpointCheckHook', partial_load_from=False),
+    # Logs the count of training samples skipped with a dataset's on_bad_sample='skip' (each epoch).
+    bad_samples=dict(type='BadSampleHook'),
 )
 
 # A fixed default seed: every run is reproducible (MMEngine draws a random one when unset).

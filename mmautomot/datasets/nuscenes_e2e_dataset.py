@@ -9,6 +9,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.fileio import load
 
 from mmautomot.registry import DATASETS
+from .bad_samples import BadSamplePolicy
 from mmautomot.structures.info_format import check_info_metainfo
 from mmautomot.utils.safe_pickle import load_pickle_safe
 
@@ -26,7 +27,7 @@ def _join(root: str, path: str) -> str:
 
 
 @DATASETS.register_module()
-class NuScenesE2EDataset(BaseDataset):
+class NuScenesE2EDataset(BadSamplePolicy, BaseDataset):
     """nuScenes samples with planning labels for end-to-end driving.
 
     Reads the info pkl written by ``tools/create_data.py`` (mmdet3d v2 layout plus the planning
@@ -49,6 +50,9 @@ class NuScenesE2EDataset(BaseDataset):
         filter_invalid_future (bool): drop samples whose ``ego_fut_masks`` is not all ones (the
             ST-P3 / VAD evaluation policy). The planning metric handles masks, so this defaults
             to False (UniAD policy: keep every sample).
+        on_bad_sample (str): ``'raise'`` (a sample whose files fail to load ends the run with an error
+            naming it) or ``'skip'`` (logged by token and skipped; testing lists skipped samples in
+            ``test_metrics.json``), see :mod:`mmautomot.datasets.bad_samples`. Defaults to 'raise'.
         metainfo (dict, optional): overrides for the dataset meta information (highest
             priority over the pkl's metainfo and :attr:`METAINFO`). Defaults to None.
         **kwargs: other :class:`mmengine.dataset.BaseDataset` arguments (``indices``,
@@ -68,9 +72,11 @@ class NuScenesE2EDataset(BaseDataset):
                  pipeline: Sequence[Union[dict, Callable]] = (),
                  test_mode: bool = False,
                  filter_invalid_future: bool = False,
+                 on_bad_sample: str = 'raise',
                  metainfo: Optional[dict] = None,
                  **kwargs) -> None:
         self.filter_invalid_future = filter_invalid_future
+        self._init_bad_sample_policy(on_bad_sample)
         super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root,
                          pipeline=list(pipeline), test_mode=test_mode, **kwargs)
 

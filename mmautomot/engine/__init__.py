@@ -9,8 +9,10 @@ from mmautomot.utils.checkpoint_compat import enable_safe_mmengine_checkpoints
 
 from .dist_env import finalize_dist_env, prepare_dist_env
 from .hooks import *  # noqa: F401,F403
-from .tool_config import ensure_checkpoint_check, load_tool_config
+from .loops import SkipBadSamplesTestLoop, SkipBadSamplesValLoop
+from .tool_config import apply_bad_sample_policy, ensure_checkpoint_check, load_tool_config
 
 enable_safe_mmengine_checkpoints()
 
-__all__ = ['ensure_checkpoint_check', 'finalize_dist_env', 'load_tool_config', 'prepare_dist_env']
+__all__ = ['SkipBadSamplesTestLoop', 'SkipBadSamplesValLoop', 'apply_bad_sample_policy',
+           'ensure_checkpoint_check', 'finalize_dist_env', 'load_tool_config', 'prepare_dist_env']

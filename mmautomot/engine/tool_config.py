@@ -1,7 +1,9 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Config loading shared by ``tools/train.py`` and ``tools/test.py``."""
+import difflib
+import inspect
 import os.path as osp
-from typing import Optional
+from typing import List, Optional
 
 from mmengine.config import Config, ConfigDict
 
@@ -16,12 +18,46 @@ def load_tool_config(config: str, cfg_options: Optional[dict] = None, work_dir: 
     cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options is not None:
+        check_cfg_options_keys(cfg, cfg_options, config)
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
+
+
+def known_top_level_keys(cfg: Config) -> List[str]:
+    """Top-level keys a config may set: its own keys plus every argument MMEngine's runners accept."""
+    from mmengine.runner import FlexibleRunner, Runner
+    keys = set(cfg.keys())
+    for cls in (Runner, FlexibleRunner):
+        keys.update(p for p in inspect.signature(cls.__init__).parameters if p not in ('self', 'cfg'))
+    keys.update(('runner_type', 'launcher', 'custom_imports', 'scheduler', 'build_on_meta'))
+    return sorted(keys)
+
+
+def check_cfg_options_keys(cfg: Config, cfg_options: dict, config: str = '') -> None:
+    """Fail on a ``--cfg-options`` key whose top level the config does not know (a typo used to be ignored).
+
+    Args:
+        cfg (Config): The loaded config.
+        cfg_options (dict): ``--cfg-options`` as parsed by ``DictAction`` (``'a.b.c': value``).
+        config (str): The config's path, for the message.
+
+    Raises:
+        KeyError: naming the unknown key(s) and the closest known top-level keys.
+    """
+    known = known_top_level_keys(cfg)
+    problems = []
+    for key in cfg_options:
+        top = str(key).split('.')[0]
+        if top not in known:
+            close = difflib.get_close_matches(top, known, n=5, cutoff=0.5)
+            problems.append(f'{key!r} (unknown top-level key {top!r}; closest known keys: {close})')
+    if problems:
+        raise KeyError(f'--cfg-options: {"; ".join(problems)} in {config or "the config"}. Known top-level '
+                       'keys are the config\'s own keys and the arguments of mmengine Runner.')
 
 
 def ensure_checkpoint_check(cfg: Config, force_strict: bool = False) -> None:
@@ -39,3 +75,42 @@ def ensure_checkpoint_check(cfg: Config, force_strict: bool = False) -> None:
         hooks['checkpoint_check'] = entry = ConfigDict(type='CheckpointCheckHook', partial_load_from=False)
     if force_strict:
         entry['partial_load_from'] = False
+
+
+def _dataset_policy(dataset_cfg) -> str:
+    """``on_bad_sample`` of a dataset config (looking through wrappers' ``dataset`` / ``datasets``)."""
+    seen = 0
+    while isinstance(dataset_cfg, dict) and 'on_bad_sample' not in dataset_cfg and seen < 8:
+        inner = dataset_cfg.get('dataset')
+        if inner is None and dataset_cfg.get('datasets'):
+            inner = dataset_cfg['datasets'][0]
+        dataset_cfg, seen = inner, seen + 1
+    return dataset_cfg.get('on_bad_sample', 'raise') if isinstance(dataset_cfg, dict) else 'raise'
+
+
+def apply_bad_sample_policy(cfg: Config) -> None:
+    """Wire ``on_bad_sample='skip'`` of the val / test datasets and the training count hook.
+
+    For a val/test dataloader whose dataset has ``on_bad_sample='skip'`` its collate function is wrapped
+    in ``skip_bad_samples_collate`` and ``ValLoop`` / ``TestLoop`` become ``SkipBadSamplesValLoop`` /
+    ``SkipBadSamplesTestLoop`` (:mod:`mmautomot.engine.loops`); ``default_hooks.bad_samples``
+    (:class:`BadSampleHook`) is added when missing.
+    """
+    for split, loop_key, loops in (('val', 'val_cfg', ('ValLoop', 'SkipBadSamplesValLoop')),
+                                   ('test', 'test_cfg', ('TestLoop', 'SkipBadSamplesTestLoop'))):
+        loader = cfg.get(f'{split}_dataloader')
+        if not loader or _dataset_policy(loader.get('dataset')) != 'skip':
+            continue
+        collate = loader.get('collate_fn') or ConfigDict(type='pseudo_collate')
+        if str(collate.get('type')).split('.')[-1] != 'skip_bad_samples_collate':
+            # scoped name: MMEngine's Runner looks collate functions up in the root FUNCTIONS registry
+            loader['collate_fn'] = ConfigDict(type='mmautomot.skip_bad_samples_collate', collate_fn=collate)
+        loop = cfg.get(loop_key) or ConfigDict()
+        if str(loop.get('type', loops[0])).split('.')[-1] not in loops:
+            raise ValueError(f"{split}_dataloader.dataset.on_bad_sample='skip' needs {loops[0]} (or "
+                             f"{loops[1]}), but {loop_key}.type is {loop.get('type')!r}")
+        loop['type'] = loops[1]
+        cfg[loop_key] = loop
+    hooks = cfg.get('default_hooks')
+    if hooks is not None and 'bad_samples' not in hooks:
+        hooks['bad_samples'] = ConfigDict(type='BadSampleHook')

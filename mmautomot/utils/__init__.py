@@ -4,6 +4,7 @@ from .checkpoint_compat import (AtomicLocalBackend, UnsafeCheckpointError, atomi
                                 load_from_http_safe, load_from_local_safe,
                                 load_safetensors_checkpoint, register_safe_checkpoint_globals,
                                 safe_checkpoint_globals, safe_torch_load)
+from .safe_pickle import UnsafePickleError, load_pickle_safe
 from .setup_env import register_all_modules
 from .state_dict_check import CheckpointMismatchError, check_state_dict_fits
 
@@ -12,5 +13,5 @@ __all__ = [
     'load_from_local_safe', 'load_safetensors_checkpoint', 'register_safe_checkpoint_globals',
     'safe_checkpoint_globals', 'safe_torch_load', 'AtomicLocalBackend', 'atomic_write_bytes',
     'load_checkpoint_file', 'load_from_http_safe', 'CheckpointMismatchError',
-    'check_state_dict_fits'
+    'check_state_dict_fits', 'UnsafePickleError', 'load_pickle_safe'
 ]

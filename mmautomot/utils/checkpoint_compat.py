@@ -71,6 +71,8 @@ __all__ = [
 ]
 
 _ENABLED = False
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -303,6 +305,7 @@ def atomic_write_bytes(data: Union[bytes, str], filepath: Union[str, Path],
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp')
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; keep the permissions open() would give
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
             f.flush()

@@ -18,7 +18,7 @@ Problems:
   also in a partial load (``copy_`` would silently convert them).
 """
 import re
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 import torch
 from torch import nn

@@ -16,7 +16,7 @@ def test_default_runtime():
     cfg = Config.fromfile(osp.join(BASE, 'default_runtime.py'))
     assert cfg.default_scope == 'mmautomot'
     assert set(cfg.default_hooks) == {'timer', 'logger', 'param_scheduler', 'checkpoint',
-                                      'sampler_seed', 'checkpoint_check', 'visualization'}
+                                      'sampler_seed', 'checkpoint_check', 'bad_samples', 'visualization'}
     assert cfg.default_hooks.checkpoint_check.partial_load_from is False
     assert cfg.visualizer.type == 'DrivingLocalVisualizer'
     assert [b['type'] for b in cfg.visualizer.vis_backends] == ['LocalVisBackend', 'TensorboardVisBackend']

@@ -226,6 +226,10 @@ def test_atomic_save_writes_complete_file_and_last_checkpoint(tmp_path):
     save_checkpoint({'state_dict': {'w': torch.arange(5.)}}, str(tmp_path / 'iter_2.pth'))
     get_file_backend(str(tmp_path)).put_text('iter_2.pth', str(tmp_path / 'last_checkpoint'))
     assert sorted(p.name for p in tmp_path.iterdir()) == ['iter_2.pth', 'last_checkpoint']
+    import os
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / 'iter_2.pth').stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would
     assert torch.equal(torch.load(tmp_path / 'iter_2.pth', weights_only=True)['state_dict']['w'],
                        torch.arange(5.))
 

@@ -34,6 +34,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
         sys.path.insert(0, REPO_ROOT)  # so `custom_imports=['projects.automot.automot']` resolves
     cfg = Config.fromfile(path)
     if cfg_options:
+        from mmautomot.engine.tool_config import check_cfg_options_keys
+        check_cfg_options_keys(cfg, cfg_options, path)  # a mistyped top-level key fails
         cfg.merge_from_dict(cfg_options)
     if cfg.get('custom_imports'):
         from mmengine.utils import import_modules_from_strings

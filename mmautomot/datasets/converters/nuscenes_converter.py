@@ -98,13 +98,17 @@ class NuScenesInfoBuilder:
         nusc (NuScenes): a loaded nuscenes-devkit database.
         max_sweeps (int): LiDAR sweeps kept per keyframe (newest first). Defaults to 10.
         check_files (bool): raise FileNotFoundError naming the sample if its LiDAR or camera file is
-            missing. Defaults to True.
+            missing. Defaults to True. With False (``--skip-missing``: samples with missing files are not
+            built), references to other samples' files are repaired instead: a LiDAR sweep whose file is
+            missing is left out, and a missing front-camera history frame is replaced by the nearest newer
+            one (the current frame exists). ``fixed`` counts these repairs by kind.
     """
 
     def __init__(self, nusc, max_sweeps: int = 10, check_files: bool = True):
         self.nusc = nusc
         self.max_sweeps = max_sweeps
         self.check_files = check_files
+        self.fixed = Counter()
         self.can = CanBus(nusc.dataroot)
         mapping = _name_mapping()
         self.label_of = {cat: NUS_CLASSES.index(cls) for cat, cls in mapping.items()}
@@ -127,6 +131,9 @@ class NuScenesInfoBuilder:
 
     def _sensor2ego(self, sd: dict) -> np.ndarray:
         return _mat(self.nusc.get('calibrated_sensor', sd['calibrated_sensor_token']))
+
+    def _exists(self, rel_path: str) -> bool:
+        return osp.isfile(osp.join(self.nusc.dataroot, rel_path))
 
     def missing_files(self, sample: dict) -> List[str]:
         """Dataset-relative paths of this sample's LiDAR / camera files that do not exist."""
@@ -173,6 +180,9 @@ class NuScenesInfoBuilder:
         cur_inv = np.linalg.inv(e2g @ l2e)
         while len(sweeps) < self.max_sweeps and sd['prev']:
             sd = self.nusc.get('sample_data', sd['prev'])
+            if not self.check_files and not self._exists(sd['filename']):
+                self.fixed['LiDAR sweep with a missing file left out'] += 1
+                continue
             s_l2e, s_e2g = self._sensor2ego(sd), self._ego2global(sd)
             sweep2lidar = cur_inv @ s_e2g @ s_l2e
             # mmdet3d's LoadPointsFromMultiSweeps applies p @ R - t with this layout
@@ -210,6 +220,11 @@ class NuScenesInfoBuilder:
             tok = frames[max(idx - k * step, 0)]
             sd = self.nusc.get('sample_data', self.nusc.get('sample', tok)['data']['CAM_FRONT'])
             out.append(dict(img_path=sd['filename'], timestamp=sd['timestamp'] / 1e6))
+        if not self.check_files:  # newest first: a missing frame takes the next newer existing one
+            for i in range(len(out) - 2, -1, -1):
+                if not self._exists(out[i]['img_path']):
+                    out[i] = dict(out[i + 1])
+                    self.fixed['front-camera history frame with a missing file replaced'] += 1
         return out
 
     # -------------------------------------------------------------------- agents
@@ -383,4 +398,8 @@ def create_nuscenes_infos(root_path: str, out_dir: str, version: str = 'v1.0-tra
     print(f'Skipped {total} samples' + (':' if total else '.'))
     for reason, n in skipped.most_common():
         print(f'  {n:6d}  {reason}')
+    if builder.fixed:
+        print('References of kept samples to missing files repaired:')
+        for reason, n in builder.fixed.most_common():
+            print(f'  {n:6d}  {reason}')
     return paths

@@ -36,7 +36,11 @@ class DiTMoARefiner(BaseModule):
     * With ``prediction_type='sample'`` the network predicts a residual: x0_hat = proposal + net(...). With
       the zero-initialised output layer and adaLN-Zero an untrained refiner returns the proposal exactly.
     * Determinism: :meth:`refine` draws its start noise from ``generator``, or from a fresh generator seeded
-      with ``seed``, so two calls with the same inputs give the same trajectory.
+      with ``seed``, so two calls with the same inputs give the same trajectory. :meth:`loss` draws its
+      timesteps and noise from ``generator``, or from a generator seeded with ``(seed, train_step, rank)``,
+      where ``train_step`` is a persistent buffer counting the loss calls: it is saved in checkpoints, so
+      a resumed run draws exactly the noise the uninterrupted run would have (the global random state,
+      which MMEngine re-seeds on resume, is not used), and every rank draws different noise.
 
     Args:
         cond_sources (Sequence[str] | Mapping[str, int]): condition source names (all with ``cond_channels``
@@ -54,7 +58,8 @@ class DiTMoARefiner(BaseModule):
             ``noise_source`` 'proposal' | 'gt').
         loss_type (str): ``'l1'`` or ``'mse'`` on the (normalised) regression target. Defaults to 'l1'.
         loss_weight (float): Defaults to 1.
-        seed (int): seed of the inference noise when no generator is given. Defaults to 0.
+        seed (int): seed of the inference noise and (with the step counter and the rank) of the training
+            noise when no generator is given. Defaults to 0.
         init_cfg (dict | None): mmengine init config.
 
     Tensor contract (ego frame: x forward, y left, metres):
@@ -109,6 +114,8 @@ class DiTMoARefiner(BaseModule):
         self.final_adaln = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
         self.out_proj = nn.Linear(d, 2)
         self._zero_init_output()
+        # loss() calls so far: seeds the training noise, saved with the weights (resume-exact)
+        self.register_buffer('train_step', torch.zeros((), dtype=torch.int64))
 
     def _zero_init_output(self) -> None:
         for lin in (self.final_adaln[1], self.out_proj):
@@ -176,7 +183,9 @@ class DiTMoARefiner(BaseModule):
             gt (Tensor): (B, T, 2) ground-truth trajectory, ego frame metres.
             mask (Tensor | None): (B, T) or (B, T, 2) validity; invalid GT points are replaced by the proposal
                 before noising and excluded from the mean.
-            generator (torch.Generator | None): for the timesteps and noise (global RNG if None).
+            generator (torch.Generator | None): for the timesteps and noise; None = a CPU generator seeded
+                with ``(seed, train_step, rank)`` (see the class docstring), after which ``train_step``
+                is incremented.
 
         Returns:
             dict: ``loss_refine`` (weighted mean over valid coordinates).
@@ -191,12 +200,22 @@ class DiTMoARefiner(BaseModule):
         mask = mask[..., None].expand_as(gt) if mask.dim() == 2 else mask
         prop_n = proposal.to(dtype) / self.traj_scale
         gt_n = torch.where(mask > 0, gt.to(dtype) / self.traj_scale, prop_n.detach())
+        if generator is None:
+            generator = self._training_generator()
         x_t, t, target = self.diffusion.training_sample(prop_n, gt_n, generator)
         pred = self.denoise(x_t, t, prop_n, self.encode_cond(cond_tokens))
         diff = pred - target
         err = diff.abs() if self.loss_type == 'l1' else diff.pow(2)
         loss = (err * mask).sum() / mask.sum().clamp(min=1.0)
         return dict(loss_refine=loss * self.loss_weight)
+
+    def _training_generator(self) -> torch.Generator:
+        """A CPU generator for this loss call, seeded from ``(seed, train_step, rank)``; bumps the step."""
+        from mmengine.dist import get_rank
+        step = int(self.train_step)
+        self.train_step += 1
+        mixed = ((int(self.seed) * 1_000_003 + step) * 1_009 + get_rank()) % (2**63 - 1)
+        return torch.Generator(device='cpu').manual_seed(mixed)
 
     def refine(self, cond_tokens: Mapping[str, Tensor], proposal: Tensor,
                generator: Optional[torch.Generator] = None, num_inference_steps: Optional[int] = None) -> Tensor:

@@ -43,8 +43,9 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
         pretrained (str | None): local Qwen3-VL folder (``save_pretrained`` layout), loaded with
             ``from_pretrained``; its tokenizer, chat template and preprocessor_config.json are used when present.
             Without ``config`` / ``preset`` the folder's config is used; with one, weights are shape-checked.
-        tokenizer (dict | str | None): TASK_UTILS config, local folder, or None (the pretrained folder's
-            tokenizer, else :class:`ByteFallbackTokenizer` with the config's special ids).
+        tokenizer (dict | str | None): TASK_UTILS config, local folder, or None: the pretrained folder's
+            tokenizer (a folder without tokenizer files raises, naming it); :class:`ByteFallbackTokenizer` with
+            the config's special ids only without ``pretrained`` (random-weight test models).
         image_size (tuple[int, int]): (H, W) each history frame is resized to; multiples of
             ``patch_size * spatial_merge_size``. Defaults to (256, 512).
         num_frames (int): front-camera history frames. Defaults to 4.
@@ -90,7 +91,7 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
             '<|image_pad|>': cfg.image_token_id,
             '<|video_pad|>': cfg.video_token_id,
             **_other_special_ids(cfg)
-        })
+        }, meta=self.hf.lm_head.weight.device.type == 'meta')
         self.image_processor = _build_image_processor(pretrained, cfg.vision_config, image_mean, image_std)
         self.chat_template = getattr(getattr(self.tokenizer, 'tok', None), 'chat_template', None)
         self._setup_training(freeze, lora)

@@ -107,14 +107,37 @@ def has_tokenizer_files(path: Optional[str]) -> bool:
         osp.isfile(osp.join(path, f)) for f in ('tokenizer.json', 'tokenizer_config.json', 'vocab.json'))
 
 
-def build_tokenizer(cfg, pretrained: Optional[str], special_ids: Dict[str, int]):
+class MissingTokenizer:
+    """Placeholder of a pretrained folder's tokenizer in a structure-only (meta device) build.
+
+    Any use raises :class:`FileNotFoundError` naming the folder: nothing is ever tokenized with ids that
+    are not the model's.
+    """
+
+    def __init__(self, folder: str):
+        self.folder = folder
+
+    def __getattr__(self, name):
+        raise FileNotFoundError(f'Qwen3VLUnderstandingExpert: pretrained folder {self.folder!r} has no tokenizer '
+                                'files (tokenizer.json / tokenizer_config.json / vocab.json); copy the full '
+                                'model folder there or give `tokenizer=` explicitly')
+
+
+def build_tokenizer(cfg, pretrained: Optional[str], special_ids: Dict[str, int], meta: bool = False):
     """Build the UE tokenizer.
 
     Args:
-        cfg (dict | str | None): a TASK_UTILS config dict, a local folder, or None (the pretrained folder's
-            tokenizer if it has one, else :class:`ByteFallbackTokenizer` with ``special_ids``).
+        cfg (dict | str | None): a TASK_UTILS config dict, a local folder, or None: the pretrained folder's
+            tokenizer; :class:`ByteFallbackTokenizer` with ``special_ids`` only when there is no pretrained
+            folder (random-weight test models).
         pretrained (str | None): the UE's pretrained folder.
         special_ids (dict[str, int]): Qwen special token string -> id from the model config.
+        meta (bool): structure-only build on the meta device (no weights are read): a pretrained folder
+            without tokenizer files gives a :class:`MissingTokenizer` that fails on first use.
+
+    Raises:
+        FileNotFoundError: ``pretrained`` is given but holds no tokenizer files (naming the folder). A
+            byte-level fallback would silently use special-token ids that are not Qwen's.
     """
     if isinstance(cfg, str):
         return HFTokenizer(cfg)
@@ -122,6 +145,10 @@ def build_tokenizer(cfg, pretrained: Optional[str], special_ids: Dict[str, int])
         return TASK_UTILS.build(cfg)
     if cfg is not None:
         return cfg
+    if pretrained is None:
+        return ByteFallbackTokenizer(special_tokens=special_ids)
     if has_tokenizer_files(pretrained):
         return HFTokenizer(pretrained)
-    return ByteFallbackTokenizer(special_tokens=special_ids)
+    if meta:
+        return MissingTokenizer(pretrained)
+    MissingTokenizer(pretrained).encode  # raises naming the folder

@@ -197,3 +197,52 @@ def test_lidar_origin_trajectory(infos):
     assert turned > 0.05  # the lever arm turns with the heading in the left turn
     second_last = scene[-2]
     np.testing.assert_array_equal(second_last['ego_fut_lidar_trajs'][1:], 0)
+
+
+def _referenced_files(info):
+    yield info['lidar_points']['lidar_path']
+    for sweep in info['lidar_sweeps']:
+        yield sweep['lidar_points']['lidar_path']
+    for cam in info['images'].values():
+        yield cam['img_path']
+    for frame in info['cam_front_hist']:
+        yield frame['img_path']
+
+
+def test_skip_missing_fixes_every_reference(synth_root, tmp_path, capsys):
+    """``--skip-missing`` drops a sample with a missing file AND repairs later samples' references to it
+    (front-camera history, LiDAR sweeps): every file any kept info names exists."""
+    from nuscenes.nuscenes import NuScenes
+
+    from mmautomot.utils.safe_pickle import load_pickle_safe
+    root = tmp_path / 'holes'
+    shutil.copytree(synth_root / 'v1.0-mini', root / 'v1.0-mini')
+    for sub in ('maps', 'can_bus', 'sweeps'):
+        (root / sub).symlink_to(synth_root / sub)
+    shutil.copytree(synth_root / 'samples', root / 'samples')
+    nusc = NuScenes('v1.0-mini', str(root), verbose=False)
+    scene = nusc.scene[0]
+    toks, tok = [], scene['first_sample_token']
+    while tok:
+        toks.append(tok)
+        tok = nusc.get('sample', tok)['next']
+    front = nusc.get('sample_data', nusc.get('sample', toks[2])['data']['CAM_FRONT'])['filename']
+    lidar = nusc.get('sample_data', nusc.get('sample', toks[4])['data']['LIDAR_TOP'])['filename']
+    (root / front).unlink()
+    (root / lidar).unlink()
+    paths = create_nuscenes_infos(str(root), str(tmp_path / 'out'), version='v1.0-mini', max_sweeps=10,
+                                  skip_missing=True)
+    out = capsys.readouterr().out
+    assert 'Skipped 2 samples' in out and 'front-camera history frame with a missing file replaced' in out
+    kept = {}
+    for path in paths.values():
+        for info in load_pickle_safe(path)['data_list']:
+            kept[info['token']] = info
+            missing = [f for f in _referenced_files(info) if not (root / f).is_file()]
+            assert not missing, f"{info['token']} references missing files {missing}"
+    assert toks[2] not in kept and toks[4] not in kept and toks[3] in kept
+    hist = [f['img_path'] for f in kept[toks[3]]['cam_front_hist']]
+    cur = kept[toks[3]]['images']['CAM_FRONT']['img_path']
+    # sample 3's history was (0, 1, 2, 3); frame 2 is gone and is replaced by the next newer one (3)
+    assert hist[-1] == cur and hist[-2] == cur and front not in hist
+    assert all(lidar != s['lidar_points']['lidar_path'] for s in kept[toks[5]]['lidar_sweeps'])

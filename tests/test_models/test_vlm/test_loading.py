@@ -17,6 +17,28 @@ def saved(tmp_path_factory):
     return path, model
 
 
+# The saved tiny model has no tokenizer files: tests that only check weights name the byte tokenizer explicitly.
+BYTES = dict(type='ByteFallbackTokenizer')
+
+
+def test_pretrained_folder_without_tokenizer_files_raises(saved):
+    """No silent byte-level fallback (special-token ids that are not Qwen's) for a pretrained folder."""
+    path, _ = saved
+    for config in (None, qwen3vl_preset('tiny')):
+        with pytest.raises(FileNotFoundError, match=f"pretrained folder '{path}' has no tokenizer files"):
+            Qwen3VLUnderstandingExpert(pretrained=str(path), config=config, image_size=(32, 64))
+
+
+def test_meta_build_defers_the_missing_tokenizer(tmp_path):
+    """A structure-only build (meta device, e.g. parameter counting of the paper config) does not read the
+    folder; using its tokenizer fails naming the folder."""
+    with torch.device('meta'):
+        ue = Qwen3VLUnderstandingExpert(pretrained=str(tmp_path / 'Qwen3-VL'), config=qwen3vl_preset('tiny'),
+                                        image_size=(32, 64))
+    with pytest.raises(FileNotFoundError, match='Qwen3-VL.* has no tokenizer files'):
+        ue.tokenizer.encode('hi')
+
+
 def test_missing_folder(tmp_path):
     missing = tmp_path / 'nope'
     with pytest.raises(FileNotFoundError, match=f"pretrained folder '{missing}' does not exist"):
@@ -25,11 +47,12 @@ def test_missing_folder(tmp_path):
 
 def test_load_pretrained_same_weights(saved):
     path, ref = saved
-    ue = Qwen3VLUnderstandingExpert(pretrained=str(path), image_size=(32, 64))
+    ue = Qwen3VLUnderstandingExpert(pretrained=str(path), image_size=(32, 64), tokenizer=BYTES)
     for name, p in ref.state_dict().items():
         assert torch.equal(p, ue.core.state_dict()[name]), name
     # config override with the matching shapes loads with the name/shape check
-    ue2 = Qwen3VLUnderstandingExpert(pretrained=str(path), config=qwen3vl_preset('tiny'), image_size=(32, 64))
+    ue2 = Qwen3VLUnderstandingExpert(pretrained=str(path), config=qwen3vl_preset('tiny'), image_size=(32, 64),
+                                     tokenizer=BYTES)
     w = 'model.language_model.layers.2.mlp.down_proj.weight'
     assert torch.equal(ue2.core.state_dict()[w], ref.state_dict()[w])
 
