@@ -306,6 +306,7 @@ def estimate_memory(model: nn.Module, gpus: int, batch_size: int, strategy: Opti
                 compute_dtype=str(kind['compute_dtype'] or 'parameter dtype').replace('torch.', ''),
                 tokens=dict(ue=ue_tokens, ae=ae_tokens), params=counts, bytes=result_bytes,
                 gib={k: gib(v) for k, v in result_bytes.items()},
-                activation_parts=dict(joint_stack=acts['no_checkpointing'], joint_stack_checkpointing=acts['checkpointing'],
+                activation_parts=dict(joint_stack=acts['no_checkpointing'],
+                                      joint_stack_checkpointing=acts['checkpointing'],
                                       per_layer_max=max(acts['per_layer']), layer_inputs=acts['layer_inputs'],
                                       ae_inputs_and_heads=extra))

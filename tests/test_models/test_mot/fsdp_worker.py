@@ -63,7 +63,8 @@ def main(mode, out, checkpoint_layers):
         register_all_modules(init_default_scope=True)
         # the paper-scale config's wrapper, fp32 (exact comparison) and on the CPU
         wrapper = Config.fromfile(PAPER_CFG).strategy.model_wrapper.to_dict()
-        wrapper.pop('mixed_precision')
+        if os.environ.get('MOT_BF16') != '1':
+            wrapper.pop('mixed_precision')
         model = MMFullyShardedDataParallel(net, device_id=torch.device('cpu'), **wrapper)
         units = [m for m in model.modules() if isinstance(m, MMFullyShardedDataParallel.__mro__[1])]
         joint_units = [u for u in units if isinstance(u.module, JointLayer)]
