@@ -60,6 +60,10 @@ def test_fsdp_per_joint_layer_equals_single_process(single_run, tmp_path):
     for key, values in ref['tensors'].items():
         torch.testing.assert_close(torch.tensor(out['tensors'][key]), torch.tensor(values), rtol=1e-5, atol=1e-6,
                                    msg=key)
+    # loading that full state dict back (strict) restores the trained weights on every shard
+    reload = out['reload']
+    assert reload['missing'] == [] and reload['unexpected'] == []
+    assert reload['stepped'] != reload['trained'] and reload['reloaded'] == reload['trained']
 
 
 def test_fsdp_bf16_mixed_precision_of_the_paper_config(single_run, tmp_path):
