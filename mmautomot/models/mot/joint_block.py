@@ -164,7 +164,10 @@ class JointLayer(nn.Module):
         return ue_hidden, ae_hidden
 
     def _ue_trainable(self) -> bool:
-        return any(p.requires_grad for p in self.ue.parameters())
+        """Whether a UE parameter trains; True when none is visible (e.g. flattened by FSDP with
+        ``use_orig_params=False``), so the UE rows are only cut when that is known to be exact."""
+        params = list(self.ue.parameters())
+        return not params or any(p.requires_grad for p in params)
 
     def extra_repr(self) -> str:
         return f'layer_idx={self.layer_idx}, with_cp={self.with_cp}'
