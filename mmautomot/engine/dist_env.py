@@ -7,7 +7,8 @@ creating the process group, and the Runner wraps the model in ``MMDistributedDat
 ``device_ids=[LOCAL_RANK]``, which DDP rejects for a CPU module. :func:`prepare_dist_env` (called by
 ``tools/train.py`` and ``tools/test.py``) fixes both when a launcher is used and CUDA is not
 available: it switches the backend to ``gloo``, creates the process group itself (so the Runner
-skips ``init_dist``) and sets ``model_wrapper_cfg.device_ids=None``. With CUDA it changes nothing.
+skips ``init_dist``) and sets ``model_wrapper_cfg.device_ids=None`` (``FlexibleRunner``: the strategy's
+wrapper, ``device_id='cpu'`` for FSDP). With CUDA it changes nothing.
 """
 import datetime
 import os
@@ -17,6 +18,9 @@ import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
 
 _DDP_TYPES = ('MMDistributedDataParallel', 'mmengine.MMDistributedDataParallel')
+_FLEXIBLE_RUNNERS = ('FlexibleRunner', 'mmengine.FlexibleRunner')
+_FSDP_STRATEGIES = ('FSDPStrategy', 'mmengine.FSDPStrategy')
+_DDP_STRATEGIES = ('DDPStrategy', 'mmengine.DDPStrategy')
 
 
 def prepare_dist_env(cfg: Config, launcher: str) -> bool:
@@ -44,6 +48,22 @@ def prepare_dist_env(cfg: Config, launcher: str) -> bool:
     env_cfg['dist_cfg'] = dist_cfg
     cfg.env_cfg = env_cfg
 
+    if cfg.get('runner_type') in _FLEXIBLE_RUNNERS:
+        _prepare_strategy_on_cpu(cfg)
+    else:
+        _prepare_ddp_wrapper_on_cpu(cfg)
+
+    if not dist.is_initialized():
+        kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
+        if 'timeout' in kwargs and not isinstance(kwargs['timeout'], datetime.timedelta):
+            kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
+        dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
+                                world_size=int(os.environ['WORLD_SIZE']), **kwargs)
+    return True
+
+
+def _prepare_ddp_wrapper_on_cpu(cfg: Config) -> None:
+    """``Runner``: the DDP wrapper without device ids."""
     wrapper = cfg.get('model_wrapper_cfg')
     wrapper = ConfigDict(type='MMDistributedDataParallel') if wrapper is None else wrapper
     if wrapper.get('type', 'MMDistributedDataParallel') not in _DDP_TYPES:
@@ -54,13 +74,30 @@ def prepare_dist_env(cfg: Config, launcher: str) -> bool:
     wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
 
-    if not dist.is_initialized():
-        kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
-        if 'timeout' in kwargs and not isinstance(kwargs['timeout'], datetime.timedelta):
-            kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
-        dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
-                                world_size=int(os.environ['WORLD_SIZE']), **kwargs)
-    return True
+
+def _prepare_strategy_on_cpu(cfg: Config) -> None:
+    """``FlexibleRunner``: DDP / FSDP strategies run on the CPU; DeepSpeed needs CUDA.
+
+    ``FSDPStrategy`` passes ``device_id=LOCAL_RANK`` (a CUDA index) to FSDP; ``device_id='cpu'`` runs FSDP on
+    the CPU (torch's FSDP refuses CPU modules only when no device is given). ``DDPStrategy`` gets
+    ``device_ids=None`` as the ``Runner`` path does.
+    """
+    strategy = cfg.get('strategy') or ConfigDict(type='DDPStrategy')
+    kind = strategy.get('type', 'DDPStrategy')
+    wrapper = ConfigDict(strategy.get('model_wrapper') or {})
+    if kind in _FSDP_STRATEGIES:
+        wrapper.setdefault('type', 'MMFullyShardedDataParallel')
+        wrapper['device_id'] = 'cpu'
+    elif kind in _DDP_STRATEGIES:
+        wrapper.setdefault('type', 'MMDistributedDataParallel')
+        wrapper['device_ids'] = None
+        wrapper.setdefault('broadcast_buffers', False)
+        wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
+    else:
+        raise RuntimeError(f"strategy type '{kind}' is not supported on CPU; use DDPStrategy / FSDPStrategy "
+                           'or a CUDA machine (DeepSpeed needs CUDA).')
+    strategy['model_wrapper'] = wrapper
+    cfg.strategy = strategy
 
 
 def finalize_dist_env(exit_process: bool = False) -> None:

@@ -17,8 +17,9 @@ Used by ``tools/analysis_tools/estimate_memory.py``. Four parts, in bytes per GP
   activation checkpointing per joint layer only the inputs of every joint layer are kept, plus one layer's
   saved tensors while it is recomputed in the backward pass. On the meta device attention runs torch's math
   path, which saves the (B, heads, L, L) attention weights; GPU flash / memory-efficient kernels save only the
-  output and the log-sum-exp, so the no-checkpointing figure is an upper bound there. Modules outside the
-  layer stack (BEV encoder, token MLPs, heads, the frozen vision tower) are not included.
+  output and the log-sum-exp, so the no-checkpointing figure is an upper bound there. For AutoMoT-style models
+  the AE's inputs and outputs (BEV encoder, token MLPs, heads; not checkpointed) are measured the same way
+  (:func:`ae_input_activations`). A frozen UE (vision tower, embeddings) keeps no activations.
 
 Activations scale with the per-GPU batch; everything else with ``1 / gpus`` (sharded) or not at all.
 """
@@ -119,6 +120,7 @@ class SavedTensorMeter:
         self.total = 0
         self.watch = set()
         self.watched = 0
+        self._alive = list(exclude)  # storages stay alive while measured, so no address is reused
         self._ctx = torch.autograd.graph.saved_tensors_hooks(self._pack, lambda t: t)
 
     @staticmethod
@@ -127,6 +129,7 @@ class SavedTensorMeter:
         return t.untyped_storage()._cdata
 
     def _pack(self, t: Tensor) -> Tensor:
+        self._alive.append(t)
         key = self.key(t)
         if key not in self._seen and key not in self._exclude:
             self._seen.add(key)
@@ -181,6 +184,7 @@ def joint_stack_activations(mot: nn.Module, batch_size: int, ue_tokens: int, ae_
     def pre_hook(module, args):
         tensors = [a for a in args if isinstance(a, Tensor)] + [t for a in args if isinstance(a, tuple) for t in a]
         meter.watch = {meter.key(t) for t in tensors}
+        meter._alive.extend(tensors)
         for t in tensors:  # what checkpointing keeps: every layer's inputs (rope / mask shared: once)
             if meter.key(t) not in kept_keys:
                 kept_keys.add(meter.key(t))
@@ -207,6 +211,36 @@ def joint_stack_activations(mot: nn.Module, batch_size: int, ue_tokens: int, ae_
                 per_layer=[float(x) for x in per_layer], layer_inputs=float(inputs))
 
 
+def ae_input_activations(model: nn.Module, batch_size: int, cam_size: Sequence[int],
+                         dtype: Optional[torch.dtype] = None, device='meta') -> Optional[float]:
+    """Saved activation bytes of the AE's inputs and outputs: ``model.ae_inputs`` (BEV encoder and token MLPs)
+    and ``model._heads``, for an AutoMoT-style model whose BEV encoder rasterises LiDAR in ``rasterize``.
+
+    The rasterisation (no gradient, data-dependent) runs on the CPU on empty clouds and its (B, C, H, W) grid
+    is moved to ``device``; the camera images are ``(B, num_cams, 3, H, W)`` with ``cam_size = (W, H)``.
+    Returns None when the model does not have that structure.
+    """
+    encoder = getattr(model, 'bev_encoder', None)
+    if not (hasattr(model, 'ae_inputs') and hasattr(model, '_heads') and hasattr(encoder, 'rasterize')):
+        return None
+    dtype = dtype or next(model.mot.ae_layers.parameters()).dtype
+    model.to(dtype)
+    B, (W, H) = batch_size, cam_size
+    kw = dict(device=device, dtype=dtype)
+    grid = encoder.rasterize([torch.zeros(0, 4) for _ in range(B)], torch.device('cpu'))
+    inputs = dict(imgs=torch.zeros(B, encoder.num_cams, 3, H, W, **kw), points=[torch.zeros(0, 4, **kw)] * B,
+                  target_point=torch.zeros(B, 2, **kw), ego_status=torch.zeros(B, 4, **kw),
+                  command=torch.zeros(B, dtype=torch.long, device=device))
+    encoder.rasterize = lambda points, dev: grid.to(dev)
+    try:
+        with torch.enable_grad(), SavedTensorMeter(exclude=unique_parameters(model)) as meter:
+            tokens = model.ae_inputs(inputs)
+            model._heads(tokens, inputs)
+    finally:
+        del encoder.rasterize  # back to the class's method
+    return float(meter.total)
+
+
 def model_token_counts(model: nn.Module) -> Dict[str, int]:
     """UE tokens of one sample (the UE's own input preparation: driving prompt and ``num_frames`` frames at
     ``image_size``, on the CPU, so it also works for a meta-built model) and AE tokens (``model.tokens``).
@@ -225,7 +259,7 @@ def model_token_counts(model: nn.Module) -> Dict[str, int]:
 
 
 def estimate_memory(model: nn.Module, gpus: int, batch_size: int, strategy: Optional[dict], ue_tokens: int,
-                    ae_tokens: int, optimizer_states: int = 2) -> Dict:
+                    ae_tokens: int, optimizer_states: int = 2, cam_size: Optional[Sequence[int]] = None) -> Dict:
     """Per-GPU training memory of a model holding a ``MoTTransformer`` at ``model.mot`` (or being one).
 
     Args:
@@ -235,6 +269,8 @@ def estimate_memory(model: nn.Module, gpus: int, batch_size: int, strategy: Opti
         strategy (dict | None): the config's ``strategy`` (FSDP / DeepSpeed) or None (plain DDP).
         ue_tokens (int): UE tokens per sample; ae_tokens (int): AE tokens per sample.
         optimizer_states (int): per-parameter optimizer states (AdamW: 2). Defaults to 2.
+        cam_size (Sequence[int] | None): (W, H) of the BEV encoder's cameras; with it the activations of the
+            AE inputs / heads (:func:`ae_input_activations`) are added when the model supports it.
 
     Returns:
         dict: ``bytes`` and ``gib`` per GPU (``parameters``, ``param_gather``, ``gradients``,
@@ -255,8 +291,9 @@ def estimate_memory(model: nn.Module, gpus: int, batch_size: int, strategy: Opti
     acts = joint_stack_activations(mot, batch_size, ue_tokens, ae_tokens, kind['compute_dtype'])
     fixed = sum(states.values())
     result_bytes = dict(states)
-    result_bytes['activations'] = dict(no_checkpointing=acts['no_checkpointing'],
-                                       checkpointing=acts['checkpointing'])
+    extra = None if cam_size is None else ae_input_activations(model, batch_size, cam_size, kind['compute_dtype'])
+    result_bytes['activations'] = dict(no_checkpointing=acts['no_checkpointing'] + (extra or 0),
+                                       checkpointing=acts['checkpointing'] + (extra or 0))
     result_bytes['total'] = {k: fixed + v for k, v in result_bytes['activations'].items()}
 
     result_bytes = {k: {kk: int(round(x)) for kk, x in v.items()} if isinstance(v, dict) else int(round(v))
@@ -269,4 +306,7 @@ def estimate_memory(model: nn.Module, gpus: int, batch_size: int, strategy: Opti
                 compute_dtype=str(kind['compute_dtype'] or 'parameter dtype').replace('torch.', ''),
                 tokens=dict(ue=ue_tokens, ae=ae_tokens), params=counts, bytes=result_bytes,
                 gib={k: gib(v) for k, v in result_bytes.items()},
-                activation_layers=dict(per_layer_max=max(acts['per_layer']), layer_inputs=acts['layer_inputs']))
+                activation_parts=dict(joint_stack=acts['no_checkpointing'],
+                                      joint_stack_checkpointing=acts['checkpointing'],
+                                      per_layer_max=max(acts['per_layer']), layer_inputs=acts['layer_inputs'],
+                                      ae_inputs_and_heads=extra))

@@ -66,3 +66,20 @@ def test_default_wrapper_is_added(monkeypatch):
     prepare_dist_env(cfg, 'pytorch')
     assert cfg.model_wrapper_cfg == dict(type='MMDistributedDataParallel', device_ids=None,
                                          broadcast_buffers=False, find_unused_parameters=True)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU path only')
+def test_flexible_runner_strategies_on_cpu(monkeypatch):
+    monkeypatch.setattr(dist_env.dist, 'is_initialized', lambda: True)
+    cfg = _cfg(runner_type='FlexibleRunner',
+               strategy=dict(type='FSDPStrategy', model_wrapper=dict(use_orig_params=True)))
+    assert prepare_dist_env(cfg, 'pytorch') is True
+    assert cfg.strategy.model_wrapper == dict(use_orig_params=True, type='MMFullyShardedDataParallel',
+                                              device_id='cpu')
+    assert 'model_wrapper_cfg' not in cfg and cfg.env_cfg.dist_cfg.backend == 'gloo'
+    cfg = _cfg(runner_type='FlexibleRunner')  # no strategy: the runner's distributed default, DDP
+    prepare_dist_env(cfg, 'pytorch')
+    assert cfg.strategy == dict(type='DDPStrategy', model_wrapper=dict(
+        type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False, find_unused_parameters=False))
+    with pytest.raises(RuntimeError, match="strategy type 'DeepSpeedStrategy' is not supported on CPU"):
+        prepare_dist_env(_cfg(runner_type='FlexibleRunner', strategy=dict(type='DeepSpeedStrategy')), 'pytorch')

@@ -107,5 +107,10 @@ def test_estimate_memory_tool_tiny(tmp_path, capsys):
     b = res['bytes']
     assert b['gradients'] == 4 * res['params']['trainable'] and b['optimizer_states'] == 2 * b['gradients']
     assert b['total']['checkpointing'] < b['total']['no_checkpointing']
+    # the BEV encoder / token / head activations (config cam_size 128 x 64) come on top of the joint stack
+    parts = res['activation_parts']
+    assert parts['ae_inputs_and_heads'] > 0
+    assert b['activations']['no_checkpointing'] == round(parts['joint_stack'] + parts['ae_inputs_and_heads'])
+    assert b['activations']['checkpointing'] == round(parts['joint_stack_checkpointing'] + parts['ae_inputs_and_heads'])
     again = tool.main([TINY, '--gpus', '2', '--batch', '3', '--ue-tokens', str(res['tokens']['ue'])])
     assert again['bytes'] == b

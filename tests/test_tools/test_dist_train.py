@@ -59,3 +59,19 @@ def test_dist_train_and_resume_on_cpu(tmp_path):
     resumed = torch.load(osp.join(work_dir, 'iter_6.pth'), weights_only=True)
     assert resumed['meta']['iter'] == 6
     assert {int(s['step']) for s in resumed['optimizer']['state'].values()} == {6}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='tests the CPU (gloo) path')
+def test_dist_train_flexible_runner_fsdp_on_cpu(tmp_path):
+    """FlexibleRunner + FSDPStrategy through tools/dist_train.sh on the CPU (device_id='cpu', gloo)."""
+    work_dir = str(tmp_path / 'work')
+    config = toy_modules.write_toy_config(str(tmp_path / 'toy.py'), work_dir, max_iters=2, interval=2)
+    log = dist_train(config, '--cfg-options', 'runner_type=FlexibleRunner', 'strategy.type=FSDPStrategy',
+                     'strategy.state_dict_cfg=full',
+                     cwd=str(tmp_path))
+    assert "model_wrapper=dict(device_id='cpu', type='MMFullyShardedDataParallel')" in log
+    assert 'Iter(train) [2/2]' in log
+    ckpt = torch.load(osp.join(work_dir, 'iter_2.pth'), weights_only=True)
+    # FSDP's full state dict, gathered on rank 0, with the module's own key names
+    assert set(ckpt['state_dict']) == {'net.0.weight', 'net.0.bias', 'net.1.weight', 'net.1.bias'}
+    assert ckpt['state_dict']['net.0.weight'].shape == (8, 4)

@@ -4,11 +4,12 @@
 Usage::
 
     python tools/analysis_tools/estimate_memory.py CONFIG --gpus N --batch B [--ue-tokens L] [--ae-tokens L]
-        [--json OUT] [--cfg-options k=v ...]
+        [--cam-size W H] [--json OUT] [--cfg-options k=v ...]
 
 ``--batch`` is the per-GPU batch (``train_dataloader.batch_size``). Prints JSON: parameters, FSDP's gathered
 working copy, gradients, optimizer states (AdamW) and the joint layer stack's activations per GPU, with and
-without activation checkpointing per joint layer; see :mod:`mmautomot.engine.memory_estimate` for what each
+without activation checkpointing per joint layer (plus the BEV encoder / token / head activations when the
+model and the config's ``cam_size`` allow); see :mod:`mmautomot.engine.memory_estimate` for what each
 number holds. The strategy (FSDP / DeepSpeed ZeRO / plain DDP) and the bf16 compute dtype come from the
 config's ``strategy``. ``main(argv)`` returns the result dict (used by the tests).
 """
@@ -32,6 +33,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch', type=int, required=True, help='samples per GPU')
     parser.add_argument('--ue-tokens', type=int, help='UE tokens per sample (default: from the UE inputs)')
     parser.add_argument('--ae-tokens', type=int, help='AE tokens per sample (default: model.tokens)')
+    parser.add_argument('--cam-size', type=int, nargs=2, metavar=('W', 'H'),
+                        help="camera size of the BEV encoder (default: the config's cam_size)")
     parser.add_argument('--json', help='also write the result to this file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
     return parser.parse_args(argv)
@@ -50,7 +53,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
     ae_tokens = args.ae_tokens or tokens['ae']
     if ae_tokens is None:
         raise ValueError(f'{args.config}: the model has no `tokens.group_sizes`; pass --ae-tokens')
-    result = estimate_memory(model, args.gpus, args.batch, cfg.get('strategy'), ue_tokens, ae_tokens)
+    cam_size = args.cam_size or cfg.get('cam_size')
+    result = estimate_memory(model, args.gpus, args.batch, cfg.get('strategy'), ue_tokens, ae_tokens,
+                             cam_size=cam_size)
     result['config'] = osp.abspath(args.config)
     text = json.dumps(result, indent=2)
     print(text)

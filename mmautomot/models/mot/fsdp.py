@@ -14,6 +14,10 @@ there (the policy wraps only joint layers), then wraps the joint layer, whose un
 parameters; the root unit skips parameters already flattened by a unit. Use ``use_orig_params=True`` (the
 frozen UE and the trainable AE share units).
 
+Activation checkpointing: use the model's switch ``mot.checkpoint_layers=True`` (each joint layer recomputes
+itself inside its FSDP unit), not ``FSDPStrategy(activation_checkpointing=...)``, whose wrapper modules would
+change the parameter names the state-dict hooks of :class:`MoTTransformer` map.
+
 Use from a config. It is registered in mmautomot's ``FUNCTIONS``; mmengine's FSDP wrapper looks the name up
 in mmengine's root registry, so it needs the scope prefix (a dotted module path does not resolve either:
 mmengine reads its first part as a registry scope)::

@@ -74,6 +74,11 @@ class JointLayer(nn.Module):
     back and each expert applies its output projection, residual and SwiGLU FFN. In an AE tick the UE keys /
     values come from a :class:`PrefixKVCache` (read-only); in a UE refresh they are written into it.
 
+    ``mask`` must be a task mask (:func:`mmautomot.models.mot.task_mask.build_task_mask`): UE rows never see
+    AE keys. With a frozen UE (no trainable UE parameter, UE input without gradient) the UE rows of the
+    attention output are therefore detached: same values and gradients, but no UE activations are kept for
+    the backward pass of a joint training step.
+
     Args:
         ue (nn.Module | None): UE decoder layer (transformers ``Qwen3VLTextDecoderLayer``); None for an AE-only
             stack.
@@ -149,12 +154,24 @@ class JointLayer(nn.Module):
         out = out.transpose(1, 2).flatten(2)  # (B, L_q, heads * D)
         n_ue_q = 0 if ue_hidden is None else ue_hidden.shape[1]
         if ue_hidden is not None:
-            ue_hidden = finish(self.ue, ue_hidden, out[:, :n_ue_q])
+            ue_out = out[:, :n_ue_q]
+            if not ue_hidden.requires_grad and not self._ue_trainable():
+                # Frozen UE: under the task mask its rows never see AE keys, so their values do not depend on
+                # the AE and no gradient reaches anything trainable through them. Cutting them from the graph
+                # keeps no UE activations for the backward pass (the AE rows still read the UE keys / values).
+                ue_out = ue_out.detach()
+            ue_hidden = finish(self.ue, ue_hidden, ue_out)
             if deepstack is not None:
                 ue_hidden = add_deepstack(ue_hidden, visual_pos_masks, deepstack)
         if ae_hidden is not None:
             ae_hidden = finish(self.ae, ae_hidden, out[:, n_ue_q:])
         return ue_hidden, ae_hidden
+
+    def _ue_trainable(self) -> bool:
+        """Whether a UE parameter trains; True when none is visible (e.g. flattened by FSDP with
+        ``use_orig_params=False``), so the UE rows are only cut when that is known to be exact."""
+        params = list(self.ue.parameters())
+        return not params or any(p.requires_grad for p in params)
 
     def extra_repr(self) -> str:
         return f'layer_idx={self.layer_idx}, with_cp={self.with_cp}'

@@ -217,13 +217,21 @@ def _joint_load_pre_hook(module: MoTTransformer, state_dict: dict, prefix: str, 
             state_dict[prefix + joint + key[len(prefix + owner):]] = state_dict.pop(key)
 
 
+def _unwrapped(name: str) -> str:
+    """A parameter name without FSDP / checkpoint wrapper parts (FSDP's hooks clean missing keys likewise)."""
+    for part in ('_fsdp_wrapped_module.', '_checkpoint_wrapped_module.'):
+        name = name.replace(part, '')
+    return name
+
+
 def _joint_load_post_hook(module: MoTTransformer, incompatible_keys) -> None:
     """Report missing shared tensors once, under the owners' names."""
-    prefix = getattr(module, '_load_prefix', '')
+    prefix = _unwrapped(getattr(module, '_load_prefix', ''))
     missing = incompatible_keys.missing_keys
     owners = tuple(prefix + o for o in module._shared_prefixes.values())
     kept = []
     for key in missing:
+        key = _unwrapped(key)
         if key.startswith(owners):
             continue
         for joint, owner in module._shared_prefixes.items():

@@ -63,7 +63,8 @@ def main(mode, out, checkpoint_layers):
         register_all_modules(init_default_scope=True)
         # the paper-scale config's wrapper, fp32 (exact comparison) and on the CPU
         wrapper = Config.fromfile(PAPER_CFG).strategy.model_wrapper.to_dict()
-        wrapper.pop('mixed_precision')
+        if os.environ.get('MOT_BF16') != '1':
+            wrapper.pop('mixed_precision')
         model = MMFullyShardedDataParallel(net, device_id=torch.device('cpu'), **wrapper)
         units = [m for m in model.modules() if isinstance(m, MMFullyShardedDataParallel.__mro__[1])]
         joint_units = [u for u in units if isinstance(u.module, JointLayer)]
@@ -88,6 +89,19 @@ def main(mode, out, checkpoint_layers):
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
         with FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT, FullStateDictConfig(rank0_only=False)):
             state = model.state_dict()
+        # the full state dict loads back (strict) through the joint-layer units: one more step, then reload
+        with torch.no_grad():
+            trained_loss = model(batch, ae_in, target).item()
+        model(batch, ae_in, target).backward()
+        opt.step()
+        with torch.no_grad():
+            stepped_loss = model(batch, ae_in, target).item()
+        with FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT, FullStateDictConfig(rank0_only=False)):
+            result = model.load_state_dict(state, strict=True)
+        with torch.no_grad():
+            reloaded_loss = model(batch, ae_in, target).item()
+        info.update(reload=dict(missing=list(result.missing_keys), unexpected=list(result.unexpected_keys),
+                                trained=trained_loss, stepped=stepped_loss, reloaded=reloaded_loss))
     else:
         state = model.state_dict()
     info.update(losses=losses, num_keys=len(state), joint_keys=sum(k.startswith('mot.joint_layers') for k in state),

@@ -115,3 +115,23 @@ def test_activation_checkpointing_same_values_and_grads(ue_batch):
         ckpt.forward_joint(ue_batch, ae_in, GROUPS)
     hook.remove()
     assert len(calls) == 1
+
+
+def test_frozen_ue_rows_cut_from_the_graph_same_ae_grads(ue_batch):
+    """A frozen UE keeps no activations for the backward pass; the AE's values and gradients do not change."""
+    frozen = _model().train()
+    trainable = copy.deepcopy(frozen)
+    trainable.ue.requires_grad_(True)  # the UE rows stay in the graph here
+    ae_in = torch.randn(2, sum(GROUPS), 48, generator=torch.Generator().manual_seed(5))
+    outs = []
+    for model in (frozen, trainable):
+        ue, ae = model.forward_joint(ue_batch, ae_in, GROUPS)
+        outs.append((ue.requires_grad, ue.detach(), ae.detach()))
+        ae.square().mean().backward()
+        outs[-1] += ({n: p.grad.clone() for n, p in model.named_parameters() if n.startswith('ae_')}, )
+    assert not outs[0][0] and outs[1][0]
+    torch.testing.assert_close(outs[0][1], outs[1][1], rtol=0, atol=0)
+    torch.testing.assert_close(outs[0][2], outs[1][2], rtol=0, atol=0)
+    assert len(outs[0][3]) == len(list(frozen.ae_layers.parameters())) + 1
+    for n, g in outs[0][3].items():
+        torch.testing.assert_close(g, outs[1][3][n], rtol=1e-6, atol=1e-8, msg=n)
