@@ -106,7 +106,8 @@ def test_hook_writes_up_to_max_samples(tmp_path):
     batch = dict(inputs=dict(imgs=[torch.full((2, 3, 90, 160), 60, dtype=torch.uint8)] * 2))
     outs = [make_sample('a'), make_sample('b')]
     hook.show_dir = str(tmp_path / 'vis')
-    runner = _runner(_visualizer(tmp_path))
+    # a test runner without `iter`: reading runner.iter in testing would build the train loop and its dataset
+    runner = SimpleNamespace(visualizer=_visualizer(tmp_path))
     hook.before_test(runner)
     hook.after_test_iter(runner, 0, batch, outs)
     hook.after_test_iter(runner, 1, batch, [make_sample('c'), make_sample('d')])

@@ -60,7 +60,7 @@ class PlanningVisualizationHook(Hook):
         return vis
 
     def _draw_batch(self, runner, mode: str, batch_idx: int, data_batch: Any, outputs: Optional[Sequence],
-                    out_dir: Optional[str]) -> None:
+                    out_dir: Optional[str], step: int) -> None:
         if not outputs or self.num_drawn >= self.max_samples or batch_idx % self.interval:
             return
         vis = self._visualizer(runner)
@@ -74,16 +74,17 @@ class PlanningVisualizationHook(Hook):
                 break
             name = safe_name(sample_get(sample, 'token'), f'batch{batch_idx}_{i}')
             vis.add_datasample(f'{mode}_{name}', imgs[i] if imgs is not None and len(imgs) > i else None,
-                               sample, step=runner.iter,
+                               sample, step=step,
                                out_file=osp.join(out_dir, f'{name}.png') if out_dir else None)
             self.num_drawn += 1
 
     def after_val_iter(self, runner, batch_idx: int, data_batch: Any = None,
                        outputs: Optional[Sequence] = None) -> None:
         if self.draw:
-            self._draw_batch(runner, 'val', batch_idx, data_batch, outputs, None)
+            self._draw_batch(runner, 'val', batch_idx, data_batch, outputs, None, runner.iter)
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: Any = None,
                         outputs: Optional[Sequence] = None) -> None:
         if self.draw or self.show_dir is not None:
-            self._draw_batch(runner, 'test', batch_idx, data_batch, outputs, self.show_dir)
+            # the test step is the batch index: `runner.iter` would build the train loop (and its dataset)
+            self._draw_batch(runner, 'test', batch_idx, data_batch, outputs, self.show_dir, batch_idx)

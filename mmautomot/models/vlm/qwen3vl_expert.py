@@ -12,7 +12,7 @@ from mmautomot.structures import COMMANDS
 from .base_expert import BaseVLMExpert
 from .loading import build_qwen3vl
 from .presets import resolve_vlm_config
-from .tokenizer import build_tokenizer
+from .tokenizer import MissingTokenizer, build_tokenizer
 
 DEFAULT_SYSTEM_PROMPT = ('You are a driving assistant. You see the last front-camera frames of the ego '
                          'vehicle, oldest first, and know its navigation command and speed.')
@@ -93,7 +93,8 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
             **_other_special_ids(cfg)
         }, meta=self.hf.lm_head.weight.device.type == 'meta')
         self.image_processor = _build_image_processor(pretrained, cfg.vision_config, image_mean, image_std)
-        self.chat_template = getattr(getattr(self.tokenizer, 'tok', None), 'chat_template', None)
+        self.chat_template = (None if isinstance(self.tokenizer, MissingTokenizer) else  # a meta build's placeholder
+                              getattr(getattr(self.tokenizer, 'tok', None), 'chat_template', None))
         self._setup_training(freeze, lora)
 
     def text_rope(self, hidden: Tensor, positions: Tensor):
