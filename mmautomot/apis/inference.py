@@ -1,7 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Build a model from a config and load its weights (safetensors or a torch checkpoint)."""
 import os.path as osp
-import sys
 from typing import Optional, Union
 
 import torch
@@ -9,15 +8,10 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmautomot.registry import MODELS
+from .config_loading import load_config
 from mmautomot.utils.checkpoint_compat import load_checkpoint_file
 from mmautomot.utils.state_dict_check import check_state_dict_fits, strip_prefixes
 
-
-def _repo_root_on_path() -> None:
-    """Make ``projects.*`` (imported by configs' ``custom_imports``) importable from any working dir."""
-    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    if osp.isdir(osp.join(root, 'projects')) and root not in sys.path:
-        sys.path.insert(0, root)
 
 
 def load_weights(path: str) -> dict:
@@ -54,8 +48,7 @@ def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, dev
     Returns:
         nn.Module: the model in eval mode, with ``model.cfg`` set.
     """
-    _repo_root_on_path()
-    cfg = Config.fromfile(config) if isinstance(config, str) else config
+    cfg = load_config(config) if isinstance(config, str) else config
     init_default_scope(cfg.get('default_scope', 'mmautomot'))
     model = MODELS.build(cfg.model)
     if checkpoint is not None:

@@ -1,63 +1,29 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Config loading shared by ``tools/train.py`` and ``tools/test.py``."""
-import difflib
-import inspect
 import os.path as osp
-from typing import List, Optional
+from typing import Optional
 
 from mmengine.config import Config, ConfigDict
+
+from mmautomot.apis.config_loading import load_config
 
 
 def load_tool_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
                      launcher: str = 'none') -> Config:
-    """Load ``config``, merge ``--cfg-options``, set the launcher and the work dir.
+    """Load ``config`` with :func:`mmautomot.apis.load_config` (the one config loader: custom imports, checked
+    ``--cfg-options``), then set the launcher and the work dir.
 
     The work dir is ``work_dir`` if given, else the config's own, else ``./work_dirs/<config name>`` (as in
     mmdet3d's tools).
     """
-    cfg = Config.fromfile(config)
+    cfg = load_config(config, cfg_options)
     cfg.launcher = launcher
-    if cfg_options is not None:
-        check_cfg_options_keys(cfg, cfg_options, config)
-        cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
 
-
-def known_top_level_keys(cfg: Config) -> List[str]:
-    """Top-level keys a config may set: its own keys plus every argument MMEngine's runners accept."""
-    from mmengine.runner import FlexibleRunner, Runner
-    keys = set(cfg.keys())
-    for cls in (Runner, FlexibleRunner):
-        keys.update(p for p in inspect.signature(cls.__init__).parameters if p not in ('self', 'cfg'))
-    keys.update(('runner_type', 'launcher', 'custom_imports', 'scheduler', 'build_on_meta'))
-    return sorted(keys)
-
-
-def check_cfg_options_keys(cfg: Config, cfg_options: dict, config: str = '') -> None:
-    """Fail on a ``--cfg-options`` key whose top level the config does not know (a typo used to be ignored).
-
-    Args:
-        cfg (Config): The loaded config.
-        cfg_options (dict): ``--cfg-options`` as parsed by ``DictAction`` (``'a.b.c': value``).
-        config (str): The config's path, for the message.
-
-    Raises:
-        KeyError: naming the unknown key(s) and the closest known top-level keys.
-    """
-    known = known_top_level_keys(cfg)
-    problems = []
-    for key in cfg_options:
-        top = str(key).split('.')[0]
-        if top not in known:
-            close = difflib.get_close_matches(top, known, n=5, cutoff=0.5)
-            problems.append(f'{key!r} (unknown top-level key {top!r}; closest known keys: {close})')
-    if problems:
-        raise KeyError(f'--cfg-options: {"; ".join(problems)} in {config or "the config"}. Known top-level '
-                       'keys are the config\'s own keys and the arguments of mmengine Runner.')
 
 
 def ensure_checkpoint_check(cfg: Config, force_strict: bool = False) -> None:

@@ -1,5 +1,5 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""tools/analysis_tools/benchmark_latency.py and get_flops_params.py on the tiny AutoMoT config."""
+"""tools/analysis_tools/benchmark_latency.py and count_params.py on the tiny AutoMoT config."""
 import importlib.util
 import json
 import os.path as osp
@@ -21,7 +21,7 @@ def _load(name):
 
 
 bench = _load('benchmark_latency')
-flops = _load('get_flops_params')
+counter = _load('count_params')
 
 
 class _ParamViewModule(torch.nn.Module):
@@ -53,10 +53,10 @@ def test_median_times_and_matmul():
 
 
 @needs_tiny
-def test_get_flops_params_tiny(tmp_path):
+def test_count_params_tiny(tmp_path):
     out = tmp_path / 'params.json'
-    res = flops.main([TINY, '--json', str(out)])
-    meta = flops.main([TINY, '--meta'])
+    res = counter.main([TINY, '--json', str(out)])
+    meta = counter.main([TINY, '--meta'])
     for key in ('ue_params', 'ae_params', 'total_params'):
         assert res[key] > 0 and res[key] == meta[key]
     assert res['ue_params'] + res['ae_params'] <= res['total_params']
@@ -83,8 +83,9 @@ def test_benchmark_latency_tiny(tmp_path):
 @needs_tiny
 def test_plain_kv_matches_cache():
     """The no-cache baseline computes exactly what the cached AE pass computes."""
-    cfg = flops.load_config(TINY)
-    model = flops.build_model(cfg)
+    from mmautomot.apis import init_model, load_config
+    cfg = load_config(TINY)
+    model = init_model(cfg)
     ns = bench.parse_args([TINY, '--num-points', '200'])
     batch = bench.synthetic_batch(bench.input_shapes(cfg, model, ns))
     inputs = model.data_preprocessor(batch, False)['inputs']

@@ -50,8 +50,8 @@ import torch
 from mmengine.config import DictAction
 from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from get_flops_params import build_model, count_params, load_config  # noqa: E402
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from mmautomot.apis import count_params, init_model, load_config  # noqa: E402
 
 PAPER_MS = dict(ue=80.3, ae=37.0, sync=117.3, async_=37.0, refiner=26.0)
 
@@ -304,7 +304,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     ue_interval = args.ue_interval or int((cfg.get('scheduler') or {}).get('ue_interval', 2))
     if ue_interval < 1:
         raise ValueError(f'--ue-interval must be >= 1, got {ue_interval}')
-    model = build_model(cfg, args.checkpoint, device=str(device))
+    model = init_model(cfg, args.checkpoint, device=str(device))
     shapes = input_shapes(cfg, model, args)
     res = run_benchmark(model, synthetic_batch(shapes), args.iters, args.warmup, ue_interval, device)
     res.update(count_params(model))

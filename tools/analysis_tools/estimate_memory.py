@@ -22,8 +22,8 @@ from typing import List, Optional
 
 from mmengine.config import DictAction
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from get_flops_params import build_model, load_config  # noqa: E402
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+from mmautomot.apis import build_model_on_meta, load_config  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -44,10 +44,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     from mmautomot.engine.memory_estimate import estimate_memory, model_token_counts
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
-    ue = cfg.model.get('mot', {}).get('ue', {})
-    if isinstance(ue, dict) and ue.get('pretrained') and ue.get('config') is not None:
-        cfg.model.mot.ue.pretrained = None  # shapes come from the config; nothing is loaded on meta
-    model = build_model(cfg, meta=True)
+    model = build_model_on_meta(cfg)  # shapes only: a pretrained UE folder is neither needed nor read
     tokens = model_token_counts(model)
     ue_tokens = args.ue_tokens or tokens['ue']
     ae_tokens = args.ae_tokens or tokens['ae']

@@ -7,7 +7,7 @@ Steps (each a subprocess of the project's own tools, so the demo exercises exact
 3. ``tools/train.py`` + ``tools/test.py`` for the tiny AutoMoT and the baselines (constant velocity,
    ego-status MLP); ``test.py`` writes ``test_metrics.json`` (both protocols) and, for AutoMoT, BEV and
    camera plots (``--show-dir``).
-4. ``tools/analysis_tools/benchmark_latency.py`` and ``get_flops_params.py`` on the tiny AutoMoT.
+4. ``tools/analysis_tools/benchmark_latency.py`` and ``count_params.py`` on the tiny AutoMoT.
 5. A summary table (``summary.json`` + printed), models side by side.
 """
 import argparse
@@ -90,7 +90,7 @@ def main(argv=None):
 
     run([py, 'tools/analysis_tools/benchmark_latency.py', AUTOMOT_CFG, '--iters', '10', '--json',
          osp.join(out, 'latency.json')], osp.join(out, 'logs', 'latency.log'))
-    run([py, 'tools/analysis_tools/get_flops_params.py', AUTOMOT_CFG, '--json',
+    run([py, 'tools/analysis_tools/count_params.py', AUTOMOT_CFG, '--json',
          osp.join(out, 'params.json')], osp.join(out, 'logs', 'params.log'))
 
     summary = dict(models=results, elapsed_s=round(time.time() - t_start, 1))

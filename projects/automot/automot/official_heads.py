@@ -239,14 +239,18 @@ class LMHeadDecisionHead(BaseModule):
         if self._lm_head is None:
             raise RuntimeError('LMHeadDecisionHead: no lm_head bound (AutoMoT binds the UE lm_head)')
         weight = self._lm_head.weight
-        if (self.cand_ids < 0).any():
-            self._resolve()
-        if self.cand_ids.max() >= weight.shape[0]:
-            raise ValueError(f'LMHeadDecisionHead: decision token id {int(self.cand_ids.max())} >= vocabulary '
-                             f'{weight.shape[0]}')
+        if self.cand_ids.is_meta:  # a shape-only run on the meta device (memory estimate): ids are irrelevant
+            ids = torch.zeros(self.cand_ids.shape, dtype=torch.long, device=weight.device)
+        else:
+            if (self.cand_ids < 0).any():
+                self._resolve()
+            if self.cand_ids.max() >= weight.shape[0]:
+                raise ValueError(f'LMHeadDecisionHead: decision token id {int(self.cand_ids.max())} >= vocabulary '
+                                 f'{weight.shape[0]}')
+            ids = self.cand_ids
         logp = F.log_softmax(self._lm_head(tokens.to(weight.dtype)).float(), dim=-1)  # one pass, (B, N_q, V)
-        lat = logp[:, self.lateral_slots][..., self.cand_ids[:self.num_lat]]  # (B, K, n_lat)
-        lon = logp[:, self.longitudinal_slots][..., self.cand_ids[self.num_lat:]]
+        lat = logp[:, self.lateral_slots][..., ids[:self.num_lat]]  # (B, K, n_lat)
+        lon = logp[:, self.longitudinal_slots][..., ids[self.num_lat:]]
         return torch.cat([lat, lon], dim=-1)
 
     def loss(self, logits: Tensor, gt: Tensor) -> Dict[str, Tensor]:
