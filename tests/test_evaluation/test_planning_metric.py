@@ -245,3 +245,37 @@ def test_reference_point_moves_the_footprint_not_l2():
     with pytest.raises(KeyError, match=r"sample m: ego_reference='lidar' .* needs \['lidar2ego', "
                                        r"'gt_ego_fut_lidar_trajs'\]"):
         evaluate_planning([missing], names=['m'])
+
+
+def test_issue_9_cases_in_percent():
+    """Issue 9's cases, as the reference code scores them (pred (0.3, 0), GT far away)."""
+    pred = np.tile([0.3, 0.0], (T, 1))
+    far = np.tile([0.0, -30.0], (T, 1))
+
+    def cr(**kw):
+        m = metrics_of([sample(pred, gt=far, **kw)])
+        return {p: [m[f'{p}/CR_{h}'] for h in ('1s', '2s', '3s', 'avg')] for p in ('stp3', 'uniad')}
+
+    def grid(*cells):
+        occ = np.zeros((T, 200, 200), bool)
+        for i, j in cells:
+            occ[:, i, j] = True
+        return occ
+
+    def with_grid(occ):
+        s = sample(pred, gt=far)
+        s['gt_occupancy'] = occ
+        m = metrics_of([s])
+        return {p: m[f'{p}/CR_avg'] for p in ('stp3', 'uniad')}
+
+    assert cr(agents=[agent(0.0, 2.1)]) == {'stp3': [100.0] * 4, 'uniad': [100.0] * 4}
+    assert cr(agents=[agent(0.0, -1.95)]) == {'stp3': [0.0] * 4, 'uniad': [0.0] * 4}
+    assert cr(agents=[agent(4.6, 0.0)]) == {'stp3': [100.0] * 4, 'uniad': [0.0] * 4}
+    # occupancy grids given directly (our layout [x cell, y cell]; the agents are then ignored)
+    assert with_grid(grid((105, 100))) == {'stp3': 0.0, 'uniad': 0.0}  # old centre (2.75, 0.25)
+    assert with_grid(grid((97, 100))) == {'stp3': 100.0, 'uniad': 100.0}  # old centre (-1.25, 0.25)
+    assert with_grid({'stp3': grid((97, 100)), 'uniad': grid()}) == {'stp3': 100.0, 'uniad': 0.0}
+    with pytest.raises(KeyError, match="no grid for protocol 'uniad'"):
+        with_grid({'stp3': grid()})
+    with pytest.raises(ValueError, match=r"'gt_occupancy' must have shape"):
+        with_grid(np.zeros((T, 100, 100), bool))
