@@ -279,3 +279,22 @@ def test_issue_9_cases_in_percent():
         with_grid({'stp3': grid()})
     with pytest.raises(ValueError, match=r"'gt_occupancy' must have shape"):
         with_grid(np.zeros((T, 100, 100), bool))
+
+
+def test_lidar_origin_predictions():
+    """``pred_reference='lidar'``: VAD/UniAD-style predictions of the LiDAR origin (ego frame)."""
+    lever = np.array([0.94, 0.0])
+    gt = GT.copy()
+    gt_lidar = gt + lever
+    s = sample(gt_lidar + [0.6, 0.8], gt=gt, agents=[agent(30.0, 10.0)])
+    s['lidar2ego'] = np.array([[0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84], [0, 0, 0, 1]])
+    s['gt_ego_fut_lidar_trajs'] = gt_lidar
+    as_lidar = evaluate_planning([s], pred_reference='lidar').metrics
+    as_axle = evaluate_planning([s]).metrics
+    for proto in ('stp3', 'uniad'):
+        assert_row(as_lidar, proto, 'L2', [1, 1, 1, 1])  # against the GT LiDAR origins
+        assert as_axle[f'{proto}/L2_1s'] == pytest.approx(np.hypot(1.54, 0.8))  # lever arm as error
+    with pytest.raises(ValueError, match="needs ego_reference='lidar'"):
+        evaluate_planning([s], pred_reference='lidar', collision_cfg=EGO)
+    with pytest.raises(ValueError, match='pred_reference must be'):
+        evaluate_planning([s], pred_reference='rear')
