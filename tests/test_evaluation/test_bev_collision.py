@@ -8,6 +8,7 @@ mapped with ``(p + 50) / 0.5`` and ``np.round``, filled one by one with ``cv2.fi
 footprint from skimage's polygon of the 4.084 x 1.85 m box 0.5 m ahead, added to ``traj / 0.5``,
 truncated with ``astype(int32)`` and clipped.
 """
+import cv2
 import numpy as np
 import pytest
 from skimage.draw import polygon
@@ -50,7 +51,6 @@ def reference_collisions(layout, traj_lidar, agents_lidar):
             if layout == 'vad':  # the image's y axis points backwards
                 corners = np.array([[1, 0], [0, -1]]) @ corners
             pts = np.round(((corners.T - (-49.75)) + 0.25) / 0.5).astype(np.int32)
-            import cv2
             cv2.fillPoly(image, [pts], 1.0)
         fwd = traj_lidar[t, 1] / 0.5 + rr
         lat = traj_lidar[t, 0] / 0.5 + cc
@@ -172,13 +172,23 @@ def random_cases(rng, S=300, T=6):
     return pred, gt, gt_lidar, l2e_yaw, l2e_t, per_sample
 
 
-def test_equals_reference_on_random_cases():
-    rng = np.random.default_rng(0)
+@pytest.mark.parametrize('mode', ['lidar', 'ego'])
+def test_equals_reference_on_random_cases(mode):
+    """'lidar': a nuScenes-like mount; 'ego': trajectories on multiples of 0.25 m (boundary cells)."""
+    rng = np.random.default_rng(0 if mode == 'lidar' else 1)
     pred, gt, gt_lidar, l2e_yaw, l2e_t, per_sample = random_cases(rng)
     S, T, _ = gt.shape
     l2e = np.stack([lidar2ego_matrix(y, t) for y, t in zip(l2e_yaw, l2e_t)])
-    yaw, origin = reference_transform(l2e, 'lidar', S)
-    trajs = reference_trajectories(np.stack([pred, gt], 1), gt, gt_lidar, yaw, origin, 'lidar')
+    to_lidar = ego_to_lidar
+    if mode == 'ego':  # the LiDAR frame is the ego frame turned by -90 deg, exactly
+        pred, gt = np.round(pred * 4) / 4, np.round(gt * 4) / 4
+        gt_lidar = gt
+        l2e_yaw[:] = -np.pi / 2
+
+        def to_lidar(xy, yaw_l2e, t_l2e):
+            return np.stack([-xy[..., 1], xy[..., 0]], -1)
+    yaw, origin = reference_transform(l2e, mode, S)
+    trajs = reference_trajectories(np.stack([pred, gt], 1), gt, gt_lidar, yaw, origin, mode)
     agents = reference_agents(agent_table(per_sample, T), yaw, origin)
     labels = (0, 1, 2, 3, 4, 6, 7, 8)
     total = 0
@@ -190,12 +200,12 @@ def test_equals_reference_on_random_cases():
             for fut, fyaw, length, width, label in per_sample[s]:
                 if label not in labels:
                     continue
-                xy_l = ego_to_lidar(fut, l2e_yaw[s], l2e_t[s])
+                xy_l = to_lidar(fut, l2e_yaw[s], l2e_t[s])
                 for t in range(T):
                     boxes[t].append((*xy_l[t], fyaw[t] - l2e_yaw[s], length, width))
             for m, traj in enumerate((pred[s] + gt_lidar[s] - gt[s], gt_lidar[s])):
-                expected[s, m] = reference_collisions(layout, ego_to_lidar(traj, l2e_yaw[s],
-                                                                           l2e_t[s]), boxes)
+                traj_lidar = to_lidar(traj, l2e_yaw[s], l2e_t[s])
+                expected[s, m] = reference_collisions(layout, traj_lidar, boxes)
         np.testing.assert_array_equal(ours, expected, err_msg=layout)
         total += expected.sum()
         # the given-grid path reads the rasterised grid the same way

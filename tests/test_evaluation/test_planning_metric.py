@@ -245,3 +245,56 @@ def test_reference_point_moves_the_footprint_not_l2():
     with pytest.raises(KeyError, match=r"sample m: ego_reference='lidar' .* needs \['lidar2ego', "
                                        r"'gt_ego_fut_lidar_trajs'\]"):
         evaluate_planning([missing], names=['m'])
+
+
+def test_issue_9_cases_in_percent():
+    """Issue 9's cases, as the reference code scores them (pred (0.3, 0), GT far away)."""
+    pred = np.tile([0.3, 0.0], (T, 1))
+    far = np.tile([0.0, -30.0], (T, 1))
+
+    def cr(**kw):
+        m = metrics_of([sample(pred, gt=far, **kw)])
+        return {p: [m[f'{p}/CR_{h}'] for h in ('1s', '2s', '3s', 'avg')] for p in ('stp3', 'uniad')}
+
+    def grid(*cells):
+        occ = np.zeros((T, 200, 200), bool)
+        for i, j in cells:
+            occ[:, i, j] = True
+        return occ
+
+    def with_grid(occ):
+        s = sample(pred, gt=far)
+        s['gt_occupancy'] = occ
+        m = metrics_of([s])
+        return {p: m[f'{p}/CR_avg'] for p in ('stp3', 'uniad')}
+
+    assert cr(agents=[agent(0.0, 2.1)]) == {'stp3': [100.0] * 4, 'uniad': [100.0] * 4}
+    assert cr(agents=[agent(0.0, -1.95)]) == {'stp3': [0.0] * 4, 'uniad': [0.0] * 4}
+    assert cr(agents=[agent(4.6, 0.0)]) == {'stp3': [100.0] * 4, 'uniad': [0.0] * 4}
+    # occupancy grids given directly (our layout [x cell, y cell]; the agents are then ignored)
+    assert with_grid(grid((105, 100))) == {'stp3': 0.0, 'uniad': 0.0}  # old centre (2.75, 0.25)
+    assert with_grid(grid((97, 100))) == {'stp3': 100.0, 'uniad': 100.0}  # old centre (-1.25, 0.25)
+    assert with_grid({'stp3': grid((97, 100)), 'uniad': grid()}) == {'stp3': 100.0, 'uniad': 0.0}
+    with pytest.raises(KeyError, match="no grid for protocol 'uniad'"):
+        with_grid({'stp3': grid()})
+    with pytest.raises(ValueError, match=r"'gt_occupancy' must have shape"):
+        with_grid(np.zeros((T, 100, 100), bool))
+
+
+def test_lidar_origin_predictions():
+    """``pred_reference='lidar'``: VAD/UniAD-style predictions of the LiDAR origin (ego frame)."""
+    lever = np.array([0.94, 0.0])
+    gt = GT.copy()
+    gt_lidar = gt + lever
+    s = sample(gt_lidar + [0.6, 0.8], gt=gt, agents=[agent(30.0, 10.0)])
+    s['lidar2ego'] = np.array([[0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84], [0, 0, 0, 1]])
+    s['gt_ego_fut_lidar_trajs'] = gt_lidar
+    as_lidar = evaluate_planning([s], pred_reference='lidar').metrics
+    as_axle = evaluate_planning([s]).metrics
+    for proto in ('stp3', 'uniad'):
+        assert_row(as_lidar, proto, 'L2', [1, 1, 1, 1])  # against the GT LiDAR origins
+        assert as_axle[f'{proto}/L2_1s'] == pytest.approx(np.hypot(1.54, 0.8))  # lever arm as error
+    with pytest.raises(ValueError, match="needs ego_reference='lidar'"):
+        evaluate_planning([s], pred_reference='lidar', collision_cfg=EGO)
+    with pytest.raises(ValueError, match='pred_reference must be'):
+        evaluate_planning([s], pred_reference='rear')

@@ -92,6 +92,14 @@ def test_eval_planning_dict_format_and_single_protocol(tmp_path, ann):
     assert sorted(report['metrics']) == sorted(
         f'uniad/{k}_{h}' for k in ('L2', 'CR') for h in ('1s', '2s', '3s', 'avg'))
     assert all(v == 0 for v in report['metrics'].values())
+    # LiDAR-origin predictions (here the LiDAR sits above the axle) and the rear-axle reference
+    preds = {'a': GT, 'b': GT, 'c': GT}
+    lidar = tool.main(['--results', write(tmp_path, preds), '--ann', ann, '--protocol', 'uniad',
+                       '--pred-reference', 'lidar'])
+    assert lidar['pred_reference'] == 'lidar' and lidar['metrics'] == report['metrics']
+    axle = tool.main(['--results', write(tmp_path, preds), '--ann', ann, '--protocol', 'uniad',
+                      '--ego-reference', 'ego'])
+    assert axle['collision_cfg']['ego_reference'] == 'ego'
 
 
 def test_eval_planning_missing_tokens_error(tmp_path, ann):

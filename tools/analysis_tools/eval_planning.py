@@ -12,8 +12,10 @@ Results format (also in docs/planning_results_format.md). A pickle file holding 
 where ``token`` is the nuScenes sample token of the current keyframe and ``pred_ego_fut_trajs`` the
 predicted ego positions at 0.5, 1.0, ..., 3.0 s, in metres, in the ego frame of that keyframe
 (x forward, y left; the nuScenes ``ego_pose`` frame, NOT the LIDAR_TOP frame, which is x right /
-y forward: rotate LiDAR-frame predictions by -90 deg, i.e. (x, y)_ego = (y, -x)_lidar, and add the
-lidar2ego translation). Absolute positions, not per-step offsets. ``PlanningMetric(dump_results=...)``
+y forward). By default they are positions of the ego origin (rear axle), like the GT; predictions of the
+LIDAR_TOP origin (VAD / UniAD outputs) are moved into the ego frame with ``lidar2ego``
+((x, y)_ego = (y, -x)_lidar + the lidar2ego translation) and scored with ``--pred-reference lidar``.
+Absolute positions, not per-step offsets. ``PlanningMetric(dump_results=...)``
 writes this format.
 
 Both files are read with a restricted unpickler (builtins containers, numpy arrays; nothing else is
@@ -52,6 +54,10 @@ def parse_args(argv=None):
     parser.add_argument('--ego-reference', choices=EGO_REFERENCES, default='lidar',
                         help='trajectory point of the collision check: lidar (the published '
                         'protocols), lidar_fixed or ego (rear axle); see docs/contracts.md')
+    parser.add_argument('--pred-reference', choices=('ego', 'lidar'), default='ego',
+                        help='the point the predictions give: ego (rear axle, like our GT) or lidar '
+                        '(LIDAR_TOP origin in the ego frame, e.g. converted VAD/UniAD outputs; '
+                        'L2 then against the GT LiDAR origins, as those references score it)')
     parser.add_argument('--json', default=None, help='write metrics and settings to this JSON file')
     return parser.parse_args(argv)
 
@@ -64,7 +70,7 @@ def main(argv=None) -> dict:
     cfg = BEVCollisionConfig(ego_reference=args.ego_reference)
     try:
         result = evaluate_planning_files(args.results, args.ann, protocols=CHOICES[args.protocol],
-                                         collision_cfg=cfg)
+                                         collision_cfg=cfg, pred_reference=args.pred_reference)
     except (UnsafePickleError, InfoFormatError) as err:  # a crafted file / infos of another version
         sys.exit(f'eval_planning: {err}')
     print(format_planning_tables(result, cfg))
@@ -74,6 +80,7 @@ def main(argv=None) -> dict:
         num_total=result.num_total,
         protocols={p.name: protocol_as_dict(p) for p in result.protocols},
         collision_cfg=asdict(cfg),
+        pred_reference=args.pred_reference,
         fillpoly_rule=FILLPOLY_RULE,
         results=osp.abspath(args.results),
         ann=osp.abspath(args.ann))

@@ -11,7 +11,8 @@ import numpy as np
 from .bev_collision import FILLPOLY_RULE, AgentTable, footprint_collisions, grid_collisions
 from .planning_protocols import BEVCollisionConfig, PlanningProtocol, build_protocol
 from mmautomot.utils.misc import to_numpy
-from .planning_reference import reference_agents, reference_trajectories, reference_transform
+from .planning_reference import (reference_agents, reference_trajectories, reference_transform,
+                                 to_reference)
 
 #: per-sample record keys (values numpy arrays or torch tensors) and their shapes.
 SAMPLE_KEYS = {
@@ -239,7 +240,8 @@ def evaluate_planning(samples: Sequence[dict],
                       horizons: Sequence[float] = (1.0, 2.0, 3.0),
                       plan_dt: float = 0.5,
                       collision_cfg: Optional[BEVCollisionConfig] = None,
-                      names: Optional[Sequence[str]] = None) -> PlanningEvalResult:
+                      names: Optional[Sequence[str]] = None,
+                      pred_reference: str = 'ego') -> PlanningEvalResult:
     """L2 and collision rate at each horizon, and their averages, for each protocol.
 
     Per step ``t`` of sample ``s``: ``L2[s, t] = ||pred - gt||`` (metres) and
@@ -258,6 +260,11 @@ def evaluate_planning(samples: Sequence[dict],
         plan_dt (float): seconds between trajectory steps. Defaults to 0.5.
         collision_cfg (BEVCollisionConfig, optional): grid / footprint settings (defaults).
         names (Sequence[str], optional): sample names for error messages (tokens).
+        pred_reference (str): which point of the vehicle the predictions give: ``'ego'`` (the ego
+            origin / rear axle, like ``gt_ego_fut_trajs``; our models) or ``'lidar'`` (the LIDAR_TOP
+            origin, expressed in the ego frame, e.g. VAD / UniAD outputs moved with ``lidar2ego``);
+            ``'lidar'`` scores L2 against ``gt_ego_fut_lidar_trajs``, as those references do, and
+            needs ``collision_cfg.ego_reference='lidar'``. Defaults to ``'ego'``.
 
     Returns:
         PlanningEvalResult: metrics and the sample counts.
@@ -273,10 +280,19 @@ def evaluate_planning(samples: Sequence[dict],
     if any(k < 1 or k > T for k in steps):
         raise ValueError(f'horizons {tuple(horizons)} s at plan_dt={plan_dt} s need steps {steps}, '
                          f'but the trajectories have {T} steps')
-    l2 = np.linalg.norm(pred - gt, axis=-1)  # (S, T)
     yaw, origin = reference_transform(arrs.lidar2ego, cfg.ego_reference, S)
-    trajs = reference_trajectories(np.stack([pred, gt], axis=1), gt, arrs.gt_lidar, yaw, origin,
-                                   cfg.ego_reference)  # (S, 2, T, 2) reference frame
+    if pred_reference == 'lidar':
+        if cfg.ego_reference != 'lidar':
+            raise ValueError(f"pred_reference='lidar' (LiDAR-origin predictions) needs "
+                             f"ego_reference='lidar', got {cfg.ego_reference!r}")
+        l2 = np.linalg.norm(pred - arrs.gt_lidar, axis=-1)  # (S, T)
+        trajs = to_reference(np.stack([pred, arrs.gt_lidar], axis=1), np.arange(S), yaw, origin)
+    elif pred_reference == 'ego':
+        l2 = np.linalg.norm(pred - gt, axis=-1)  # (S, T)
+        trajs = reference_trajectories(np.stack([pred, gt], axis=1), gt, arrs.gt_lidar, yaw, origin,
+                                       cfg.ego_reference)  # (S, 2, T, 2) reference frame
+    else:
+        raise ValueError(f"pred_reference must be 'ego' or 'lidar', got {pred_reference!r}")
     agents = reference_agents(arrs.agents, yaw, origin)
     metrics, counts = {}, {}
     for proto in protos:
