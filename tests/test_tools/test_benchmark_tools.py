@@ -2,6 +2,7 @@
 """tools/analysis_tools/benchmark_latency.py and count_params.py on the tiny AutoMoT config."""
 import importlib.util
 import json
+import os
 import os.path as osp
 
 import pytest
@@ -74,6 +75,7 @@ def test_benchmark_latency_tiny(tmp_path):
                 'ae_gflop', 'ue_gflop', 'matmul_gflops', 'ue_params', 'ae_params', 'total_params'):
         assert saved[key] is not None and saved[key] > 0, key
     assert res['speedup'] == pytest.approx(res['sync_ms'] / res['async_ms'])
+    assert res['cpu_count'] == os.cpu_count() and res['loadavg_1m_before'] >= 0 and res['matmul_gflops'] > 0
     assert res['cache_overhead'] == pytest.approx(res['async_ms'] / res['ae_nocache_ms'])
     assert res['async_amortized_ms'] == pytest.approx(res['async_ms'] + res['ue_ms'] / res['ue_interval'])
     assert res['input_shapes']['num_points'] == 500

@@ -274,6 +274,9 @@ def format_table(res: dict) -> str:
                  f"{_fmt(res['ae_core_ms'], '.2f')} ms, plain K/V {_fmt(res['ae_core_nocache_ms'], '.2f')} ms")
     lines.append(f"GFLOP per tick: UE {res['ue_gflop']:.3f}, AE {res['ae_gflop']:.3f}; "
                  f"fp32 matmul {res['matmul_gflops']:.1f} GFLOP/s on {res.get('device', 'cpu')}")
+    if 'loadavg_1m_before' in res:
+        lines.append(f"machine: {res['cpu_count']} CPUs, {res.get('torch_threads')} torch threads, 1-min load average "
+                     f"{res['loadavg_1m_before']:.2f} before / {res['loadavg_1m_after']:.2f} after the run")
     return '\n'.join(lines)
 
 
@@ -306,7 +309,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
         raise ValueError(f'--ue-interval must be >= 1, got {ue_interval}')
     model = init_model(cfg, args.checkpoint, device=str(device))
     shapes = input_shapes(cfg, model, args)
+    load_before = os.getloadavg()
     res = run_benchmark(model, synthetic_batch(shapes), args.iters, args.warmup, ue_interval, device)
+    # the machine's state beside the timings: other processes' load skews every number on a shared machine
+    res.update(loadavg_1m_before=load_before[0], loadavg_1m_after=os.getloadavg()[0], cpu_count=os.cpu_count())
     res.update(count_params(model))
     res.update(device=str(device), iters=args.iters, warmup=args.warmup, config=osp.abspath(args.config),
                input_shapes={k: list(v) if isinstance(v, Sequence) else v for k, v in shapes.items()},
