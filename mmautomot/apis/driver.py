@@ -28,7 +28,8 @@ class Driver:
     Args:
         model: a model exposing ``data_preprocessor``, ``ue_tick(inputs, cache, data_samples, tick)`` and
             ``ae_tick(inputs, cache)`` (e.g. AutoMoT); its UE's ``num_frames`` sets the history length. When
-            the model has ``refiner_tick(inputs, ae_out)`` (AutoMoT+), it runs after the AE every tick.
+            the model has a refiner (``has_refiner``, AutoMoT+), its ``refiner_tick(inputs, ae_out)`` runs after the AE
+            every tick.
         scheduler (dict | AsyncScheduler | None): defaults to ``model.cfg.scheduler`` if set, else
             ``AsyncScheduler()``.
         cam_names (Sequence[str] | None): camera order of ``observation['images']``; defaults to sorted
@@ -138,7 +139,7 @@ class Driver:
                                   tick=None if tick is None else int(tick))
         out = res['output']
         timings = dict(preprocess=t_prep, **res['timings_ms'])
-        refiner = getattr(self.model, 'refiner_tick', None)
+        refiner = self.model.refiner_tick if getattr(self.model, 'has_refiner', False) else None
         if refiner is not None:
             t1 = time.perf_counter()
             out = refiner(inputs, out)

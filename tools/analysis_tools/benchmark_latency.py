@@ -12,7 +12,7 @@ UE 80.3 + AE 37.0 = 117.3 ms sync / 37.0 ms async):
 
 * ``ue_ms``: ``model.ue_tick(inputs, cache)`` (understanding expert, fills the prefix KV cache);
 * ``ae_ms``: ``model.ae_tick(inputs, cache)`` (BEV encoder, AE tokens, AE layers reading the cache, heads);
-* ``refiner_ms``: ``model.refiner_tick(inputs, ae_out)`` when the model has one, else None;
+* ``refiner_ms``: ``model.refiner_tick(inputs, ae_out)`` when ``model.has_refiner``, else None;
 * ``sync_ms``: one synchronous tick, UE then AE (then refiner) measured back to back;
 * ``async_ms``: one asynchronous control tick = AE (+ refiner) against a ready cache (the UE refresh runs
   off the control path); ``async_amortized_ms`` = ``async_ms + ue_ms / ue_interval`` is the mean cost per
@@ -199,7 +199,7 @@ def run_benchmark(model, batch: List[dict], iters: int, warmup: int, ue_interval
     data = model.data_preprocessor(batch, False)
     inputs = data['inputs']
     takes_cache = 'cache' in inspect.signature(model.ue_tick).parameters
-    refiner = getattr(model, 'refiner_tick', None)
+    refiner = model.refiner_tick if getattr(model, 'has_refiner', False) else None
     res: Dict[str, Optional[float]] = {}
     with torch.no_grad():
         cache = model.ue_tick(inputs)

@@ -42,8 +42,7 @@ class AutoMoT(BaseModel):
             ``cond_channels`` (AE width) and ``num_waypoints`` (``traj_head.num_points``) are filled in. When
             set: :meth:`loss` adds ``loss_refine``; :meth:`predict` writes the refined waypoints to
             ``pred_ego_fut_trajs`` and the AE proposal to ``pred_ego_fut_trajs_proposal``; the model exposes
-            ``refiner_tick(inputs, ae_out)`` (absent without a refiner, so ``hasattr(model, 'refiner_tick')``
-            tells whether there is one). Defaults to None.
+            ``refiner_tick(inputs, ae_out)`` and ``has_refiner`` is True. Defaults to None.
         velocity_head (dict | None): optional future-speed head on the speed token (released AutoMoT:
             ``ReleasedVelocityHead``); adds ``velocity`` (B, 3) to the outputs and ``loss_velocity``.
             Defaults to None.
@@ -183,16 +182,14 @@ class AutoMoT(BaseModel):
         return out
 
     @property
-    def refiner_tick(self):
-        """``refiner_tick(inputs, ae_out) -> dict`` when the model has a refiner; no such attribute otherwise
-        (``getattr(model, 'refiner_tick', None)`` is None), as ``benchmark_latency`` and ``Driver`` expect."""
-        if self.refiner is None:
-            raise AttributeError(f'{type(self).__name__} has no refiner_tick: built without a refiner')
-        return self._refiner_tick
+    def has_refiner(self) -> bool:
+        """Whether the model refines its waypoints (AutoMoT+): ``Driver`` and ``benchmark_latency`` then run
+        :meth:`refiner_tick` after every AE tick."""
+        return self.refiner is not None
 
     @torch.no_grad()
-    def _refiner_tick(self, inputs: dict, ae_out: Dict[str, Tensor],
-                      generator: Optional[torch.Generator] = None) -> Dict[str, Tensor]:
+    def refiner_tick(self, inputs: dict, ae_out: Dict[str, Tensor],
+                     generator: Optional[torch.Generator] = None) -> Dict[str, Tensor]:
         """Refine the AE waypoints of an :meth:`ae_tick` output.
 
         Args:
@@ -204,6 +201,9 @@ class AutoMoT(BaseModel):
         Returns:
             dict: ``ae_out`` with ``waypoints`` (B, T, 2) refined and ``waypoints_proposal`` (B, T, 2) the AE's.
         """
+        if self.refiner is None:
+            raise RuntimeError(f'{type(self).__name__}.refiner_tick: the model was built without a refiner '
+                               '(check has_refiner)')
         missing = [k for k in ('ae_tokens', 'waypoints') if k not in ae_out]
         if missing:
             raise KeyError(f'AutoMoT.refiner_tick: ae_out lacks {missing} (pass the ae_tick output)')

@@ -104,14 +104,16 @@ def test_predict_and_refiner_tick_match(plus):
 def test_base_automot_has_no_refiner_tick():
     torch.manual_seed(0)
     model = MODELS.build(_model_cfg(refiner=None))
-    assert model.refiner is None and getattr(model, 'refiner_tick', None) is None
+    assert model.refiner is None and not model.has_refiner
     plus = MODELS.build(_model_cfg()).eval()
     inputs, samples = _batch(seed=2)
     with torch.no_grad():  # untrained 'sample' refiner (zero residual): the proposal comes back
         out = plus(inputs, samples, mode='predict')
     for ds in out:
         torch.testing.assert_close(ds.pred_ego_fut_trajs, ds.pred_ego_fut_trajs_proposal, atol=1e-4, rtol=0)
-    assert not hasattr(model, 'refiner_tick') and 'refiner_params' not in model.count_params()
+    assert plus.has_refiner and 'refiner_params' not in model.count_params()
+    with pytest.raises(RuntimeError, match='built without a refiner'):
+        model.refiner_tick(inputs, {})
 
 
 def test_driver_runs_refiner(plus):
