@@ -46,11 +46,6 @@ class EgoState:
         """(4,) float32: speed, lon acc, lat acc, yaw rate (the dataset's ``ego_status``)."""
         return np.array([self.speed, self.lon_acc, self.lat_acc, self.yaw_rate], np.float32)
 
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d['xy'] = [float(v) for v in self.xy]
-        return d
-
 
 def _finite(values, n: int) -> Optional[np.ndarray]:
     if values is None:
