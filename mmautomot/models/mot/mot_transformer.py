@@ -30,7 +30,9 @@ class MoTTransformer(BaseModule):
     Args:
         ue (dict): config of the UE (e.g. ``Qwen3VLUnderstandingExpert``); it must expose ``layers``,
             ``rotary_emb``, ``norm``, ``head_geometry``, ``embed(batch)`` and ``new_cache``.
-        ae (dict): AE width: ``hidden_size``, ``intermediate_size`` (and optionally ``attention_bias``).
+        ae (dict): AE width: ``hidden_size``, ``intermediate_size`` (and optionally ``attention_bias``;
+            ``mlp``, a registered FFN config replacing the dense SwiGLU (e.g. ``MoEFFN``), in the layers
+            listed by ``mlp_layers`` (indices, negative from the end; default all)).
         cache_capacity (int): default prefix cache capacity in UE tokens. Defaults to 1024.
         init_cfg (dict | None): mmengine init config.
     """
@@ -41,11 +43,14 @@ class MoTTransformer(BaseModule):
         g = self.ue.head_geometry
         ae = dict(ae)
         self.ae_hidden_size = ae['hidden_size']
+        n = g['num_layers']
+        mlp_layers = {i % n for i in ae.get('mlp_layers', range(n))}
         self.ae_layers = nn.ModuleList([
             ActionExpertLayer(ae['hidden_size'], ae['intermediate_size'], num_heads=g['num_heads'],
                               num_kv_heads=g['num_kv_heads'], head_dim=g['head_dim'],
-                              rms_norm_eps=g['rms_norm_eps'], attention_bias=ae.get('attention_bias', False))
-            for _ in range(g['num_layers'])
+                              rms_norm_eps=g['rms_norm_eps'], attention_bias=ae.get('attention_bias', False),
+                              mlp=ae.get('mlp') if i in mlp_layers else None)
+            for i in range(n)
         ])
         self.ae_norm = Qwen3VLTextRMSNorm(ae['hidden_size'], eps=g['rms_norm_eps'])
         self.cache_capacity = cache_capacity
