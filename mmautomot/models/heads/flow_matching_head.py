@@ -61,7 +61,8 @@ class FlowMatchingActionHead(BaseModule):
         sigma_min (float): Defaults to 0.001.
         time_beta (Sequence[float]): (a, b) of the Beta distribution of ``z``. Defaults to (1.5, 1.0).
         time_max (float): Defaults to 0.999.
-        action_scale (float | Sequence[float]): units per normalised action unit (per action dim).
+        action_scale (float | Sequence): units per normalised action unit: one number, one per action dim
+            (A,), or one per step and dim (H, A) (e.g. dataset statistics that grow with the horizon).
             Defaults to 1.0.
         loss_weight (float): weight of ``loss_flow``. Defaults to 1.0.
         init_cfg (dict | None): mmengine init config.
@@ -90,10 +91,15 @@ class FlowMatchingActionHead(BaseModule):
         self.num_steps, self.sigma_min, self.time_max = num_steps, float(sigma_min), float(time_max)
         self.time_beta = tuple(float(v) for v in time_beta)
         self.loss_weight = float(loss_weight)
-        scale = torch.as_tensor(action_scale, dtype=torch.float32).reshape(-1)
-        if scale.numel() not in (1, action_dim):
-            raise ValueError(f'FlowMatchingActionHead: action_scale must be a number or {action_dim} numbers')
-        self.register_buffer('action_scale', scale.expand(action_dim).clone(), persistent=False)
+        scale = torch.as_tensor(action_scale, dtype=torch.float32)
+        if scale.numel() in (1, action_dim):
+            scale = scale.reshape(-1).expand(action_dim)
+        elif tuple(scale.shape) != (horizon, action_dim):
+            raise ValueError(f'FlowMatchingActionHead: action_scale must be a number, {action_dim} numbers or '
+                             f'({horizon}, {action_dim}) numbers, got shape {tuple(scale.shape)}')
+        if (scale <= 0).any():
+            raise ValueError('FlowMatchingActionHead: action_scale must be > 0')
+        self.register_buffer('action_scale', scale.clone(), persistent=False)
         self.action_in = nn.Linear(action_dim, hidden_size)
         self.action_time = nn.Linear(hidden_size + time_embed_dim, hidden_size)
         self.action_mix = nn.Linear(hidden_size, hidden_size)

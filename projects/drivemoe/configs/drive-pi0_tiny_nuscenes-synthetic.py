@@ -27,12 +27,15 @@ qwen3vl_tiny = dict(
 vlm = dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_tiny, image_size=(64, 128), num_frames=2, freeze=False,
            max_new_tokens=16)
 
+# metres per normalised unit at each of the 6 steps (x, y): about the RMS of the residual over constant velocity
+# on the synthetic training data (it grows ~ quadratically with the horizon: accelerations)
+residual_scale = [(0.15, 0.12), (0.6, 0.45), (1.3, 0.9), (2.2, 1.6), (3.3, 2.4), (4.6, 3.3)]
 model = dict(
     type='DrivePi0',
     data_preprocessor=dict(type='DrivingDataPreprocessor', mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)),
     mot=dict(ue=vlm, ae=dict(hidden_size=48, intermediate_size=96), cache_capacity=512),
     action_head=dict(type='FlowMatchingActionHead', action_dim=2, horizon=6, time_embed_dim=32, num_steps=10,
-                     sigma_min=0.001, time_beta=(1.5, 1.0), time_max=0.999, action_scale=(5.0, 2.0)),  # metres per unit (residual std on the synthetic data: 4.5 / 1.7 m)
+                     sigma_min=0.001, time_beta=(1.5, 1.0), time_max=0.999, action_scale=residual_scale),
     num_hist_states=4,
     num_commands=6,
     prior='constant_velocity',

@@ -44,6 +44,10 @@ def test_tokens_and_euler_sampler():
     assert head.velocity(tok).shape == (2, 4, 2)
     assert torch.allclose(head.from_actions(head.to_actions(x)), x)
     assert torch.allclose(head.to_actions(torch.tensor([[[10.0, 2.0]]])), torch.ones(1, 1, 2))
+    per_step = _head(action_scale=[[1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0]])
+    assert torch.allclose(per_step.to_actions(torch.ones(1, 4, 2))[0, :, 0], torch.tensor([1, 1 / 2, 1 / 3, 1 / 4]))
+    with pytest.raises(ValueError, match='action_scale must be'):
+        _head(action_scale=[1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match=r'actions must be \(B, 4, 2\)'):
         head.embed_actions(torch.randn(2, 3, 2), torch.zeros(2))
     # a constant velocity field integrates exactly; times seen are 0, 0.1, ..., 0.9
