@@ -51,3 +51,7 @@ param_scheduler = [
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=max_iters), logger=dict(interval=20))
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
+
+# Closed loop (mmautomot.apis.Driver): the VLM prefix (vision + router + VLM) runs at every control tick as in
+# pi0 / DriveMoE (synchronous); the flow steps read its cache. ue_interval > 1 would reuse a prefix across ticks.
+scheduler = dict(type='AsyncScheduler', synchronous=True)

@@ -37,7 +37,8 @@ class DrivePi0(BaseModel):
 
     Tensor contract (inputs from ``DrivingDataPreprocessor`` with ``mean=0, std=1`` so ``imgs`` keep 0-255):
     ``img_hist`` (B, N_h, 3, H, W), ``imgs`` (B, V, 3, H, W) (only with ``extra_views``), ``ego_status``
-    (B, 4), ``ego_hist_trajs`` (B, N_p - 1, 2), ``target_point`` (B, 2), ``command`` (B,).
+    (B, 4), ``ego_hist_trajs`` (B, N_p - 1, 2) (optional: zeros when absent, e.g. in closed loop without
+    pose history), ``target_point`` (B, 2), ``command`` (B,).
     ``predict`` fills ``pred_ego_fut_trajs`` (H, 2).
 
     Args:
@@ -95,9 +96,10 @@ class DrivePi0(BaseModel):
 
     def proprio(self, inputs: dict) -> Tensor:
         """(B, N_h + 1, P) proprio features: one token per past position, then the current state."""
-        self._check(inputs, ('ego_status', 'ego_hist_trajs', 'command'))
-        hist = inputs['ego_hist_trajs'].float()
-        bsz = hist.shape[0]
+        self._check(inputs, ('ego_status', 'command'))
+        bsz = inputs['ego_status'].shape[0]
+        hist = inputs.get('ego_hist_trajs')  # absent in closed loop unless the caller tracks past poses
+        hist = inputs['ego_status'].new_zeros(bsz, self.num_hist_states, 2) if hist is None else hist.float()
         if hist.shape[1:] != (self.num_hist_states, 2):
             raise ValueError(f'{type(self).__name__}: ego_hist_trajs must be (B, {self.num_hist_states}, 2), got '
                              f'{tuple(hist.shape)}')
@@ -212,6 +214,38 @@ class DrivePi0(BaseModel):
         return dict(waypoints=waypoints, actions=actions, extras=batch['extras'],
                     timings_ms=dict(prefix=(t1 - t0) * 1e3, flow=(t2 - t1) * 1e3),
                     flow_steps=num_steps or self.head.num_steps)
+
+    # ------------------------------------------------------------------ closed loop (mmautomot.apis.Driver)
+    @torch.no_grad()
+    def ue_tick(self, inputs: dict, cache: Optional[PrefixKVCache] = None, data_samples: Optional[list] = None,
+                tick: Optional[int] = None) -> PrefixKVCache:
+        """Vision (+ router) and the VLM prefix into a :class:`PrefixKVCache` (``Driver``'s UE step). The
+        prefix's extras (e.g. the routed view) are kept for the next :meth:`ae_tick`."""
+        batch = self.ue_batch(inputs, data_samples)
+        self._tick_extras = batch['extras']
+        return self.mot.ue_refresh(batch, cache=cache, tick=tick)
+
+    @torch.no_grad()
+    def ae_tick(self, inputs: dict, cache: PrefixKVCache, noise: Optional[Tensor] = None) -> Dict[str, object]:
+        """The N flow steps of the action expert over the read-only cache (``Driver``'s AE step).
+
+        Returns:
+            dict: ``waypoints`` (B, H, 2) ego frame; ``path`` (the same points: the controller's lateral
+            reference); ``meta_actions`` (B, 0, 2) (none); ``info`` (batch-1 floats for the latency log:
+            ``flow_steps`` and, for DriveMoE, ``routed_view``).
+        """
+        proprio = self.proprio(inputs)
+        if noise is None:
+            noise = torch.randn(proprio.shape[0], self.head.horizon, self.head.action_dim, device=proprio.device)
+        actions = self.head.sample(lambda x, t: self.velocity_cached(cache, proprio, x, t), noise)
+        waypoints = self.head.from_actions(actions) + self.prior_points(inputs)
+        info = dict(flow_steps=float(self.head.num_steps))
+        extras = getattr(self, '_tick_extras', None) or {}
+        if 'camera_index' in extras:
+            info['routed_view'] = float(extras['camera_index'][0])
+        return dict(waypoints=waypoints, path=waypoints, meta_actions=waypoints.new_zeros(waypoints.shape[0], 0, 2,
+                                                                                          dtype=torch.long),
+                    info=info)
 
     # ------------------------------------------------------------------ BaseModel
     def forward(self, inputs: dict, data_samples: Optional[list] = None, mode: str = 'tensor'):
