@@ -91,7 +91,7 @@ class FlowMatchingActionHead(BaseModule):
         self.num_steps, self.sigma_min, self.time_max = num_steps, float(sigma_min), float(time_max)
         self.time_beta = tuple(float(v) for v in time_beta)
         self.loss_weight = float(loss_weight)
-        scale = torch.as_tensor(action_scale, dtype=torch.float32)
+        scale = torch.as_tensor(action_scale, dtype=torch.float32, device='cpu')  # checked here, also on meta builds
         if scale.numel() in (1, action_dim):
             scale = scale.reshape(-1).expand(action_dim)
         elif tuple(scale.shape) != (horizon, action_dim):

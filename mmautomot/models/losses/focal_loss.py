@@ -12,7 +12,7 @@ from mmautomot.registry import MODELS
 
 def inverse_frequency_alpha(class_counts: Sequence[float]) -> Tensor:
     """Per-class alpha ``(1 / n_c) / sum_c (1 / n_c)`` from class counts (every count must be > 0)."""
-    counts = torch.as_tensor(class_counts, dtype=torch.float32)
+    counts = torch.as_tensor(class_counts, dtype=torch.float32, device='cpu')  # checked here, also on meta builds
     if (counts <= 0).any():
         raise ValueError(f'inverse_frequency_alpha: class counts must be > 0, got {counts.tolist()}')
     inv = 1.0 / counts
@@ -46,7 +46,7 @@ class SoftmaxFocalLoss(nn.Module):
             raise ValueError('SoftmaxFocalLoss: give alpha or class_counts, not both')
         if class_counts is not None:
             alpha = inverse_frequency_alpha(class_counts)
-        self.register_buffer('alpha', None if alpha is None else torch.as_tensor(alpha, dtype=torch.float32),
+        self.register_buffer('alpha', None if alpha is None else torch.as_tensor(alpha, dtype=torch.float32, device='cpu'),
                              persistent=False)
         self.gamma, self.loss_weight, self.ignore_index = float(gamma), float(loss_weight), ignore_index
 
