@@ -1,7 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Tiny Drive-pi0 and DriveMoE through ``tools/train.py`` / ``tools/test.py`` on synthetic nuScenes data.
 
-Short runs (CPU): each model trains 150 iterations on 2 synthetic scenes and is scored by ``tools/test.py``
+Short runs (CPU): each model trains 100 iterations on 2 synthetic scenes and is scored by ``tools/test.py``
 on the data it was trained on, next to the constant-velocity baseline (``tools/test.py`` without a
 checkpoint) on the same samples: a model that learned beats constant velocity there. Generalisation numbers
 (held-out scenes, longer runs) are in projects/drivemoe/README.md.
@@ -22,7 +22,7 @@ CFGS = {
     'drivemoe': osp.join(REPO, 'projects', 'drivemoe', 'configs', 'drivemoe_tiny_nuscenes-synthetic.py'),
 }
 CV_CFG = osp.join(REPO, 'configs', 'baselines', 'constant_velocity_nuscenes_tiny.py')
-ITERS = 150
+ITERS = 100
 
 
 def run_tool(args, cwd, timeout=600):
@@ -61,6 +61,7 @@ def _test(config, ckpt, root, data, name):
         return json.load(f)
 
 
+@pytest.mark.slow  # minutes: 7.5 for both models on a busy 2-core CPU (100 iterations + 2 test runs each)
 @pytest.mark.parametrize('name', ['drive-pi0', 'drivemoe'])
 def test_tiny_model_trains_tests_and_beats_constant_velocity(data_root, name):
     root, data = data_root
@@ -68,7 +69,7 @@ def test_tiny_model_trains_tests_and_beats_constant_velocity(data_root, name):
     log = run_tool([osp.join(REPO, 'tools', 'train.py'), CFGS[name], '--work-dir', work, '--cfg-options',
                     *data_options(data), f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
                     f'default_hooks.checkpoint.interval={ITERS}', f'param_scheduler.1.T_max={ITERS}',
-                    f'param_scheduler.1.end={ITERS}'], cwd=str(root))
+                    f'param_scheduler.1.end={ITERS}', 'default_hooks.logger.interval=10'], cwd=str(root))
     assert f'Iter(train) [{ITERS}/{ITERS}]' in log and 'loss_flow' in log
     ckpt = osp.join(work, f'iter_{ITERS}.pth')
     metrics = _test(CFGS[name], ckpt, root, data, f'test_{name}')
