@@ -43,6 +43,18 @@ def _median_ms(fn: Callable[[], object], iters: int, warmup: int) -> float:
     return statistics.median(times)
 
 
+def _count_images(model, inputs: dict, noise: torch.Tensor):
+    """One ``sample_actions`` call; returns (its output, images through the vision encoder)."""
+    counts = []
+    hook = model.vlm.core.model.visual.register_forward_pre_hook(
+        lambda m, a, k: counts.append(int((k['grid_thw'] if 'grid_thw' in k else a[1]).shape[0])), with_kwargs=True)
+    try:
+        out = model.sample_actions(inputs, noise=noise)
+    finally:
+        hook.remove()
+    return out, sum(counts)
+
+
 @torch.no_grad()
 def benchmark_drivemoe(model_cfg: dict, iters: int = 5, warmup: int = 1, img_size=(224, 224),
                        seed: int = 0) -> Dict[str, object]:
@@ -62,13 +74,9 @@ def benchmark_drivemoe(model_cfg: dict, iters: int = 5, warmup: int = 1, img_siz
     n_views = len(moe.candidate_views)
     inputs = demo_inputs(n_views, img_size, moe.head.horizon, seed)
     noise = torch.randn(1, moe.head.horizon, moe.head.action_dim, generator=torch.Generator().manual_seed(seed))
-    counts = []
-    hook = moe.vlm.core.model.visual.register_forward_pre_hook(
-        lambda m, a, k: counts.append(int((k.get('grid_thw') if 'grid_thw' in k else a[1]).shape[0])),
-        with_kwargs=True)
-    out = moe.sample_actions(inputs, noise=noise)
-    hook.remove()
-    res = dict(flow_steps=out['flow_steps'], images_routed=sum(counts), images_all_views=2 + n_views,
+    out, images_routed = _count_images(moe, inputs, noise)
+    _, images_all = _count_images(fixed, inputs, noise)
+    res = dict(flow_steps=out['flow_steps'], images_routed=images_routed, images_all_views=images_all,
                routed_view=int(out['extras']['camera_index'][0]), routed_breakdown_ms=out['timings_ms'])
     res['routed_ms'] = _median_ms(lambda: moe.sample_actions(inputs, noise=noise), iters, warmup)
     res['all_views_ms'] = _median_ms(lambda: fixed.sample_actions(inputs, noise=noise), iters, warmup)
