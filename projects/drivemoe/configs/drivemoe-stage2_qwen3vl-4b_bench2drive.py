@@ -7,6 +7,7 @@ _base_ = ['./drivemoe_qwen3vl-4b_bench2drive.py']
 load_from = None  # e.g. 'work_dirs/drivemoe_qwen3vl-4b_bench2drive/iter_XXXX.pth'
 model = dict(
     router_supervision=True,
+    view_teacher_forcing=True,  # released stage 2: the labelled view is encoded in training
     # released label counts: cameras (FL, FR, BACK, BL, BR), skills (7, DriveMoE's order in README)
     camera_loss=dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0,
                      class_counts=[35105, 8865, 161717, 13671, 5990]),

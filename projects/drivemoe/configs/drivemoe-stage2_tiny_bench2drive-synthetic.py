@@ -8,6 +8,7 @@ _base_ = ['./drivemoe_tiny_bench2drive-synthetic.py']
 
 model = dict(
     router_supervision=True,
+    view_teacher_forcing=True,  # released stage 2: the labelled view is encoded in training
     camera_loss=dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0,
                      class_counts=[35105, 8865, 161717, 13671, 5990]),
     action_router_loss=dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0,

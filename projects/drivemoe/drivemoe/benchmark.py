@@ -26,7 +26,7 @@ def fixed_views_model_cfg(model_cfg: dict) -> dict:
     cfg = copy.deepcopy(model_cfg)
     views = list(cfg.pop('candidate_views', range(5)))
     for key in ('camera_router', 'share_action_routing', 'router_supervision', 'camera_loss',
-                'action_router_loss', 'aux_loss_weight'):
+                'action_router_loss', 'aux_loss_weight', 'view_teacher_forcing'):
         cfg.pop(key, None)
     cfg.update(type='DrivePi0', extra_views=views)
     return cfg

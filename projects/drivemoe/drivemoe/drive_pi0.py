@@ -131,7 +131,7 @@ class DrivePi0(BaseModel):
                                                                   inputs['ego_status'][:, 0])]
 
     # ------------------------------------------------------------------ VLM prefix
-    def vision_features(self, inputs: dict) -> Dict[str, object]:
+    def vision_features(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, object]:
         """Encode the prefix images: front history, then ``extra_views``, in ONE vision-encoder call.
 
         Returns:
@@ -154,7 +154,7 @@ class DrivePi0(BaseModel):
     def ue_batch(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, object]:
         """The VLM batch (tokens with one image block per prefix image) carrying precomputed image features;
         also ``extras`` (e.g. router outputs) produced while encoding."""
-        feats = self.vision_features(inputs)
+        feats = self.vision_features(inputs, data_samples)
         extras = feats.pop('extras', {})
         n_img = feats['embeds'].shape[1]
         hist = inputs['img_hist']

@@ -46,6 +46,9 @@ class DriveMoE(DrivePi0):
             weight 5).
         aux_loss_weight (float): weight of the MoE load-balancing losses (only when the MoE FFNs compute
             them, ``aux_loss=True``). Defaults to 0.01.
+        view_teacher_forcing (bool): in training, encode the view named by each sample's ``camera_label``
+            instead of the router's pick (the released stage-2 recipe); the router then learns from its loss
+            only. Defaults to False.
         **kwargs: :class:`DrivePi0` arguments (``extra_views`` must stay empty).
     """
 
@@ -57,6 +60,7 @@ class DriveMoE(DrivePi0):
                  camera_loss: Optional[dict] = None,
                  action_router_loss: Optional[dict] = None,
                  aux_loss_weight: float = 0.01,
+                 view_teacher_forcing: bool = False,
                  **kwargs):
         super().__init__(**kwargs)
         if self.extra_views:
@@ -77,16 +81,27 @@ class DriveMoE(DrivePi0):
         self.action_router_loss = MODELS.build(action_router_loss
                                                or dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0))
         self.aux_loss_weight = float(aux_loss_weight)
+        self.view_teacher_forcing = view_teacher_forcing
 
-    def vision_features(self, inputs: dict) -> Dict[str, object]:
+    def vision_features(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, object]:
         """Front history (one encoder call) -> router -> routed view (a second call: all candidates in
-        training, only the chosen view per sample at inference)."""
+        training, only the chosen view per sample at inference or with view teacher forcing)."""
         self._check(inputs, ('img_hist', 'imgs', 'target_point'))
         hist = self._encode(inputs['img_hist'])
         logits = self.camera_router(hist['embeds'][:, -1], inputs['target_point'].float())
         cands = inputs['imgs'][:, list(self.candidate_views)]
         bsz = cands.shape[0]
-        if self.training:
+        labels = None
+        if self.training and self.view_teacher_forcing and data_samples is not None:
+            labels = self._labels(data_samples, 'camera_label', logits.device)
+        if labels is not None and (labels >= 0).all():  # the labelled view is encoded (router: focal loss)
+            idx = labels.long()
+            w = torch.nn.functional.one_hot(idx, len(self.candidate_views)).to(logits.dtype)
+            allv = self._encode(cands[torch.arange(bsz, device=cands.device), idx][:, None])
+
+            def pick(t):
+                return t
+        elif self.training:
             w, idx = self.camera_router.select(logits)  # straight-through hard Gumbel-softmax
             allv = self._encode(cands)
 

@@ -134,3 +134,16 @@ def test_stage2_router_supervision():
     losses = model.loss(inputs, samples)
     assert {'loss_flow', 'loss_camera_router', 'loss_action_router'} <= set(losses)
     assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_view_teacher_forcing_encodes_the_labelled_view():
+    model = build_tiny(MOE_CFG, router_supervision=True, view_teacher_forcing=True).train()
+    inputs, samples = demo_batch()
+    for ds, cam, sc in zip(samples, (4, 1), (0, 6)):
+        ds.set_metainfo(dict(camera_label=cam, scenario_label=sc))
+    counter = _VisionCounter(model)
+    batch = model.ue_batch(inputs, samples)
+    assert counter.calls == [2 * 2, 2]  # front history, then only the labelled view of each sample
+    assert batch['extras']['camera_index'].tolist() == [4, 1]
+    losses = model.loss(inputs, samples)
+    assert 'loss_camera_router' in losses
