@@ -61,7 +61,7 @@ def _test(config, ckpt, root, data, name):
         return json.load(f)
 
 
-@pytest.mark.slow  # minutes: 7.5 for both models on a busy 2-core CPU (100 iterations + 2 test runs each)
+@pytest.mark.slow  # 4 to 8 minutes for both models on a shared 2-core CPU (100 iterations + 2 test runs each)
 @pytest.mark.parametrize('name', ['drive-pi0', 'drivemoe'])
 def test_tiny_model_trains_tests_and_beats_constant_velocity(data_root, name):
     root, data = data_root
