@@ -13,6 +13,10 @@ os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 torch.set_num_threads(1)
 
 
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: end-to-end runs of minutes (deselect with -m "not slow")')
+
+
 @pytest.fixture(autouse=True, scope='session')
 def _register_mmautomot():
     from mmautomot.utils import register_all_modules

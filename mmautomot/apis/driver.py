@@ -106,6 +106,8 @@ class Driver:
             ego_status=torch.as_tensor(np.asarray(ego_status, dtype=np.float32)).reshape(4),
             target_point=torch.as_tensor(np.asarray(obs['target_point'], dtype=np.float32)).reshape(2),
             command=torch.tensor(int(obs['command'])))
+        if obs.get('ego_hist_trajs') is not None:  # optional past ego positions (N, 2), ego frame, oldest first
+            inputs['ego_hist_trajs'] = torch.as_tensor(np.asarray(obs['ego_hist_trajs'], dtype=np.float32))
         sample = DrivingDataSample(metainfo=dict(cam_names=names))
         if obs.get('prompt'):
             sample.set_metainfo(dict(prompt=obs['prompt']))
@@ -120,7 +122,8 @@ class Driver:
             ``waypoints`` (T, 2) float32 in the ego frame (x forward, y left, metres), ``timings_ms``
             (``preprocess``, ``ue`` (0 if it did not run), ``ae``, ``total``; plus ``refiner`` with a refiner),
             ``ue_ran``, ``cache_age``, ``tick``; with a refiner ``waypoints`` are the refined ones and
-            ``waypoints_proposal`` (T, 2) the action expert's.
+            ``waypoints_proposal`` (T, 2) the action expert's; ``info`` (dict of floats) when the model's
+            ``ae_tick`` reports one (e.g. DriveMoE's ``flow_steps`` and ``routed_view``).
         """
         t0 = time.perf_counter()
         if observation.get('reset', False):
@@ -151,6 +154,8 @@ class Driver:
                       timings_ms=timings, ue_ran=res['ue_ran'], cache_age=res['cache_age'], tick=res['tick'])
         if 'waypoints_proposal' in out:
             result['waypoints_proposal'] = out['waypoints_proposal'][0].float().cpu().numpy()
+        if 'info' in out:  # model-reported scalars for the latency log (e.g. flow steps, routed view)
+            result['info'] = {str(k): float(v) for k, v in out['info'].items()}
         return result
 
     @torch.no_grad()

@@ -194,6 +194,7 @@ class ClosedLoopAgent:
                     out = validate_driver_output(step_driver(self.driver, obs))
                     self.plan, self.plan_pose, self.plan_age = out, (state.xy.copy(), state.yaw), 0
                     lat.update({f'driver_{k}': v for k, v in out['timings_ms'].items()})
+                    lat.update({f'driver_{k}': v for k, v in dict(out.get('info') or {}).items()})
                 except Exception as err:  # noqa: BLE001
                     failure = f'driver error: {err!r}'
                 lat['driver_ms'] = (time.perf_counter() - t1) * 1e3

@@ -1,3 +1,3 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-from . import (data_preprocessors, encoders, heads, losses, mot, planners,  # noqa: F401
-               refiners, vlm)
+from . import (data_preprocessors, encoders, heads, losses, moe, mot,  # noqa: F401
+               planners, refiners, vlm)

@@ -1,5 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """One layer of the action expert (AE) of a mixture-of-transformers model."""
+from typing import Optional
+
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
@@ -56,6 +58,10 @@ class ActionExpertLayer(nn.Module):
         head_dim (int): head size (UE's). Defaults to 128.
         rms_norm_eps (float): RMSNorm epsilon. Defaults to 1e-6.
         attention_bias (bool): bias in Q/K/V/O. Defaults to False.
+        mlp (dict | None): a registered FFN module replacing the dense SwiGLU (e.g.
+            ``dict(type='MoEFFN', ...)``); ``hidden_size`` and ``intermediate_size`` are filled in unless
+            given. Its ``forward`` maps the post-attention-normed (B, L, C_a) states to (B, L, C_a).
+            Defaults to None (SwiGLU).
     """
 
     def __init__(self,
@@ -65,7 +71,8 @@ class ActionExpertLayer(nn.Module):
                  num_kv_heads: int = 8,
                  head_dim: int = 128,
                  rms_norm_eps: float = 1e-6,
-                 attention_bias: bool = False):
+                 attention_bias: bool = False,
+                 mlp: Optional[dict] = None):
         super().__init__()
         if num_heads % num_kv_heads:
             raise ValueError(f'ActionExpertLayer: num_heads={num_heads} is not a multiple of '
@@ -75,7 +82,13 @@ class ActionExpertLayer(nn.Module):
         self.self_attn = _Attention(hidden_size, num_heads, num_kv_heads, head_dim, rms_norm_eps,
                                     attention_bias)
         self.post_attention_layernorm = Qwen3VLTextRMSNorm(hidden_size, eps=rms_norm_eps)
-        self.mlp = _SwiGLU(hidden_size, intermediate_size)
+        if mlp is None:
+            self.mlp = _SwiGLU(hidden_size, intermediate_size)
+        else:
+            mlp = dict(mlp)
+            mlp.setdefault('hidden_size', hidden_size)
+            mlp.setdefault('intermediate_size', intermediate_size)
+            self.mlp = MODELS.build(mlp)
         self.reset_parameters()
 
     def reset_parameters(self, std: float = 0.02) -> None:

@@ -48,7 +48,9 @@ class MoTTransformer(BaseModule):
             ``type='PaddedActionExpertLayer'``: the released AutoMoT layout (UE width, own narrow heads
             zero-padded into the UE's slots): ``intermediate_size``, ``num_heads``, ``num_kv_heads`` (and
             optionally ``head_dim``, default UE hidden / UE heads). Any registered layer type with a
-            ``from_ue_geometry(geometry, **kwargs)`` classmethod works.
+            ``from_ue_geometry(geometry, **kwargs)`` classmethod works. ``mlp``: a registered FFN config
+            replacing the dense SwiGLU of :class:`ActionExpertLayer` (e.g. ``MoEFFN``) in the layers listed by
+            ``mlp_layers`` (indices, negative from the end; default all).
         cache_capacity (int): default prefix cache capacity in UE tokens. Defaults to 1024.
         checkpoint_layers (bool): activation checkpointing per joint layer in training (recompute each
             depth in the backward pass; activations kept only at layer boundaries). Defaults to False.
@@ -75,19 +77,22 @@ class MoTTransformer(BaseModule):
         g = self.ue.head_geometry
         ae = dict(ae)
         layer_type = ae.pop('type', 'ActionExpertLayer')
+        n = g['num_layers']
         if layer_type == 'ActionExpertLayer':
+            mlp_layers = {i % n for i in ae.get('mlp_layers', range(n))}
             self.ae_layers = nn.ModuleList([
                 ActionExpertLayer(ae['hidden_size'], ae['intermediate_size'], num_heads=g['num_heads'],
                                   num_kv_heads=g['num_kv_heads'], head_dim=g['head_dim'],
-                                  rms_norm_eps=g['rms_norm_eps'], attention_bias=ae.get('attention_bias', False))
-                for _ in range(g['num_layers'])
+                                  rms_norm_eps=g['rms_norm_eps'], attention_bias=ae.get('attention_bias', False),
+                                  mlp=ae.get('mlp') if i in mlp_layers else None)
+                for i in range(n)
             ])
         else:  # another AE layout, e.g. 'PaddedActionExpertLayer' (the released AutoMoT layout)
             layer_cls = MODELS.get(layer_type)
             if layer_cls is None or not hasattr(layer_cls, 'from_ue_geometry'):
                 raise KeyError(f'MoTTransformer: ae type {layer_type!r} is not a registered AE layer with '
                                'from_ue_geometry(geometry, **kwargs)')
-            self.ae_layers = nn.ModuleList([layer_cls.from_ue_geometry(g, **ae) for _ in range(g['num_layers'])])
+            self.ae_layers = nn.ModuleList([layer_cls.from_ue_geometry(g, **ae) for _ in range(n)])
         self.ae_hidden_size = self.ae_layers[0].hidden_size
         self.ae_norm = Qwen3VLTextRMSNorm(self.ae_hidden_size, eps=g['rms_norm_eps'])
         self.cache_capacity = cache_capacity

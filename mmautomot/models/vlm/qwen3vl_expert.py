@@ -156,6 +156,9 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
     def embed(self, batch: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Input embeddings, M-RoPE positions and DeepStack features, exactly as transformers' Qwen3-VL.
 
+        ``batch['image_features']`` (optional, from :meth:`encode_images`, images in the batch's order)
+        replaces the vision encoder call, so a caller can encode, select or modify images itself.
+
         Returns:
             dict: ``hidden`` (B, L, C), ``position_ids`` (3, B, L), ``rope`` (cos, sin) each (B, L, D),
             ``valid`` (B, L) bool, ``next_position`` (B,) (first AE rotary position),
@@ -164,11 +167,16 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
         model = self.core.model
         input_ids = batch['input_ids']
         hidden = model.get_input_embeddings()(input_ids)
-        img = model.get_image_features(batch['pixel_values'], batch['image_grid_thw'])
-        image_embeds = torch.cat(img.pooler_output, dim=0).to(hidden.device, hidden.dtype)
+        if batch.get('image_features') is not None:  # precomputed by encode_images (e.g. a routed view)
+            feats = batch['image_features']
+            image_embeds = feats['embeds'].flatten(0, 1).to(hidden.device, hidden.dtype)
+            deepstack = [f.flatten(0, 1) for f in feats['deepstack']]
+        else:
+            img = model.get_image_features(batch['pixel_values'], batch['image_grid_thw'])
+            image_embeds = torch.cat(img.pooler_output, dim=0).to(hidden.device, hidden.dtype)
+            deepstack = [torch.cat(f, dim=0) for f in img.deepstack_features]
         image_mask, _ = model.get_placeholder_mask(input_ids, inputs_embeds=hidden, image_features=image_embeds)
         hidden = hidden.masked_scatter(image_mask, image_embeds)
-        deepstack = [torch.cat(f, dim=0) for f in img.deepstack_features]
         valid = batch['attention_mask'].bool()
         position_ids, _ = model.get_rope_index(input_ids, batch['mm_token_type_ids'], batch['image_grid_thw'],
                                                attention_mask=batch['attention_mask'])
@@ -176,6 +184,29 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
         return dict(hidden=hidden, position_ids=position_ids, rope=self.rotary_emb(hidden, position_ids),
                     valid=valid, next_position=next_position, visual_pos_masks=image_mask[..., 0],
                     deepstack=deepstack)
+
+    def encode_images(self, frames: Tensor) -> Dict[str, Tensor]:
+        """Run the vision encoder once on N same-size frames.
+
+        Args:
+            frames (Tensor): (N, 3, H, W) RGB, uint8 or float on the 0-255 scale (resized to ``image_size``).
+
+        Returns:
+            dict: ``embeds`` (N, n_tok, C) merged visual tokens, ``deepstack`` list of (N, n_tok, C) (one per
+            DeepStack level); both usable as ``batch['image_features']`` of :meth:`embed`.
+        """
+        if frames.dim() != 4 or frames.shape[1] != 3:
+            raise ValueError(f'Qwen3VLUnderstandingExpert.encode_images: frames must be (N, 3, H, W), got '
+                             f'{tuple(frames.shape)}')
+        flat = [self.resize(f) for f in frames]
+        proc = self.image_processor(images=flat, do_resize=False, return_tensors='pt')
+        device = self.core.device
+        img = self.core.model.get_image_features(proc['pixel_values'].to(device, self.core.dtype),
+                                                 proc['image_grid_thw'].to(device))
+        n = len(flat)
+        return dict(embeds=torch.stack(list(img.pooler_output)).reshape(n, -1, self.text_config.hidden_size),
+                    deepstack=[torch.stack(list(f)).reshape(n, -1, self.text_config.hidden_size)
+                               for f in img.deepstack_features])
 
     def question_ids(self, question: str, context: str = '') -> List[int]:
         """Tokens that follow a cached driving prefix to ask ``question``.

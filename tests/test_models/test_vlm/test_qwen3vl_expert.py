@@ -79,3 +79,25 @@ def test_byte_fallback_tokenizer():
     assert tok.decode(ids, skip_special_tokens=False) == '<|im_start|>héllo<|image_pad|>'
     with pytest.raises(ValueError, match='must be >= 256'):
         ByteFallbackTokenizer(special_tokens={'<|im_end|>': 3, '<|endoftext|>': 300})
+
+
+def test_precomputed_image_features_equal_the_encoder_path(ue):
+    """``encode_images`` + ``batch['image_features']`` (images encoded, selected or edited by the caller)
+    give the same embeddings as ``embed`` running the vision encoder itself."""
+    g = torch.Generator().manual_seed(1)
+    frames = torch.randint(0, 256, (2, 2, 3, 40, 70), dtype=torch.uint8, generator=g)  # resized inside
+    batch = ue.prepare_inputs(frames, ['a', 'bb'])
+    feats = ue.encode_images(frames.flatten(0, 1))
+    assert feats['embeds'].shape[0] == 4 and len(feats['deepstack']) == len(ue.core.config.vision_config
+                                                                             .deepstack_visual_indexes)
+    ref, pre = ue.embed(batch), ue.embed(dict(batch, image_features=feats))
+    assert torch.allclose(ref['hidden'], pre['hidden'], atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ref['deepstack'], pre['deepstack']))
+    # the features are really used: editing one image's tokens changes exactly its positions
+    edited = dict(embeds=feats['embeds'].clone(), deepstack=feats['deepstack'])
+    edited['embeds'][3] += 1.0
+    out = ue.embed(dict(batch, image_features=edited))['hidden']
+    changed = (out - ref['hidden']).abs().sum(-1) > 0
+    assert changed[0].sum() == 0 and changed[1].sum() == feats['embeds'].shape[1]
+    with pytest.raises(ValueError, match=r'frames must be \(N, 3, H, W\)'):
+        ue.encode_images(frames)

@@ -1,0 +1,57 @@
+# Tiny Drive-pi0 (random weights, byte-level tokenizer) on the synthetic nuScenes data; CPU in minutes.
+# VLM family = a config choice: `vlm` below (tiny Qwen3-VL here; see the README for the PaliGemma switch).
+# The AE has the VLM's layer count and head geometry (4 heads / 2 KV / 16), its own width 48 / FFN 96.
+# Actions: 6 waypoints at 0.5 s (the dataset's planning.fut_steps) as residuals over constant velocity,
+# 10 Euler flow steps over the read-only prefix cache at inference.
+_base_ = [
+    './_base_/drivemoe_nuscenes_tiny_data.py',
+    '../../../configs/_base_/default_runtime.py',
+    '../../../configs/_base_/schedules/adamw_iter_1k.py',
+]
+custom_imports = dict(imports=['projects.drivemoe.drivemoe'], allow_failed_imports=False)
+default_scope = 'mmautomot'
+
+qwen3vl_tiny = dict(
+    text_config=dict(
+        vocab_size=272, hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-6, max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[4, 2, 2],
+                             mrope_interleaved=True)),
+    vision_config=dict(
+        depth=3, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16, spatial_merge_size=2,
+        temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=64, deepstack_visual_indexes=[0, 1, 2]),
+    image_token_id=258, video_token_id=259, vision_start_token_id=256, vision_end_token_id=257,
+    tie_word_embeddings=True)
+# the VLM is trained with the action expert (the released recipe: train_vlm=True)
+vlm = dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_tiny, image_size=(64, 128), num_frames=2, freeze=False,
+           max_new_tokens=16)
+
+# metres per normalised unit at each of the 6 steps (x, y): about the RMS of the residual over constant velocity
+# on the synthetic training data (it grows ~ quadratically with the horizon: accelerations)
+residual_scale = [(0.15, 0.12), (0.6, 0.45), (1.3, 0.9), (2.2, 1.6), (3.3, 2.4), (4.6, 3.3)]
+model = dict(
+    type='DrivePi0',
+    data_preprocessor=dict(type='DrivingDataPreprocessor', mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)),
+    mot=dict(ue=vlm, ae=dict(hidden_size=48, intermediate_size=96), cache_capacity=512),
+    action_head=dict(type='FlowMatchingActionHead', action_dim=2, horizon=6, time_embed_dim=32, num_steps=10,
+                     sigma_min=0.001, time_beta=(1.5, 1.0), time_max=0.999, action_scale=residual_scale),
+    num_hist_states=4,
+    num_commands=6,
+    prior='constant_velocity',
+    prior_step=0.5)
+
+optim_wrapper = dict(optimizer=dict(lr=1e-3))
+max_iters = 300
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
+    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min_ratio=0.01, by_epoch=False, begin=0, end=max_iters),
+]
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=max_iters), logger=dict(interval=20))
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)
+
+# Closed loop (mmautomot.apis.Driver): the VLM prefix (vision + router + VLM) runs at every control tick as in
+# pi0 / DriveMoE (synchronous); the flow steps read its cache. ue_interval > 1 would reuse a prefix across ticks.
+scheduler = dict(type='AsyncScheduler', synchronous=True)
