@@ -82,9 +82,9 @@ def test_drivemoe_drives_the_agent_in_process(driver, tmp_path):
 
 def test_drivemoe_through_the_model_server(driver, tmp_path):
     driver.reset()
-    server = ModelServer(driver, port=0)
+    server = ModelServer(driver, port=0, secret='drivemoe-test-secret-0123')
     thread = server.start_in_thread()
-    client = RemoteDriver(port=server.port, timeout=120, connect_retries=5)
+    client = RemoteDriver(port=server.port, timeout=120, connect_retries=5, secret='drivemoe-test-secret-0123')
     try:
         lat = _drive(client, str(tmp_path / 'remote'), 2)
     finally:
