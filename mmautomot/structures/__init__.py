@@ -6,7 +6,8 @@ from .meta_actions import (LATERAL_CLASSES, LONGITUDINAL_CLASSES, MetaActionConf
                            derive_meta_actions, meta_action_to_text)
 
 __all__ = [
-    'DrivingDataSample', 'NUSCENES_CLASSES', 'PEDESTRIAN_CLASSES', 'VEHICLE_CLASSES', 'COMMANDS', 'carla_command_to_index', 'nuscenes_command_from_offset',
+    'DrivingDataSample', 'NUSCENES_CLASSES', 'PEDESTRIAN_CLASSES', 'VEHICLE_CLASSES', 'COMMANDS',
+    'carla_command_to_index', 'nuscenes_command_from_offset',
     'LATERAL_CLASSES', 'LONGITUDINAL_CLASSES', 'MetaActionConfig', 'derive_meta_actions',
     'meta_action_to_text', 'INFO_VERSION', 'PLANNING_LAYOUT', 'InfoFormatError', 'check_info_metainfo'
 ]

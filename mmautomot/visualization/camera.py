@@ -96,7 +96,8 @@ def draw_front_camera(sample: Any, imgs: Any, camera: str = 'CAM_FRONT',
             readable. Defaults to 0 (no upscaling).
 
     Returns:
-        np.ndarray | None: (H, W, 3) RGB image (upscaled by ``min_width``), or None when calibration or images are missing.
+        np.ndarray | None: (H, W, 3) RGB image (upscaled by ``min_width``), or None when calibration or images
+        are missing.
     """
     cam2ego, intr = sample_get(sample, 'cam2ego'), sample_get(sample, 'cam_intrinsics')
     if imgs is None or cam2ego is None or intr is None:

@@ -134,7 +134,7 @@ def test_driver_answer_continues_the_driving_cache(model):
     import copy
     model = copy.deepcopy(model)
     gen = torch.Generator().manual_seed(0)
-    for name, p in model.mot.ue.core.model.language_model.named_parameters():
+    for p in model.mot.ue.core.model.language_model.parameters():
         if p.dim() == 2:  # larger random weights than the tiny init: the answer is not one repeated token
             p.data.copy_(torch.randn(p.shape, generator=gen) * 0.3)
     rng = np.random.default_rng(4)

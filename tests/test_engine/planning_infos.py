@@ -2,7 +2,8 @@
 """Write a tiny nuScenes-style info pkl holding only the planning fields (not collected).
 
 Enough for configs whose pipeline is ``BuildPlanningTargets`` + ``PackDrivingInputs`` (the ego-state
-baselines): no images, no LiDAR points (only the LiDAR mount, for the metric's reference point). Layout and frames as in ``docs/contracts.md``: ego frame,
+baselines): no images, no LiDAR points (only the LiDAR mount, for the metric's reference point). Layout and frames as
+in ``docs/contracts.md``: ego frame,
 x forward, y left, metres; 6 future steps and 4 history steps at 0.5 s. The ego drives a unicycle
 at constant speed and yaw rate, so the future is a smooth function of ``ego_status``.
 """

@@ -138,5 +138,6 @@ def test_hook_sends_validation_plots_to_tensorboard(tmp_path):
     img = acc.Images('val_a')[0]
     assert img.step == 100 and (img.height, img.width) == (800, 550 + 1422)
     # the local backend saved the same images as files
-    assert sorted(os.path.basename(p) for p in glob.glob(str(tmp_path / 'vis_data' / '**' / 'vis_image' / '*.png'), recursive=True)) \
+    saved = glob.glob(str(tmp_path / 'vis_data' / '**' / 'vis_image' / '*.png'), recursive=True)
+    assert sorted(os.path.basename(p) for p in saved) \
         == ['val_a_100.png', 'val_b_100.png']

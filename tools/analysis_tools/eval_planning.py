@@ -24,7 +24,8 @@ layout (6 future steps at 0.5 s) are checked: infos of another version fail sayi
 The GT comes from the info pkl written by tools/create_data.py (``token``, ``ego_fut_trajs``,
 ``ego_fut_masks``, ``plan_agent_boxes``, ``plan_agent_labels``, ``plan_agent_fut_trajs``,
 ``plan_agent_fut_yaws``, ``plan_agent_fut_masks``; for ``--ego-reference lidar``, the default and the
-published protocols' reference point, also ``ego_fut_lidar_trajs`` and ``lidar_points.lidar2ego``). Every annotated token needs a prediction (missing
+published protocols' reference point, also ``ego_fut_lidar_trajs`` and ``lidar_points.lidar2ego``). Every annotated
+token needs a prediction (missing
 ones are an error listing how many and the first few); extra predicted tokens are ignored with a
 warning. The printed tables name each protocol and its settings; ``--json`` writes the metrics, the
 sample counts and the settings.

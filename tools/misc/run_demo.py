@@ -107,7 +107,8 @@ def main(argv=None):
             lines.append(f'{name:<18}' + ''.join(
                 f'{metrics.get(f"{proto}/{k}", float("nan")):>9.3f}' for k in KEYS))
     lat = summary['latency']
-    lines.append(f'\nAutoMoT-small latency (random weights, CPU, batch 1, stages interleaved): UE {lat["ue_ms"]:.0f} ms, '
+    lines.append(f'\nAutoMoT-small latency (random weights, CPU, batch 1, stages interleaved): '
+                 f'UE {lat["ue_ms"]:.0f} ms, '
                  f'AE {lat["ae_ms"]:.0f} ms, sync {lat["sync_ms"]:.0f} ms, async {lat["async_ms"]:.0f} ms, '
                  f'speedup {lat["speedup"]:.2f}x')
     lines.append(f'  machine: fp32 matmul {lat["matmul_gflops"]:.1f} GFLOP/s, {lat["cpu_count"]} CPUs, 1-min load '

@@ -9,7 +9,7 @@ import json
 import os
 import os.path as osp
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -64,13 +64,14 @@ class SyntheticNuScenesConfig:
             raise ValueError(f'num_keyframes must be >= 2, got {self.num_keyframes}')
 
 
-def make_synthetic_nuscenes(out_dir: str, cfg: SyntheticNuScenesConfig = SyntheticNuScenesConfig(),
+def make_synthetic_nuscenes(out_dir: str, cfg: Optional[SyntheticNuScenesConfig] = None,
                             verbose: bool = True) -> Dict[str, int]:
     """Generate the dataset under ``out_dir`` (tables in ``out_dir/<version>/``).
 
     Returns:
         dict: number of records per table.
     """
+    cfg = cfg or SyntheticNuScenesConfig()
     grid = RoadGrid()
     tables = static_tables(cfg.seed, CAM_NAMES)
     for t in ('calibrated_sensor', 'ego_pose', 'instance', 'log', 'map', 'sample', 'sample_annotation',

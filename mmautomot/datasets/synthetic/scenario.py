@@ -94,7 +94,7 @@ def build_scene(grid: RoadGrid, rng: np.random.Generator, scene_idx: int) -> Lis
                                truck=bool(rng.random() < 0.2)))
     a_xy, b_xy = grid.node_xy(start), grid.node_xy(first)
     # parked cars on both sides of the ego's first road, clear of the junctions
-    for k in range(int(rng.integers(2, 5))):
+    for _ in range(int(rng.integers(2, 5))):
         along = rng.uniform(10.0, grid.spacing - 12.0)
         lateral = -PARKING_OFFSET if rng.random() < 0.5 else PARKING_OFFSET
         line = _offset_line(a_xy, b_xy, lateral, along, along + 1.0)
@@ -104,7 +104,7 @@ def build_scene(grid: RoadGrid, rng: np.random.Generator, scene_idx: int) -> Lis
         car.kind = 'static'
         agents.append(car)
     # pedestrians on the sidewalks
-    for k in range(int(rng.integers(2, 5))):
+    for _ in range(int(rng.integers(2, 5))):
         lateral = SIDEWALK_OFFSET * (1 if rng.random() < 0.5 else -1) + rng.uniform(-0.8, 0.8)
         along = rng.uniform(8.0, grid.spacing - 28.0)  # stays on this block
         line = _offset_line(a_xy, b_xy, lateral, along, along + 20.0)
@@ -120,7 +120,7 @@ def build_scene(grid: RoadGrid, rng: np.random.Generator, scene_idx: int) -> Lis
         cross = Polyline(np.array([p0, p1, p1 + d_road * 10.0]))
         agents.append(_pedestrian(rng, cross, 1.0, 1.4))
     # traffic cones and barriers at the kerb
-    for k in range(int(rng.integers(1, 4))):
+    for _ in range(int(rng.integers(1, 4))):
         along = rng.uniform(8.0, grid.spacing - 8.0)
         lateral = (LANE_WIDTH + 2.8) * (1 if rng.random() < 0.5 else -1)
         p, h = _offset_line(a_xy, b_xy, lateral, along, along + 1.0).interp(0.0)

@@ -176,7 +176,7 @@ def _gap(i: int, agents: List[Agent], s: np.ndarray, v: np.ndarray, xy: np.ndarr
     a = agents[i]
     best, dv, who = a.path.length - s[i] - a.front + S0, 0.0, None  # the path end acts as a wall
     # junctions held by vehicles from another road
-    for s_in, s_out, jid, h_in, turn in a.junctions:
+    for s_in, _s_out, jid, h_in, turn in a.junctions:
         if s[i] + a.front > s_in or s_in - s[i] > LOOKAHEAD:
             continue
         others = holders.get(jid, {})

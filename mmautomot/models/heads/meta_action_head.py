@@ -47,10 +47,8 @@ class MetaActionHead(BaseModule):
                  num_horizons: int = 3,
                  hidden_channels: Optional[int] = None,
                  pool_heads: int = 1,
-                 loss_lat: dict = dict(
-                     type='mmdet.CrossEntropyLoss', avg_non_ignore=True, loss_weight=1.0),
-                 loss_lon: dict = dict(
-                     type='mmdet.CrossEntropyLoss', avg_non_ignore=True, loss_weight=1.0),
+                 loss_lat: Optional[dict] = None,
+                 loss_lon: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if in_channels % pool_heads:
@@ -63,8 +61,9 @@ class MetaActionHead(BaseModule):
         self.norm = nn.LayerNorm(in_channels)
         self.mlp = nn.Sequential(
             nn.Linear(in_channels, hidden), nn.GELU(), nn.Linear(hidden, self.num_lat + self.num_lon))
-        self.loss_lat = MODELS.build(loss_lat)
-        self.loss_lon = MODELS.build(loss_lon)
+        default_loss = dict(type='mmdet.CrossEntropyLoss', avg_non_ignore=True, loss_weight=1.0)
+        self.loss_lat = MODELS.build(loss_lat or default_loss)
+        self.loss_lon = MODELS.build(loss_lon or default_loss)
 
     def forward(self, tokens: Tensor) -> Tensor:
         """Pool the decision tokens to horizons and classify.

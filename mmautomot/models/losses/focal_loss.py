@@ -46,7 +46,8 @@ class SoftmaxFocalLoss(nn.Module):
             raise ValueError('SoftmaxFocalLoss: give alpha or class_counts, not both')
         if class_counts is not None:
             alpha = inverse_frequency_alpha(class_counts)
-        self.register_buffer('alpha', None if alpha is None else torch.as_tensor(alpha, dtype=torch.float32, device='cpu'),
+        alpha_t = None if alpha is None else torch.as_tensor(alpha, dtype=torch.float32, device='cpu')
+        self.register_buffer('alpha', alpha_t,
                              persistent=False)
         self.gamma, self.loss_weight, self.ignore_index = float(gamma), float(loss_weight), ignore_index
 

@@ -117,10 +117,15 @@ class MissingTokenizer:
     def __init__(self, folder: str):
         self.folder = folder
 
+    def message(self) -> str:
+        return (f'Qwen3VLUnderstandingExpert: pretrained folder {self.folder!r} has no tokenizer files '
+                '(tokenizer.json / tokenizer_config.json / vocab.json); copy the full model folder there or give '
+                '`tokenizer=` explicitly')
+
     def __getattr__(self, name):
-        raise FileNotFoundError(f'Qwen3VLUnderstandingExpert: pretrained folder {self.folder!r} has no tokenizer '
-                                'files (tokenizer.json / tokenizer_config.json / vocab.json); copy the full '
-                                'model folder there or give `tokenizer=` explicitly')
+        if name.startswith('__') or name in ('folder', 'message'):
+            raise AttributeError(name)
+        raise FileNotFoundError(self.message())
 
 
 def build_tokenizer(cfg, pretrained: Optional[str], special_ids: Dict[str, int], meta: bool = False):
@@ -151,4 +156,4 @@ def build_tokenizer(cfg, pretrained: Optional[str], special_ids: Dict[str, int],
         return HFTokenizer(pretrained)
     if meta:
         return MissingTokenizer(pretrained)
-    MissingTokenizer(pretrained).encode  # raises naming the folder
+    raise FileNotFoundError(MissingTokenizer(pretrained).message())

@@ -94,7 +94,7 @@ def test_truncated_schedule():
     # A perfect denoiser lands on the GT in two DDIM steps and in two Euler flow steps.
     for kind, pred in (('ddim', 'epsilon'), ('ddim', 'sample'), ('flow', 'sample'), ('flow', 'velocity')):
         d = TruncatedDiffusion(scheduler=kind, prediction_type=pred)
-        out = d.sample(lambda x, tt: d.target(x, gt, tt), prop, torch.Generator().manual_seed(0))
+        out = d.sample(lambda x, tt, d=d: d.target(x, gt, tt), prop, torch.Generator().manual_seed(0))
         torch.testing.assert_close(out, gt, atol=1e-4, rtol=1e-4)
 
 
