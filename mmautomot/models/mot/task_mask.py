@@ -6,26 +6,35 @@ Mixture-of-Transformers for End-to-End Autonomous Driving") joins an understandi
 action expert (AE) in one attention call per layer under a block mask:
 
 * understanding (UE) tokens are causal among themselves and never see padding or any AE token, so the UE
-  keys/values are a pure function of the UE inputs (what makes the prefix KV cache reusable);
+  keys/values are a pure function of the UE inputs (what makes the prefix KV cache reusable); a UE whose
+  family reads its prefix bidirectionally (PaliGemma's prefix-LM: image + prompt tokens) marks those tokens
+  with ``ue_prefix`` and they see each other both ways;
 * the AE tokens come in ordered groups (AutoMoT: ``decision`` then ``planning``); a group sees every valid
   UE token, every earlier group and itself bidirectionally, never a later group.
+
+SAMoE-VLA's Conditional Cross-Modal Causal Attention (CMCA) is a layout of the same builder
+(:func:`build_cmca_mask`): the world-language prefix (BEV tokens, soft prompts, instruction tokens) is one
+bidirectional block, then the ego-state / action-history group, then the noisy-action group.
 
 The mask is a boolean tensor, ``True`` = may attend, in the layout torch's
 ``scaled_dot_product_attention`` takes: ``(B, 1, L_q, L_k)``.
 """
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 from torch import Tensor
 
 
-def build_task_mask(ue_valid: Tensor, ae_group_sizes: Sequence[int]) -> Tensor:
+def build_task_mask(ue_valid: Tensor, ae_group_sizes: Sequence[int], ue_prefix: Optional[Tensor] = None) -> Tensor:
     """Build the joint (UE + AE) attention mask.
 
     Args:
         ue_valid (Tensor): (B, L_u) bool or 0/1, 1 where the UE token is real (not padding).
         ae_group_sizes (Sequence[int]): sizes of the AE token groups in sequence order, e.g.
             ``(n_decision, n_planning)``. AE tokens follow the UE tokens in the sequence.
+        ue_prefix (Tensor | None): (B, L_u) bool, UE tokens of a bidirectional prefix block (they attend to
+            each other regardless of order; PaliGemma's image + prompt). None = the UE is fully causal.
+            AE rows do not depend on it.
 
     Returns:
         Tensor: (B, 1, L_u + L_a, L_u + L_a) bool, ``L_a = sum(ae_group_sizes)``.
@@ -49,10 +58,38 @@ def build_task_mask(ue_valid: Tensor, ae_group_sizes: Sequence[int]) -> Tensor:
     causal = idx[None, :] <= idx[:, None]
     is_ue_q, is_ue_k = q_group == 0, k_group == 0
     # UE rows: causal over UE keys only.  AE rows: every UE key plus keys of groups <= own group.
-    allowed = torch.where(is_ue_q, is_ue_k & causal, is_ue_k | (k_group <= q_group))
+    allowed = torch.where(is_ue_q, is_ue_k & causal, is_ue_k | (k_group <= q_group))[None]
+    if ue_prefix is not None:
+        if ue_prefix.shape != ue_valid.shape:
+            raise ValueError(f'build_task_mask: ue_prefix {tuple(ue_prefix.shape)} must match ue_valid '
+                             f'{tuple(ue_valid.shape)}')
+        block = torch.cat([ue_prefix.bool(), ue_prefix.new_zeros(bsz, n_ae, dtype=torch.bool)], dim=1)
+        allowed = allowed | (block[:, :, None] & block[:, None, :])
     key_valid = torch.cat([ue_valid, ue_valid.new_ones(bsz, n_ae)], dim=1)  # (B, L)
-    mask = allowed[None] & key_valid[:, None, :]
+    mask = allowed & key_valid[:, None, :]
     return mask[:, None]
+
+
+def build_cmca_mask(world_valid: Tensor, num_state: int, num_action: int) -> Tensor:
+    """SAMoE-VLA's Conditional Cross-Modal Causal Attention mask (a group layout of :func:`build_task_mask`).
+
+    Paper: SAMoE-VLA (world state, linguistic intent and action history in one causal order). Groups in
+    sequence order, each bidirectional inside itself and seeing every earlier group, never a later one:
+
+    1. world-language (the World-Language expert's tokens: BEV tokens, soft prompts, instruction tokens;
+       padding never attended),
+    2. ego-state / action-history tokens (Planning expert),
+    3. noisy action tokens (Planning expert).
+
+    Args:
+        world_valid (Tensor): (B, L_w) bool, 1 where the world-language token is real.
+        num_state (int): ego-state / action-history tokens.
+        num_action (int): noisy action tokens.
+
+    Returns:
+        Tensor: (B, 1, L, L) bool, ``L = L_w + num_state + num_action``.
+    """
+    return build_task_mask(world_valid, (num_state, num_action), ue_prefix=world_valid.bool())
 
 
 def ae_rows(mask: Tensor, n_ue: int) -> Tensor:
