@@ -126,10 +126,14 @@ class SAMoEVLA(BaseModel):
             raise KeyError(f'SAMoEVLA: inputs lack {missing}; got keys {sorted(inputs)}')
 
     def state_features(self, inputs: dict) -> Tensor:
-        """(B, N_h + 1, P): one token per past ego position (action history), then the current state."""
-        self._check(inputs, ('ego_status', 'ego_hist_trajs', 'command'))
-        hist = inputs['ego_hist_trajs'].float()
-        bsz = hist.shape[0]
+        """(B, N_h + 1, P): one token per past ego position (action history), then the current state.
+        ``ego_hist_trajs`` may be absent (e.g. a closed-loop driver that does not track it): zeros then."""
+        self._check(inputs, ('ego_status', 'command'))
+        bsz = inputs['ego_status'].shape[0]
+        hist = inputs.get('ego_hist_trajs')
+        if hist is None:  # a closed-loop driver without the ego history: unknown past = zeros
+            hist = inputs['ego_status'].new_zeros(bsz, self.num_hist_states, 2)
+        hist = hist.float()
         if hist.shape[1:] != (self.num_hist_states, 2):
             raise ValueError(f'SAMoEVLA: ego_hist_trajs must be (B, {self.num_hist_states}, 2), got {tuple(hist.shape)}')
         feats = hist.new_zeros(bsz, self.num_hist_states + 1, self.state_dim)
@@ -225,6 +229,35 @@ class SAMoEVLA(BaseModel):
         if weights is not None:
             out['expert_weights'] = weights
         return out
+
+    # ------------------------------------------------------------------ closed loop (mmautomot.apis.Driver)
+    @torch.no_grad()
+    def ue_tick(self, inputs: dict, cache=None, data_samples: Optional[list] = None, tick: Optional[int] = None):
+        """BEV, scene vector and world-language prefix into a new prefix cache (``Driver``'s slow step); the
+        cache carries its scene vector (``cache.scene``) so the planning ticks route by the same scene."""
+        world = self.encode_scene(inputs, data_samples)
+        cache = self.world_prefix(world)
+        cache.created_tick = tick
+        cache.scene = world['scene']
+        return cache
+
+    @torch.no_grad()
+    def ae_tick(self, inputs: dict, cache, noise: Optional[Tensor] = None) -> Dict[str, object]:
+        """The flow steps of the Planning expert over the read-only cache (``Driver``'s fast step).
+
+        Returns:
+            dict: ``waypoints`` (B, H, 2) metres, ego frame; ``path`` (the waypoints: SAMoE has no path head);
+            ``meta_actions`` (B, 0, 2) (none); ``info`` (``flow_steps``).
+        """
+        self.scene_context.set(cache.scene)
+        state = self.state_features(inputs)
+        if noise is None:
+            noise = torch.randn(state.shape[0], self.head.horizon, self.head.action_dim, device=state.device)
+        actions = self.head.sample(lambda x, t: self.velocity_cached(cache, state, x, t), noise)
+        waypoints = self.head.from_actions(actions) + self.prior_points(inputs)
+        return dict(waypoints=waypoints, path=waypoints,
+                    meta_actions=waypoints.new_zeros(waypoints.shape[0], 0, 2, dtype=torch.long),
+                    info=dict(flow_steps=self.head.num_steps))
 
     def moe_ffns(self) -> List[SceneMoEFFN]:
         return [m for m in self.plan_layers.modules() if isinstance(m, SceneMoEFFN)]

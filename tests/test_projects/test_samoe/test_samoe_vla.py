@@ -153,3 +153,54 @@ def test_bad_inputs(model):
         model.sample_actions({k: v for k, v in inputs.items() if k != 'points'}, samples)
     with pytest.raises(ValueError, match='ego_hist_trajs must be'):
         model.sample_actions(dict(inputs, ego_hist_trajs=torch.zeros(2, 3, 2)), samples)
+
+
+def test_driver_runs_samoe_and_passes_the_instruction():
+    import numpy as np
+
+    from mmautomot.apis import Driver
+    from mmautomot.closed_loop.protocol import ObservationError, validate_observation
+    rng = np.random.default_rng(0)
+    obs = dict(images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
+               points=(rng.standard_normal((300, 4)) * 8).astype(np.float32), speed=4.0,
+               target_point=np.array([10.0, 0.0], np.float32), command=2, tick=0)
+    validate_observation(dict(obs, instruction='Turn left after the bus stop.'))
+    with pytest.raises(ObservationError, match="'instruction' must be a string"):
+        validate_observation(dict(obs, instruction=3))
+    model = build_tiny(preprocessor=True)
+    seen = []
+    orig = model.ue_tick
+
+    def spy(inputs, cache=None, data_samples=None, tick=None):
+        seen.append([ds.get('instruction') for ds in data_samples])
+        return orig(inputs, cache=cache, data_samples=data_samples, tick=tick)
+
+    model.ue_tick = spy
+    try:
+        driver = Driver(model, ue_interval=2, max_cache_age=4, synchronous=False)
+        out = driver.step(dict(obs, instruction='Turn left after the bus stop.'))
+        assert out['waypoints'].shape == (6, 2) and out['ue_ran'] and out['meta_actions'].shape == (0, 2)
+        out2 = driver.step(dict(obs, tick=1))
+        assert not out2['ue_ran'] and np.isfinite(out2['waypoints']).all()
+        assert seen == [['Turn left after the bus stop.']]
+    finally:
+        del model.ue_tick
+    # the same observation through ue_tick / ae_tick equals the model's own cached sampling
+    data = driver.prepare(obs)
+    noise = torch.randn(1, 6, 2)
+    cache = model.ue_tick(data['inputs'], data_samples=data['data_samples'], tick=0)
+    a = model.ae_tick(data['inputs'], cache, noise=noise)['waypoints']
+    b = model.sample_actions(data['inputs'], data['data_samples'], noise=noise)['waypoints']
+    torch.testing.assert_close(a, b)
+
+
+def test_agent_core_sends_the_instruction():
+    from mmautomot.closed_loop.agent_core import ClosedLoopAgent
+    core = ClosedLoopAgent(dict(instruction='Follow the truck.'), driver=object())
+    state = type('S', (), dict(speed=1.0, ego_status=None))()
+    obs = core._observation({}, None, state, dict(target_point=[1.0, 0.0], command=3))
+    assert obs['instruction'] == 'Follow the truck.'
+    core.set_instruction(None)
+    assert 'instruction' not in core._observation({}, None, state, dict(target_point=[1.0, 0.0], command=3))
+    with pytest.raises(TypeError, match='str or None'):
+        core.set_instruction(5)
