@@ -158,8 +158,12 @@ class SceneMoEFFN(nn.Module):
         gate, up, down = self._merged[1]
         if gate.dim() == 2:  # 'merge': one wide hidden layer shared by the batch, per-sample down projection
             h = F.silu(F.linear(x, gate)) * F.linear(x, up)
+        elif x.shape[0] == 1:  # 'average' at batch 1: a plain FFN
+            h = F.silu(F.linear(x, gate[0])) * F.linear(x, up[0])
         else:  # 'average': per-sample gate / up
             h = F.silu(torch.bmm(x, gate.transpose(1, 2))) * torch.bmm(x, up.transpose(1, 2))
+        if x.shape[0] == 1:  # batch 1: the merged FFN is a plain Linear stack (row-major weights)
+            return F.linear(h, down[0])
         return torch.bmm(h, down.transpose(1, 2))
 
     def forward(self, x: Tensor) -> Tensor:

@@ -47,7 +47,7 @@ model = dict(
     prior_step=0.5)
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
-max_iters = 600
+max_iters = 1200
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),

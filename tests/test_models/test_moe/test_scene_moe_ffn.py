@@ -115,3 +115,14 @@ def test_errors():
         ffn(torch.randn(1, 2, 8))
     with pytest.raises(ValueError, match=r'\(B, D_s\)'):
         SceneContext().set(torch.randn(4))
+
+
+@pytest.mark.parametrize('mode', ['merge', 'average'])
+def test_batch_one_path_equals_batched_path(mode):
+    ffn, ctx = _ffn(mode=mode)
+    x = torch.randn(2, 4, 8)
+    both = ffn(x)
+    scene = ctx.scene
+    for b in range(2):
+        ctx.set(scene[b:b + 1])
+        torch.testing.assert_close(ffn(x[b:b + 1]), both[b:b + 1], atol=1e-6, rtol=1e-5)
