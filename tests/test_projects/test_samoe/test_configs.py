@@ -24,6 +24,8 @@ def test_tiny_configs_parse(name, dataset):
     routing = 'token' if 'token' in name else 'scene'
     assert cfg.model.moe['routing'] == routing
     assert cfg.model.get('use_target_point', False) == ('bench2drive' in name)
+    if 'bench2drive' in name:  # CARLA logs: collisions at the ego origin, not nuScenes' LIDAR_TOP
+        assert cfg.val_evaluator['collision_cfg']['ego_reference'] == 'ego'
 
 
 def test_paper_scale_config_on_meta_device(capsys):
