@@ -135,7 +135,8 @@ class SAMoEVLA(BaseModel):
             hist = inputs['ego_status'].new_zeros(bsz, self.num_hist_states, 2)
         hist = hist.float()
         if hist.shape[1:] != (self.num_hist_states, 2):
-            raise ValueError(f'SAMoEVLA: ego_hist_trajs must be (B, {self.num_hist_states}, 2), got {tuple(hist.shape)}')
+            raise ValueError(f'SAMoEVLA: ego_hist_trajs must be (B, {self.num_hist_states}, 2), '
+                             f'got {tuple(hist.shape)}')
         feats = hist.new_zeros(bsz, self.num_hist_states + 1, self.state_dim)
         feats[:, :-1, :2] = torch.nan_to_num(hist) / 10.0
         feats[:, -1, 2:6] = inputs['ego_status'].float().reshape(bsz, 4) / hist.new_tensor([10.0, 5.0, 5.0, 1.0])
@@ -170,9 +171,8 @@ class SAMoEVLA(BaseModel):
         return tokens.to(self.plan_norm.weight.dtype)
 
     def _plan_rope(self, tokens: Tensor, next_position: Tensor):
-        return self.vlm.rotary_emb(tokens, ae_position_ids(next_position, tokens.shape[1])) \
-            if not hasattr(self.vlm, 'text_rope') else \
-            self.vlm.text_rope(tokens, ae_position_ids(next_position, tokens.shape[1])[0])
+        """Rotary of the Planning tokens: positions continue after each sample's world-language tokens."""
+        return vlm_text_rope(self.vlm, tokens, ae_position_ids(next_position, tokens.shape[1])[0])
 
     # ------------------------------------------------------------------ passes
     def velocity_joint(self, world: dict, state: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
