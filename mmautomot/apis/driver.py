@@ -64,7 +64,8 @@ class Driver:
         self.scheduler = TASK_UTILS.build(scheduler) if isinstance(scheduler, dict) else scheduler
         self.cam_names = list(cam_names) if cam_names is not None else None
         self.front_cam = front_cam
-        self.num_frames = model.mot.ue.num_frames
+        # the VLM expert's history length (AutoMoT / Drive-pi0: model.mot.ue; SAMoE-VLA: model.vlm)
+        self.num_frames = (model.mot.ue if hasattr(model, 'mot') else model.vlm).num_frames
         self.history = deque(maxlen=self.num_frames)
         self.last_hist: Optional[torch.Tensor] = None
         self.last_context: Optional[tuple] = None  # (command, speed) of the last step, for answer()
@@ -111,6 +112,8 @@ class Driver:
         sample = DrivingDataSample(metainfo=dict(cam_names=names))
         if obs.get('prompt'):
             sample.set_metainfo(dict(prompt=obs['prompt']))
+        if obs.get('instruction'):
+            sample.set_metainfo(dict(instruction=obs['instruction']))
         return self.model.data_preprocessor([dict(inputs=inputs, data_samples=sample)])
 
     @torch.no_grad()

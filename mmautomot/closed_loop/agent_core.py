@@ -29,6 +29,7 @@ DEFAULT_AGENT_CFG = dict(
     action_interval=1,               # call the driver every N control ticks, reuse the plan between
     dt=0.05,                         # 20 Hz CARLA fixed step
     prompt=None,
+    instruction=None,                # free-text navigation instruction passed to the driver (LangAuto-style)
     flush_every=200,
 )
 
@@ -111,6 +112,7 @@ class ClosedLoopAgent:
         self.recorder.write_config(resolved)
         self.tick = 0
         self.plan = None          # last valid driver output (ego frame of plan_pose)
+        self.instruction = c['instruction']
         self.plan_pose = None     # (xy, yaw) at which the plan was made
         self.plan_age = 0
         self.driver_calls = 0     # the first call of a route carries reset=True
@@ -136,7 +138,16 @@ class ClosedLoopAgent:
                    reset=self.driver_calls == 0)
         if self.cfg['prompt'] is not None:
             obs['prompt'] = self.cfg['prompt']
+        if self.instruction is not None:
+            obs['instruction'] = self.instruction
         return obs
+
+    def set_instruction(self, text: Optional[str]) -> None:
+        """Set (or clear with None) the free-text instruction sent with every later observation (a LangAuto
+        route gives new instructions along the way); the agent config's ``instruction`` is the initial one."""
+        if text is not None and not isinstance(text, str):
+            raise TypeError(f'set_instruction: the instruction must be a str or None, got {type(text).__name__}')
+        self.instruction = text
 
     # ------------------------------------------------------------------ main
     def run_step(self, input_data: dict, timestamp: float = 0.0) -> Dict[str, float]:

@@ -29,6 +29,8 @@ class DriverProtocol(Protocol):
     * ``command``: int, index into :data:`mmautomot.structures.COMMANDS`.
     * ``ego_status`` (optional): (4,) float32 speed, lon acc, lat acc, yaw rate (rad/s, CCW +).
     * ``prompt`` (optional): str, the understanding-expert prompt.
+    * ``instruction`` (optional): str, a free-text navigation instruction (LangAuto-style; SAMoE-VLA reads it,
+      falling back to the command's sentence when absent).
     * ``tick`` (added by the agent): int, control tick since the route started (20 Hz). The driver's
       UE/AE scheduler decides from it whether the understanding expert refreshes its cache.
     * ``reset`` (added by the agent): bool, True on the first tick of a route (drop any cache).
@@ -48,7 +50,7 @@ class ObservationError(ValueError):
 #: limits :func:`validate_observation` enforces (a model server's first line of defence).
 OBSERVATION_LIMITS = dict(max_cameras=16, max_hist=32, max_side=8192, max_points=4_000_000, max_prompt=8192)
 _OBS_KEYS = ('images', 'points', 'speed', 'target_point', 'command', 'ego_status', 'prompt', 'tick',
-             'reset', 'img_hist')
+             'reset', 'img_hist', 'instruction')
 
 
 def _number(obs: dict, key: str) -> float:
@@ -127,6 +129,10 @@ def validate_observation(obs: Any, limits: Optional[dict] = None) -> Dict[str, A
     prompt = obs.get('prompt')
     if prompt is not None and (not isinstance(prompt, str) or len(prompt) > lim['max_prompt']):
         raise ObservationError(f"observation 'prompt' must be a string of at most {lim['max_prompt']} characters")
+    instruction = obs.get('instruction')
+    if instruction is not None and (not isinstance(instruction, str) or len(instruction) > lim['max_prompt']):
+        raise ObservationError(f"observation 'instruction' must be a string of at most {lim['max_prompt']} "
+                               'characters')
     tick = obs.get('tick')
     if tick is not None and (isinstance(tick, bool) or not isinstance(tick, numbers.Integral) or tick < 0):
         raise ObservationError(f"observation 'tick' must be a non-negative int, got {str(tick)[:40]!r}")

@@ -9,3 +9,7 @@ __all__ = [
     'TransFuserBEVEncoder', 'CameraBEVFusionBlock', 'lidar_to_bev_histogram', 'bev_grid_shape',
     'bev_cell_of', 'PointPillarsBEVEncoder', 'CameraQueryBEVEncoder', 'sine_position_2d'
 ]
+from .deformable_attention import TorchMSDeformAttn, ms_deform_attn_torch  # noqa: E402
+from .deformable_scene_encoder import DeformableSceneEncoder  # noqa: E402
+
+__all__ += ['DeformableSceneEncoder', 'TorchMSDeformAttn', 'ms_deform_attn_torch']

@@ -7,10 +7,15 @@ action expert (AE) in one attention call per layer under a block mask:
 
 * understanding (UE) tokens are causal among themselves and never see padding or any AE token, so the UE
   keys/values are a pure function of the UE inputs (what makes the prefix KV cache reusable); a UE whose
-  family reads its prefix bidirectionally (PaliGemma's prefix-LM: image + prompt tokens) marks those tokens
-  with ``ue_prefix`` and they see each other both ways;
+  family reads parts of its prefix bidirectionally (PaliGemma's prefix-LM: image + prompt tokens; the
+  released AutoMoT's image blocks) marks them with ``ue_spans`` ids and tokens of one span see each other
+  both ways;
 * the AE tokens come in ordered groups (AutoMoT: ``decision`` then ``planning``); a group sees every valid
   UE token, every earlier group and itself bidirectionally, never a later group.
+
+SAMoE-VLA's Conditional Cross-Modal Causal Attention (CMCA) is a layout of the same builder
+(:func:`build_cmca_mask`): the world-language prefix (BEV tokens, soft prompts, instruction tokens) is one
+bidirectional block, then the ego-state / action-history group, then the noisy-action group.
 
 The mask is a boolean tensor, ``True`` = may attend, in the layout torch's
 ``scaled_dot_product_attention`` takes: ``(B, 1, L_q, L_k)``.
@@ -67,6 +72,28 @@ def build_task_mask(ue_valid: Tensor, ae_group_sizes: Sequence[int], ue_spans: O
         allowed = allowed[None]
     mask = allowed & key_valid[:, None, :]
     return mask[:, None]
+
+
+def build_cmca_mask(world_valid: Tensor, num_state: int, num_action: int) -> Tensor:
+    """SAMoE-VLA's Conditional Cross-Modal Causal Attention mask (a group layout of :func:`build_task_mask`).
+
+    Paper: SAMoE-VLA (world state, linguistic intent and action history in one causal order). Groups in
+    sequence order, each bidirectional inside itself and seeing every earlier group, never a later one:
+
+    1. world-language (the World-Language expert's tokens: BEV tokens, soft prompts, instruction tokens;
+       padding never attended),
+    2. ego-state / action-history tokens (Planning expert),
+    3. noisy action tokens (Planning expert).
+
+    Args:
+        world_valid (Tensor): (B, L_w) bool, 1 where the world-language token is real.
+        num_state (int): ego-state / action-history tokens.
+        num_action (int): noisy action tokens.
+
+    Returns:
+        Tensor: (B, 1, L, L) bool, ``L = L_w + num_state + num_action``.
+    """
+    return build_task_mask(world_valid, (num_state, num_action), ue_spans=world_valid.long())
 
 
 def ae_rows(mask: Tensor, n_ue: int) -> Tensor:
