@@ -43,7 +43,7 @@ model = dict(
 
 img_size = (224, 224)
 routed_cams = ['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT']
-meta_keys = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'ego2global', 'img_shape',
+meta_keys = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'lidar2ego', 'ego2global', 'img_shape',
              'prompt', 'command', 'plan_dt', 'can_bus', 'camera_label', 'scenario_label')
 train_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size=img_size),

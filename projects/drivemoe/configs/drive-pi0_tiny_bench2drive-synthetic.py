@@ -10,7 +10,7 @@ dataset_type = 'Bench2DriveE2EDataset'
 data_root = 'data/bench2drive-synthetic/'
 hist_size = (128, 64)  # (W, H)
 routed_cams = ['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT']
-meta_keys = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'ego2global', 'img_shape',
+meta_keys = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'lidar2ego', 'ego2global', 'img_shape',
              'prompt', 'command', 'plan_dt', 'can_bus', 'camera_label', 'scenario_label')
 b2d_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size=hist_size),

@@ -15,7 +15,7 @@ model = dict(
                             class_counts=[13304, 1036, 29921, 12064, 5200, 45332, 118491]))
 hist_size = (128, 64)  # (W, H)
 routed_cams = ['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT']
-meta_keys = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'ego2global', 'img_shape',
+meta_keys = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'lidar2ego', 'ego2global', 'img_shape',
              'prompt', 'command', 'plan_dt', 'can_bus', 'camera_label', 'scenario_label')
 b2d_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size=hist_size),
