@@ -14,20 +14,7 @@ default_scope = 'mmautomot'
 build_on_meta = True
 
 vlm_pretrained = 'checkpoints/Qwen3-VL-4B-Instruct'
-qwen3vl_4b = dict(
-    text_config=dict(
-        vocab_size=151936, hidden_size=2560, intermediate_size=9728, num_hidden_layers=36,
-        num_attention_heads=32, num_key_value_heads=8, head_dim=128, rms_norm_eps=1e-6,
-        max_position_embeddings=262144, tie_word_embeddings=True,
-        rope_parameters=dict(rope_type='default', rope_theta=5000000.0, mrope_section=[24, 20, 20],
-                             mrope_interleaved=True)),
-    vision_config=dict(
-        depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, patch_size=16, spatial_merge_size=2,
-        temporal_patch_size=2, out_hidden_size=2560, num_position_embeddings=2304,
-        deepstack_visual_indexes=[5, 11, 17]),
-    image_token_id=151655, video_token_id=151656, vision_start_token_id=151652, vision_end_token_id=151653,
-    tie_word_embeddings=True)
-vlm = dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_4b, pretrained=vlm_pretrained, image_size=(224, 224),
+vlm = dict(type='Qwen3VLUnderstandingExpert', preset='4b', pretrained=vlm_pretrained, image_size=(224, 224),
            num_frames=2, freeze=False, torch_dtype='bfloat16', max_new_tokens=64)
 
 model = dict(

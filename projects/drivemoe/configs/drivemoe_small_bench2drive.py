@@ -5,20 +5,8 @@
 #   python projects/drivemoe/tools/benchmark_latency.py projects/drivemoe/configs/drivemoe_small_bench2drive.py
 _base_ = ['./drivemoe_tiny_bench2drive-synthetic.py']
 
-qwen3vl_small = dict(
-    text_config=dict(
-        vocab_size=272, hidden_size=640, intermediate_size=1920, num_hidden_layers=12, num_attention_heads=8,
-        num_key_value_heads=2, head_dim=64, rms_norm_eps=1e-6, max_position_embeddings=8192,
-        tie_word_embeddings=True,
-        rope_parameters=dict(rope_type='default', rope_theta=5000000.0, mrope_section=[12, 10, 10],
-                             mrope_interleaved=True)),
-    vision_config=dict(
-        depth=8, hidden_size=384, intermediate_size=1536, num_heads=6, patch_size=16, spatial_merge_size=2,
-        temporal_patch_size=2, out_hidden_size=640, num_position_embeddings=2304, deepstack_visual_indexes=[1, 3, 5]),
-    image_token_id=258, video_token_id=259, vision_start_token_id=256, vision_end_token_id=257,
-    tie_word_embeddings=True)
 model = dict(
-    mot=dict(ue=dict(config=qwen3vl_small, image_size=(224, 224)),
+    mot=dict(ue=dict(preset='small', image_size=(224, 224)),
              ae=dict(hidden_size=384, intermediate_size=1536, mlp_layers=[-4, -3, -2, -1],
                      mlp=dict(router=dict(type='TrajectoryRouter', num_pool_tokens=10))),
              cache_capacity=1024),
