@@ -90,6 +90,9 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
         agent = ClosedLoopAgent(agent_cfg, driver=driver, save_dir=save_dir, metric_provider=sensors.metric_info)
         agent.planner.set_route_world(points, options)
         prev_crash = _crash_flags(ego)
+        # MetaDrive counts the spawn point's distance along the first road as completed; the
+        # leaderboard's route starts at the spawn point, so completion is rescaled from there.
+        rc0 = float(np.clip(ego.navigation.route_completion, 0.0, 0.99))
         still_ticks, offroad_run = 0, 0
         blocked_ticks = int(ecfg['blocked_s'] / dt)
         for step in range(int(ecfg['max_steps'])):
@@ -115,7 +118,7 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
             except Exception as err:  # noqa: BLE001
                 raise EpisodeFault(f'simulator error at tick {step}: {err!r}') from err
             ticks += 1
-            rc = float(info.get('route_completion', rc))
+            rc = max(rc, (float(info.get('route_completion', rc0)) - rc0) / (1.0 - rc0))
             crash = _crash_flags(ego)
             for flag, name in CRASH_TYPES.items():
                 if crash[flag] and not prev_crash[flag]:  # one infraction per contact (rising edge)
