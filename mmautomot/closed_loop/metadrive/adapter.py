@@ -192,35 +192,48 @@ def configure_headless_rendering(force: bool = False) -> bool:
         return simplepbr_init(*args, **kwargs)
 
     engine_core.EngineCore.__init__ = engine_init
+    _static_pedestrians()
     engine_core.init = pbr_init
 
-    orig_set = FrameBufferProperties.set_multisamples
+    class NoMSAAFilterManager(rgb_camera.FilterManager):
+        """The RGB camera's filter manager with the scene buffer's multisampling turned off."""
 
-    class _NoMSAA:
-        """Wraps ``FrameBufferProperties`` so the camera's ``set_multisamples(16)`` becomes 0."""
+        def renderSceneInto(self, *args, fbprops=None, **kwargs):  # noqa: N802 - Panda3D's name
+            if fbprops is not None:
+                fbprops = FrameBufferProperties(fbprops)
+                fbprops.set_multisamples(0)
+            return super().renderSceneInto(*args, fbprops=fbprops, **kwargs)
 
-        def __init__(self):
-            self.__dict__['_p'] = FrameBufferProperties()
+        render_scene_into = renderSceneInto
 
-        def set_multisamples(self, n):
-            return orig_set(self._p, 0)
-
-        def __getattr__(self, name):
-            return getattr(self._p, name)
-
-        def __setattr__(self, name, value):
-            setattr(self._p, name, value)
-
-    class _P3D:
-        """``rgb_camera.p3d`` with ``FrameBufferProperties`` replaced by :class:`_NoMSAA`."""
-
-        def __getattr__(self, name):
-            import panda3d.core as core
-            return getattr(core, name)
-
-    _P3D.FrameBufferProperties = _NoMSAA
-    rgb_camera.p3d = _P3D()
+    rgb_camera.FilterManager = NoMSAAFilterManager
     return True
+
+
+def _static_pedestrians() -> None:
+    """Load pedestrians as static models when the pack has no walk animation (the placeholder's box)."""
+    from direct.actor.Actor import Actor
+    from metadrive.component.traffic_participants import pedestrian
+
+    class _NoAnimation:
+        def setPlayRate(self, *args):  # noqa: N802 - Panda3D's names
+            pass
+
+        def pose(self, *args):
+            pass
+
+        def loop(self, *args, **kwargs):
+            pass
+
+    class StaticActor(Actor):
+        """An Actor whose missing animation controls are no-ops."""
+
+        def get_anim_control(self, *args, **kwargs):
+            return super().get_anim_control(*args, **kwargs) or _NoAnimation()
+
+        getAnimControl = get_anim_control  # noqa: N815
+
+    pedestrian.Actor = StaticActor
 
 
 def env_config(kind: str = 'pg', camera: Optional[dict] = None, **overrides) -> dict:
@@ -230,8 +243,12 @@ def env_config(kind: str = 'pg', camera: Optional[dict] = None, **overrides) -> 
     if camera is not None:
         from metadrive.component.sensors.rgb_camera import RGBCamera
         size = (int(camera.get('width', 320)), int(camera.get('height', 180)))
-        cfg.update(image_observation=False, sensors=dict(rgb_camera=(RGBCamera, *size)),
+        # image_observation makes MetaDrive keep the camera (it drops cameras otherwise); the rendered
+        # frame comes back in the step's observation (``obs['image']``, BGR uint8, last of the stack).
+        cfg.update(image_observation=True, sensors=dict(rgb_camera=(RGBCamera, *size)), stack_size=1,
                    interface_panel=[], norm_pixel=False)
+        cfg.setdefault('vehicle_config', {})
+        cfg['vehicle_config'] = dict(cfg['vehicle_config'], image_source='rgb_camera')
     cfg.update(overrides)
     return cfg
 

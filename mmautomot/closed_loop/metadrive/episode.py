@@ -78,7 +78,7 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
     rc = 0.0
     try:
         try:
-            env.reset(seed=int(seed))
+            obs, _ = env.reset(seed=int(seed))
         except Exception as err:  # noqa: BLE001
             raise EpisodeFault(f'simulator error at reset: {err!r}') from err
         ego = env.agent
@@ -86,6 +86,7 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
                      None)
         mount = None if lidar is None else {k: float(lidar.get(k, 0.0)) for k in ('x', 'y', 'z', 'yaw')}
         sensors = MetaDriveSensors(env, dt=dt, lidar_mount=mount)
+        sensors.set_observation(obs)
         points, options, route_dense = route_from_navigation(ego.navigation)
         agent = ClosedLoopAgent(agent_cfg, driver=driver, save_dir=save_dir, metric_provider=sensors.metric_info)
         agent.planner.set_route_world(points, options)
@@ -114,7 +115,8 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
                 raise EpisodeFault(f"model exception at tick {step}: {model_err[0]['message']}")
             action = [-float(control['steer']), float(control['throttle']) - float(control['brake'])]
             try:
-                _, _, terminated, truncated, info = env.step(action)
+                obs, _, terminated, truncated, info = env.step(action)
+                sensors.set_observation(obs)
             except Exception as err:  # noqa: BLE001
                 raise EpisodeFault(f'simulator error at tick {step}: {err!r}') from err
             ticks += 1

@@ -203,20 +203,22 @@ class MetaDriveSensors:
         xyz[:, 1] = -xyz[:, 1]
         return np.column_stack([xyz, points_ego[:, 3:4]]).astype(np.float32)
 
+    def set_observation(self, obs) -> None:
+        """The env's latest observation (holds the camera frame when the env renders one)."""
+        self.last_obs = obs
+
     def camera_bgra(self) -> Optional[np.ndarray]:
-        sensors = getattr(self.env.engine, 'sensors', {}) or {}
-        cam = sensors.get('rgb_camera')
-        if cam is None:
+        """(H, W, 4) BGRA uint8 front camera of the latest observation, None without a camera."""
+        obs = getattr(self, 'last_obs', None)
+        if not isinstance(obs, dict) or 'image' not in obs:
             return None
-        v = self.ego
-        rgb = cam.perceive(to_float=False, new_parent_node=v.origin, position=[0.0, 0.8, 1.5],
-                           hpr=[0.0, 0.0, 0.0])
-        rgb = np.asarray(rgb)
-        if rgb.ndim == 4:
-            rgb = rgb[..., -1]
-        bgr = rgb[..., :3].astype(np.uint8)  # MetaDrive's camera buffer is BGR
-        alpha = np.full(bgr.shape[:2] + (1, ), 255, np.uint8)
-        return np.concatenate([bgr, alpha], axis=2)
+        img = np.asarray(obs['image'])
+        if img.ndim == 4:  # (H, W, 3, stack): the newest frame is last
+            img = img[..., -1]
+        if img.dtype != np.uint8:
+            img = np.clip(img * 255.0, 0, 255).astype(np.uint8)
+        alpha = np.full(img.shape[:2] + (1, ), 255, np.uint8)
+        return np.concatenate([img[..., :3], alpha], axis=2)
 
     def read(self) -> dict:
         """This tick's ``input_data`` (``{sensor id: (frame, data)}``)."""
