@@ -29,6 +29,8 @@ import numpy as np
 METADRIVE_VERSION = '0.4.3'
 GRASS = ('textures', 'grass1', 'GroundGrassGreen002_COL_1K.jpg')
 PLACEHOLDER_MARK = 'MMAUTOMOT_PLACEHOLDER'
+#: bumped whenever the placeholder pack's content changes (an older pack is rewritten).
+PLACEHOLDER_VERSION = 2
 
 #: solid colours (RGB) of the placeholder textures, by file name fragment.
 _COLOURS = dict(grass=(60, 110, 50), road=(70, 70, 75), sidewalk=(150, 150, 145), line=(230, 230, 230),
@@ -67,6 +69,15 @@ def is_placeholder(root: str) -> bool:
     return osp.isfile(osp.join(root, PLACEHOLDER_MARK))
 
 
+def placeholder_version(root: str) -> int:
+    """Version of the placeholder pack in ``root`` (0 when absent or unreadable)."""
+    try:
+        with open(osp.join(root, PLACEHOLDER_MARK)) as f:
+            return int(f.readline().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def default_cache_dir() -> str:
     base = os.environ.get('MMAUTOMOT_CACHE') or osp.join(osp.expanduser('~'), '.cache', 'mmautomot')
     return osp.join(base, f'metadrive_{METADRIVE_VERSION}', 'assets')
@@ -96,7 +107,7 @@ def write_placeholder_assets(root: str) -> str:
     textures, box models) are what rendering loads (:mod:`mmautomot.closed_loop.metadrive.placeholder_models`).
     The pack is written into a temporary folder and renamed, so a concurrent reader never sees half a pack.
     """
-    if assets_ready(root) and is_placeholder(root):
+    if assets_ready(root) and placeholder_version(root) == PLACEHOLDER_VERSION:
         return root
     tmp = f'{root}.tmp{os.getpid()}'
     os.makedirs(tmp, exist_ok=True)
@@ -105,15 +116,15 @@ def write_placeholder_assets(root: str) -> str:
     from .placeholder_models import write_render_assets
     write_render_assets(tmp, _write_image, _colour)
     with open(osp.join(tmp, PLACEHOLDER_MARK), 'w') as f:
-        f.write('solid-colour placeholder assets written by mmautomot (the official pack was absent)\n')
+        f.write(f'mmautomot placeholder pack (solid colours, boxes) version {PLACEHOLDER_VERSION}\n')
     with open(osp.join(tmp, 'version.txt'), 'w') as f:  # last: marks the pack complete
         f.write(f'{METADRIVE_VERSION}\n')
     os.makedirs(osp.dirname(osp.abspath(root)), exist_ok=True)
     try:
         os.rename(tmp, root)
-    except OSError:  # another process won the race or an old incomplete pack is in the way
+    except OSError:  # another process won the race, or an old / incomplete pack is in the way
         import shutil
-        if not assets_ready(root):
+        if not (assets_ready(root) and placeholder_version(root) == PLACEHOLDER_VERSION):
             shutil.rmtree(root, ignore_errors=True)
             os.rename(tmp, root)
         else:

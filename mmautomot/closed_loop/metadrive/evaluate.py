@@ -28,28 +28,37 @@ from .scoring import summarize
 
 
 def build_driver(cfg: dict, dt: float = 0.05, checkpoint: Optional[str] = None):
-    """The driver a MetaDrive config names.
+    """The driver of a MetaDrive evaluation config.
 
-    ``dict(type='constant_velocity', **ConstantVelocityPlanner kwargs)`` and
-    ``dict(type='ego_planner', config=PATH, checkpoint=PATH)`` give an
-    :class:`~mmautomot.apis.EgoPlannerDriver`; ``'local'`` / ``'remote'`` go to
-    :func:`mmautomot.closed_loop.protocol.build_driver` (the AutoMoT :class:`~mmautomot.apis.Driver`).
-    ``checkpoint`` (the ``--checkpoint`` option) replaces the config's.
+    ``cfg['driver']['type']``:
+
+    * ``'ego_planner'``: the config's ``model`` (an ego-state planner: ``ConstantVelocityPlanner``,
+      ``EgoMLPPlanner``) in an :class:`~mmautomot.apis.EgoPlannerDriver`;
+    * ``'automot'``: the config's ``model`` (AutoMoT) in a :class:`~mmautomot.apis.Driver` with
+      ``driver.driver_kwargs`` (scheduler overrides);
+    * ``'local'`` / ``'remote'``: :func:`mmautomot.closed_loop.protocol.build_driver` (another config
+      file, or a model server).
+
+    ``checkpoint`` (``--checkpoint``) replaces ``driver.checkpoint``; without either the model keeps its
+    initial weights (right for the constant-velocity planner, which has none to learn).
     """
-    cfg = copy.deepcopy(dict(cfg))
-    kind = cfg.pop('type', None)
-    if checkpoint is not None:
-        cfg['checkpoint'] = checkpoint
-    if kind == 'constant_velocity':
-        from mmautomot.apis import EgoPlannerDriver
-        from mmautomot.models.planners.constant_velocity import ConstantVelocityPlanner
-        cfg.pop('checkpoint', None)
-        return EgoPlannerDriver(ConstantVelocityPlanner(**cfg), dt=dt)
-    if kind == 'ego_planner':
-        from mmautomot.apis import EgoPlannerDriver, init_model
-        return EgoPlannerDriver(init_model(cfg['config'], cfg.get('checkpoint'), device=cfg.get('device', 'cpu')), dt=dt)
+    dcfg = copy.deepcopy(dict(cfg['driver']))
+    kind = dcfg.pop('type', None)
+    ckpt = checkpoint if checkpoint is not None else dcfg.pop('checkpoint', None)
+    if kind in ('ego_planner', 'automot'):
+        from mmengine.config import Config
+
+        from mmautomot.apis import Driver, EgoPlannerDriver, init_model
+        if 'model' not in cfg:
+            raise KeyError(f"driver type {kind!r} builds the config's `model`, but the config has none")
+        model = init_model(Config(copy.deepcopy(dict(cfg))), ckpt, device=dcfg.get('device', 'cpu'))
+        if kind == 'ego_planner':
+            return EgoPlannerDriver(model, dt=dt)
+        return Driver(model, **dcfg.get('driver_kwargs', {}))
     from ..protocol import build_driver as build_protocol_driver
-    return build_protocol_driver(dict(cfg, type=kind))
+    if ckpt is not None:
+        dcfg['checkpoint'] = ckpt
+    return build_protocol_driver(dict(dcfg, type=kind))
 
 
 def plot_episode_bev(result: dict, path: str) -> None:
@@ -120,7 +129,7 @@ def evaluate(cfg: dict, episodes: int, seed: int, out_dir: str, checkpoint: Opti
     if own_env:
         env = make_env(kind, camera=camera, **{**closed_loop_env_overrides(dt), **env_cfg})
     if driver is None:
-        driver = build_driver(cfg['driver'], dt=dt, checkpoint=checkpoint)
+        driver = build_driver(cfg, dt=dt, checkpoint=checkpoint)
     os.makedirs(out_dir, exist_ok=True)
     results, infos = [], []
     seeds = list(range(int(seed), int(seed) + int(episodes)))

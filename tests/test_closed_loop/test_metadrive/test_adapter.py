@@ -60,3 +60,14 @@ def test_official_assets_win_over_the_placeholder(tmp_path, monkeypatch):
 def test_unknown_env_kind():
     with pytest.raises(ValueError, match="kind must be 'pg' or 'scenario'"):
         adapter.make_env('carla')
+
+
+def test_an_older_placeholder_pack_is_rewritten(tmp_path):
+    root = tmp_path / 'assets'
+    adapter.write_placeholder_assets(str(root))
+    (root / adapter.PLACEHOLDER_MARK).write_text('mmautomot placeholder pack version 1\n')
+    (root / 'models' / 'box.bam').unlink()
+    assert adapter.placeholder_version(str(root)) == 1
+    adapter.write_placeholder_assets(str(root))
+    assert adapter.placeholder_version(str(root)) == adapter.PLACEHOLDER_VERSION
+    assert (root / 'models' / 'box.bam').is_file()
