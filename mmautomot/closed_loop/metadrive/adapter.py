@@ -258,9 +258,9 @@ def env_config(kind: str = 'pg', camera: Optional[dict] = None, **overrides) -> 
         # frame comes back in the step's observation (``obs['image']``, BGR uint8, last of the stack).
         cfg.update(image_observation=True, sensors=dict(rgb_camera=(RGBCamera, *size)), stack_size=1,
                    interface_panel=[], norm_pixel=False)
-        cfg.setdefault('vehicle_config', {})
-        cfg['vehicle_config'] = dict(cfg['vehicle_config'], image_source='rgb_camera')
     cfg.update(overrides)
+    if camera is not None:
+        cfg['vehicle_config'] = dict(cfg.get('vehicle_config') or {}, image_source='rgb_camera')
     return cfg
 
 

@@ -31,3 +31,6 @@ agent = dict(
     ],
     preprocess=dict(resize=(128, 64), max_points=4096))
 driver = dict(type='automot', driver_kwargs=dict())
+# MetaDrive labels are the ego (rear-axle-free, centre) trajectory, not a LIDAR_TOP one.
+val_evaluator = dict(collision_cfg=dict(ego_reference='ego'))
+test_evaluator = val_evaluator
