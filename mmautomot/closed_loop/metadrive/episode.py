@@ -21,12 +21,15 @@ import numpy as np
 
 from ..agent_core import ClosedLoopAgent
 from ..recorder import write_json
+from .delay import ActionDelay
 from .scoring import CRASH_TYPES, empty_infractions, make_record
 from .sensors import MetaDriveSensors, route_from_navigation
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_EPISODE_CFG = dict(max_steps=1200, blocked_s=20.0, offroad_s=3.0, traffic_radius=50.0)
+#: ``latency``: None (actions act at once), ``'measured'`` (each action is held back by the agent's
+#: compute time of its tick, :class:`ActionDelay`) or an int number of ticks.
+DEFAULT_EPISODE_CFG = dict(max_steps=1200, blocked_s=20.0, offroad_s=3.0, traffic_radius=50.0, latency=None)
 
 
 class EpisodeFault(RuntimeError):
@@ -91,6 +94,8 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
         agent = ClosedLoopAgent(agent_cfg, driver=driver, save_dir=save_dir, metric_provider=sensors.metric_info)
         agent.planner.set_route_world(points, options)
         prev_crash = _crash_flags(ego)
+        lat = ecfg['latency']
+        delay = None if lat is None else ActionDelay(dt, None if lat == 'measured' else int(lat))
         # MetaDrive counts the spawn point's distance along the first road as completed; the
         # leaderboard's route starts at the spawn point, so completion is rescaled from there.
         rc0 = float(np.clip(ego.navigation.route_completion, 0.0, 0.99))
@@ -114,6 +119,9 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
             if model_err:
                 raise EpisodeFault(f"model exception at tick {step}: {model_err[0]['message']}")
             action = [-float(control['steer']), float(control['throttle']) - float(control['brake'])]
+            if delay is not None:
+                compute_s = agent.recorder.latency[str(agent.tick - 1)].get('total_ms', 0.0) / 1e3
+                action = delay.push(step, action, compute_s)
             try:
                 obs, _, terminated, truncated, info = env.step(action)
                 sensors.set_observation(obs)

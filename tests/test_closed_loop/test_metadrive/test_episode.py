@@ -98,3 +98,12 @@ def test_record_penalties_and_summary_use_the_bench2drive_code():
     assert summ['success_rate']['mean'] == 50.0 == summ['bench2drive']['success_rate']
     assert summ['driving_score']['std'] == pytest.approx(np.std([8.1, 100], ddof=1))
     assert summ['collisions']['collisions_vehicle'] == 1.0
+
+
+def test_latency_holds_actions_back(env):
+    fast = run_episode(env, TargetDriver(), AGENT_CFG, seed=1, episode_cfg=dict(max_steps=60))
+    slow = run_episode(env, TargetDriver(), AGENT_CFG, seed=1, episode_cfg=dict(max_steps=60, latency=20))
+    d_fast = np.linalg.norm(fast['trajectory'][-1] - fast['trajectory'][0])
+    d_slow = np.linalg.norm(slow['trajectory'][-1] - slow['trajectory'][0])
+    assert d_slow < d_fast - 1.0  # 1 s of braking before the first action arrives
+    assert np.linalg.norm(slow['trajectory'][19] - slow['trajectory'][0]) < 0.2
