@@ -37,6 +37,7 @@ setup(
     extras_require={
         'tests': parse_requirements('tests.txt'),
         'optional': parse_requirements('optional.txt'),
+        'metadrive': parse_requirements('metadrive.txt'),
         'build': parse_requirements('build.txt'),
     },
     zip_safe=False,

@@ -47,6 +47,13 @@ step "mmdet, mmdet3d, nuscenes-devkit without their declared deps (requirements/
 "$PY" -m pip install -q --no-deps -r requirements/nodeps.txt
 step "optional: CARLA client (requirements/optional.txt)"
 "$PY" -m pip install -q -r requirements/optional.txt || echo "[setup_env] WARNING: carla client not installed; closed-loop adapter tests will be skipped"
+step "optional: MetaDrive closed loop (requirements/metadrive.txt)"
+"$PY" -m pip install -q -r requirements/metadrive.txt || echo "[setup_env] WARNING: metadrive-simulator not installed; MetaDrive closed-loop tests will be skipped"
+# MetaDrive's headless camera renders through EGL (Mesa llvmpipe on CPU): libEGL + the Mesa drivers.
+if ! ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  step "optional: EGL / Mesa for MetaDrive's headless camera (apt-get: libegl1 libegl-mesa0 libgl1-mesa-dri)"
+  apt-get install -y -q libegl1 libegl-mesa0 libgl1-mesa-dri || echo "[setup_env] WARNING: EGL not installed; MetaDrive camera tests will fail"
+fi
 step "mmautomot itself (editable)"
 "$PY" -m pip install -q --no-deps --no-build-isolation -e .
 "$PY" -c "import mmautomot, mmcv.ops, mmdet3d.structures, transformers, diffusers, timm; print('[setup_env] imports OK: torch', __import__('torch').__version__, '| mmcv', __import__('mmcv').__version__, '| mmdet3d', __import__('mmdet3d').__version__, '| transformers', transformers.__version__)"

@@ -1,0 +1,36 @@
+# Tiny AutoMoT trained on MetaDrive expert (IDM) data and evaluated in the MetaDrive closed loop (CPU):
+#   python tools/closed_loop/collect_metadrive.py --out data/metadrive --episodes 8 --seed 1000 --camera 128x64
+#   python tools/train.py projects/automot/configs/automot_tiny_metadrive.py --work-dir work_dirs/automot_tiny_metadrive
+#   python tools/closed_loop/run_metadrive.py projects/automot/configs/automot_tiny_metadrive.py \
+#       --checkpoint work_dirs/automot_tiny_metadrive/iter_400.pth --episodes 5 --seed 0 --out work_dirs/metadrive/automot
+# The rendered front camera (128 x 64, placeholder assets unless the official pack is installed) feeds the
+# UE history and the BEV encoder; the LiDAR-like cloud comes from the simulator's geometry.
+_base_ = ['./automot_tiny_bench2drive-synthetic.py', '../../../configs/_base_/closed_loop/metadrive_agent.py']
+
+data_root = 'data/metadrive/'
+train_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root, ann_file='metadrive_infos_train.pkl'))
+val_dataloader = dict(dataset=dict(data_root=data_root, ann_file='metadrive_infos_val.pkl'))
+test_dataloader = val_dataloader
+max_iters = 400
+train_cfg = dict(max_iters=max_iters, val_interval=400)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
+    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min_ratio=0.01, by_epoch=False, begin=0, end=max_iters),
+]
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=200))
+
+env = dict(camera=dict(_delete_=True, width=128, height=64))
+agent = dict(
+    sensors=[
+        dict(type='sensor.camera.rgb', id='CAM_FRONT', x=0.8, y=0.0, z=1.5, roll=0.0, pitch=0.0, yaw=0.0,
+             width=128, height=64, fov=60),
+        dict(type='sensor.lidar.ray_cast', id='LIDAR', x=0.0, y=0.0, z=2.5, roll=0.0, pitch=0.0, yaw=-90.0),
+        dict(type='sensor.other.imu', id='IMU', x=0.0, y=0.0, z=0.0, roll=0.0, pitch=0.0, yaw=0.0),
+        dict(type='sensor.other.gnss', id='GPS', x=0.0, y=0.0, z=0.0, roll=0.0, pitch=0.0, yaw=0.0),
+        dict(type='sensor.speedometer', id='SPEED', reading_frequency=20),
+    ],
+    preprocess=dict(resize=(128, 64), max_points=4096))
+driver = dict(type='automot', driver_kwargs=dict())
+# MetaDrive labels are the ego (rear-axle-free, centre) trajectory, not a LIDAR_TOP one.
+val_evaluator = dict(collision_cfg=dict(ego_reference='ego'))
+test_evaluator = val_evaluator
