@@ -52,7 +52,7 @@ step "optional: MetaDrive closed loop (requirements/metadrive.txt)"
 # MetaDrive's headless camera renders through EGL (Mesa llvmpipe on CPU): libEGL + the Mesa drivers.
 if ! ldconfig -p 2>/dev/null | grep -q 'libEGL.so.1' && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
   step "optional: EGL / Mesa for MetaDrive's headless camera (apt-get: libegl1 libegl-mesa0 libgl1-mesa-dri)"
-  apt-get install -y -q libegl1 libegl-mesa0 libgl1-mesa-dri || echo "[setup_env] WARNING: EGL not installed; MetaDrive camera tests will fail"
+  { apt-get update -q >/dev/null && apt-get install -y -q libegl1 libegl-mesa0 libgl1-mesa-dri; } || echo "[setup_env] WARNING: EGL not installed; MetaDrive camera tests will fail"
 fi
 step "mmautomot itself (editable)"
 "$PY" -m pip install -q --no-deps --no-build-isolation -e .
