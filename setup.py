@@ -1,4 +1,5 @@
 """Install mmautomot. The pinned stack is installed by tools/setup_env.sh (mmcv needs a source build)."""
+
 import os.path as osp
 
 from setuptools import find_packages, setup

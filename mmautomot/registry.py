@@ -7,6 +7,7 @@ Every registry lazily imports the package that fills it (``locations``), so a co
 An unknown ``type=`` raises a :class:`KeyError` that names the registry and the closest registered
 names, e.g. ``'MoTLayr' is not in the mmautomot::model registry. Did you mean: 'MoTLayer'?``.
 """
+
 import difflib
 from typing import List, Optional, Type
 
@@ -21,20 +22,18 @@ from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import METRICS as MMENGINE_METRICS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
-from mmengine.registry import \
-    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
+from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import PARAM_SCHEDULERS as MMENGINE_PARAM_SCHEDULERS
-from mmengine.registry import Registry as _MMEngineRegistry
 from mmengine.registry import RUNNER_CONSTRUCTORS as MMENGINE_RUNNER_CONSTRUCTORS
 from mmengine.registry import RUNNERS as MMENGINE_RUNNERS
 from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISBACKENDS as MMENGINE_VISBACKENDS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
-from mmengine.registry import \
-    WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
+from mmengine.registry import Registry as _MMEngineRegistry
 
 
 class Registry(_MMEngineRegistry):
@@ -60,9 +59,11 @@ class Registry(_MMEngineRegistry):
         if obj is None:
             names = self.visible_names()
             close = difflib.get_close_matches(key.split('.')[-1], names, n=5, cutoff=0.5)
-            hint = (f"Did you mean: {', '.join(repr(c) for c in close)}?" if close else
-                    f'Registered in {self.scope}::{self.name}: '
-                    f"{', '.join(sorted(self.module_dict)) or '(none)'}.")
+            hint = (
+                f'Did you mean: {", ".join(repr(c) for c in close)}?'
+                if close
+                else f'Registered in {self.scope}::{self.name}: {", ".join(sorted(self.module_dict)) or "(none)"}.'
+            )
             raise KeyError(f"'{key}' is not in the {self.scope}::{self.name} registry. {hint}")
         return obj
 
@@ -78,8 +79,7 @@ def _child(name: str, parent: _MMEngineRegistry, locations: List[str]) -> Regist
 
 
 RUNNERS = _child('runner', MMENGINE_RUNNERS, ['mmautomot.engine'])
-RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS,
-                             ['mmautomot.engine'])
+RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS, ['mmautomot.engine'])
 LOOPS = _child('loop', MMENGINE_LOOPS, ['mmautomot.engine'])
 HOOKS = _child('hook', MMENGINE_HOOKS, ['mmautomot.engine.hooks'])
 DATASETS = _child('dataset', MMENGINE_DATASETS, ['mmautomot.datasets'])
@@ -87,14 +87,13 @@ DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, ['mmautomot.datas
 TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['mmautomot.datasets.transforms'])
 MODELS = _child('model', MMENGINE_MODELS, ['mmautomot.models'])
 MODEL_WRAPPERS = _child('model_wrapper', MMENGINE_MODEL_WRAPPERS, ['mmautomot.models'])
-WEIGHT_INITIALIZERS = _child('weight initializer', MMENGINE_WEIGHT_INITIALIZERS,
-                             ['mmautomot.models'])
+WEIGHT_INITIALIZERS = _child('weight initializer', MMENGINE_WEIGHT_INITIALIZERS, ['mmautomot.models'])
 OPTIMIZERS = _child('optimizer', MMENGINE_OPTIMIZERS, ['mmautomot.engine'])
 OPTIM_WRAPPERS = _child('optim_wrapper', MMENGINE_OPTIM_WRAPPERS, ['mmautomot.engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor',
-                                    MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, ['mmautomot.engine'])
-PARAM_SCHEDULERS = _child('parameter scheduler', MMENGINE_PARAM_SCHEDULERS,
-                          ['mmautomot.engine'])
+OPTIM_WRAPPER_CONSTRUCTORS = _child(
+    'optimizer wrapper constructor', MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, ['mmautomot.engine']
+)
+PARAM_SCHEDULERS = _child('parameter scheduler', MMENGINE_PARAM_SCHEDULERS, ['mmautomot.engine'])
 METRICS = _child('metric', MMENGINE_METRICS, ['mmautomot.evaluation'])
 EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR, ['mmautomot.evaluation'])
 TASK_UTILS = _child('task util', MMENGINE_TASK_UTILS, ['mmautomot.models'])

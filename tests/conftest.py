@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Suite-wide test settings: CPU only, deterministic, every module registered, mmautomot default scope."""
+
 import os
 
 import pytest
@@ -20,6 +21,7 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True, scope='session')
 def _register_mmautomot():
     from mmautomot.utils import register_all_modules
+
     register_all_modules(init_default_scope=True)
     yield
 

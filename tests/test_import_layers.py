@@ -5,6 +5,7 @@ Walks the module-level imports of every file under ``mmautomot/`` (imports insid
 may reach upwards only in the documented registry bootstrap, ``mmautomot.utils.setup_env``) and fails on an
 import from a lower layer into a higher or sibling one, and on any import cycle between modules.
 """
+
 import ast
 import os
 import os.path as osp
@@ -15,11 +16,18 @@ PKG_ROOT = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'mmautomot'
 
 #: rank of each top-level subpackage; a module may import only from a strictly lower rank (or its own package).
 LAYERS = {
-    'version': 0, 'registry': 0, 'utils': 0,
+    'version': 0,
+    'registry': 0,
+    'utils': 0,
     'structures': 1,
-    'models': 2, 'datasets': 2, 'evaluation': 2, 'visualization': 2,
+    'models': 2,
+    'datasets': 2,
+    'evaluation': 2,
+    'visualization': 2,
     'apis': 3,
-    'engine': 4, 'closed_loop': 4, 'testing': 4,
+    'engine': 4,
+    'closed_loop': 4,
+    'testing': 4,
 }
 #: function-level imports allowed to reach upwards (mmdet's register_all_modules pattern)
 LAZY_UPWARD_OK = {'mmautomot.utils.setup_env'}
@@ -27,7 +35,7 @@ LAZY_UPWARD_OK = {'mmautomot.utils.setup_env'}
 
 def _module_name(path):
     rel = osp.relpath(path, osp.dirname(PKG_ROOT))[:-3].replace(os.sep, '.')
-    return rel[:-len('.__init__')] if rel.endswith('.__init__') else rel
+    return rel[: -len('.__init__')] if rel.endswith('.__init__') else rel
 
 
 def _resolve(mod, is_pkg, node):
@@ -35,7 +43,7 @@ def _resolve(mod, is_pkg, node):
         return [a.name for a in node.names]
     base = mod.split('.') if is_pkg else mod.split('.')[:-1]
     if node.level:
-        base = base[:len(base) - (node.level - 1)]
+        base = base[: len(base) - (node.level - 1)]
         prefix = '.'.join(base + ([node.module] if node.module else []))
     else:
         prefix = node.module or ''
@@ -67,8 +75,11 @@ def collect_imports(top_level_only=True):
                 tree = ast.parse(open(path, encoding='utf-8').read(), path)
                 graph[mod] = set()
                 for node in _walk(tree, top_level_only):
-                    graph[mod].update(n for n in _resolve(mod, f == '__init__.py', node)
-                                      if n == 'mmautomot' or n.startswith('mmautomot.'))
+                    graph[mod].update(
+                        n
+                        for n in _resolve(mod, f == '__init__.py', node)
+                        if n == 'mmautomot' or n.startswith('mmautomot.')
+                    )
     return modules, {m: {t for t in ts if t in modules and t != m} for m, ts in graph.items()}
 
 
@@ -106,7 +117,7 @@ def find_cycle(graph):
             if t.startswith(m + '.'):
                 continue
             if state.get(t) == 1:
-                return path[path.index(t):] + [t]
+                return path[path.index(t) :] + [t]
             if not state.get(t):
                 found = visit(t)
                 if found:
@@ -150,10 +161,14 @@ def test_checker_catches_the_violations_it_is_for():
         'mmautomot.apis.driver': {'mmautomot.models.mot', 'mmautomot.structures'},
     }
     bad = layer_violations(graph)
-    assert bad == ['mmautomot.datasets.x -> mmautomot.closed_loop.geometry (datasets may not import closed_loop)',
-                   'mmautomot.visualization.bev -> mmautomot.evaluation.functional '
-                   '(visualization may not import evaluation)']
-    assert find_cycle(graph) == ['mmautomot.closed_loop.protocol', 'mmautomot.closed_loop.server',
-                                 'mmautomot.closed_loop.protocol']
+    assert bad == [
+        'mmautomot.datasets.x -> mmautomot.closed_loop.geometry (datasets may not import closed_loop)',
+        'mmautomot.visualization.bev -> mmautomot.evaluation.functional (visualization may not import evaluation)',
+    ]
+    assert find_cycle(graph) == [
+        'mmautomot.closed_loop.protocol',
+        'mmautomot.closed_loop.server',
+        'mmautomot.closed_loop.protocol',
+    ]
     with pytest.raises(AssertionError):
         assert layer_violations({'mmautomot.newpkg.a': {'mmautomot.models.b'}}) == []

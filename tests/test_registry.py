@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Registry behaviour: unknown types name the registry and the closest registered names."""
+
 import pytest
 from mmengine.registry import MODELS as ROOT_MODELS
 from mmengine.registry import DefaultScope
@@ -13,7 +14,7 @@ PROBES = ('RegistryProbeAlpha', 'RegistryProbeBeta')
 @pytest.fixture
 def probe_models():
     """Register two dummy models in the real mmautomot MODELS registry, removed afterwards."""
-    classes = {name: type(name, (nn.Module, ), {}) for name in PROBES}
+    classes = {name: type(name, (nn.Module,), {}) for name in PROBES}
     for cls in classes.values():
         MODELS.register_module(module=cls, force=True)
     yield classes

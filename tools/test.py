@@ -9,6 +9,7 @@ After ``runner.test()`` the final metrics are written (rank 0) as flat JSON to
 numeric values as floats (non-numeric values are left out and logged). With a test dataset's
 ``on_bad_sample='skip'``, ``skipped_samples`` lists every skipped sample (token, index, error).
 """
+
 import argparse
 import json
 import numbers
@@ -22,8 +23,13 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmautomot.engine import (apply_bad_sample_policy, ensure_checkpoint_check, finalize_dist_env,
-                              load_tool_config, prepare_dist_env)
+from mmautomot.engine import (
+    apply_bad_sample_policy,
+    ensure_checkpoint_check,
+    finalize_dist_env,
+    load_tool_config,
+    prepare_dist_env,
+)
 from mmautomot.utils import enable_safe_mmengine_checkpoints, register_all_modules
 
 # `projects.<name>` packages (custom_imports) live at the repository root, as in mmdet3d.
@@ -37,15 +43,21 @@ VIS_HOOK = 'PlanningVisualizationHook'
 def parse_args():
     parser = argparse.ArgumentParser(description='Test (and evaluate) an mmautomot model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', nargs='?', default=None,
-                        help='checkpoint file (.pth or .safetensors); omit or "none" for '
-                        'parameter-free models')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        default=None,
+        help='checkpoint file (.pth or .safetensors); omit or "none" for parameter-free models',
+    )
     parser.add_argument('--work-dir', help='the dir for logs and test_metrics.json')
     parser.add_argument('--show-dir', help=f'save visualisations here (enables {VIS_HOOK})')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. test_dataloader.batch_size=1')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. test_dataloader.batch_size=1',
+    )
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -56,13 +68,11 @@ def parse_args():
 def enable_visualization_hook(cfg: Config, show_dir: str) -> None:
     """Set ``show_dir`` on the config's PlanningVisualizationHook, adding it if absent."""
     hooks = list((cfg.get('default_hooks') or {}).values()) + list(cfg.get('custom_hooks') or [])
-    found = [h for h in hooks if isinstance(h, dict)
-             and str(h.get('type', '')).split('.')[-1] == VIS_HOOK]
+    found = [h for h in hooks if isinstance(h, dict) and str(h.get('type', '')).split('.')[-1] == VIS_HOOK]
     for hook in found:
         hook['show_dir'] = show_dir
     if not found:
-        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-            ConfigDict(type=VIS_HOOK, show_dir=show_dir)]
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [ConfigDict(type=VIS_HOOK, show_dir=show_dir)]
 
 
 def dump_metrics(metrics: dict, path: str, skipped_samples=None) -> None:
@@ -78,13 +88,16 @@ def dump_metrics(metrics: dict, path: str, skipped_samples=None) -> None:
         if isinstance(value, numbers.Number) and not isinstance(value, bool):
             flat[key] = float(value)
         else:
-            print_log(f'test_metrics.json: skipping non-numeric metric {key}={value!r}',
-                      logger='current')
+            print_log(f'test_metrics.json: skipping non-numeric metric {key}={value!r}', logger='current')
     if skipped_samples is not None:
         flat['skipped_samples'] = list(skipped_samples)
         if skipped_samples:
-            print_log(f'test_metrics.json: {len(skipped_samples)} bad test samples were skipped and are '
-                      'listed under skipped_samples', logger='current', level=30)
+            print_log(
+                f'test_metrics.json: {len(skipped_samples)} bad test samples were skipped and are '
+                'listed under skipped_samples',
+                logger='current',
+                level=30,
+            )
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
         json.dump(flat, f, indent=2)
@@ -98,9 +111,12 @@ def main():
 
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.checkpoint in (None, 'none', 'None'):
-        print_log('tools/test.py: no checkpoint given, testing the model with its initial weights '
-                  '(right only for parameter-free models such as ConstantVelocityPlanner)',
-                  logger='current', level=30)
+        print_log(
+            'tools/test.py: no checkpoint given, testing the model with its initial weights '
+            '(right only for parameter-free models such as ConstantVelocityPlanner)',
+            logger='current',
+            level=30,
+        )
         cfg.load_from = None
     else:
         cfg.load_from = args.checkpoint
@@ -114,8 +130,11 @@ def main():
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     metrics = runner.test()
     if is_main_process():
-        dump_metrics(metrics, osp.join(cfg.work_dir, 'test_metrics.json'),
-                     skipped_samples=runner.message_hub.get_info('bad_samples/test'))
+        dump_metrics(
+            metrics,
+            osp.join(cfg.work_dir, 'test_metrics.json'),
+            skipped_samples=runner.message_hub.get_info('bad_samples/test'),
+        )
     finalize_dist_env(exit_process=True)  # the last statement: see its docstring
 
 

@@ -5,6 +5,7 @@ Distributed: ``tools/dist_train.sh CONFIG GPUS`` (torchrun; also runs on CPU wit
 A config with ``runner_type='FlexibleRunner'`` (and a ``strategy``, e.g. FSDP/DeepSpeed) is built
 through the RUNNERS registry instead of ``Runner.from_cfg``.
 """
+
 import argparse
 import os
 import os.path as osp
@@ -15,8 +16,13 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmautomot.engine import (apply_bad_sample_policy, ensure_checkpoint_check, finalize_dist_env,
-                              load_tool_config, prepare_dist_env)
+from mmautomot.engine import (
+    apply_bad_sample_policy,
+    ensure_checkpoint_check,
+    finalize_dist_env,
+    load_tool_config,
+    prepare_dist_env,
+)
 from mmautomot.utils import enable_safe_mmengine_checkpoints, register_all_modules
 
 # `projects.<name>` packages (custom_imports) live at the repository root, as in mmdet3d.
@@ -29,17 +35,23 @@ def parse_args():
     parser = argparse.ArgumentParser(description='Train an mmautomot model')
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument('--amp', action='store_true', default=False,
-                        help='enable automatic-mixed-precision training (AmpOptimWrapper)')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the lr by the total batch size (needs cfg.auto_scale_lr)')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from CKPT, or from the latest checkpoint in the work dir '
-                        'when no path is given')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. train_cfg.max_iters=10')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
+    parser.add_argument(
+        '--amp', action='store_true', default=False, help='enable automatic-mixed-precision training (AmpOptimWrapper)'
+    )
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true', help='scale the lr by the total batch size (needs cfg.auto_scale_lr)'
+    )
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from CKPT, or from the latest checkpoint in the work dir when no path is given',
+    )
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override config settings, e.g. train_cfg.max_iters=10'
+    )
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none', help='job launcher')
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK instead.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
@@ -60,15 +72,15 @@ def main():
         if wrapper_type == 'AmpOptimWrapper':
             print_log('AMP training is already enabled in your config.', logger='current')
         else:
-            assert wrapper_type == 'OptimWrapper', \
-                f'--amp only supports OptimWrapper, but got {wrapper_type}.'
+            assert wrapper_type == 'OptimWrapper', f'--amp only supports OptimWrapper, but got {wrapper_type}.'
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     if args.auto_scale_lr:
         if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
-            raise RuntimeError('--auto-scale-lr needs `auto_scale_lr = dict(enable=False, '
-                               f'base_batch_size=N)` in {args.config}.')
+            raise RuntimeError(
+                f'--auto-scale-lr needs `auto_scale_lr = dict(enable=False, base_batch_size=N)` in {args.config}.'
+            )
         cfg.auto_scale_lr.enable = True
 
     if args.resume == 'auto':

@@ -6,7 +6,9 @@ _base_ = ['../_base_/datasets/nuscenes_e2e.py', '../_base_/default_runtime.py']
 
 # ego state only: no images or LiDAR are read
 ego_pipeline = [
-    dict(type='BuildPlanningTargets', with_prompt=False, use_target_point=False),  # target point is GT-derived on nuScenes
+    dict(
+        type='BuildPlanningTargets', with_prompt=False, use_target_point=False
+    ),  # target point is GT-derived on nuScenes
     dict(type='PackDrivingInputs'),
 ]
 
@@ -16,7 +18,8 @@ model = dict(
     use_yaw_rate=False,
     fut_steps=6,
     plan_dt=0.5,
-    data_preprocessor=dict(type='DrivingDataPreprocessor'))
+    data_preprocessor=dict(type='DrivingDataPreprocessor'),
+)
 
 train_dataloader = None
 train_cfg = None

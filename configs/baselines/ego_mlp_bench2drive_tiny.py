@@ -1,8 +1,9 @@
 # EgoMLP baseline (AD-MLP style, ego state + 6-way CARLA command) on tiny synthetic Bench2Drive routes:
 # a short iteration-based run on CPU. Open-loop L2 / collision on the val routes as a sanity check.
 _base_ = [
-    '../_base_/datasets/bench2drive_e2e_tiny.py', '../_base_/schedules/adamw_iter_1k.py',
-    '../_base_/default_runtime.py'
+    '../_base_/datasets/bench2drive_e2e_tiny.py',
+    '../_base_/schedules/adamw_iter_1k.py',
+    '../_base_/default_runtime.py',
 ]
 
 # ego state only: no images or LiDAR are read
@@ -19,7 +20,8 @@ model = dict(
     fut_steps=6,
     plan_dt=0.5,
     loss_plan=dict(type='MaskedTrajectoryLoss', loss_type='l1'),
-    data_preprocessor=dict(type='DrivingDataPreprocessor'))
+    data_preprocessor=dict(type='DrivingDataPreprocessor'),
+)
 
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline=ego_pipeline))
 val_dataloader = dict(batch_size=8, dataset=dict(pipeline=ego_pipeline))
@@ -30,8 +32,7 @@ train_cfg = dict(max_iters=max_iters, val_interval=100)
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
-    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min_ratio=0.01, by_epoch=False, begin=0,
-         end=max_iters),
+    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min_ratio=0.01, by_epoch=False, begin=0, end=max_iters),
 ]
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(by_epoch=False, interval=100))
 log_processor = dict(by_epoch=False)

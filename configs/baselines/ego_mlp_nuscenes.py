@@ -1,12 +1,11 @@
 # AD-MLP-style ego-state baseline (Zhai et al. 2023): MLP on ego history + status + command.
-_base_ = [
-    '../_base_/datasets/nuscenes_e2e.py', '../_base_/schedules/adamw_epoch_12.py',
-    '../_base_/default_runtime.py'
-]
+_base_ = ['../_base_/datasets/nuscenes_e2e.py', '../_base_/schedules/adamw_epoch_12.py', '../_base_/default_runtime.py']
 
 # ego state only: no images or LiDAR are read
 ego_pipeline = [
-    dict(type='BuildPlanningTargets', with_prompt=False, use_target_point=False),  # target point is GT-derived on nuScenes
+    dict(
+        type='BuildPlanningTargets', with_prompt=False, use_target_point=False
+    ),  # target point is GT-derived on nuScenes
     dict(type='PackDrivingInputs'),
 ]
 
@@ -18,7 +17,8 @@ model = dict(
     fut_steps=6,
     plan_dt=0.5,
     loss_plan=dict(type='MaskedTrajectoryLoss', loss_type='l1', loss_weight=1.0),
-    data_preprocessor=dict(type='DrivingDataPreprocessor'))
+    data_preprocessor=dict(type='DrivingDataPreprocessor'),
+)
 
 train_dataloader = dict(batch_size=32, dataset=dict(pipeline=ego_pipeline))
 val_dataloader = dict(batch_size=32, dataset=dict(pipeline=ego_pipeline))

@@ -4,5 +4,13 @@ from .driver import Driver
 from .ego_planner_driver import EgoPlannerDriver
 from .inference import init_model, load_weights
 
-__all__ = ['init_model', 'load_weights', 'Driver', 'EgoPlannerDriver', 'load_config', 'build_model_on_meta',
-           'count_params', 'check_cfg_options_keys']
+__all__ = [
+    'init_model',
+    'load_weights',
+    'Driver',
+    'EgoPlannerDriver',
+    'load_config',
+    'build_model_on_meta',
+    'count_params',
+    'check_cfg_options_keys',
+]

@@ -5,6 +5,7 @@
 :func:`load_config` and adds the work dir and launcher; :func:`mmautomot.apis.init_model` and the analysis tools
 (``count_params.py``, ``benchmark_latency.py``, ``estimate_memory.py``) call it directly.
 """
+
 import difflib
 import inspect
 import os.path as osp
@@ -29,6 +30,7 @@ def repo_root_on_path() -> None:
 def known_top_level_keys(cfg: Config) -> List[str]:
     """Top-level keys a config may set: its own keys plus every argument MMEngine's runners accept."""
     from mmengine.runner import FlexibleRunner, Runner
+
     keys = set(cfg.keys())
     for cls in (Runner, FlexibleRunner):
         keys.update(p for p in inspect.signature(cls.__init__).parameters if p not in ('self', 'cfg'))
@@ -55,8 +57,10 @@ def check_cfg_options_keys(cfg: Config, cfg_options: dict, config: str = '') -> 
             close = difflib.get_close_matches(top, known, n=5, cutoff=0.5)
             problems.append(f'{key!r} (unknown top-level key {top!r}; closest known keys: {close})')
     if problems:
-        raise KeyError(f'--cfg-options: {"; ".join(problems)} in {config or "the config"}. Known top-level '
-                       'keys are the config\'s own keys and the arguments of mmengine Runner.')
+        raise KeyError(
+            f'--cfg-options: {"; ".join(problems)} in {config or "the config"}. Known top-level '
+            "keys are the config's own keys and the arguments of mmengine Runner."
+        )
 
 
 def load_config(config: str, cfg_options: Optional[dict] = None) -> Config:
@@ -103,6 +107,7 @@ def count_params(model: torch.nn.Module) -> Dict[str, int]:
     counts = dict(model.count_params()) if hasattr(model, 'count_params') else {}
     counts.setdefault('total_params', total)
     if counts['total_params'] != total:
-        raise RuntimeError(f"count_params() reports total_params={counts['total_params']} but the model "
-                           f'has {total} parameters')
+        raise RuntimeError(
+            f'count_params() reports total_params={counts["total_params"]} but the model has {total} parameters'
+        )
     return {k: int(v) for k, v in counts.items()}

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """A closed-loop driver around a model with ``ue_tick`` / ``ae_tick`` (AutoMoT), running the async scheduler."""
+
 import time
 from collections import deque
 from typing import Dict, Optional, Sequence
@@ -46,12 +47,17 @@ class Driver:
 
     SCHEDULER_KEYS = ('ue_interval', 'max_cache_age', 'on_stale', 'synchronous')
 
-    def __init__(self, model, scheduler=None, cam_names: Optional[Sequence[str]] = None,
-                 front_cam: str = 'CAM_FRONT', **scheduler_overrides):
+    def __init__(
+        self,
+        model,
+        scheduler=None,
+        cam_names: Optional[Sequence[str]] = None,
+        front_cam: str = 'CAM_FRONT',
+        **scheduler_overrides,
+    ):
         unknown = sorted(set(scheduler_overrides) - set(self.SCHEDULER_KEYS))
         if unknown:
-            raise TypeError(f'Driver: unknown arguments {unknown}; scheduler overrides are '
-                            f'{list(self.SCHEDULER_KEYS)}')
+            raise TypeError(f'Driver: unknown arguments {unknown}; scheduler overrides are {list(self.SCHEDULER_KEYS)}')
         self.model = model.eval()
         if scheduler is None:
             cfg = getattr(model, 'cfg', None)
@@ -79,7 +85,7 @@ class Driver:
 
     def _img_hist(self, obs: dict, front: torch.Tensor) -> torch.Tensor:
         if obs.get('img_hist') is not None:
-            frames = [_chw(f, 'img_hist[i]') for f in obs['img_hist']][-self.num_frames:]
+            frames = [_chw(f, 'img_hist[i]') for f in obs['img_hist']][-self.num_frames :]
         else:
             self.history.append(front)
             frames = list(self.history)
@@ -102,11 +108,13 @@ class Driver:
         if ego_status is None:
             ego_status = np.array([obs['speed'], 0.0, 0.0, 0.0], dtype=np.float32)
         inputs = dict(
-            img_hist=self._img_hist(obs, front), imgs=imgs,
+            img_hist=self._img_hist(obs, front),
+            imgs=imgs,
             points=torch.as_tensor(np.asarray(obs['points'], dtype=np.float32)),
             ego_status=torch.as_tensor(np.asarray(ego_status, dtype=np.float32)).reshape(4),
             target_point=torch.as_tensor(np.asarray(obs['target_point'], dtype=np.float32)).reshape(2),
-            command=torch.tensor(int(obs['command'])))
+            command=torch.tensor(int(obs['command'])),
+        )
         if obs.get('ego_hist_trajs') is not None:  # optional past ego positions (N, 2), ego frame, oldest first
             inputs['ego_hist_trajs'] = torch.as_tensor(np.asarray(obs['ego_hist_trajs'], dtype=np.float32))
         sample = DrivingDataSample(metainfo=dict(cam_names=names))
@@ -141,8 +149,9 @@ class Driver:
             return self.model.ue_tick(inputs, cache=prev, data_samples=samples, tick=tick)
 
         tick = observation.get('tick')
-        res = self.scheduler.step(ue_fn, lambda cache: self.model.ae_tick(inputs, cache),
-                                  tick=None if tick is None else int(tick))
+        res = self.scheduler.step(
+            ue_fn, lambda cache: self.model.ae_tick(inputs, cache), tick=None if tick is None else int(tick)
+        )
         out = res['output']
         timings = dict(preprocess=t_prep, **res['timings_ms'])
         refiner = self.model.refiner_tick if getattr(self.model, 'has_refiner', False) else None
@@ -152,9 +161,16 @@ class Driver:
             timings['refiner'] = (time.perf_counter() - t1) * 1e3
         actions = out['meta_actions'][0].cpu().numpy().astype(np.int64)
         timings['total'] = (time.perf_counter() - t0) * 1e3
-        result = dict(meta_actions=actions, meta_action_text=[meta_action_to_text(*a) for a in actions],
-                      path=out['path'][0].float().cpu().numpy(), waypoints=out['waypoints'][0].float().cpu().numpy(),
-                      timings_ms=timings, ue_ran=res['ue_ran'], cache_age=res['cache_age'], tick=res['tick'])
+        result = dict(
+            meta_actions=actions,
+            meta_action_text=[meta_action_to_text(*a) for a in actions],
+            path=out['path'][0].float().cpu().numpy(),
+            waypoints=out['waypoints'][0].float().cpu().numpy(),
+            timings_ms=timings,
+            ue_ran=res['ue_ran'],
+            cache_age=res['cache_age'],
+            tick=res['tick'],
+        )
         if 'waypoints_proposal' in out:
             result['waypoints_proposal'] = out['waypoints_proposal'][0].float().cpu().numpy()
         if 'info' in out:  # model-reported scalars for the latency log (e.g. flow steps, routed view)
@@ -182,6 +198,7 @@ class Driver:
         if cache is None or self.last_context is None:
             raise RuntimeError('Driver.answer: no driving cache yet; call step() first')
         ue = self.model.mot.ue
-        ids = ue.answer_from_cache(cache, ue.question_ids(question, driving_prompt(*self.last_context)),
-                                   max_new_tokens=max_new_tokens)
+        ids = ue.answer_from_cache(
+            cache, ue.question_ids(question, driving_prompt(*self.last_context)), max_new_tokens=max_new_tokens
+        )
         return ids if return_ids else ue.tokenizer.decode(ids, skip_special_tokens=True)

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """A closed-loop driver for the ego-state baselines (constant velocity, ego MLP)."""
+
 import time
 from collections import deque
 from typing import Dict
@@ -62,10 +63,12 @@ class EgoPlannerDriver:
             self.xy = self.xy + rotation_2d(self.yaw + turn / 2)[:, 0] * float(status[0]) * self.dt
             self.yaw += turn
         self.poses.append((self.xy.copy(), self.yaw))
-        inputs = dict(ego_status=torch.from_numpy(status)[None], command=torch.tensor([int(observation['command'])]),
-                      ego_hist_trajs=torch.from_numpy(self._history())[None],
-                      target_point=torch.as_tensor(np.asarray(observation['target_point'], np.float32))[None])
+        inputs = dict(
+            ego_status=torch.from_numpy(status)[None],
+            command=torch.tensor([int(observation['command'])]),
+            ego_hist_trajs=torch.from_numpy(self._history())[None],
+            target_point=torch.as_tensor(np.asarray(observation['target_point'], np.float32))[None],
+        )
         wps = self.model.predict_trajs(inputs)[0].float().cpu().numpy()
         ms = (time.perf_counter() - t0) * 1e3
-        return dict(meta_actions=np.zeros((3, 2), np.int64), path=wps, waypoints=wps,
-                    timings_ms=dict(total=ms))
+        return dict(meta_actions=np.zeros((3, 2), np.int64), path=wps, waypoints=wps, timings_ms=dict(total=ms))

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Build a model from a config and load its weights (safetensors or a torch checkpoint)."""
+
 import os.path as osp
 from typing import Optional, Union
 
@@ -8,10 +9,10 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmautomot.registry import MODELS
-from .config_loading import load_config
 from mmautomot.utils.checkpoint_compat import load_checkpoint_file
 from mmautomot.utils.state_dict_check import check_state_dict_fits, strip_prefixes
 
+from .config_loading import load_config
 
 
 def load_weights(path: str) -> dict:
@@ -31,8 +32,9 @@ def load_weights(path: str) -> dict:
     return strip_prefixes(state)
 
 
-def init_model(config: Union[str, Config], checkpoint: Optional[str] = None, device: str = 'cpu',
-               strict: bool = True) -> torch.nn.Module:
+def init_model(
+    config: Union[str, Config], checkpoint: Optional[str] = None, device: str = 'cpu', strict: bool = True
+) -> torch.nn.Module:
     """Build a model from a config file / :class:`Config` and optionally load weights.
 
     Args:

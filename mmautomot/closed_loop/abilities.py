@@ -19,6 +19,7 @@ junction (:mod:`mmautomot.closed_loop.junctions`; needs the town maps). Without 
 given and Traffic_Signs and the mean are marked as lower bounds (``lower_bound: True``) whenever a route
 could have been credited.
 """
+
 import ast
 import json
 import math
@@ -33,7 +34,7 @@ from .result_records import route_key
 
 ABILITIES = ('Overtaking', 'Merging', 'Emergency_Brake', 'Give_Way', 'Traffic_Signs')
 SUCCESS_STATUSES = ('Completed', 'Perfect')
-IGNORED_INFRACTIONS = ('min_speed_infractions', )
+IGNORED_INFRACTIONS = ('min_speed_infractions',)
 SIGN_INFRACTIONS = ('red_light', 'stop_infraction')
 MISSING_RULES = ('official', 'failure')
 
@@ -60,8 +61,9 @@ def record_scenarios(rec: Optional[dict]) -> set:
     return {scenario_type(n) for n in names if n} | {n for n in names if n}
 
 
-def load_ability_mapping(b2d_root: Optional[str] = None, mapping_file: Optional[str] = None,
-                         routes_xml: Optional[str] = None) -> dict:
+def load_ability_mapping(
+    b2d_root: Optional[str] = None, mapping_file: Optional[str] = None, routes_xml: Optional[str] = None
+) -> dict:
     """Ability -> route keys or scenario types, from a JSON file or the user's Bench2Drive checkout.
 
     * ``mapping_file``: JSON ``{"Overtaking": [route ids or scenario type names], ...}`` and optionally
@@ -84,8 +86,7 @@ def load_ability_mapping(b2d_root: Optional[str] = None, mapping_file: Optional[
             raise ValueError(f'{mapping_file}: expected a JSON object {{ability: [ids or types]}}')
         for k, v in raw.items():
             if k == 'route_scenarios':
-                route_scen.update({route_key(r): ([s] if isinstance(s, str) else list(s))
-                                   for r, s in v.items()})
+                route_scen.update({route_key(r): ([s] if isinstance(s, str) else list(s)) for r, s in v.items()})
             else:
                 mapping[k] = {str(x) for x in v}
         unknown = set(mapping) - set(ABILITIES)
@@ -96,8 +97,9 @@ def load_ability_mapping(b2d_root: Optional[str] = None, mapping_file: Optional[
         script = osp.join(b2d_root, 'tools', 'ability_benchmark.py')
         if not mapping:
             if not osp.isfile(script):
-                raise FileNotFoundError(f'{script} not found: pass --b2d-root of a Bench2Drive '
-                                        'checkout or a JSON mapping file')
+                raise FileNotFoundError(
+                    f'{script} not found: pass --b2d-root of a Bench2Drive checkout or a JSON mapping file'
+                )
             mapping = _dict_literal_with_keys(script, ABILITIES)
         xml = osp.join(b2d_root, 'leaderboard', 'data', 'bench2drive220.xml')
         if osp.isfile(xml) and not routes_xml:
@@ -157,8 +159,9 @@ def sign_credit_candidates(records: Dict[str, dict], keys: set) -> List[str]:
     return out
 
 
-def traffic_sign_credit(records: Dict[str, dict], candidates: Sequence[str], routes: Dict[str, dict],
-                        xodr_dir: str) -> set:
+def traffic_sign_credit(
+    records: Dict[str, dict], candidates: Sequence[str], routes: Dict[str, dict], xodr_dir: str
+) -> set:
     """Candidates whose ego got past the first junction (``score_route`` % >= junction exit fraction).
 
     Args:
@@ -166,6 +169,7 @@ def traffic_sign_credit(records: Dict[str, dict], candidates: Sequence[str], rou
         xodr_dir (str): folder with ``<Town>.xodr``.
     """
     from .junctions import first_junction_exit, load_town_map
+
     maps, credited = {}, set()
     for k in candidates:
         if k not in routes:
@@ -180,8 +184,9 @@ def traffic_sign_credit(records: Dict[str, dict], candidates: Sequence[str], rou
     return credited
 
 
-def ability_scores(records: Dict[str, dict], mapping: dict, missing: str = 'official',
-                   sign_credit: Optional[set] = None) -> Dict[str, dict]:
+def ability_scores(
+    records: Dict[str, dict], mapping: dict, missing: str = 'official', sign_credit: Optional[set] = None
+) -> Dict[str, dict]:
     """Per ability: ``success_rate`` (percent), ``driving_score`` (0-100), ``num_routes``, ``num_missing``.
 
     Args:
@@ -214,9 +219,13 @@ def ability_scores(records: Dict[str, dict], mapping: dict, missing: str = 'offi
                 ok |= set(cands) & set(sign_credit)
         n = len(denom)
         ds = sum(float(records[k]['scores']['score_composed']) for k in present)
-        out[ability] = dict(success_rate=100.0 * len(ok) / n if n else float('nan'),
-                            driving_score=ds / n if n else float('nan'), num_routes=n,
-                            num_missing=len(keys - present), **entry)
+        out[ability] = dict(
+            success_rate=100.0 * len(ok) / n if n else float('nan'),
+            driving_score=ds / n if n else float('nan'),
+            num_routes=n,
+            num_missing=len(keys - present),
+            **entry,
+        )
     rates = [v['success_rate'] for v in out.values() if not math.isnan(v['success_rate'])]
     out['mean'] = dict(success_rate=float(np.mean(rates)) if rates else float('nan'))
     if lower:

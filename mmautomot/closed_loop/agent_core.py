@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The simulator-independent closed-loop agent: sensors in, vehicle control out (no ``carla`` import)."""
+
 import copy
 import logging
 import time
@@ -7,8 +8,9 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 
-from .controller import TrajectoryController
 from mmautomot.structures.geometry import ego_to_world, world_to_ego
+
+from .controller import TrajectoryController
 from .heuristics import Heuristics, HeuristicsConfig
 from .preprocess import SensorPreprocessor
 from .protocol import DriverProtocol, build_driver, step_driver, validate_driver_output
@@ -20,16 +22,16 @@ logger = logging.getLogger(__name__)
 
 #: defaults of every agent config section (``agent_config.json`` records the resolved values).
 DEFAULT_AGENT_CFG = dict(
-    sensors=[],                      # leaderboard sensor dicts, see configs/_base_/closed_loop/
+    sensors=[],  # leaderboard sensor dicts, see configs/_base_/closed_loop/
     preprocess=dict(jpeg_quality=None, resize=None, max_points=None),
     route=dict(min_distance=7.5, max_distance=50.0, lat_ref=0.0, lon_ref=0.0),
-    control=dict(),                  # TrajectoryController kwargs
-    heuristics=dict(),               # HeuristicsConfig fields (all off by default)
+    control=dict(),  # TrajectoryController kwargs
+    heuristics=dict(),  # HeuristicsConfig fields (all off by default)
     fallback=dict(max_plan_reuse_ticks=10, required_sensors=None),
-    action_interval=1,               # call the driver every N control ticks, reuse the plan between
-    dt=0.05,                         # 20 Hz CARLA fixed step
+    action_interval=1,  # call the driver every N control ticks, reuse the plan between
+    dt=0.05,  # 20 Hz CARLA fixed step
     prompt=None,
-    instruction=None,                # free-text navigation instruction passed to the driver (LangAuto-style)
+    instruction=None,  # free-text navigation instruction passed to the driver (LangAuto-style)
     flush_every=200,
 )
 
@@ -81,9 +83,13 @@ class ClosedLoopAgent:
             fed to the model.
     """
 
-    def __init__(self, cfg: Optional[dict] = None, driver: Optional[DriverProtocol] = None,
-                 save_dir: Optional[str] = None,
-                 metric_provider: Optional[Callable[[], Optional[dict]]] = None):
+    def __init__(
+        self,
+        cfg: Optional[dict] = None,
+        driver: Optional[DriverProtocol] = None,
+        save_dir: Optional[str] = None,
+        metric_provider: Optional[Callable[[], Optional[dict]]] = None,
+    ):
         self.cfg = merge_cfg(cfg)
         c = self.cfg
         sensors = c['sensors']
@@ -101,21 +107,21 @@ class ClosedLoopAgent:
         self.controller = TrajectoryController(**c['control'])
         self.heuristics = Heuristics(HeuristicsConfig(**c['heuristics']))
         fb = c['fallback']
-        self.required = list(fb['required_sensors'] if fb['required_sensors'] is not None
-                             else self.camera_ids + self.lidar_ids)
+        self.required = list(
+            fb['required_sensors'] if fb['required_sensors'] is not None else self.camera_ids + self.lidar_ids
+        )
         self.max_reuse = int(fb['max_plan_reuse_ticks'])
         self.driver = driver if driver is not None else build_driver(c.get('driver'))
         self.metric_provider = metric_provider
         self.recorder = RunRecorder(save_dir, c['flush_every'])
-        resolved = dict(c, heuristics=self.heuristics.cfg.to_dict(), fallback=dict(
-            fb, required_sensors=self.required))
+        resolved = dict(c, heuristics=self.heuristics.cfg.to_dict(), fallback=dict(fb, required_sensors=self.required))
         self.recorder.write_config(resolved)
         self.tick = 0
-        self.plan = None          # last valid driver output (ego frame of plan_pose)
+        self.plan = None  # last valid driver output (ego frame of plan_pose)
         self.instruction = c['instruction']
-        self.plan_pose = None     # (xy, yaw) at which the plan was made
+        self.plan_pose = None  # (xy, yaw) at which the plan was made
         self.plan_age = 0
-        self.driver_calls = 0     # the first call of a route carries reset=True
+        self.driver_calls = 0  # the first call of a route carries reset=True
         self.invalid_since = None  # first tick of the current run of invalid-state ticks
 
     # ------------------------------------------------------------------ route
@@ -132,10 +138,16 @@ class ClosedLoopAgent:
         return out
 
     def _observation(self, images, points, state, route) -> dict:
-        obs = dict(images=images, points=points if points is not None else np.zeros((0, 4), np.float32),
-                   speed=float(state.speed), target_point=np.asarray(route['target_point'], np.float32),
-                   command=int(route['command']), ego_status=state.ego_status, tick=self.tick,
-                   reset=self.driver_calls == 0)
+        obs = dict(
+            images=images,
+            points=points if points is not None else np.zeros((0, 4), np.float32),
+            speed=float(state.speed),
+            target_point=np.asarray(route['target_point'], np.float32),
+            command=int(route['command']),
+            ego_status=state.ego_status,
+            tick=self.tick,
+            reset=self.driver_calls == 0,
+        )
         if self.cfg['prompt'] is not None:
             obs['prompt'] = self.cfg['prompt']
         if self.instruction is not None:
@@ -181,14 +193,16 @@ class ClosedLoopAgent:
         if not state.valid:
             if self.invalid_since is None:
                 self.invalid_since = tick
-                self.recorder.add_event(tick, 'invalid_state',
-                                        f'{state.invalid_reason()}: braking until the ego state is valid')
+                self.recorder.add_event(
+                    tick, 'invalid_state', f'{state.invalid_reason()}: braking until the ego state is valid'
+                )
             lat['mode'] = 'invalid_state'
             self.controller.reset()
             return dict(steer=0.0, throttle=0.0, brake=1.0)
         if self.invalid_since is not None:
-            self.recorder.add_event(tick, 'state_valid',
-                                    f'ego state valid after {tick - self.invalid_since} braked ticks')
+            self.recorder.add_event(
+                tick, 'state_valid', f'ego state valid after {tick - self.invalid_since} braked ticks'
+            )
             self.invalid_since = None
         route = self.planner.run_step(state.xy, state.yaw)
         images, points, missing = self.preprocess(input_data)

@@ -10,6 +10,7 @@ or a file, never from the command line (other users can read a process's argumen
 * ``MMAUTOMOT_SERVER_SECRET_FILE`` / a ``secret_file`` argument: a file holding it (surrounding
   whitespace stripped; keep it readable by you only, ``chmod 600``).
 """
+
 import hashlib
 import hmac
 import os
@@ -27,8 +28,10 @@ class AuthError(PermissionError):
 
 def _check(secret: bytes, source: str) -> bytes:
     if len(secret) < MIN_SECRET_BYTES:
-        raise AuthError(f'model server secret from {source} has {len(secret)} bytes; use at least '
-                        f'{MIN_SECRET_BYTES} (e.g. python -c "import secrets; print(secrets.token_hex(32))")')
+        raise AuthError(
+            f'model server secret from {source} has {len(secret)} bytes; use at least '
+            f'{MIN_SECRET_BYTES} (e.g. python -c "import secrets; print(secrets.token_hex(32))")'
+        )
     return secret
 
 
@@ -42,8 +45,9 @@ def read_secret_file(path: str) -> bytes:
     return _check(data, f'file {path!r}')
 
 
-def resolve_secret(secret: Union[str, bytes, None] = None, secret_file: Optional[str] = None,
-                   required: bool = True) -> Optional[bytes]:
+def resolve_secret(
+    secret: Union[str, bytes, None] = None, secret_file: Optional[str] = None, required: bool = True
+) -> Optional[bytes]:
     """The shared secret from (in this order) ``secret``, ``secret_file``, ``$MMAUTOMOT_SERVER_SECRET``,
     ``$MMAUTOMOT_SERVER_SECRET_FILE``.
 
@@ -59,8 +63,10 @@ def resolve_secret(secret: Union[str, bytes, None] = None, secret_file: Optional
     if os.environ.get(SECRET_FILE_ENV):
         return read_secret_file(os.environ[SECRET_FILE_ENV])
     if required:
-        raise AuthError(f'the model server needs a shared secret: set ${SECRET_ENV} or '
-                        f'${SECRET_FILE_ENV} (a file readable by you only); see mmautomot/closed_loop/README.md')
+        raise AuthError(
+            f'the model server needs a shared secret: set ${SECRET_ENV} or '
+            f'${SECRET_FILE_ENV} (a file readable by you only); see mmautomot/closed_loop/README.md'
+        )
     return None
 
 

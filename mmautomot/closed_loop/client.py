@@ -3,6 +3,7 @@
 
 Plain Python + numpy (it runs in CARLA's Python); imports only the wire format and the auth helpers.
 """
+
 import socket
 import time
 from typing import Any, Dict, Optional
@@ -40,9 +41,17 @@ class RemoteDriver:
         retry_delay (float): seconds between connection attempts. Defaults to 1.0.
     """
 
-    def __init__(self, host: str = '127.0.0.1', port: int = 50051, timeout: float = 60.0,
-                 max_bytes: int = DEFAULT_MAX_BYTES, connect_retries: int = 30,
-                 secret_file: Optional[str] = None, secret=None, retry_delay: float = 1.0):
+    def __init__(
+        self,
+        host: str = '127.0.0.1',
+        port: int = 50051,
+        timeout: float = 60.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        connect_retries: int = 30,
+        secret_file: Optional[str] = None,
+        secret=None,
+        retry_delay: float = 1.0,
+    ):
         self.host, self.port, self.timeout = host, int(port), float(timeout)
         self.max_bytes, self.connect_retries = int(max_bytes), int(connect_retries)
         self.retry_delay = float(retry_delay)
@@ -58,8 +67,10 @@ class RemoteDriver:
         if not data.get('auth'):
             return
         if self._secret is None:
-            raise RemoteDriverError('the model server requires a shared secret: set $MMAUTOMOT_SERVER_SECRET '
-                                    'or $MMAUTOMOT_SERVER_SECRET_FILE, or pass secret_file=')
+            raise RemoteDriverError(
+                'the model server requires a shared secret: set $MMAUTOMOT_SERVER_SECRET '
+                'or $MMAUTOMOT_SERVER_SECRET_FILE, or pass secret_file='
+            )
         send_message(sock, 'auth', dict(mac=mac(self._secret, data['nonce'])))
         kind, data = recv_message(sock, self.max_bytes)
         if kind != 'welcome':

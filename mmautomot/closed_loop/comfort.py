@@ -26,18 +26,26 @@ ego's ``forward_vector`` / ``right_vector`` (or, when a log lacks them, with the
 ``rotation[2]``, the yaw of the official ``[roll, pitch, yaw]`` order); the jerk is the norm of the
 derivative of the horizontal (x, y) acceleration.
 """
+
 from typing import Dict, Iterable, Optional
 
 import numpy as np
 
 #: nuPlan comfort thresholds (SI units, rad for yaw): (low, high) open interval.
-COMFORT_THRESHOLDS = dict(lon_acc=(-4.05, 2.40), lat_acc=(-4.89, 4.89), jerk=(-8.37, 8.37),
-                          lon_jerk=(-4.13, 4.13), yaw_acc=(-1.93, 1.93), yaw_rate=(-0.95, 0.95))
+COMFORT_THRESHOLDS = dict(
+    lon_acc=(-4.05, 2.40),
+    lat_acc=(-4.89, 4.89),
+    jerk=(-8.37, 8.37),
+    lon_jerk=(-4.13, 4.13),
+    yaw_acc=(-1.93, 1.93),
+    yaw_rate=(-0.95, 0.95),
+)
 SEGMENT = 20
 
 
 def _savgol(x: np.ndarray, window: int, dt: float, deriv: int = 0) -> np.ndarray:
     from scipy.signal import savgol_filter
+
     if len(x) >= window:
         return savgol_filter(x, window, 2, deriv=deriv, delta=dt)
     if deriv == 0:
@@ -69,7 +77,7 @@ def heading_axes(frames: list) -> tuple:
     if all('forward_vector' in f for f in frames):
         fwd = np.array([f['forward_vector'][:3] for f in frames], dtype=np.float64)
     else:
-        yaw = np.radians([f['rotation'][2] for f in frames])      # [roll, pitch, yaw]
+        yaw = np.radians([f['rotation'][2] for f in frames])  # [roll, pitch, yaw]
         fwd = np.stack([np.cos(yaw), np.sin(yaw), np.zeros_like(yaw)], axis=1)
     if all('right_vector' in f for f in frames):
         right = np.array([f['right_vector'][:3] for f in frames], dtype=np.float64)
@@ -79,8 +87,9 @@ def heading_axes(frames: list) -> tuple:
     return fwd, right
 
 
-def comfort_signals(metric_info: dict, dt: float, window: int, yaw_units: str,
-                    what: str = 'metric_info') -> Dict[str, np.ndarray]:
+def comfort_signals(
+    metric_info: dict, dt: float, window: int, yaw_units: str, what: str = 'metric_info'
+) -> Dict[str, np.ndarray]:
     """Per-frame comfort quantities of one route.
 
     Args:
@@ -108,9 +117,14 @@ def comfort_signals(metric_info: dict, dt: float, window: int, yaw_units: str,
         yaw_rate, yaw_acc = _savgol(wz, window, dt), _savgol(wz, window, dt, 1)
     else:
         raise ValueError(f"yaw_units must be 'official' or 'si', got {yaw_units!r}")
-    return dict(lon_acc=_savgol(lon, window, dt), lat_acc=_savgol(lat, window, dt),
-                jerk=np.linalg.norm(jerk, axis=1), lon_jerk=_savgol(lon, window, dt, 1),
-                yaw_rate=yaw_rate, yaw_acc=yaw_acc)
+    return dict(
+        lon_acc=_savgol(lon, window, dt),
+        lat_acc=_savgol(lat, window, dt),
+        jerk=np.linalg.norm(jerk, axis=1),
+        lon_jerk=_savgol(lon, window, dt, 1),
+        yaw_rate=yaw_rate,
+        yaw_acc=yaw_acc,
+    )
 
 
 def segment_flags(sig: Dict[str, np.ndarray], segment: int = SEGMENT) -> np.ndarray:
@@ -119,11 +133,12 @@ def segment_flags(sig: Dict[str, np.ndarray], segment: int = SEGMENT) -> np.ndar
     for name, (lo, hi) in COMFORT_THRESHOLDS.items():
         ok &= (sig[name] > lo) & (sig[name] < hi)
     n = len(ok) // segment
-    return ok[:n * segment].reshape(n, segment).all(axis=1)
+    return ok[: n * segment].reshape(n, segment).all(axis=1)
 
 
-def comfort_official(infos: Iterable[dict], segment: int = SEGMENT, dt: float = 0.1,
-                     window: int = 7) -> Optional[float]:
+def comfort_official(
+    infos: Iterable[dict], segment: int = SEGMENT, dt: float = 0.1, window: int = 7
+) -> Optional[float]:
     """Bench2Drive's published comfort (percent): mean over routes of the comfortable-segment fraction.
 
     Quirks kept on purpose (see the module docstring): 0.1 s frames, 7-frame smoothing, yaw rate in deg/s
@@ -138,8 +153,9 @@ def comfort_official(infos: Iterable[dict], segment: int = SEGMENT, dt: float = 
     return 100.0 * float(np.mean(fractions)) if fractions else None
 
 
-def comfort_corrected(infos: Iterable[dict], segment: int = SEGMENT, dt: float = 0.05,
-                      window: int = 15) -> Optional[float]:
+def comfort_corrected(
+    infos: Iterable[dict], segment: int = SEGMENT, dt: float = 0.05, window: int = 15
+) -> Optional[float]:
     """mmautomot's corrected comfort (percent): SI yaw units, real 20 Hz step, segments pooled."""
     good = total = 0
     for i, info in enumerate(infos):

@@ -4,6 +4,7 @@
 All inputs are in the ego frame (x forward, y left). The output follows CARLA's ``VehicleControl``
 convention: ``steer`` in [-1, 1] with **positive = right**, ``throttle`` and ``brake`` in [0, 1].
 """
+
 from collections import deque
 from typing import Dict, Optional
 
@@ -74,13 +75,26 @@ class TrajectoryController:
         min_steer_speed (float): m/s. Defaults to 0.0 (always steer).
     """
 
-    def __init__(self, lateral: Optional[dict] = None, longitudinal: Optional[dict] = None,
-                 lateral_mode: str = 'path', aim_index: int = 1, path_spacing: float = 0.1,
-                 lookahead_min: float = 3.0, lookahead_max: float = 10.0,
-                 lookahead_gain: float = 0.4, waypoint_dt: float = 0.5, speed_segments: int = 2,
-                 desired_speed_scale: float = 1.0, brake_speed: float = 0.4,
-                 brake_ratio: float = 1.1, clip_delta: float = 0.25, max_throttle: float = 0.75,
-                 max_steer: float = 1.0, min_steer_speed: float = 0.0):
+    def __init__(
+        self,
+        lateral: Optional[dict] = None,
+        longitudinal: Optional[dict] = None,
+        lateral_mode: str = 'path',
+        aim_index: int = 1,
+        path_spacing: float = 0.1,
+        lookahead_min: float = 3.0,
+        lookahead_max: float = 10.0,
+        lookahead_gain: float = 0.4,
+        waypoint_dt: float = 0.5,
+        speed_segments: int = 2,
+        desired_speed_scale: float = 1.0,
+        brake_speed: float = 0.4,
+        brake_ratio: float = 1.1,
+        clip_delta: float = 0.25,
+        max_throttle: float = 0.75,
+        max_steer: float = 1.0,
+        min_steer_speed: float = 0.0,
+    ):
         if lateral_mode not in ('path', 'aim'):
             raise ValueError(f"lateral_mode must be 'path' or 'aim', got {lateral_mode!r}")
         self.lat_pid = PIDController(**(lateral or dict(kp=1.25, ki=0.75, kd=0.3, window=20)))
@@ -102,22 +116,24 @@ class TrajectoryController:
     def desired_speed(self, waypoints: np.ndarray) -> float:
         wps = np.concatenate([np.zeros((1, 2)), np.asarray(waypoints, float).reshape(-1, 2)], axis=0)
         k = max(1, min(self.speed_segments, len(wps) - 1))
-        seg = np.linalg.norm(np.diff(wps[:k + 1], axis=0), axis=1)
+        seg = np.linalg.norm(np.diff(wps[: k + 1], axis=0), axis=1)
         return float(seg.mean() / self.waypoint_dt) * self.desired_speed_scale
 
     def aim_point(self, path: Optional[np.ndarray], waypoints: np.ndarray, speed: float) -> np.ndarray:
         if self.lateral_mode == 'aim' or path is None or len(path) == 0:
             wps = np.asarray(waypoints, float).reshape(-1, 2)
             return wps[min(self.aim_index, len(wps) - 1)]
-        lookahead = float(np.clip(self.lookahead_min + self.lookahead_gain * speed,
-                                  self.lookahead_min, self.lookahead_max))
+        lookahead = float(
+            np.clip(self.lookahead_min + self.lookahead_gain * speed, self.lookahead_min, self.lookahead_max)
+        )
         n = int(np.ceil(lookahead / self.path_spacing))
         dense, mask = resample_polyline(path, self.path_spacing, n)
         valid = np.flatnonzero(mask)
         return dense[valid[-1]] if len(valid) else np.asarray(path, float).reshape(-1, 2)[-1]
 
-    def step(self, waypoints: np.ndarray, speed: float, path: Optional[np.ndarray] = None,
-             speed_cap: Optional[float] = None) -> Dict[str, float]:
+    def step(
+        self, waypoints: np.ndarray, speed: float, path: Optional[np.ndarray] = None, speed_cap: Optional[float] = None
+    ) -> Dict[str, float]:
         """One control step.
 
         Args:
@@ -145,5 +161,11 @@ class TrajectoryController:
         if speed < self.min_steer_speed:
             steer = 0.0
         steer = float(np.clip(steer, -self.max_steer, self.max_steer))
-        return dict(steer=steer, throttle=throttle, brake=float(brake), desired_speed=desired,
-                    aim=[float(aim[0]), float(aim[1])], angle=angle)
+        return dict(
+            steer=steer,
+            throttle=throttle,
+            brake=float(brake),
+            desired_speed=desired,
+            aim=[float(aim[0]), float(aim[1])],
+            angle=angle,
+        )

@@ -11,6 +11,7 @@ Commands are templates formatted with ``{port}``, ``{tm_port}``, ``{gpu}``, ``{r
 ``{route_id}``, ``{checkpoint}``, ``{save_path}``, ``{instance}``; they run through :mod:`subprocess`
 in their own process group, and only these process groups are ever signalled.
 """
+
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from typing import Dict, List, Optional
 
 logger = logging.getLogger(__name__)
 
-CRASH_MARKERS = ('Simulation crashed', )
+CRASH_MARKERS = ('Simulation crashed',)
 
 
 def split_routes(routes_xml: str, out_dir: str) -> List[str]:
@@ -42,8 +43,7 @@ def split_routes(routes_xml: str, out_dir: str) -> List[str]:
             raise ValueError(f'{routes_xml}: a <route> has no id attribute')
         single = ET.Element(root.tag, root.attrib)
         single.append(route)
-        ET.ElementTree(single).write(osp.join(out_dir, f'{rid}.xml'), encoding='utf-8',
-                                     xml_declaration=True)
+        ET.ElementTree(single).write(osp.join(out_dir, f'{rid}.xml'), encoding='utf-8', xml_declaration=True)
         ids.append(str(rid))
     if not ids:
         raise ValueError(f'{routes_xml}: no <route> elements')
@@ -68,6 +68,7 @@ def is_finished(status: Optional[str]) -> bool:
 class RunnerConfig:
     """Settings of :class:`EvaluationRunner` (ports: instance i uses ``base_port + i * port_step`` and
     ``tm_base_port + i * port_step``; GPU ``gpus[i % len(gpus)]``)."""
+
     carla_cmd: str
     leaderboard_cmd: str
     out_dir: str
@@ -93,14 +94,20 @@ class CarlaInstance:
         self.proc: Optional[subprocess.Popen] = None
 
     def fmt(self, template: str, **extra) -> List[str]:
-        return shlex.split(template.format(port=self.port, tm_port=self.tm_port, gpu=self.gpu,
-                                           instance=self.index, **extra))
+        return shlex.split(
+            template.format(port=self.port, tm_port=self.tm_port, gpu=self.gpu, instance=self.index, **extra)
+        )
 
     def start(self) -> None:
         self.stop()
         log = open(osp.join(self.cfg.out_dir, 'logs', f'carla_{self.index}.log'), 'ab')
-        self.proc = subprocess.Popen(self.fmt(self.cfg.carla_cmd), stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, env={**os.environ, **self.cfg.env})
+        self.proc = subprocess.Popen(
+            self.fmt(self.cfg.carla_cmd),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **self.cfg.env},
+        )
         log.close()
         time.sleep(self.cfg.carla_startup_s)
 
@@ -139,12 +146,16 @@ class EvaluationRunner:
     def _run_route(self, inst: CarlaInstance, rid: str) -> str:
         cfg = self.cfg
         save_path = osp.join(cfg.out_dir, 'save')
-        cmd = inst.fmt(cfg.leaderboard_cmd, routes=osp.join(cfg.out_dir, 'routes', f'{rid}.xml'),
-                       route_id=rid, checkpoint=self.checkpoint(rid), save_path=save_path)
+        cmd = inst.fmt(
+            cfg.leaderboard_cmd,
+            routes=osp.join(cfg.out_dir, 'routes', f'{rid}.xml'),
+            route_id=rid,
+            checkpoint=self.checkpoint(rid),
+            save_path=save_path,
+        )
         env = {**os.environ, **cfg.env, 'SAVE_PATH': save_path, 'ROUTES_SUBSET': rid}
         with open(osp.join(cfg.out_dir, 'logs', f'route_{rid}.log'), 'ab') as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                    env=env)
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
             try:
                 code = proc.wait(timeout=cfg.route_timeout_s)
             except subprocess.TimeoutExpired:
@@ -184,8 +195,10 @@ class EvaluationRunner:
         queue: Queue = Queue()
         for rid in todo:
             queue.put(rid)
-        threads = [threading.Thread(target=self._worker, args=(i, queue), daemon=True)
-                   for i in range(min(self.cfg.num_instances, max(1, len(todo))))]
+        threads = [
+            threading.Thread(target=self._worker, args=(i, queue), daemon=True)
+            for i in range(min(self.cfg.num_instances, max(1, len(todo))))
+        ]
         for t in threads:
             t.start()
         for t in threads:

@@ -5,6 +5,7 @@ Published closed-loop agents often hide such rules (speed caps, creeping when st
 brakes) although they change the driving score; here each one is a named config flag written into the
 run's ``agent_config.json`` and every firing is logged to ``events.json``.
 """
+
 from dataclasses import asdict, dataclass
 from typing import Optional
 
@@ -29,6 +30,7 @@ class HeuristicsConfig:
         eb_distance (float): 4.0 m. eb_half_width (float): 1.2 m. eb_z_min (float): 0.3 m.
         eb_z_max (float): 2.0 m. eb_min_points (int): 20.
     """
+
     speed_cap: Optional[float] = None
     creep: bool = False
     stuck_speed: float = 0.1
@@ -59,8 +61,13 @@ class Heuristics:
         if points is None or len(points) == 0:
             return False
         p = np.asarray(points)
-        inside = ((p[:, 0] > 0) & (p[:, 0] < c.eb_distance) & (np.abs(p[:, 1]) < c.eb_half_width)
-                  & (p[:, 2] > c.eb_z_min) & (p[:, 2] < c.eb_z_max))
+        inside = (
+            (p[:, 0] > 0)
+            & (p[:, 0] < c.eb_distance)
+            & (np.abs(p[:, 1]) < c.eb_half_width)
+            & (p[:, 2] > c.eb_z_min)
+            & (p[:, 2] < c.eb_z_max)
+        )
         return int(inside.sum()) >= c.eb_min_points
 
     def apply(self, control: dict, speed: float, points: Optional[np.ndarray]) -> Optional[str]:

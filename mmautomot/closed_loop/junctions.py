@@ -14,6 +14,7 @@ the route, so only the fraction matters.
 ``carla`` is imported only here and only when a map is loaded (``pip install carla``; the 0.9.16 client
 reads OpenDRIVE offline without a simulator).
 """
+
 import os.path as osp
 import xml.etree.ElementTree as ET
 from typing import Dict, Optional
@@ -25,8 +26,7 @@ def route_waypoints_from_xml(xml_path: str) -> Dict[str, dict]:
     """``{route id: {'town': str, 'points': (N, 3) array}}`` from a leaderboard 2.0 routes XML."""
     out = {}
     for route in ET.parse(xml_path).getroot().iter('route'):
-        pts = [[float(p.get('x')), float(p.get('y')), float(p.get('z', 0.0))]
-               for p in route.iter('position')]
+        pts = [[float(p.get('x')), float(p.get('y')), float(p.get('z', 0.0))] for p in route.iter('position')]
         out[str(route.get('id'))] = dict(town=route.get('town'), points=np.asarray(pts, dtype=np.float64))
     return out
 
@@ -35,8 +35,10 @@ def load_town_map(xodr_dir: str, town: str):
     """``carla.Map`` of ``town`` from ``<xodr_dir>/<town>.xodr`` (offline, no simulator)."""
     path = osp.join(xodr_dir, f'{town}.xodr')
     if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} not found: --xodr-dir must hold <Town>.xodr for every town of '
-                                "the routes (copy them from your CARLA install: find $CARLA_ROOT -name '*.xodr')")
+        raise FileNotFoundError(
+            f'{path} not found: --xodr-dir must hold <Town>.xodr for every town of '
+            "the routes (copy them from your CARLA install: find $CARLA_ROOT -name '*.xodr')"
+        )
     try:
         import carla
     except ImportError as err:
@@ -62,13 +64,15 @@ def first_junction_exit(carla_map, points: np.ndarray, step: float = 1.0) -> Opt
     A route that ends inside its first junction gives 1.0.
     """
     import carla
+
     pts, s = densify(np.asarray(points, dtype=np.float64), step)
     if len(s) < 2 or s[-1] <= 0:
         return None
     inside = []
     for x, y, z in pts:
-        wp = carla_map.get_waypoint(carla.Location(x=float(x), y=float(y), z=float(z)), project_to_road=True,
-                                    lane_type=carla.LaneType.Driving)
+        wp = carla_map.get_waypoint(
+            carla.Location(x=float(x), y=float(y), z=float(z)), project_to_road=True, lane_type=carla.LaneType.Driving
+        )
         inside.append(bool(wp is not None and wp.is_junction))
     inside = np.asarray(inside)
     if not inside.any():

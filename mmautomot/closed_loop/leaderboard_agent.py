@@ -10,6 +10,7 @@ Outputs go to ``$SAVE_PATH/<route>/`` (``SAVE_PATH`` as set by Bench2Drive's eva
 else ``agent.save_dir`` of the config, else nothing is written): ``agent_config.json``,
 ``metric_info.json``, ``latency.json``, ``events.json``.
 """
+
 import os
 import os.path as osp
 import time
@@ -22,12 +23,13 @@ except ImportError as _err:  # pragma: no cover - depends on the user's environm
         'mmautomot.closed_loop.leaderboard_agent needs the CARLA client (`carla`) and the CARLA '
         "leaderboard 2.0 packages (`leaderboard`, `scenario_runner`'s `srunner`) importable: put the "
         'leaderboard/ and scenario_runner/ folders of your Bench2Drive checkout on PYTHONPATH '
-        f'(see mmautomot/closed_loop/README.md). Original error: {_err}') from _err
+        f'(see mmautomot/closed_loop/README.md). Original error: {_err}'
+    ) from _err
 
 from .agent_core import ClosedLoopAgent
 
 #: keys of our sensor dicts that are not CARLA sensor attributes (stripped in :meth:`sensors`).
-_EXTRA_SENSOR_KEYS = ('name', )
+_EXTRA_SENSOR_KEYS = ('name',)
 
 
 def get_entry_point() -> str:
@@ -48,18 +50,24 @@ def hero_metric_info(actor) -> dict:
     """
     tf = actor.get_transform()
     rot = tf.rotation
-    return dict(location=_vec(tf.location), rotation=[float(rot.roll), float(rot.pitch), float(rot.yaw)],
-                forward_vector=_vec(tf.get_forward_vector()), right_vector=_vec(tf.get_right_vector()),
-                velocity=_vec(actor.get_velocity()),
-                acceleration=_vec(actor.get_acceleration()),
-                angular_velocity=_vec(actor.get_angular_velocity()))
+    return dict(
+        location=_vec(tf.location),
+        rotation=[float(rot.roll), float(rot.pitch), float(rot.yaw)],
+        forward_vector=_vec(tf.get_forward_vector()),
+        right_vector=_vec(tf.get_right_vector()),
+        velocity=_vec(actor.get_velocity()),
+        acceleration=_vec(actor.get_acceleration()),
+        angular_velocity=_vec(actor.get_angular_velocity()),
+    )
 
 
 def _load_agent_cfg(path: str) -> dict:
     from mmengine.config import Config
+
     if not path or not osp.isfile(path):
-        raise FileNotFoundError(f'MMAutoMoTAgent: agent config {path!r} not found (pass it as '
-                                '--agent-config to the leaderboard)')
+        raise FileNotFoundError(
+            f'MMAutoMoTAgent: agent config {path!r} not found (pass it as --agent-config to the leaderboard)'
+        )
     cfg = Config.fromfile(path)
     if 'agent' not in cfg:
         raise KeyError(f"MMAutoMoTAgent: {path} has no 'agent' dict (keys: {sorted(cfg.keys())})")
@@ -79,11 +87,11 @@ class MMAutoMoTAgent(AutonomousAgent):
     def sensors(self):
         """The rig of ``agent.sensors`` (e.g. AutoMoT: front camera 1024x512 FOV 110, LiDAR, IMU,
         GNSS, speedometer; Drive-pi0: 6 cameras)."""
-        return [{k: v for k, v in s.items() if k not in _EXTRA_SENSOR_KEYS}
-                for s in self.agent_cfg['sensors']]
+        return [{k: v for k, v in s.items() if k not in _EXTRA_SENSOR_KEYS} for s in self.agent_cfg['sensors']]
 
     def _metric_provider(self):
         from srunner.scenariomanager.carla_data_provider import CarlaDataProvider
+
         hero = CarlaDataProvider.get_hero_actor()
         return None if hero is None else hero_metric_info(hero)
 
@@ -91,10 +99,10 @@ class MMAutoMoTAgent(AutonomousAgent):
         save_dir = None
         if self._save_root:
             save_dir = osp.join(self._save_root, str(self._route_name))
-        self._core = ClosedLoopAgent(self.agent_cfg, save_dir=save_dir,
-                                     metric_provider=self._metric_provider)
-        route = [(float(gps['lat']), float(gps['lon']), int(getattr(opt, 'value', opt)))
-                 for gps, opt in self._global_plan]
+        self._core = ClosedLoopAgent(self.agent_cfg, save_dir=save_dir, metric_provider=self._metric_provider)
+        route = [
+            (float(gps['lat']), float(gps['lon']), int(getattr(opt, 'value', opt))) for gps, opt in self._global_plan
+        ]
         self._core.set_global_plan_gps(route)
 
     def run_step(self, input_data, timestamp):

@@ -20,6 +20,7 @@ Definitions (Bench2Drive, CARLA leaderboard 2.0; each protocol choice is listed 
 Reading and validating the result folder (truncated files, NaN scores, repetitions, duplicates, stale
 merged files, partial runs): :mod:`mmautomot.closed_loop.result_records`.
 """
+
 import glob
 import json
 import math
@@ -30,18 +31,44 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .abilities import (ABILITIES, IGNORED_INFRACTIONS, SUCCESS_STATUSES, ability_members, ability_scores,
-                        is_success, load_ability_mapping, route_scenarios_from_xml, sign_credit_candidates,
-                        traffic_sign_credit)
+from .abilities import (
+    ABILITIES,
+    IGNORED_INFRACTIONS,
+    SUCCESS_STATUSES,
+    ability_members,
+    ability_scores,
+    is_success,
+    load_ability_mapping,
+    route_scenarios_from_xml,
+    sign_credit_candidates,
+    traffic_sign_credit,
+)
 from .comfort import COMFORT_THRESHOLDS, comfort_corrected, comfort_official
 from .result_records import EXPECTED_ROUTES, ResultsError, load_run, route_key, route_rep
 
 __all__ = [
-    'ABILITIES', 'COMFORT_THRESHOLDS', 'EXPECTED_ROUTES', 'IGNORED_INFRACTIONS', 'SUCCESS_STATUSES',
-    'ResultsError', 'ability_scores', 'aggregate_seeds', 'comfort_corrected', 'comfort_from_metric_info',
-    'comfort_official', 'driving_score_success_rate', 'efficiency_from_records', 'evaluate_run_dir',
-    'is_success', 'load_ability_mapping', 'load_metric_infos', 'load_records', 'load_run',
-    'route_key', 'route_rep', 'route_scenarios_from_xml'
+    'ABILITIES',
+    'COMFORT_THRESHOLDS',
+    'EXPECTED_ROUTES',
+    'IGNORED_INFRACTIONS',
+    'SUCCESS_STATUSES',
+    'ResultsError',
+    'ability_scores',
+    'aggregate_seeds',
+    'comfort_corrected',
+    'comfort_from_metric_info',
+    'comfort_official',
+    'driving_score_success_rate',
+    'efficiency_from_records',
+    'evaluate_run_dir',
+    'is_success',
+    'load_ability_mapping',
+    'load_metric_infos',
+    'load_records',
+    'load_run',
+    'route_key',
+    'route_rep',
+    'route_scenarios_from_xml',
 ]
 _PERCENT_RE = re.compile(r'(-?\d+(?:\.\d+)?)\s*%')
 #: the official comfort definition is the default.
@@ -63,12 +90,15 @@ def load_records(run_dir: str, expected_routes: int = EXPECTED_ROUTES) -> Dict[s
 
 def _check_expected(n: int, expected: int) -> None:
     if n != expected:
-        warnings.warn(f'found {n} routes but Bench2Drive has {expected}: scores are computed over '
-                      f'{expected} routes (missing routes count as failures with score 0)')
+        warnings.warn(
+            f'found {n} routes but Bench2Drive has {expected}: scores are computed over '
+            f'{expected} routes (missing routes count as failures with score 0)'
+        )
 
 
-def driving_score_success_rate(records: Dict[str, dict], expected_routes: int = EXPECTED_ROUTES,
-                               warn: bool = True) -> dict:
+def driving_score_success_rate(
+    records: Dict[str, dict], expected_routes: int = EXPECTED_ROUTES, warn: bool = True
+) -> dict:
     """DS (0-100) and SR (percent) over ``expected_routes`` routes.
 
     Returns:
@@ -80,9 +110,15 @@ def driving_score_success_rate(records: Dict[str, dict], expected_routes: int = 
     total = sum(float(r['scores']['score_composed']) for r in records.values())
     succ = sum(is_success(r) for r in records.values())
     crashed = sum('crashed' in str(r.get('status', '')).lower() for r in records.values())
-    return dict(driving_score=total / expected_routes, success_rate=100.0 * succ / expected_routes,
-                num_routes=len(records), num_success=int(succ), num_crashed=int(crashed),
-                num_missing=max(0, expected_routes - len(records)), expected_routes=expected_routes)
+    return dict(
+        driving_score=total / expected_routes,
+        success_rate=100.0 * succ / expected_routes,
+        num_routes=len(records),
+        num_success=int(succ),
+        num_crashed=int(crashed),
+        num_missing=max(0, expected_routes - len(records)),
+        expected_routes=expected_routes,
+    )
 
 
 def efficiency_from_records(records: Dict[str, dict], max_value: float = 1000.0) -> Optional[float]:
@@ -114,9 +150,14 @@ def load_metric_infos(run_dir: str) -> List[dict]:
     return infos
 
 
-def evaluate_records(records: Dict[str, dict], expected_routes: int = EXPECTED_ROUTES,
-                     ability_mapping: Optional[dict] = None, missing: str = 'official',
-                     routes: Optional[dict] = None, xodr_dir: Optional[str] = None) -> dict:
+def evaluate_records(
+    records: Dict[str, dict],
+    expected_routes: int = EXPECTED_ROUTES,
+    ability_mapping: Optional[dict] = None,
+    missing: str = 'official',
+    routes: Optional[dict] = None,
+    xodr_dir: Optional[str] = None,
+) -> dict:
     """DS, SR, efficiency and abilities of one repetition's records.
 
     Args:
@@ -129,19 +170,30 @@ def evaluate_records(records: Dict[str, dict], expected_routes: int = EXPECTED_R
         credit = None
         if xodr_dir:
             if routes is None:
-                raise ValueError('the Traffic_Signs credit needs the route waypoints: pass --routes or '
-                                 '--b2d-root with --xodr-dir')
-            ts = ability_members(records, ability_mapping, 'Traffic_Signs') \
-                if 'Traffic_Signs' in ability_mapping else set()
+                raise ValueError(
+                    'the Traffic_Signs credit needs the route waypoints: pass --routes or --b2d-root with --xodr-dir'
+                )
+            ts = (
+                ability_members(records, ability_mapping, 'Traffic_Signs')
+                if 'Traffic_Signs' in ability_mapping
+                else set()
+            )
             credit = traffic_sign_credit(records, sign_credit_candidates(records, ts), routes, xodr_dir)
         res['abilities'] = ability_scores(records, ability_mapping, missing, credit)
     return res
 
 
-def evaluate_run_dir(run_dir: str, expected_routes: int = EXPECTED_ROUTES,
-                     ability_mapping: Optional[dict] = None, metric_info_dir: Optional[str] = None,
-                     allow_partial: bool = False, route_ids=None, missing: str = 'official',
-                     routes: Optional[dict] = None, xodr_dir: Optional[str] = None) -> dict:
+def evaluate_run_dir(
+    run_dir: str,
+    expected_routes: int = EXPECTED_ROUTES,
+    ability_mapping: Optional[dict] = None,
+    metric_info_dir: Optional[str] = None,
+    allow_partial: bool = False,
+    route_ids=None,
+    missing: str = 'official',
+    routes: Optional[dict] = None,
+    xodr_dir: Optional[str] = None,
+) -> dict:
     """All metrics of one evaluation run (one seed).
 
     Several repetitions (``_rep<k>``) give the per-repetition results under ``repetitions`` and the
@@ -149,8 +201,10 @@ def evaluate_run_dir(run_dir: str, expected_routes: int = EXPECTED_ROUTES,
     reading rules that applied (:func:`load_run`).
     """
     run = load_run(run_dir, expected_routes, route_ids, allow_partial)
-    per_rep = [evaluate_records(recs, expected_routes, ability_mapping, missing, routes, xodr_dir)
-               for _, recs in sorted(run['reps'].items())]
+    per_rep = [
+        evaluate_records(recs, expected_routes, ability_mapping, missing, routes, xodr_dir)
+        for _, recs in sorted(run['reps'].items())
+    ]
     infos = load_metric_infos(metric_info_dir or run_dir)
     comfort = dict(comfort=comfort_official(infos), comfort_corrected=comfort_corrected(infos))
     if len(per_rep) == 1:

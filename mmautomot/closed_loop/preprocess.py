@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Sensor preprocessing for the closed loop, identical to what the training data went through."""
+
 from typing import Dict, Optional, Sequence, Tuple
 
 import cv2
@@ -22,7 +23,6 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
     if not ok:
         raise RuntimeError('cv2.imencode failed to JPEG-encode the camera image')
     return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1])
-
 
 
 def carla_lidar_to_ego(points: np.ndarray, sensor2ego: np.ndarray) -> np.ndarray:
@@ -55,9 +55,15 @@ class SensorPreprocessor:
         max_points (int, optional): keep at most this many LiDAR points (nearest first). Defaults to None.
     """
 
-    def __init__(self, cameras: Dict[str, str], lidar_ids: Sequence[str] = ('LIDAR',),
-                 lidar_mount: Optional[dict] = None, jpeg_quality: Optional[int] = None,
-                 resize: Optional[Tuple[int, int]] = None, max_points: Optional[int] = None):
+    def __init__(
+        self,
+        cameras: Dict[str, str],
+        lidar_ids: Sequence[str] = ('LIDAR',),
+        lidar_mount: Optional[dict] = None,
+        jpeg_quality: Optional[int] = None,
+        resize: Optional[Tuple[int, int]] = None,
+        max_points: Optional[int] = None,
+    ):
         self.cameras = dict(cameras)
         self.lidar_ids = tuple(lidar_ids)
         mount = dict(x=0.0, y=0.0, z=2.5, yaw=-90.0) if lidar_mount is None else dict(lidar_mount)
@@ -90,6 +96,6 @@ class SensorPreprocessor:
                 missing.append(sid)
         points = np.concatenate(clouds, axis=0) if clouds else None
         if points is not None and self.max_points and len(points) > self.max_points:
-            order = np.argsort(np.linalg.norm(points[:, :2], axis=1))[:self.max_points]
+            order = np.argsort(np.linalg.norm(points[:, :2], axis=1))[: self.max_points]
             points = points[order]
         return images, points, missing

@@ -5,6 +5,7 @@
 over loopback TCP (:mod:`mmautomot.closed_loop.server` checks each observation with
 :func:`validate_observation` first). Everything crossing it is plain Python / numpy, never torch.
 """
+
 import numbers
 from typing import Any, Dict, Optional, Protocol, runtime_checkable
 
@@ -39,8 +40,7 @@ class DriverProtocol(Protocol):
     frame, ``waypoints`` every 0.5 s) and ``timings_ms`` (dict of stage -> milliseconds).
     """
 
-    def step(self, observation: Dict[str, Any]) -> Dict[str, Any]:
-        ...
+    def step(self, observation: Dict[str, Any]) -> Dict[str, Any]: ...
 
 
 class ObservationError(ValueError):
@@ -49,8 +49,19 @@ class ObservationError(ValueError):
 
 #: limits :func:`validate_observation` enforces (a model server's first line of defence).
 OBSERVATION_LIMITS = dict(max_cameras=16, max_hist=32, max_side=8192, max_points=4_000_000, max_prompt=8192)
-_OBS_KEYS = ('images', 'points', 'speed', 'target_point', 'command', 'ego_status', 'prompt', 'tick',
-             'reset', 'img_hist', 'instruction')
+_OBS_KEYS = (
+    'images',
+    'points',
+    'speed',
+    'target_point',
+    'command',
+    'ego_status',
+    'prompt',
+    'tick',
+    'reset',
+    'img_hist',
+    'instruction',
+)
 
 
 def _number(obs: dict, key: str) -> float:
@@ -66,7 +77,7 @@ def _vector(obs: dict, key: str, n: int) -> None:
     if ok:
         try:
             arr = np.asarray(value, dtype=np.float64)
-            ok = arr.shape == (n, ) and bool(np.isfinite(arr).all())
+            ok = arr.shape == (n,) and bool(np.isfinite(arr).all())
         except (TypeError, ValueError):
             ok = False
     if not ok:
@@ -74,12 +85,18 @@ def _vector(obs: dict, key: str, n: int) -> None:
 
 
 def _image(value: Any, what: str, lim: dict) -> None:
-    if not isinstance(value, np.ndarray) or value.dtype != np.uint8 or value.ndim != 3 or \
-            value.shape[2] != 3 or not 0 < value.shape[0] <= lim['max_side'] or \
-            not 0 < value.shape[1] <= lim['max_side']:
+    if (
+        not isinstance(value, np.ndarray)
+        or value.dtype != np.uint8
+        or value.ndim != 3
+        or value.shape[2] != 3
+        or not 0 < value.shape[0] <= lim['max_side']
+        or not 0 < value.shape[1] <= lim['max_side']
+    ):
         got = f'{value.dtype} {value.shape}' if isinstance(value, np.ndarray) else type(value).__name__
-        raise ObservationError(f"observation {what} must be an (H, W, 3) uint8 array with 0 < H, W <= "
-                               f"{lim['max_side']}, got {got}")
+        raise ObservationError(
+            f'observation {what} must be an (H, W, 3) uint8 array with 0 < H, W <= {lim["max_side"]}, got {got}'
+        )
 
 
 def validate_observation(obs: Any, limits: Optional[dict] = None) -> Dict[str, Any]:
@@ -111,19 +128,24 @@ def validate_observation(obs: Any, limits: Optional[dict] = None) -> Dict[str, A
             raise ObservationError('observation images: camera names are at most 64 characters')
         _image(img, f'images[{name!r}]', lim)
     pts = obs['points']
-    if not isinstance(pts, np.ndarray) or pts.dtype.kind != 'f' or pts.ndim != 2 or pts.shape[1] != 4 \
-            or pts.shape[0] > lim['max_points']:
+    if (
+        not isinstance(pts, np.ndarray)
+        or pts.dtype.kind != 'f'
+        or pts.ndim != 2
+        or pts.shape[1] != 4
+        or pts.shape[0] > lim['max_points']
+    ):
         got = f'{pts.dtype} {pts.shape}' if isinstance(pts, np.ndarray) else type(pts).__name__
-        raise ObservationError(f"observation 'points' must be an (N, 4) float array with N <= "
-                               f"{lim['max_points']}, got {got}")
+        raise ObservationError(
+            f"observation 'points' must be an (N, 4) float array with N <= {lim['max_points']}, got {got}"
+        )
     if not np.isfinite(pts).all():
         raise ObservationError("observation 'points' has non-finite values")
     _number(obs, 'speed')
     _vector(obs, 'target_point', 2)
     cmd = obs['command']
     if isinstance(cmd, bool) or not isinstance(cmd, numbers.Integral) or not 0 <= cmd < len(COMMANDS):
-        raise ObservationError(f"observation 'command' must be an int in [0, {len(COMMANDS)}), "
-                               f'got {str(cmd)[:40]!r}')
+        raise ObservationError(f"observation 'command' must be an int in [0, {len(COMMANDS)}), got {str(cmd)[:40]!r}")
     if obs.get('ego_status') is not None:
         _vector(obs, 'ego_status', 4)
     prompt = obs.get('prompt')
@@ -131,8 +153,7 @@ def validate_observation(obs: Any, limits: Optional[dict] = None) -> Dict[str, A
         raise ObservationError(f"observation 'prompt' must be a string of at most {lim['max_prompt']} characters")
     instruction = obs.get('instruction')
     if instruction is not None and (not isinstance(instruction, str) or len(instruction) > lim['max_prompt']):
-        raise ObservationError(f"observation 'instruction' must be a string of at most {lim['max_prompt']} "
-                               'characters')
+        raise ObservationError(f"observation 'instruction' must be a string of at most {lim['max_prompt']} characters")
     tick = obs.get('tick')
     if tick is not None and (isinstance(tick, bool) or not isinstance(tick, numbers.Integral) or tick < 0):
         raise ObservationError(f"observation 'tick' must be a non-negative int, got {str(tick)[:40]!r}")
@@ -204,9 +225,11 @@ def build_driver(cfg: Optional[dict]) -> DriverProtocol:
     kind = cfg.pop('type')
     if kind == 'remote':
         from .client import RemoteDriver
+
         return RemoteDriver(**cfg)
     if kind == 'local':
         from mmautomot.apis import Driver, init_model  # heavy: torch + the model zoo
+
         model = init_model(cfg['config'], cfg.get('checkpoint'), device=cfg.get('device', 'cpu'))
         return Driver(model, **cfg.get('driver_kwargs', {}))
     raise ValueError(f"driver type must be 'local' or 'remote', got {kind!r}")

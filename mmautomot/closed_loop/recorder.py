@@ -13,6 +13,7 @@ Files written in the route's save dir:
 * ``latency.json``: ``{tick (str): {total_ms, driver_ms, <driver timings_ms>..., mode}}``.
 * ``events.json``: fallbacks (sensor dropouts, driver errors, plan reuse, heuristics firing).
 """
+
 import json
 import os
 import os.path as osp

@@ -20,6 +20,7 @@ malformed folder into a plausible number (each is stated in ``mmautomot/closed_l
 * fewer routes than expected is an error unless ``allow_partial``; then the missing routes count as
   failures with score 0 and the notes say how many are missing.
 """
+
 import glob
 import json
 import math
@@ -58,18 +59,19 @@ def _check_record(rec, path: str, idx: int) -> None:
         raise ResultsError(f'{where} is a {type(rec).__name__}, not a dict')
     if 'route_id' not in rec:
         raise ResultsError(f"{where} lacks 'route_id' (keys {sorted(rec)})")
-    where = f"{path}: {rec['route_id']}"
+    where = f'{path}: {rec["route_id"]}'
     if not isinstance(rec.get('status'), str):
         raise ResultsError(f"{where} has no 'status' string")
     scores = rec.get('scores')
     if not isinstance(scores, dict) or 'score_composed' not in scores:
-        raise ResultsError(f"{where} has no 'scores.score_composed' (a record without scores would "
-                           'silently count as 0)')
+        raise ResultsError(
+            f"{where} has no 'scores.score_composed' (a record without scores would silently count as 0)"
+        )
     for name, val in scores.items():
         if not isinstance(val, (int, float)) or isinstance(val, bool) or not math.isfinite(val):
             raise ResultsError(f'{where}: scores.{name} = {val!r} is not a finite number')
     if not 0.0 <= scores['score_composed'] <= 100.0 + 1e-6:
-        raise ResultsError(f"{where}: scores.score_composed = {scores['score_composed']} is outside [0, 100]")
+        raise ResultsError(f'{where}: scores.score_composed = {scores["score_composed"]} is outside [0, 100]')
     infr = rec.get('infractions', {})
     if not isinstance(infr, dict):
         raise ResultsError(f"{where}: 'infractions' is not a dict")
@@ -92,8 +94,10 @@ def read_result_files(run_dir: str) -> List[dict]:
             with open(path) as f:
                 data = json.load(f)
         except json.JSONDecodeError as err:
-            raise ResultsError(f'{path}: not valid JSON ({err}); a truncated file (run still writing or '
-                               'killed): re-run that route or remove the file') from err
+            raise ResultsError(
+                f'{path}: not valid JSON ({err}); a truncated file (run still writing or '
+                'killed): re-run that route or remove the file'
+            ) from err
         if not isinstance(data, dict) or '_checkpoint' not in data:
             files.append(dict(path=path, data=None, merged=False))
             continue
@@ -102,8 +106,12 @@ def read_result_files(run_dir: str) -> List[dict]:
     return files
 
 
-def load_run(run_dir: str, expected_routes: int = EXPECTED_ROUTES, route_ids: Optional[Iterable] = None,
-             allow_partial: bool = False) -> dict:
+def load_run(
+    run_dir: str,
+    expected_routes: int = EXPECTED_ROUTES,
+    route_ids: Optional[Iterable] = None,
+    allow_partial: bool = False,
+) -> dict:
     """Validated records of one result folder, grouped by repetition.
 
     Args:
@@ -124,14 +132,18 @@ def load_run(run_dir: str, expected_routes: int = EXPECTED_ROUTES, route_ids: Op
     notes: List[str] = []
     ignored = [f['path'] for f in files if f['data'] is None]
     if ignored:
-        notes.append(f'ignored {len(ignored)} JSON file(s) that are not leaderboard checkpoints: '
-                     + ', '.join(osp.basename(p) for p in ignored))
+        notes.append(
+            f'ignored {len(ignored)} JSON file(s) that are not leaderboard checkpoints: '
+            + ', '.join(osp.basename(p) for p in ignored)
+        )
     ckpts = [f for f in files if f['data'] is not None]
     raw = [f for f in ckpts if not f['merged']]
     merged = [f for f in ckpts if f['merged']]
     if raw and merged:
-        notes.append('skipped merged result file(s) beside the per-route files (as the official merge '
-                     'does): ' + ', '.join(osp.basename(f['path']) for f in merged))
+        notes.append(
+            'skipped merged result file(s) beside the per-route files (as the official merge '
+            'does): ' + ', '.join(osp.basename(f['path']) for f in merged)
+        )
         use = raw
     else:
         use = raw or merged
@@ -156,14 +168,18 @@ def load_run(run_dir: str, expected_routes: int = EXPECTED_ROUTES, route_ids: Op
                         reps[rep][key], sources[(key, rep)] = rec, f['path']
                     continue
                 raise ResultsError(
-                    f"route {rec['route_id']} is recorded twice with different results: "
-                    f"{sources[(key, rep)]} (status {old.get('status')!r}, score "
-                    f"{old['scores']['score_composed']}) and {f['path']} (status {rec.get('status')!r}, "
-                    f"score {rec['scores']['score_composed']}); keep one of them")
+                    f'route {rec["route_id"]} is recorded twice with different results: '
+                    f'{sources[(key, rep)]} (status {old.get("status")!r}, score '
+                    f'{old["scores"]["score_composed"]}) and {f["path"]} (status {rec.get("status")!r}, '
+                    f'score {rec["scores"]["score_composed"]}); keep one of them'
+                )
             reps[rep][key], sources[(key, rep)] = rec, f['path']
     if not reps:
-        raise ResultsError(f'{run_dir}: no route records in ' + ', '.join(osp.basename(f['path']) for f in ckpts)
-                           if ckpts else f'{run_dir}: no leaderboard checkpoint JSON files')
+        raise ResultsError(
+            f'{run_dir}: no route records in ' + ', '.join(osp.basename(f['path']) for f in ckpts)
+            if ckpts
+            else f'{run_dir}: no leaderboard checkpoint JSON files'
+        )
     if n_dup:
         notes.append(f'{n_dup} identical duplicate record(s) counted once')
     if n_retry:
@@ -174,23 +190,30 @@ def load_run(run_dir: str, expected_routes: int = EXPECTED_ROUTES, route_ids: Op
         if known is not None:
             unknown = sorted(set(recs) - known)
             if unknown:
-                raise ResultsError(f'{len(unknown)} route id(s) not in the route file: '
-                                   + ', '.join(sources[(k, rep)] + ':' + k for k in unknown[:5]))
+                raise ResultsError(
+                    f'{len(unknown)} route id(s) not in the route file: '
+                    + ', '.join(sources[(k, rep)] + ':' + k for k in unknown[:5])
+                )
         if len(recs) > expected_routes:
-            raise ResultsError(f'{run_dir}: rep{rep} has {len(recs)} distinct routes but the benchmark has '
-                               f'{expected_routes} (unknown route ids? pass --routes / --b2d-root)')
+            raise ResultsError(
+                f'{run_dir}: rep{rep} has {len(recs)} distinct routes but the benchmark has '
+                f'{expected_routes} (unknown route ids? pass --routes / --b2d-root)'
+            )
         missing = expected_routes - len(recs)
         num_missing[rep] = missing
         if missing and not allow_partial:
-            raise ResultsError(f'{run_dir}: rep{rep} has {len(recs)} of {expected_routes} routes '
-                               f'({missing} missing); finish the run or pass --allow-partial (missing '
-                               'routes then count as failures with score 0)')
+            raise ResultsError(
+                f'{run_dir}: rep{rep} has {len(recs)} of {expected_routes} routes '
+                f'({missing} missing); finish the run or pass --allow-partial (missing '
+                'routes then count as failures with score 0)'
+            )
         if missing:
-            notes.append(f'rep{rep}: {missing} of {expected_routes} routes missing (counted as failures '
-                         'with score 0)')
+            notes.append(f'rep{rep}: {missing} of {expected_routes} routes missing (counted as failures with score 0)')
     if known is None:
         notes.append('route ids not checked against a route file (pass --routes or --b2d-root)')
     if len(reps) > 1:
-        notes.append(f'{len(reps)} repetitions (rep{min(reps)}..rep{max(reps)}): metrics per repetition, '
-                     'reported as mean +- std over repetitions')
+        notes.append(
+            f'{len(reps)} repetitions (rep{min(reps)}..rep{max(reps)}): metrics per repetition, '
+            'reported as mean +- std over repetitions'
+        )
     return dict(reps=reps, sources=sources, notes=notes, num_missing=num_missing)

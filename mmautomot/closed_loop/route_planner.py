@@ -1,11 +1,11 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Route planner: the leaderboard's GNSS global plan -> ego-frame target point and command."""
+
 from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
 from mmautomot.structures import carla_command_to_index
-
 from mmautomot.structures.geometry import carla_xy_to_rh, gps_to_carla_xy, world_to_ego
 
 
@@ -30,8 +30,9 @@ class RoutePlanner:
         lon_ref (float): map geo-reference longitude in degrees. Defaults to 0.0.
     """
 
-    def __init__(self, min_distance: float = 7.5, max_distance: float = 50.0,
-                 lat_ref: float = 0.0, lon_ref: float = 0.0):
+    def __init__(
+        self, min_distance: float = 7.5, max_distance: float = 50.0, lat_ref: float = 0.0, lon_ref: float = 0.0
+    ):
         self.min_distance = float(min_distance)
         self.max_distance = float(max_distance)
         self.lat_ref = float(lat_ref)
@@ -90,6 +91,11 @@ class RoutePlanner:
         self._advance(ego_xy)
         i, j = self.index, min(self.index + 1, len(self.points) - 1)
         local = world_to_ego(self.points[[i, j]], ego_xy, ego_yaw).astype(np.float32)
-        return dict(target_point=local[0], command=int(self.commands[i]), next_target_point=local[1],
-                    next_command=int(self.commands[j]), route_index=i,
-                    target_world=self.points[i].copy())
+        return dict(
+            target_point=local[0],
+            command=int(self.commands[i]),
+            next_target_point=local[1],
+            next_command=int(self.commands[j]),
+            route_index=i,
+            target_world=self.points[i].copy(),
+        )

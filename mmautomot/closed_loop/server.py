@@ -26,6 +26,7 @@ Behaviour:
 * ``step`` -> ``result`` (or ``error`` when the driver raises: ``'<ExceptionType>: <text>'``).
 * ``shutdown`` -> ``bye`` and the server stops serving (:meth:`ModelServer.serve_forever` returns).
 """
+
 import ipaddress
 import logging
 import socket
@@ -36,8 +37,7 @@ from typing import Any, Callable, Optional, Set
 from .auth import new_nonce, resolve_secret, verify
 from .client import RemoteDriver, RemoteDriverError, ServerBusyError  # noqa: F401 (re-exported)
 from .protocol import DriverProtocol, step_driver, validate_driver_output, validate_observation
-from .wire import (DEFAULT_MAX_BYTES, FramingError, ProtocolError, discard, recv_message,
-                   send_message)
+from .wire import DEFAULT_MAX_BYTES, FramingError, ProtocolError, discard, recv_message, send_message
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +48,10 @@ def _check_loopback(host: str, allow_remote: bool) -> None:
     except (OSError, ValueError):
         loop = False
     if not loop and not allow_remote:
-        raise ValueError(f'ModelServer: host {host!r} is not a loopback address; the traffic is not '
-                         'encrypted, pass allow_remote=True only on a trusted network')
+        raise ValueError(
+            f'ModelServer: host {host!r} is not a loopback address; the traffic is not '
+            'encrypted, pass allow_remote=True only on a trusted network'
+        )
 
 
 class ModelServer:
@@ -75,11 +77,21 @@ class ModelServer:
             while the model weights are shared.
     """
 
-    def __init__(self, driver: Optional[DriverProtocol] = None, host: str = '127.0.0.1', port: int = 0,
-                 max_bytes: int = DEFAULT_MAX_BYTES, allow_remote: bool = False, secret=None,
-                 secret_file: Optional[str] = None, max_clients: int = 8, idle_timeout: float = 300.0,
-                 read_timeout: float = 30.0, max_unauth_bytes: int = 1 << 16,
-                 driver_factory: Optional[Callable[[], DriverProtocol]] = None):
+    def __init__(
+        self,
+        driver: Optional[DriverProtocol] = None,
+        host: str = '127.0.0.1',
+        port: int = 0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        allow_remote: bool = False,
+        secret=None,
+        secret_file: Optional[str] = None,
+        max_clients: int = 8,
+        idle_timeout: float = 300.0,
+        read_timeout: float = 30.0,
+        max_unauth_bytes: int = 1 << 16,
+        driver_factory: Optional[Callable[[], DriverProtocol]] = None,
+    ):
         if (driver is None) == (driver_factory is None):
             raise ValueError('ModelServer: pass exactly one of driver and driver_factory')
         if max_clients < 1:
@@ -100,7 +112,7 @@ class ModelServer:
         self._sock.settimeout(0.2)
         self.host, self.port = self._sock.getsockname()[:2]
         self._stop = threading.Event()
-        self._lock = threading.Lock()         # guards the bookkeeping below
+        self._lock = threading.Lock()  # guards the bookkeeping below
         self._driver_lock = threading.Lock()  # one driver call at a time (the model is not thread-safe)
         self._conns: Set[socket.socket] = set()
         self._threads: Set[threading.Thread] = set()
@@ -168,8 +180,14 @@ class ModelServer:
                     authed = True
                     self._reply(conn, 'welcome')
                 elif msg_type in ('step', 'shutdown') and not authed:
-                    self._reply(conn, 'error', dict(message=f'{msg_type!r} needs authentication: answer the '
-                                                            "hello challenge with an 'auth' message first"))
+                    self._reply(
+                        conn,
+                        'error',
+                        dict(
+                            message=f'{msg_type!r} needs authentication: answer the '
+                            "hello challenge with an 'auth' message first"
+                        ),
+                    )
                 elif msg_type == 'shutdown':
                     self._reply(conn, 'bye')
                     self.stop()
@@ -215,14 +233,18 @@ class ModelServer:
         if busy:
             try:
                 conn.settimeout(1.0)
-                send_message(conn, 'error', dict(
-                    message=f'server busy: {self.max_clients} clients connected, retry later', busy=True))
+                send_message(
+                    conn,
+                    'error',
+                    dict(message=f'server busy: {self.max_clients} clients connected, retry later', busy=True),
+                )
             except OSError:
                 pass
             conn.close()
             return
-        thread = threading.Thread(target=self._serve_client, args=(conn, ), daemon=True,
-                                  name=f'model-server-client-{conn.fileno()}')
+        thread = threading.Thread(
+            target=self._serve_client, args=(conn,), daemon=True, name=f'model-server-client-{conn.fileno()}'
+        )
         with self._lock:
             self._threads.add(thread)
         thread.start()

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Ego state estimation from the allowed sensors (GNSS, IMU, speedometer)."""
+
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Sequence
 
@@ -18,6 +19,7 @@ class EgoState:
     compass has been seen since the route started, i.e. ``xy`` / ``yaw`` are estimates rather than the
     (0, 0) / 0 placeholders; :attr:`valid` needs both.
     """
+
     xy: np.ndarray = field(default_factory=lambda: np.zeros(2))
     yaw: float = 0.0
     speed: float = 0.0
@@ -39,7 +41,7 @@ class EgoState:
     def invalid_reason(self) -> str:
         """Why :attr:`valid` is False ('' when valid), e.g. 'no valid compass yet'."""
         missing = [name for name, ok in (('GNSS fix', self.has_fix), ('compass', self.has_heading)) if not ok]
-        return f"no valid {' / '.join(missing)} yet" if missing else ''
+        return f'no valid {" / ".join(missing)} yet' if missing else ''
 
     @property
     def ego_status(self) -> np.ndarray:
@@ -87,8 +89,9 @@ class StateEstimator:
     def reset(self) -> None:
         self.state = EgoState()
 
-    def update(self, gps: Optional[Sequence[float]] = None, imu: Optional[Sequence[float]] = None,
-               speed=None) -> EgoState:
+    def update(
+        self, gps: Optional[Sequence[float]] = None, imu: Optional[Sequence[float]] = None, speed=None
+    ) -> EgoState:
         """Update from this tick's readings (any may be None) and return a copy of the state.
 
         Args:
@@ -97,9 +100,16 @@ class StateEstimator:
             speed: ``{'speed': v}`` or v in m/s.
         """
         prev = self.state
-        st = EgoState(xy=prev.xy.copy(), yaw=prev.yaw, speed=prev.speed, lon_acc=prev.lon_acc,
-                      lat_acc=prev.lat_acc, yaw_rate=prev.yaw_rate, has_fix=prev.has_fix,
-                      has_heading=prev.has_heading)
+        st = EgoState(
+            xy=prev.xy.copy(),
+            yaw=prev.yaw,
+            speed=prev.speed,
+            lon_acc=prev.lon_acc,
+            lat_acc=prev.lat_acc,
+            yaw_rate=prev.yaw_rate,
+            has_fix=prev.has_fix,
+            has_heading=prev.has_heading,
+        )
         if isinstance(speed, dict):
             speed = speed.get('speed')
         spd = _finite(speed, 1)

@@ -24,6 +24,7 @@ Message types: ``hello`` (server -> client on connect: ``{"nonce": hex, "auth": 
 ``result`` (data = driver output), ``ping`` / ``pong``, ``shutdown`` / ``bye``, ``error`` (data =
 ``{"message": str}``, plus ``"busy": true`` when the server has no free client slot).
 """
+
 import json
 import re
 import socket
@@ -43,8 +44,7 @@ MAX_ARRAYS = 256
 MAX_NDIM = 8
 MAX_TYPE_LEN = 32
 MAX_ELEMENTS = 1 << 32  # per array, counting zero-length dimensions as 1 (numpy refuses larger shapes)
-ALLOWED_DTYPES = ('uint8', 'int8', 'uint16', 'int16', 'int32', 'int64', 'float16', 'float32',
-                  'float64', 'bool')
+ALLOWED_DTYPES = ('uint8', 'int8', 'uint16', 'int16', 'int32', 'int64', 'float16', 'float32', 'float64', 'bool')
 _SPEC_KEYS = {'dtype', 'shape', 'offset', 'nbytes'}
 #: escapes are dropped first, then a JSON string (skipped) or a bracket (counted): both regexes run in
 #: linear time on any input, so the depth check itself cannot be used to stall the server.
@@ -94,8 +94,7 @@ def encode(msg_type: str, data: Any = None) -> bytes:
         specs.append(dict(dtype=arr.dtype.name, shape=list(arr.shape), offset=offset, nbytes=arr.nbytes))
         offset += arr.nbytes
     header = json.dumps(dict(type=msg_type, data=packed, arrays=specs)).encode('utf-8')
-    return PREFIX.pack(MAGIC, PROTOCOL_VERSION, len(header), offset) + header + b''.join(
-        a.tobytes() for a in arrays)
+    return PREFIX.pack(MAGIC, PROTOCOL_VERSION, len(header), offset) + header + b''.join(a.tobytes() for a in arrays)
 
 
 def parse_prefix(prefix: bytes, max_bytes: int) -> Tuple[int, int]:
@@ -108,11 +107,11 @@ def parse_prefix(prefix: bytes, max_bytes: int) -> Tuple[int, int]:
     if version != PROTOCOL_VERSION:
         raise FramingError(f'protocol version {version} not supported (expected {PROTOCOL_VERSION})')
     if header_len > MAX_HEADER_BYTES:
-        raise FramingError(f'header of {header_len} bytes exceeds {MAX_HEADER_BYTES}',
-                           drain=header_len + body_len)
+        raise FramingError(f'header of {header_len} bytes exceeds {MAX_HEADER_BYTES}', drain=header_len + body_len)
     if header_len + body_len > max_bytes:
-        raise FramingError(f'message of {header_len + body_len} bytes exceeds the limit of {max_bytes}',
-                           drain=header_len + body_len)
+        raise FramingError(
+            f'message of {header_len + body_len} bytes exceeds the limit of {max_bytes}', drain=header_len + body_len
+        )
     return header_len, body_len
 
 
@@ -159,8 +158,7 @@ def _array_spec(i: int, spec: Any, body_len: int) -> Tuple[np.dtype, Tuple[int, 
     if count * dtype.itemsize != nbytes:
         raise ProtocolError(f'array {i}: shape {shape} x {dtype} does not match {nbytes} bytes')
     if offset < 0 or offset + nbytes > body_len:
-        raise ProtocolError(f'array {i}: bytes [{offset}, {offset + nbytes}) outside the body '
-                            f'of {body_len} bytes')
+        raise ProtocolError(f'array {i}: bytes [{offset}, {offset + nbytes}) outside the body of {body_len} bytes')
     return dtype, shape, offset, nbytes
 
 
@@ -168,10 +166,8 @@ def _unpack_value(obj: Any, arrays: List[np.ndarray]) -> Any:
     if isinstance(obj, dict):
         if '__ndarray__' in obj:
             idx = obj['__ndarray__']
-            if len(obj) != 1 or isinstance(idx, bool) or not isinstance(idx, int) \
-                    or not 0 <= idx < len(arrays):
-                raise ProtocolError(f'array reference {str(idx)[:40]!r} out of range '
-                                    f'({len(arrays)} arrays)')
+            if len(obj) != 1 or isinstance(idx, bool) or not isinstance(idx, int) or not 0 <= idx < len(arrays):
+                raise ProtocolError(f'array reference {str(idx)[:40]!r} out of range ({len(arrays)} arrays)')
             return arrays[idx]
         return {k: _unpack_value(v, arrays) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -202,8 +198,9 @@ def decode(header: bytes, body: bytes) -> Tuple[str, Any]:
     arrays = []
     for i, spec in enumerate(specs):
         dtype, shape, offset, nbytes = _array_spec(i, spec, len(body))
-        arrays.append(np.frombuffer(body, dtype=dtype, count=nbytes // dtype.itemsize,
-                                    offset=offset).reshape(shape).copy())
+        arrays.append(
+            np.frombuffer(body, dtype=dtype, count=nbytes // dtype.itemsize, offset=offset).reshape(shape).copy()
+        )
     return msg_type, _unpack_value(head['data'], arrays)
 
 
@@ -225,8 +222,9 @@ def recv_exact(sock: socket.socket, n: int, deadline: Optional[float] = None) ->
     return b''.join(chunks)
 
 
-def recv_message(sock: socket.socket, max_bytes: int = DEFAULT_MAX_BYTES,
-                 timeout: Optional[float] = None) -> Tuple[str, Any]:
+def recv_message(
+    sock: socket.socket, max_bytes: int = DEFAULT_MAX_BYTES, timeout: Optional[float] = None
+) -> Tuple[str, Any]:
     """Read one message; :class:`ProtocolError` for bad prefixes (the body is then left unread).
 
     Args:

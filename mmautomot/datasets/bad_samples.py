@@ -15,6 +15,7 @@ the run. With ``'skip'``:
   ``test_metrics.json`` under ``skipped_samples``. ``tools/train.py`` / ``tools/test.py`` set the collate
   function and the loops when a dataloader's dataset has ``on_bad_sample='skip'``.
 """
+
 import logging
 import multiprocessing
 from functools import partial
@@ -54,8 +55,9 @@ class BadSamplePolicy:
 
     def _init_bad_sample_policy(self, on_bad_sample: str) -> None:
         if on_bad_sample not in ON_BAD_SAMPLE:
-            raise ValueError(f'{type(self).__name__}: on_bad_sample must be one of {ON_BAD_SAMPLE}, '
-                             f'got {on_bad_sample!r}')
+            raise ValueError(
+                f'{type(self).__name__}: on_bad_sample must be one of {ON_BAD_SAMPLE}, got {on_bad_sample!r}'
+            )
         self.on_bad_sample = on_bad_sample
         # shared with forked dataloader workers (env_cfg.mp_cfg.mp_start_method='fork')
         self._num_skipped = multiprocessing.Value('l', 0) if on_bad_sample == 'skip' else None
@@ -76,8 +78,12 @@ class BadSamplePolicy:
             token = self.get_data_info(idx).get('token', f'<index {idx}>')
             with self._num_skipped.get_lock():
                 self._num_skipped.value += 1
-            print_log(f"{type(self).__name__} (on_bad_sample='skip'): skipping sample {token!r} (index {idx}): "
-                      f'{type(err).__name__}: {err}', logger='current', level=logging.WARNING)
+            print_log(
+                f"{type(self).__name__} (on_bad_sample='skip'): skipping sample {token!r} (index {idx}): "
+                f'{type(err).__name__}: {err}',
+                logger='current',
+                level=logging.WARNING,
+            )
             return BadSample(str(token), idx, f'{type(err).__name__}: {err}') if self.test_mode else None
 
 

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """nuScenes end-to-end planning dataset (open-loop, ST-P3 / UniAD protocols)."""
+
 import copy
 import os.path as osp
 from typing import Callable, List, Optional, Sequence, Union
@@ -9,16 +10,27 @@ from mmengine.dataset import BaseDataset
 from mmengine.fileio import load
 
 from mmautomot.registry import DATASETS
-from .bad_samples import BadSamplePolicy
 from mmautomot.structures.info_format import check_info_metainfo
 from mmautomot.utils.safe_pickle import load_pickle_safe
 
-NUSCENES_DETECTION_CLASSES = ('car', 'truck', 'construction_vehicle', 'bus', 'trailer', 'barrier',
-                              'motorcycle', 'bicycle', 'pedestrian', 'traffic_cone')
-NUSCENES_CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
-                    'CAM_BACK_RIGHT')
-DEFAULT_PLANNING_META = dict(fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20,
-                             path_spacing=1.0, ue_hist_frames=4, ue_hist_dt=0.5)
+from .bad_samples import BadSamplePolicy
+
+NUSCENES_DETECTION_CLASSES = (
+    'car',
+    'truck',
+    'construction_vehicle',
+    'bus',
+    'trailer',
+    'barrier',
+    'motorcycle',
+    'bicycle',
+    'pedestrian',
+    'traffic_cone',
+)
+NUSCENES_CAMERAS = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT')
+DEFAULT_PLANNING_META = dict(
+    fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0, ue_hist_frames=4, ue_hist_dt=0.5
+)
 
 
 def _join(root: str, path: str) -> str:
@@ -63,39 +75,52 @@ class NuScenesE2EDataset(BadSamplePolicy, BaseDataset):
     #: ``cam_names``/``dataset`` are not repeated here; missing ones default in ``load_data_list``).
     METAINFO = dict(classes=NUSCENES_DETECTION_CLASSES)
     #: Keys every info must hold (checked at load time, named in the error).
-    REQUIRED_KEYS = ('token', 'timestamp', 'ego_fut_trajs', 'ego_fut_masks', 'ego_hist_trajs',
-                     'ego_status', 'command')
+    REQUIRED_KEYS = ('token', 'timestamp', 'ego_fut_trajs', 'ego_fut_masks', 'ego_hist_trajs', 'ego_status', 'command')
 
-    def __init__(self,
-                 ann_file: str,
-                 data_root: str = '',
-                 pipeline: Sequence[Union[dict, Callable]] = (),
-                 test_mode: bool = False,
-                 filter_invalid_future: bool = False,
-                 on_bad_sample: str = 'raise',
-                 metainfo: Optional[dict] = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        ann_file: str,
+        data_root: str = '',
+        pipeline: Sequence[Union[dict, Callable]] = (),
+        test_mode: bool = False,
+        filter_invalid_future: bool = False,
+        on_bad_sample: str = 'raise',
+        metainfo: Optional[dict] = None,
+        **kwargs,
+    ) -> None:
         self.filter_invalid_future = filter_invalid_future
         self._init_bad_sample_policy(on_bad_sample)
-        super().__init__(ann_file=ann_file, metainfo=metainfo, data_root=data_root,
-                         pipeline=list(pipeline), test_mode=test_mode, **kwargs)
+        super().__init__(
+            ann_file=ann_file,
+            metainfo=metainfo,
+            data_root=data_root,
+            pipeline=list(pipeline),
+            test_mode=test_mode,
+            **kwargs,
+        )
 
     def load_data_list(self) -> List[dict]:
         """Load and parse the info pkl, with clear errors for a missing or malformed file."""
         if not osp.isfile(self.ann_file):
             raise FileNotFoundError(
                 f'{type(self).__name__}: annotation file {self.ann_file!r} does not exist '
-                f"(data_root={self.data_root!r}). Create it with tools/create_data.py.")
-        annotations = (load_pickle_safe(self.ann_file) if self.ann_file.endswith(('.pkl', '.pickle'))
-                       else load(self.ann_file))
+                f'(data_root={self.data_root!r}). Create it with tools/create_data.py.'
+            )
+        annotations = (
+            load_pickle_safe(self.ann_file) if self.ann_file.endswith(('.pkl', '.pickle')) else load(self.ann_file)
+        )
         if not isinstance(annotations, dict):
-            raise TypeError(f'{type(self).__name__}: {self.ann_file!r} must hold a dict with '
-                            f"'metainfo' and 'data_list', got {type(annotations).__name__}")
+            raise TypeError(
+                f'{type(self).__name__}: {self.ann_file!r} must hold a dict with '
+                f"'metainfo' and 'data_list', got {type(annotations).__name__}"
+            )
         missing = [k for k in ('metainfo', 'data_list') if k not in annotations]
         if missing:
-            raise KeyError(f'{type(self).__name__}: {self.ann_file!r} lacks {missing} (found keys '
-                           f"{sorted(annotations)}); expected the mmdet3d v2 layout "
-                           f"dict(metainfo=..., data_list=[...]) of docs/contracts.md")
+            raise KeyError(
+                f'{type(self).__name__}: {self.ann_file!r} lacks {missing} (found keys '
+                f'{sorted(annotations)}); expected the mmdet3d v2 layout '
+                f'dict(metainfo=..., data_list=[...]) of docs/contracts.md'
+            )
         check_info_metainfo(annotations['metainfo'], repr(self.ann_file))
         for key, value in annotations['metainfo'].items():
             self._metainfo.setdefault(key, value)
@@ -119,8 +144,10 @@ class NuScenesE2EDataset(BadSamplePolicy, BaseDataset):
         """
         missing = [k for k in self.REQUIRED_KEYS if k not in info]
         if missing:
-            raise KeyError(f'{type(self).__name__}: info {info.get("token", "<no token>")!r} '
-                           f'in {self.ann_file!r} lacks planning keys {missing}')
+            raise KeyError(
+                f'{type(self).__name__}: info {info.get("token", "<no token>")!r} '
+                f'in {self.ann_file!r} lacks planning keys {missing}'
+            )
         info = copy.copy(info)
         root = self.data_root
         if 'lidar_points' in info:
@@ -130,8 +157,7 @@ class NuScenesE2EDataset(BadSamplePolicy, BaseDataset):
             sweeps = []
             for sweep in info['lidar_sweeps']:
                 sweep = dict(sweep, lidar_points=dict(sweep['lidar_points']))
-                sweep['lidar_points']['lidar_path'] = _join(root,
-                                                            sweep['lidar_points']['lidar_path'])
+                sweep['lidar_points']['lidar_path'] = _join(root, sweep['lidar_points']['lidar_path'])
                 sweeps.append(sweep)
             info['lidar_sweeps'] = sweeps
         if 'images' in info:
@@ -141,8 +167,7 @@ class NuScenesE2EDataset(BadSamplePolicy, BaseDataset):
             }
         if 'cam_front_hist' in info:
             info['cam_front_hist'] = [
-                dict(frame, img_path=_join(root, frame['img_path']))
-                for frame in info['cam_front_hist']
+                dict(frame, img_path=_join(root, frame['img_path'])) for frame in info['cam_front_hist']
             ]
         planning = self._metainfo['planning']
         info.setdefault('dataset', self._metainfo.get('dataset', 'nuscenes'))
@@ -154,7 +179,4 @@ class NuScenesE2EDataset(BadSamplePolicy, BaseDataset):
         """Drop samples without a complete future when ``filter_invalid_future`` is set."""
         if not self.filter_invalid_future:
             return self.data_list
-        return [
-            info for info in self.data_list
-            if np.asarray(info['ego_fut_masks']).astype(bool).all()
-        ]
+        return [info for info in self.data_list if np.asarray(info['ego_fut_masks']).astype(bool).all()]

@@ -10,6 +10,7 @@ available: it switches the backend to ``gloo``, creates the process group itself
 skips ``init_dist``) and sets ``model_wrapper_cfg.device_ids=None`` (``FlexibleRunner``: the strategy's
 wrapper, ``device_id='cpu'`` for FSDP). With CUDA it changes nothing.
 """
+
 import datetime
 import os
 
@@ -40,8 +41,10 @@ def prepare_dist_env(cfg: Config, launcher: str) -> bool:
     if launcher == 'none' or torch.cuda.is_available():
         return False
     if launcher != 'pytorch':
-        raise RuntimeError(f"launcher='{launcher}' needs CUDA with MMEngine 0.10.7; on CPU use "
-                           'tools/dist_train.sh (torchrun, --launcher pytorch).')
+        raise RuntimeError(
+            f"launcher='{launcher}' needs CUDA with MMEngine 0.10.7; on CPU use "
+            'tools/dist_train.sh (torchrun, --launcher pytorch).'
+        )
     env_cfg = cfg.get('env_cfg') or ConfigDict()
     dist_cfg = dict(env_cfg.get('dist_cfg') or {})
     dist_cfg['backend'] = 'gloo'
@@ -57,8 +60,9 @@ def prepare_dist_env(cfg: Config, launcher: str) -> bool:
         kwargs = {k: v for k, v in dist_cfg.items() if k != 'backend'}
         if 'timeout' in kwargs and not isinstance(kwargs['timeout'], datetime.timedelta):
             kwargs['timeout'] = datetime.timedelta(seconds=kwargs['timeout'])
-        dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
-                                world_size=int(os.environ['WORLD_SIZE']), **kwargs)
+        dist.init_process_group(
+            backend='gloo', rank=int(os.environ['RANK']), world_size=int(os.environ['WORLD_SIZE']), **kwargs
+        )
     return True
 
 
@@ -67,8 +71,10 @@ def _prepare_ddp_wrapper_on_cpu(cfg: Config) -> None:
     wrapper = cfg.get('model_wrapper_cfg')
     wrapper = ConfigDict(type='MMDistributedDataParallel') if wrapper is None else wrapper
     if wrapper.get('type', 'MMDistributedDataParallel') not in _DDP_TYPES:
-        raise RuntimeError(f"model_wrapper_cfg type '{wrapper.get('type')}' is not supported "
-                           'on CPU; use MMDistributedDataParallel or a CUDA machine.')
+        raise RuntimeError(
+            f"model_wrapper_cfg type '{wrapper.get('type')}' is not supported "
+            'on CPU; use MMDistributedDataParallel or a CUDA machine.'
+        )
     wrapper['device_ids'] = None  # wins over the Runner's default device_ids=[LOCAL_RANK]
     wrapper.setdefault('broadcast_buffers', False)
     wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
@@ -94,8 +100,10 @@ def _prepare_strategy_on_cpu(cfg: Config) -> None:
         wrapper.setdefault('broadcast_buffers', False)
         wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     else:
-        raise RuntimeError(f"strategy type '{kind}' is not supported on CPU; use DDPStrategy / FSDPStrategy "
-                           'or a CUDA machine (DeepSpeed needs CUDA).')
+        raise RuntimeError(
+            f"strategy type '{kind}' is not supported on CPU; use DDPStrategy / FSDPStrategy "
+            'or a CUDA machine (DeepSpeed needs CUDA).'
+        )
     strategy['model_wrapper'] = wrapper
     cfg.strategy = strategy
 
@@ -122,6 +130,7 @@ def finalize_dist_env(exit_process: bool = False) -> None:
     if exit_process and gloo:
         import logging
         import sys
+
         sys.stdout.flush()
         sys.stderr.flush()
         logging.shutdown()

@@ -8,6 +8,7 @@ recorded. At the end the skipped samples (token, index, error) are logged and st
 as ``bad_samples/val`` / ``bad_samples/test``, from where ``tools/test.py`` writes them to
 ``test_metrics.json`` (``skipped_samples``): testing never skips silently.
 """
+
 import logging
 
 from mmengine.logging import print_log
@@ -28,8 +29,12 @@ class _SkipBadSamples:
         self.runner.message_hub.update_info(f'bad_samples/{self.stage}', records)
         if records:
             shown = ', '.join(r['token'] for r in records[:20])
-            print_log(f'{self.stage}: {len(records)} bad samples were skipped (not in the metrics): {shown}'
-                      + (' ...' if len(records) > 20 else ''), logger='current', level=logging.WARNING)
+            print_log(
+                f'{self.stage}: {len(records)} bad samples were skipped (not in the metrics): {shown}'
+                + (' ...' if len(records) > 20 else ''),
+                logger='current',
+                level=logging.WARNING,
+            )
         return metrics
 
     def run_iter(self, idx, data_batch):

@@ -23,6 +23,7 @@ Used by ``tools/analysis_tools/estimate_memory.py``. Four parts, in bytes per GP
 
 Activations scale with the per-GPU batch; everything else with ``1 / gpus`` (sharded) or not at all.
 """
+
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -92,16 +93,19 @@ def state_bytes(model: nn.Module, gpus: int, strategy: Dict, optimizer_states: i
     shard_params = stage >= 3
     shard_grads = stage >= 2
     shard_opt = stage >= 1
-    out = dict(parameters=stored / (gpus if shard_params else 1),
-               gradients=grads / (gpus if shard_grads else 1),
-               optimizer_states=opt / (gpus if shard_opt else 1),
-               param_gather=0.0)
+    out = dict(
+        parameters=stored / (gpus if shard_params else 1),
+        gradients=grads / (gpus if shard_grads else 1),
+        optimizer_states=opt / (gpus if shard_opt else 1),
+        param_gather=0.0,
+    )
     if kind == 'fsdp' and gpus > 1:
         units = fsdp_unit_modules(model)
         in_units = {id(p) for u in units for p in u.parameters()}
         root = sum(p.numel() for p in params if id(p) not in in_units)
-        joint = sorted((sum(p.numel() for p in unique_parameters(u)) for u in units if isinstance(u, JointLayer)),
-                       reverse=True)
+        joint = sorted(
+            (sum(p.numel() for p in unique_parameters(u)) for u in units if isinstance(u, JointLayer)), reverse=True
+        )
         itemsize = cdt.itemsize if cdt is not None else 4
         out['param_gather'] = (root + sum(joint[:2])) * itemsize
     return out
@@ -146,8 +150,9 @@ class SavedTensorMeter:
         return self._ctx.__exit__(*exc)
 
 
-def joint_stack_activations(mot: nn.Module, batch_size: int, ue_tokens: int, ae_tokens: int,
-                            dtype: Optional[torch.dtype] = None, device='meta') -> Dict[str, float]:
+def joint_stack_activations(
+    mot: nn.Module, batch_size: int, ue_tokens: int, ae_tokens: int, dtype: Optional[torch.dtype] = None, device='meta'
+) -> Dict[str, float]:
     """Saved activation bytes of the joint layer stack of a :class:`MoTTransformer` for one training step.
 
     Args:
@@ -204,15 +209,21 @@ def joint_stack_activations(mot: nn.Module, batch_size: int, ue_tokens: int, ae_
         for jl, cp in zip(layers, was_cp):
             jl.with_cp = cp
     # saved inside layer i, without its own inputs (those are kept anyway under checkpointing)
-    per_layer = [(marks[2 * i + 1][0] - marks[2 * i][0]) - (marks[2 * i + 1][1] - marks[2 * i][1])
-                 for i in range(len(layers))]
+    per_layer = [
+        (marks[2 * i + 1][0] - marks[2 * i][0]) - (marks[2 * i + 1][1] - marks[2 * i][1]) for i in range(len(layers))
+    ]
     inputs = kept[0]
-    return dict(no_checkpointing=float(meter.total), checkpointing=float(inputs + max(per_layer)),
-                per_layer=[float(x) for x in per_layer], layer_inputs=float(inputs))
+    return dict(
+        no_checkpointing=float(meter.total),
+        checkpointing=float(inputs + max(per_layer)),
+        per_layer=[float(x) for x in per_layer],
+        layer_inputs=float(inputs),
+    )
 
 
-def ae_input_activations(model: nn.Module, batch_size: int, cam_size: Sequence[int],
-                         dtype: Optional[torch.dtype] = None, device='meta') -> Optional[float]:
+def ae_input_activations(
+    model: nn.Module, batch_size: int, cam_size: Sequence[int], dtype: Optional[torch.dtype] = None, device='meta'
+) -> Optional[float]:
     """Saved activation bytes of the AE's inputs and outputs: ``model.ae_inputs`` (BEV encoder and token MLPs)
     and ``model._heads``, for an AutoMoT-style model whose BEV encoder rasterises LiDAR in ``rasterize``.
 
@@ -228,9 +239,13 @@ def ae_input_activations(model: nn.Module, batch_size: int, cam_size: Sequence[i
     B, (W, H) = batch_size, cam_size
     kw = dict(device=device, dtype=dtype)
     grid = encoder.rasterize([torch.zeros(0, 4) for _ in range(B)], torch.device('cpu'))
-    inputs = dict(imgs=torch.zeros(B, encoder.num_cams, 3, H, W, **kw), points=[torch.zeros(0, 4, **kw)] * B,
-                  target_point=torch.zeros(B, 2, **kw), ego_status=torch.zeros(B, 4, **kw),
-                  command=torch.zeros(B, dtype=torch.long, device=device))
+    inputs = dict(
+        imgs=torch.zeros(B, encoder.num_cams, 3, H, W, **kw),
+        points=[torch.zeros(0, 4, **kw)] * B,
+        target_point=torch.zeros(B, 2, **kw),
+        ego_status=torch.zeros(B, 4, **kw),
+        command=torch.zeros(B, dtype=torch.long, device=device),
+    )
     encoder.rasterize = lambda points, dev: grid.to(dev)
     try:
         with torch.enable_grad(), SavedTensorMeter(exclude=unique_parameters(model)) as meter:
@@ -249,6 +264,7 @@ def model_token_counts(model: nn.Module) -> Dict[str, int]:
     times longer than Qwen's tokenizer would.
     """
     from mmautomot.models.vlm.qwen3vl_expert import driving_prompt
+
     mot = model.mot if hasattr(model, 'mot') else model
     ue = mot.ue
     frames = torch.zeros(1, ue.num_frames, 3, *ue.image_size, dtype=torch.uint8)
@@ -258,8 +274,16 @@ def model_token_counts(model: nn.Module) -> Dict[str, int]:
     return dict(ue=int(ue_tokens), ae=None if ae_tokens is None else int(ae_tokens))
 
 
-def estimate_memory(model: nn.Module, gpus: int, batch_size: int, strategy: Optional[dict], ue_tokens: int,
-                    ae_tokens: int, optimizer_states: int = 2, cam_size: Optional[Sequence[int]] = None) -> Dict:
+def estimate_memory(
+    model: nn.Module,
+    gpus: int,
+    batch_size: int,
+    strategy: Optional[dict],
+    ue_tokens: int,
+    ae_tokens: int,
+    optimizer_states: int = 2,
+    cam_size: Optional[Sequence[int]] = None,
+) -> Dict:
     """Per-GPU training memory of a model holding a ``MoTTransformer`` at ``model.mot`` (or being one).
 
     Args:
@@ -284,29 +308,41 @@ def estimate_memory(model: nn.Module, gpus: int, batch_size: int, strategy: Opti
         raise TypeError(f'estimate_memory: {type(model).__name__} holds no MoTTransformer (`.mot.joint_layers`)')
     kind = strategy_kind(strategy)
     params = unique_parameters(model)
-    counts = dict(total=sum(p.numel() for p in params),
-                  trainable=sum(p.numel() for p in params if p.requires_grad))
+    counts = dict(total=sum(p.numel() for p in params), trainable=sum(p.numel() for p in params if p.requires_grad))
     counts['frozen'] = counts['total'] - counts['trainable']
     states = state_bytes(model, gpus, kind, optimizer_states)
     acts = joint_stack_activations(mot, batch_size, ue_tokens, ae_tokens, kind['compute_dtype'])
     fixed = sum(states.values())
     result_bytes = dict(states)
     extra = None if cam_size is None else ae_input_activations(model, batch_size, cam_size, kind['compute_dtype'])
-    result_bytes['activations'] = dict(no_checkpointing=acts['no_checkpointing'] + (extra or 0),
-                                       checkpointing=acts['checkpointing'] + (extra or 0))
+    result_bytes['activations'] = dict(
+        no_checkpointing=acts['no_checkpointing'] + (extra or 0), checkpointing=acts['checkpointing'] + (extra or 0)
+    )
     result_bytes['total'] = {k: fixed + v for k, v in result_bytes['activations'].items()}
 
-    result_bytes = {k: {kk: int(round(x)) for kk, x in v.items()} if isinstance(v, dict) else int(round(v))
-                    for k, v in result_bytes.items()}
+    result_bytes = {
+        k: {kk: int(round(x)) for kk, x in v.items()} if isinstance(v, dict) else int(round(v))
+        for k, v in result_bytes.items()
+    }
 
     def gib(v):
         return {k: round(x / GIB, 3) for k, x in v.items()} if isinstance(v, dict) else round(v / GIB, 3)
 
-    return dict(gpus=gpus, batch_per_gpu=batch_size, strategy=kind['kind'], zero_stage=kind['zero_stage'],
-                compute_dtype=str(kind['compute_dtype'] or 'parameter dtype').replace('torch.', ''),
-                tokens=dict(ue=ue_tokens, ae=ae_tokens), params=counts, bytes=result_bytes,
-                gib={k: gib(v) for k, v in result_bytes.items()},
-                activation_parts=dict(joint_stack=acts['no_checkpointing'],
-                                      joint_stack_checkpointing=acts['checkpointing'],
-                                      per_layer_max=max(acts['per_layer']), layer_inputs=acts['layer_inputs'],
-                                      ae_inputs_and_heads=extra))
+    return dict(
+        gpus=gpus,
+        batch_per_gpu=batch_size,
+        strategy=kind['kind'],
+        zero_stage=kind['zero_stage'],
+        compute_dtype=str(kind['compute_dtype'] or 'parameter dtype').replace('torch.', ''),
+        tokens=dict(ue=ue_tokens, ae=ae_tokens),
+        params=counts,
+        bytes=result_bytes,
+        gib={k: gib(v) for k, v in result_bytes.items()},
+        activation_parts=dict(
+            joint_stack=acts['no_checkpointing'],
+            joint_stack_checkpointing=acts['checkpointing'],
+            per_layer_max=max(acts['per_layer']),
+            layer_inputs=acts['layer_inputs'],
+            ae_inputs_and_heads=extra,
+        ),
+    )

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Config loading shared by ``tools/train.py`` and ``tools/test.py``."""
+
 import os.path as osp
 from typing import Optional
 
@@ -8,8 +9,9 @@ from mmengine.config import Config, ConfigDict
 from mmautomot.apis.config_loading import load_config
 
 
-def load_tool_config(config: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
-                     launcher: str = 'none') -> Config:
+def load_tool_config(
+    config: str, cfg_options: Optional[dict] = None, work_dir: Optional[str] = None, launcher: str = 'none'
+) -> Config:
     """Load ``config`` with :func:`mmautomot.apis.load_config` (the one config loader: custom imports, checked
     ``--cfg-options``), then set the launcher and the work dir.
 
@@ -23,7 +25,6 @@ def load_tool_config(config: str, cfg_options: Optional[dict] = None, work_dir: 
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
     return cfg
-
 
 
 def ensure_checkpoint_check(cfg: Config, force_strict: bool = False) -> None:
@@ -62,8 +63,10 @@ def apply_bad_sample_policy(cfg: Config) -> None:
     ``SkipBadSamplesTestLoop`` (:mod:`mmautomot.engine.loops`); ``default_hooks.bad_samples``
     (:class:`BadSampleHook`) is added when missing.
     """
-    for split, loop_key, loops in (('val', 'val_cfg', ('ValLoop', 'SkipBadSamplesValLoop')),
-                                   ('test', 'test_cfg', ('TestLoop', 'SkipBadSamplesTestLoop'))):
+    for split, loop_key, loops in (
+        ('val', 'val_cfg', ('ValLoop', 'SkipBadSamplesValLoop')),
+        ('test', 'test_cfg', ('TestLoop', 'SkipBadSamplesTestLoop')),
+    ):
         loader = cfg.get(f'{split}_dataloader')
         if not loader or _dataset_policy(loader.get('dataset')) != 'skip':
             continue
@@ -73,8 +76,10 @@ def apply_bad_sample_policy(cfg: Config) -> None:
             loader['collate_fn'] = ConfigDict(type='mmautomot.skip_bad_samples_collate', collate_fn=collate)
         loop = cfg.get(loop_key) or ConfigDict()
         if str(loop.get('type', loops[0])).split('.')[-1] not in loops:
-            raise ValueError(f"{split}_dataloader.dataset.on_bad_sample='skip' needs {loops[0]} (or "
-                             f"{loops[1]}), but {loop_key}.type is {loop.get('type')!r}")
+            raise ValueError(
+                f"{split}_dataloader.dataset.on_bad_sample='skip' needs {loops[0]} (or "
+                f'{loops[1]}), but {loop_key}.type is {loop.get("type")!r}'
+            )
         loop['type'] = loops[1]
         cfg[loop_key] = loop
     hooks = cfg.get('default_hooks')

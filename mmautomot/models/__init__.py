@@ -1,3 +1,2 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-from . import (data_preprocessors, encoders, heads, losses, moe, mot,  # noqa: F401
-               planners, refiners, vlm)
+from . import data_preprocessors, encoders, heads, losses, moe, mot, planners, refiners, vlm  # noqa: F401

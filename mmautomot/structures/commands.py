@@ -11,8 +11,8 @@ Index  name               nuScenes (3-way)        CARLA RoadOption (value)
 
 nuScenes samples use indices 0-2 only; CARLA (Bench2Drive, PDM-Lite) uses all six.
 """
-COMMANDS = ('turn_left', 'turn_right', 'go_straight', 'lane_follow', 'change_lane_left',
-            'change_lane_right')
+
+COMMANDS = ('turn_left', 'turn_right', 'go_straight', 'lane_follow', 'change_lane_left', 'change_lane_right')
 
 
 def carla_command_to_index(road_option: int) -> int:

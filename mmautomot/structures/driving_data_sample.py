@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The one sample type that travels from dataset to model, metric and visualiser."""
+
 from mmengine.structures import BaseDataElement
 
 

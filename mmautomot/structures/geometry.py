@@ -17,6 +17,7 @@ Frames used here:
 No ``carla`` and no torch import: every function works on numpy arrays (the closed-loop core imports
 this module in CARLA's Python).
 """
+
 import math
 from typing import Tuple
 
@@ -80,8 +81,7 @@ def carla_xy_to_gps(xy, lat_ref: float = 0.0, lon_ref: float = 0.0) -> np.ndarra
     return np.stack([lat, lon], axis=-1)
 
 
-def lidar_mount_matrix(x: float = 0.0, y: float = 0.0, z: float = 0.0,
-                       yaw: float = 0.0) -> np.ndarray:
+def lidar_mount_matrix(x: float = 0.0, y: float = 0.0, z: float = 0.0, yaw: float = 0.0) -> np.ndarray:
     """Right-handed 4x4 sensor->ego transform of a sensor mounted at CARLA vehicle coords.
 
     Args:
@@ -138,8 +138,7 @@ def carla_matrix_to_pose(matrix) -> Tuple[np.ndarray, float]:
     return xyz, float(wrap_angle(-yaw_carla))
 
 
-def resample_polyline(points, spacing: float, num: int,
-                      include_origin: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+def resample_polyline(points, spacing: float, num: int, include_origin: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     """Points every ``spacing`` metres along a polyline (starting at the origin by default).
 
     The output point ``k`` (0-based) lies at arc length ``(k + 1) * spacing``. Points past the end of the

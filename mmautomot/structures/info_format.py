@@ -7,6 +7,7 @@ laid out differently (frames, step counts), so reading them gives silently wrong
 datasets and ``eval_planning.py`` call :func:`check_info_metainfo`, which fails saying what was
 expected and what was found (re-create the infos with ``tools/create_data.py``).
 """
+
 from typing import Mapping, Optional
 
 #: Version of the info-pkl layout written by this code base (nuScenes and Bench2Drive alike).
@@ -16,8 +17,9 @@ from typing import Mapping, Optional
 #: protocols' reference point). '1.0' wrote the bottom centre and our class order.
 INFO_VERSION = '1.1'
 #: Planning label layout of the nuScenes infos (the ST-P3 / UniAD protocols need 6 steps at 0.5 s).
-PLANNING_LAYOUT = dict(fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0,
-                       ue_hist_frames=4, ue_hist_dt=0.5)
+PLANNING_LAYOUT = dict(
+    fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0, ue_hist_frames=4, ue_hist_dt=0.5
+)
 
 
 class InfoFormatError(ValueError):
@@ -49,15 +51,20 @@ def check_info_metainfo(metainfo: Mapping, source: str, planning: Optional[Mappi
         raise InfoFormatError(
             f'{source}: info_version {found!r} found in metainfo, expected {INFO_VERSION!r}: the info '
             'pkl was written by another version of tools/create_data.py and its labels may be laid out '
-            'differently. Re-create it with tools/create_data.py.')
+            'differently. Re-create it with tools/create_data.py.'
+        )
     layout = metainfo.get('planning')
     if not isinstance(layout, Mapping):
-        raise InfoFormatError(f'{source}: metainfo has no planning layout dict, expected keys '
-                              f'{sorted(PLANNING_LAYOUT)}; found {type(layout).__name__}')
+        raise InfoFormatError(
+            f'{source}: metainfo has no planning layout dict, expected keys '
+            f'{sorted(PLANNING_LAYOUT)}; found {type(layout).__name__}'
+        )
     missing = sorted(k for k in PLANNING_LAYOUT if k not in layout)
     if missing:
-        raise InfoFormatError(f'{source}: metainfo.planning lacks {missing}; expected the keys '
-                              f'{sorted(PLANNING_LAYOUT)}, found {dict(layout)}')
+        raise InfoFormatError(
+            f'{source}: metainfo.planning lacks {missing}; expected the keys '
+            f'{sorted(PLANNING_LAYOUT)}, found {dict(layout)}'
+        )
     wrong = {k: (v, layout[k]) for k, v in (planning or {}).items() if float(layout[k]) != float(v)}
     if wrong:
         detail = ', '.join(f'{k}: expected {e}, found {f}' for k, (e, f) in wrong.items())

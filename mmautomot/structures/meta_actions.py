@@ -16,6 +16,7 @@ Derived from a future ego trajectory in the current ego frame (x forward, y left
 A horizon whose step is masked out (future beyond the scene end) gets -1 for both parts (ignored by the
 loss and the metric).
 """
+
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -30,6 +31,7 @@ _LON_TEXT = ('Stop', 'Decelerate', 'Keep', 'Accelerate')
 @dataclass(frozen=True)
 class MetaActionConfig:
     """Thresholds for :func:`derive_meta_actions` (degrees, metres, m/s)."""
+
     slight_deg: float = 5.0
     turn_deg: float = 20.0
     min_move: float = 0.5
@@ -37,12 +39,14 @@ class MetaActionConfig:
     accel_delta: float = 1.0
 
 
-def derive_meta_actions(fut_traj: np.ndarray,
-                        fut_mask: np.ndarray,
-                        cur_speed: float,
-                        dt: float = 0.5,
-                        horizons: Sequence[float] = (1.0, 2.0, 3.0),
-                        cfg: MetaActionConfig = MetaActionConfig()) -> np.ndarray:
+def derive_meta_actions(
+    fut_traj: np.ndarray,
+    fut_mask: np.ndarray,
+    cur_speed: float,
+    dt: float = 0.5,
+    horizons: Sequence[float] = (1.0, 2.0, 3.0),
+    cfg: MetaActionConfig = MetaActionConfig(),
+) -> np.ndarray:
     """Derive meta-action class ids from a future trajectory.
 
     Args:

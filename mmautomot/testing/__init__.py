@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Helpers for tests and smoke runs (as ``mmdet.testing``): small synthetic batches in the model contract."""
+
 from .demo_inputs import demo_driving_batch
 from .mmdet3d_detectors import tiny_pointpillars_detector
 

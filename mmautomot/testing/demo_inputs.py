@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """A random batch in the ``DrivingDataPreprocessor`` output contract (docs/contracts.md)."""
+
 from typing import List, Tuple
 
 import torch
@@ -7,9 +8,13 @@ import torch
 from mmautomot.structures import DrivingDataSample
 
 
-def demo_driving_batch(bsz: int = 2, seed: int = 0, hist_shape: Tuple[int, int, int] = (2, 32, 64),
-                       cam_shape: Tuple[int, int, int] = (1, 64, 128),
-                       num_points: int = 200) -> Tuple[dict, List[DrivingDataSample]]:
+def demo_driving_batch(
+    bsz: int = 2,
+    seed: int = 0,
+    hist_shape: Tuple[int, int, int] = (2, 32, 64),
+    cam_shape: Tuple[int, int, int] = (1, 64, 128),
+    num_points: int = 200,
+) -> Tuple[dict, List[DrivingDataSample]]:
     """Random model inputs and data samples with planning GT, for tests of end-to-end models.
 
     Args:
@@ -26,14 +31,14 @@ def demo_driving_batch(bsz: int = 2, seed: int = 0, hist_shape: Tuple[int, int, 
     """
     g = torch.Generator().manual_seed(seed)
     inputs = dict(
-        img_hist=torch.randint(0, 256, (bsz, *hist_shape[:1], 3, *hist_shape[1:]), dtype=torch.uint8,
-                               generator=g),
+        img_hist=torch.randint(0, 256, (bsz, *hist_shape[:1], 3, *hist_shape[1:]), dtype=torch.uint8, generator=g),
         imgs=torch.randn(bsz, cam_shape[0], 3, *cam_shape[1:], generator=g),
         points=[torch.randn(num_points, 4, generator=g) * 5 for _ in range(bsz)],
         ego_status=torch.rand(bsz, 4, generator=g) * 5,
         ego_hist_trajs=torch.randn(bsz, 4, 2, generator=g),
         target_point=torch.randn(bsz, 2, generator=g) * 10,
-        command=torch.randint(0, 3, (bsz, ), generator=g))
+        command=torch.randint(0, 3, (bsz,), generator=g),
+    )
     samples = []
     for i in range(bsz):
         ds = DrivingDataSample(metainfo=dict(prompt=f'sample {i}'))

@@ -45,6 +45,7 @@ by ``tools/train.py`` / ``tools/test.py``. It never sets ``weights_only=False`` 
 ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``. To trust an extra class of your own, call
 :func:`register_safe_checkpoint_globals`.
 """
+
 import json
 import os
 import os.path as osp
@@ -54,9 +55,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
+import mmengine.runner.checkpoint as mme_checkpoint
 import numpy as np
 import torch
-import mmengine.runner.checkpoint as mme_checkpoint
 from mmengine.config import ConfigDict
 from mmengine.dist import get_dist_info
 from mmengine.fileio.backends import LocalBackend, register_backend
@@ -64,10 +65,17 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = [
-    'AtomicLocalBackend', 'UnsafeCheckpointError', 'atomic_write_bytes',
-    'enable_safe_mmengine_checkpoints', 'load_checkpoint_file', 'load_from_http_safe',
-    'load_from_local_safe', 'load_safetensors_checkpoint', 'register_safe_checkpoint_globals',
-    'safe_checkpoint_globals', 'safe_torch_load'
+    'AtomicLocalBackend',
+    'UnsafeCheckpointError',
+    'atomic_write_bytes',
+    'enable_safe_mmengine_checkpoints',
+    'load_checkpoint_file',
+    'load_from_http_safe',
+    'load_from_local_safe',
+    'load_safetensors_checkpoint',
+    'register_safe_checkpoint_globals',
+    'safe_checkpoint_globals',
+    'safe_torch_load',
 ]
 
 _ENABLED = False
@@ -92,12 +100,12 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     Returns:
         Callable: ``HistoryBuffer.<name>``.
     """
-    if obj is HistoryBuffer and isinstance(name, str) and name in ('min', 'max', 'current',
-                                                                    'mean'):
+    if obj is HistoryBuffer and isinstance(name, str) and name in ('min', 'max', 'current', 'mean'):
         return getattr(HistoryBuffer, name)
     raise UnsafeCheckpointError(
         f'Refusing getattr({obj!r}, {name!r}) while loading a checkpoint: only the statistics '
-        'methods of mmengine HistoryBuffer (min/max/current/mean) are allowed.')
+        'methods of mmengine HistoryBuffer (min/max/current/mean) are allowed.'
+    )
 
 
 def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
@@ -105,7 +113,8 @@ def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     reconstruct = np._core.multiarray._reconstruct
     scalar = np._core.multiarray.scalar
     out: List[Union[Callable, Tuple[Callable, str]]] = [
-        np.ndarray, np.dtype,
+        np.ndarray,
+        np.dtype,
         (reconstruct, 'numpy._core.multiarray._reconstruct'),
         (reconstruct, 'numpy.core.multiarray._reconstruct'),
         (scalar, 'numpy._core.multiarray.scalar'),
@@ -114,6 +123,7 @@ def _numpy_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     # A pickled dtype is rebuilt as ``numpy.dtype(...)`` and then BUILD on an instance of its
     # concrete class (``numpy.dtypes.Float64DType`` ...), which must be allow-listed too.
     import numpy.dtypes
+
     for name in dir(numpy.dtypes):
         cls = getattr(numpy.dtypes, name)
         if isinstance(cls, type) and issubclass(cls, np.dtype):
@@ -125,14 +135,16 @@ def safe_checkpoint_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
     """The allow-list for MMEngine checkpoints (objects or ``(object, pickled name)`` pairs)."""
     return [
         HistoryBuffer,
-        HistoryBuffer.min, HistoryBuffer.max, HistoryBuffer.current, HistoryBuffer.mean,
+        HistoryBuffer.min,
+        HistoryBuffer.max,
+        HistoryBuffer.current,
+        HistoryBuffer.mean,
         (_history_buffer_getattr, 'builtins.getattr'),
         ConfigDict,
     ] + _numpy_globals()
 
 
-def register_safe_checkpoint_globals(objs: Iterable[Union[Callable, Tuple[Callable, str]]]
-                                     ) -> None:
+def register_safe_checkpoint_globals(objs: Iterable[Union[Callable, Tuple[Callable, str]]]) -> None:
     """Trust more classes/functions in ``weights_only`` checkpoint loads (process-wide).
 
     Args:
@@ -180,7 +192,8 @@ def safe_torch_load(source: Any, map_location: Any = None, name: Optional[str] =
             'HistoryBuffer, ConfigDict and numpy arrays/scalars (see '
             'mmautomot.utils.checkpoint_compat). If you trust this file, allow-list the class '
             'with mmautomot.utils.register_safe_checkpoint_globals([cls]). '
-            f'torch said: {err}') from err
+            f'torch said: {err}'
+        ) from err
 
 
 def load_safetensors_checkpoint(filename: str, map_location: Any = None) -> Dict[str, Any]:
@@ -195,6 +208,7 @@ def load_safetensors_checkpoint(filename: str, map_location: Any = None) -> Dict
         dict[str, torch.Tensor]: The state dict.
     """
     from safetensors.torch import load_file
+
     device = map_location if isinstance(map_location, (str, torch.device)) else 'cpu'
     if filename.endswith('.index.json'):
         with open(filename) as f:
@@ -229,8 +243,7 @@ def load_from_local_safe(filename: str, map_location: Any = None) -> Any:
     return safe_torch_load(filename, map_location=map_location)
 
 
-def load_from_http_safe(filename: str, map_location: Any = None,
-                        model_dir: Optional[str] = None) -> Any:
+def load_from_http_safe(filename: str, map_location: Any = None, model_dir: Optional[str] = None) -> Any:
     """MMEngine ``CheckpointLoader`` scheme for ``http(s)://`` URLs, with the same safe load.
 
     The file is downloaded once into ``<torch hub dir>/checkpoints/`` (``model_dir``), on local rank
@@ -286,8 +299,7 @@ def load_checkpoint_file(filename: str, map_location: Any = 'cpu') -> Any:
     return CheckpointLoader.load_checkpoint(str(filename), map_location=map_location)
 
 
-def atomic_write_bytes(data: Union[bytes, str], filepath: Union[str, Path],
-                       encoding: Optional[str] = None) -> None:
+def atomic_write_bytes(data: Union[bytes, str], filepath: Union[str, Path], encoding: Optional[str] = None) -> None:
     """Write ``data`` to ``filepath`` through a temporary file in the same folder and a rename.
 
     A process killed while writing leaves at most a ``.<name>.*.tmp`` file, never a partial file
@@ -345,12 +357,12 @@ def enable_safe_mmengine_checkpoints() -> None:
         return
     register_safe_checkpoint_globals(safe_checkpoint_globals())
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local_safe, force=True)
-    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_http_safe,
-                                     force=True)
+    CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_http_safe, force=True)
     # torchvision:// open-mmlab:// mmcls:// resolve a URL and call this module-level name.
     mme_checkpoint.load_from_http = load_from_http_safe
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
     from mmengine.fileio import io as mme_io
+
     for key, backend in list(mme_io.backend_instances.items()):  # drop cached plain local backends
         if type(backend) is LocalBackend:
             del mme_io.backend_instances[key]

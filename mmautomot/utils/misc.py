@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Small helpers with no package dependencies of their own."""
+
 import numpy as np
 
 

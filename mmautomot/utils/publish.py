@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Turn a training checkpoint into a release file: weights only, safetensors, sha256 in the name."""
+
 import hashlib
 import json
 import os
@@ -53,6 +54,7 @@ def publish_checkpoint(src: str, out: str, metadata: Optional[Dict[str, str]] = 
         dict: ``path``, ``sha256``, ``num_tensors``, ``num_params``, ``ema`` (whether EMA weights were written).
     """
     from safetensors.torch import save_file
+
     checkpoint = load_from_local_safe(src, map_location='cpu')
     state, ema = release_state_dict(checkpoint, src)
     # tied weights (e.g. a tied lm_head) share storage; safetensors wants one owner per storage
@@ -64,14 +66,18 @@ def publish_checkpoint(src: str, out: str, metadata: Optional[Dict[str, str]] = 
         else:
             seen[ptr] = key
     state = {k: v for k, v in state.items() if k not in shared}
-    meta = dict(metadata or {}, format='pt', source=osp.basename(src), ema=str(ema).lower(),
-                tied=json.dumps(shared))
-    stem = out[:-len('.safetensors')] if out.endswith('.safetensors') else out
+    meta = dict(metadata or {}, format='pt', source=osp.basename(src), ema=str(ema).lower(), tied=json.dumps(shared))
+    stem = out[: -len('.safetensors')] if out.endswith('.safetensors') else out
     os.makedirs(osp.dirname(osp.abspath(stem)), exist_ok=True)
     tmp = f'{stem}.tmp.safetensors'
     save_file(state, tmp, metadata=meta)
     sha = _sha256(tmp)
     path = f'{stem}-{sha[:8]}.safetensors'
     os.replace(tmp, path)
-    return dict(path=path, sha256=sha, num_tensors=len(state) + len(shared),
-                num_params=int(sum(v.numel() for v in state.values())), ema=ema)
+    return dict(
+        path=path,
+        sha256=sha,
+        num_tensors=len(state) + len(shared),
+        num_params=int(sum(v.numel() for v in state.values())),
+        ema=ema,
+    )

@@ -15,6 +15,7 @@ allow-list of globals, which is all that mmdet3d-style infos and planning result
 
 Anything else raises :class:`UnsafePickleError` naming the file and the refused ``module.name``.
 """
+
 import _compat_pickle
 import collections
 import pickle
@@ -32,9 +33,13 @@ class UnsafePickleError(pickle.UnpicklingError):
 def safe_pickle_globals() -> Dict[Tuple[str, str], Callable]:
     """The allow-list: ``(module, name)`` as written in the pickle -> the object it resolves to."""
     import _codecs
+
     import numpy.dtypes
-    out: Dict[Tuple[str, str], Any] = {('builtins', t.__name__): t for t in (
-        dict, list, tuple, set, frozenset, int, float, complex, bool, str, bytes, bytearray, slice, range)}
+
+    out: Dict[Tuple[str, str], Any] = {
+        ('builtins', t.__name__): t
+        for t in (dict, list, tuple, set, frozenset, int, float, complex, bool, str, bytes, bytearray, slice, range)
+    }
     out[('collections', 'OrderedDict')] = collections.OrderedDict
     out[('collections', 'defaultdict')] = collections.defaultdict
     out[('_codecs', 'encode')] = _codecs.encode
@@ -78,7 +83,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise UnsafePickleError(
                 f"Refusing to unpickle '{module}.{name}' from {self.name}: pickle files are read with "
                 'an allow-list (builtins containers and scalars, numpy arrays/dtypes/scalars; see '
-                'mmautomot.utils.safe_pickle) so that a crafted file cannot run code.')
+                'mmautomot.utils.safe_pickle) so that a crafted file cannot run code.'
+            )
         return obj
 
     def persistent_load(self, pid):

@@ -17,14 +17,14 @@ Problems:
   differs from the model's, e.g. integer weights for a float parameter. These are always refused,
   also in a partial load (``copy_`` would silently convert them).
 """
+
 import re
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 import torch
 from torch import nn
 
-__all__ = ['CheckpointMismatchError', 'StateDictReport', 'check_state_dict_fits', 'dtype_kind',
-           'strip_prefixes']
+__all__ = ['CheckpointMismatchError', 'StateDictReport', 'check_state_dict_fits', 'dtype_kind', 'strip_prefixes']
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -42,8 +42,9 @@ def dtype_kind(dtype: torch.dtype) -> str:
     return 'int'
 
 
-def strip_prefixes(state_dict: Mapping[str, object],
-                   revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.', ''), )) -> Dict[str, object]:
+def strip_prefixes(
+    state_dict: Mapping[str, object], revise_keys: Sequence[Tuple[str, str]] = ((r'^module\.', ''),)
+) -> Dict[str, object]:
     """Apply ``(pattern, replacement)`` regex substitutions to every key (MMEngine's ``revise_keys``)."""
     out = dict(state_dict)
     for pattern, repl in revise_keys:
@@ -63,9 +64,12 @@ class StateDictReport:
 
     def describe(self, max_listed: int = 20) -> str:
         parts = []
-        for title, items in (('missing keys (in the model, not in the checkpoint)', self.missing),
-                             ('unexpected keys (in the checkpoint, not in the model)', self.unexpected),
-                             ('shape mismatches', self.shape), ('dtype mismatches', self.dtype)):
+        for title, items in (
+            ('missing keys (in the model, not in the checkpoint)', self.missing),
+            ('unexpected keys (in the checkpoint, not in the model)', self.unexpected),
+            ('shape mismatches', self.shape),
+            ('dtype mismatches', self.dtype),
+        ):
             if items:
                 shown = ', '.join(items[:max_listed])
                 more = f', ... ({len(items) - max_listed} more)' if len(items) > max_listed else ''
@@ -73,8 +77,9 @@ class StateDictReport:
         return '; '.join(parts)
 
 
-def check_state_dict_fits(model: nn.Module, state_dict: Mapping[str, object], source: str,
-                          strict: bool = True, what: str = 'load') -> StateDictReport:
+def check_state_dict_fits(
+    model: nn.Module, state_dict: Mapping[str, object], source: str, strict: bool = True, what: str = 'load'
+) -> StateDictReport:
     """Compare ``state_dict`` with ``model.state_dict()``; raise when it does not fit.
 
     Args:
@@ -93,8 +98,7 @@ def check_state_dict_fits(model: nn.Module, state_dict: Mapping[str, object], so
     """
     own = model.state_dict()
     loaded_ptrs = {own[k].data_ptr() for k in state_dict if k in own and own[k].numel()}
-    missing = [k for k in own if k not in state_dict
-               and not (own[k].numel() and own[k].data_ptr() in loaded_ptrs)]
+    missing = [k for k in own if k not in state_dict and not (own[k].numel() and own[k].data_ptr() in loaded_ptrs)]
     unexpected = [k for k in state_dict if k not in own]
     shape, dtype = [], []
     for key, value in state_dict.items():
@@ -108,11 +112,14 @@ def check_state_dict_fits(model: nn.Module, state_dict: Mapping[str, object], so
     report = StateDictReport(missing, unexpected, shape, dtype)
     if report.dtype or (strict and not report.ok):
         keyed = report.missing or report.unexpected or report.shape
-        hint = ('' if not (strict and keyed) else
-                ' A partial load of pretrained parts is an explicit option: `load_from` with '
-                '`default_hooks.checkpoint_check.partial_load_from=True` (training), '
-                '`init_model(..., strict=False)` (see docs/contracts.md, Checkpoints).')
+        hint = (
+            ''
+            if not (strict and keyed)
+            else ' A partial load of pretrained parts is an explicit option: `load_from` with '
+            '`default_hooks.checkpoint_check.partial_load_from=True` (training), '
+            '`init_model(..., strict=False)` (see docs/contracts.md, Checkpoints).'
+        )
         raise CheckpointMismatchError(
-            f'{what}: checkpoint {source!r} does not fit the model {type(model).__name__}: '
-            f'{report.describe()}.{hint}')
+            f'{what}: checkpoint {source!r} does not fit the model {type(model).__name__}: {report.describe()}.{hint}'
+        )
     return report

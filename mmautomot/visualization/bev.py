@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Bird's-eye-view plot of one planning sample: agents, GT / predicted trajectories, meta-actions."""
+
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -39,7 +40,6 @@ def _agent_color(label: int) -> str:
     return 'tab:gray'
 
 
-
 def meta_action_lines(sample: Any, horizons: Sequence[str] = ('1s', '2s', '3s')) -> list:
     """Text lines ``'pred 1s [Slight right, Keep]'`` for the predicted and GT meta-actions."""
     lines = []
@@ -48,14 +48,12 @@ def meta_action_lines(sample: Any, horizons: Sequence[str] = ('1s', '2s', '3s'))
         if value is None:
             continue
         acts = to_numpy(value).reshape(-1, 2)
-        text = ', '.join(f'{h} {meta_action_to_text(int(a), int(b))}'
-                         for h, (a, b) in zip(horizons, acts))
+        text = ', '.join(f'{h} {meta_action_to_text(int(a), int(b))}' for h, (a, b) in zip(horizons, acts))
         lines.append(f'{name}: {text}')
     return lines
 
 
-def draw_planning_bev(sample: Any, out_file: Optional[str] = None, view_range: float = 40.0,
-                      dpi: int = 100) -> Figure:
+def draw_planning_bev(sample: Any, out_file: Optional[str] = None, view_range: float = 40.0, dpi: int = 100) -> Figure:
     """Plot one sample in BEV (x forward points up, y left points left).
 
     Draws the agent boxes at the current frame (vehicles blue, pedestrians purple, others grey), the
@@ -78,13 +76,16 @@ def draw_planning_bev(sample: Any, out_file: Optional[str] = None, view_range: f
     boxes = sample_get(sample, 'gt_agent_boxes')
     if boxes is not None and len(boxes):
         labels = sample_get(sample, 'gt_agent_labels')
-        labels = (to_numpy(labels).astype(int) if labels is not None else
-                  np.full(len(boxes), -1))
+        labels = to_numpy(labels).astype(int) if labels is not None else np.full(len(boxes), -1)
         for corners, label in zip(box_corners_bev(to_numpy(boxes)), labels):
-            ax.add_patch(Polygon(corners[:, ::-1], closed=True,
-                                 fill=False, edgecolor=_agent_color(int(label)), linewidth=1.0))
-    ax.add_patch(Rectangle((-EGO_WIDTH / 2, 0.5 - EGO_LENGTH / 2), EGO_WIDTH, EGO_LENGTH,
-                           facecolor='black', alpha=0.6, label='ego'))
+            ax.add_patch(
+                Polygon(corners[:, ::-1], closed=True, fill=False, edgecolor=_agent_color(int(label)), linewidth=1.0)
+            )
+    ax.add_patch(
+        Rectangle(
+            (-EGO_WIDTH / 2, 0.5 - EGO_LENGTH / 2), EGO_WIDTH, EGO_LENGTH, facecolor='black', alpha=0.6, label='ego'
+        )
+    )
     for key, (label, color) in TRAJ_STYLES.items():
         traj = sample_get(sample, key)
         if traj is None:
@@ -113,8 +114,9 @@ def draw_planning_bev(sample: Any, out_file: Optional[str] = None, view_range: f
     text = sample_get(sample, 'pred_text')
     if text:
         lines.append(f'text: {str(text)[:200]}')
-    fig.text(0.02, 0.02, '\n'.join(lines) or '(no meta-actions)', fontsize=7, va='bottom',
-             family='monospace', wrap=True)
+    fig.text(
+        0.02, 0.02, '\n'.join(lines) or '(no meta-actions)', fontsize=7, va='bottom', family='monospace', wrap=True
+    )
     if out_file is not None:
         fig.savefig(out_file)
     return fig

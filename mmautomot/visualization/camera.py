@@ -1,11 +1,13 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Project ego-frame trajectories (ground points, z = 0) into a camera image."""
+
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from mmautomot.utils.misc import to_numpy
+
 from .bev import sample_get
 
 #: trajectory field -> RGB colour
@@ -16,8 +18,9 @@ TRAJ_COLORS = {
 }
 
 
-def project_ego_points(points_xy: np.ndarray, cam2ego: np.ndarray, intrinsics: np.ndarray,
-                       z: float = 0.0, min_depth: float = 0.5) -> Tuple[np.ndarray, np.ndarray]:
+def project_ego_points(
+    points_xy: np.ndarray, cam2ego: np.ndarray, intrinsics: np.ndarray, z: float = 0.0, min_depth: float = 0.5
+) -> Tuple[np.ndarray, np.ndarray]:
     """Project ground points of the ego frame into pixels.
 
     Args:
@@ -42,10 +45,14 @@ def project_ego_points(points_xy: np.ndarray, cam2ego: np.ndarray, intrinsics: n
     return uv, valid
 
 
-def draw_trajectories_on_image(img: np.ndarray, trajs: Dict[str, np.ndarray], cam2ego: np.ndarray,
-                               intrinsics: np.ndarray,
-                               colors: Optional[Dict[str, Sequence[int]]] = None,
-                               thickness: int = 2) -> np.ndarray:
+def draw_trajectories_on_image(
+    img: np.ndarray,
+    trajs: Dict[str, np.ndarray],
+    cam2ego: np.ndarray,
+    intrinsics: np.ndarray,
+    colors: Optional[Dict[str, Sequence[int]]] = None,
+    thickness: int = 2,
+) -> np.ndarray:
     """Draw each trajectory (starting at the ego origin) as a polyline with dots.
 
     Args:
@@ -80,8 +87,9 @@ def front_camera_index(cam_names: Sequence[str], camera: str = 'CAM_FRONT') -> i
     return names.index(camera) if camera in names else 0
 
 
-def draw_front_camera(sample: Any, imgs: Any, camera: str = 'CAM_FRONT',
-                      out_file: Optional[str] = None, min_width: int = 0) -> Optional[np.ndarray]:
+def draw_front_camera(
+    sample: Any, imgs: Any, camera: str = 'CAM_FRONT', out_file: Optional[str] = None, min_width: int = 0
+) -> Optional[np.ndarray]:
     """The front image of a sample with its GT / predicted trajectories projected.
 
     Args:
@@ -106,12 +114,10 @@ def draw_front_camera(sample: Any, imgs: Any, camera: str = 'CAM_FRONT',
     idx = front_camera_index(sample_get(sample, 'cam_names'), camera)
     img = imgs[idx]
     if img.ndim != 3:
-        raise ValueError(f'sample {sample_get(sample, "token")}: camera image must be 3-D, '
-                         f'got {img.shape}')
+        raise ValueError(f'sample {sample_get(sample, "token")}: camera image must be 3-D, got {img.shape}')
     if img.shape[0] == 3 and img.shape[-1] != 3:
         img = img.transpose(1, 2, 0)
-    trajs = {k: to_numpy(sample_get(sample, k)) for k in TRAJ_COLORS
-             if sample_get(sample, k) is not None}
+    trajs = {k: to_numpy(sample_get(sample, k)) for k in TRAJ_COLORS if sample_get(sample, k) is not None}
     mask = sample_get(sample, 'gt_ego_fut_masks')
     if 'gt_ego_fut_trajs' in trajs and mask is not None:
         trajs['gt_ego_fut_trajs'] = trajs['gt_ego_fut_trajs'][to_numpy(mask).astype(bool)]
@@ -120,8 +126,9 @@ def draw_front_camera(sample: Any, imgs: Any, camera: str = 'CAM_FRONT',
     if scale > 1:
         img = cv2.resize(img, (img.shape[1] * scale, img.shape[0] * scale), interpolation=cv2.INTER_NEAREST)
         intrinsics[:2] *= scale
-    out = draw_trajectories_on_image(np.ascontiguousarray(img.astype(np.uint8)), trajs,
-                                     to_numpy(cam2ego)[idx], intrinsics)
+    out = draw_trajectories_on_image(
+        np.ascontiguousarray(img.astype(np.uint8)), trajs, to_numpy(cam2ego)[idx], intrinsics
+    )
     if out_file is not None:
         if not cv2.imwrite(out_file, cv2.cvtColor(out, cv2.COLOR_RGB2BGR)):
             raise OSError(f'could not write {out_file}')

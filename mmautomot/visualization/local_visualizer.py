@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """An MMEngine ``Visualizer`` that draws planning samples (BEV + front camera) to every vis backend."""
+
 from typing import Any, Optional
 
 import cv2
@@ -8,6 +9,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from mmengine.visualization import Visualizer
 
 from mmautomot.registry import VISUALIZERS
+
 from .bev import draw_planning_bev
 from .camera import draw_front_camera
 
@@ -48,9 +50,16 @@ class DrivingLocalVisualizer(Visualizer):
         front_min_width (int): upscale smaller front frames to at least this width. Defaults to 512.
     """
 
-    def __init__(self, name: str = 'visualizer', vis_backends: Optional[list] = None,
-                 save_dir: Optional[str] = None, view_range: float = 40.0, camera: str = 'CAM_FRONT',
-                 front_min_width: int = 512, **kwargs) -> None:
+    def __init__(
+        self,
+        name: str = 'visualizer',
+        vis_backends: Optional[list] = None,
+        save_dir: Optional[str] = None,
+        view_range: float = 40.0,
+        camera: str = 'CAM_FRONT',
+        front_min_width: int = 512,
+        **kwargs,
+    ) -> None:
         super().__init__(name=name, vis_backends=vis_backends, save_dir=save_dir, **kwargs)
         self.view_range = view_range
         self.camera = camera
@@ -67,9 +76,18 @@ class DrivingLocalVisualizer(Visualizer):
         front = draw_front_camera(data_sample, imgs, camera=self.camera, min_width=self.front_min_width)
         return side_by_side(bev, front)
 
-    def add_datasample(self, name: str, image: Any = None, data_sample: Any = None, draw_gt: bool = True,
-                       draw_pred: bool = True, show: bool = False, wait_time: float = 0,
-                       out_file: Optional[str] = None, step: int = 0) -> np.ndarray:
+    def add_datasample(
+        self,
+        name: str,
+        image: Any = None,
+        data_sample: Any = None,
+        draw_gt: bool = True,
+        draw_pred: bool = True,
+        show: bool = False,
+        wait_time: float = 0,
+        out_file: Optional[str] = None,
+        step: int = 0,
+    ) -> np.ndarray:
         """Draw one sample; write it to ``out_file`` if given, else to every vis backend under ``name``.
 
         Args:

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Read MMEngine's json logs (``<work_dir>/<timestamp>/vis_data/scalars.json``) and plot training curves."""
+
 import json
 from typing import Dict, List, Optional, Sequence
 
@@ -37,8 +38,9 @@ def load_json_log(path: str) -> Dict[str, Dict[str, List[float]]]:
     return out
 
 
-def plot_curves(logs: Sequence[Dict], keys: Sequence[str], legends: Optional[Sequence[str]] = None,
-                title: Optional[str] = None) -> Figure:
+def plot_curves(
+    logs: Sequence[Dict], keys: Sequence[str], legends: Optional[Sequence[str]] = None, title: Optional[str] = None
+) -> Figure:
     """Plot ``keys`` (train or val) of several logs against their step, one axis per key.
 
     Args:
@@ -62,12 +64,13 @@ def plot_curves(logs: Sequence[Dict], keys: Sequence[str], legends: Optional[Seq
                 if key in log[mode]:
                     x, y = np.asarray(log[mode]['step']), np.asarray(log[mode][key])
                     ok = np.isfinite(y)
-                    ax.plot(x[ok], y[ok], '-o' if mode == 'val' else '-', markersize=3,
-                            label=f'{label} {mode}')
+                    ax.plot(x[ok], y[ok], '-o' if mode == 'val' else '-', markersize=3, label=f'{label} {mode}')
                     found = True
         if not found:
-            raise KeyError(f'no log has the key {key!r}; train keys: {sorted(logs[0]["train"])}, '
-                           f'val keys: {sorted(logs[0]["val"])}')
+            raise KeyError(
+                f'no log has the key {key!r}; train keys: {sorted(logs[0]["train"])}, '
+                f'val keys: {sorted(logs[0]["val"])}'
+            )
         ax.set_xlabel('iteration')
         ax.set_ylabel(key)
         ax.grid(True, linewidth=0.3)

@@ -18,9 +18,13 @@ def model():
 
 
 def _obs(rng, **kw):
-    obs = dict(images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
-               points=(rng.standard_normal((300, 4)) * 8).astype(np.float32), speed=4.0,
-               target_point=np.array([20.0, 1.0], dtype=np.float32), command=2)
+    obs = dict(
+        images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
+        points=(rng.standard_normal((300, 4)) * 8).astype(np.float32),
+        speed=4.0,
+        target_point=np.array([20.0, 1.0], dtype=np.float32),
+        command=2,
+    )
     obs.update(kw)
     return obs
 
@@ -60,8 +64,9 @@ def test_driver_async_schedule_and_outputs(model):
 
 def test_driver_matches_synchronous_joint_pass(model):
     rng = np.random.default_rng(1)
-    obs = _obs(rng, img_hist=[rng.integers(0, 256, (64, 128, 3), dtype=np.uint8) for _ in range(2)],
-               prompt='Drive carefully.')
+    obs = _obs(
+        rng, img_hist=[rng.integers(0, 256, (64, 128, 3), dtype=np.uint8) for _ in range(2)], prompt='Drive carefully.'
+    )
     driver = Driver(model, scheduler=dict(type='AsyncScheduler', synchronous=True))
     out = driver.step(obs)
     data = driver.prepare(obs)
@@ -73,8 +78,7 @@ def test_driver_matches_synchronous_joint_pass(model):
 
 def test_driver_refuses_stale_cache(model):
     rng = np.random.default_rng(2)
-    driver = Driver(model, scheduler=dict(type='AsyncScheduler', ue_interval=3, max_cache_age=1,
-                                          on_stale='raise'))
+    driver = Driver(model, scheduler=dict(type='AsyncScheduler', ue_interval=3, max_cache_age=1, on_stale='raise'))
     driver.step(_obs(rng))
     driver.step(_obs(rng))
     with pytest.raises(StaleCacheError, match='stale'):
@@ -102,20 +106,31 @@ def test_driver_follows_external_ticks_and_reset(model):
         Driver(model, ue_intervall=3)
 
 
-@pytest.mark.parametrize('kwargs,ticks,used', [
-    (dict(ue_interval=2, max_cache_age=None), [1, 3, 5, 7], [1, 3, 5, 7]),  # odd caller ticks
-    (dict(ue_interval=3, max_cache_age=2), [0, 1, 5, 6, 9], [0, 0, 5, 5, 9]),  # jump, forced refresh
-])
+@pytest.mark.parametrize(
+    'kwargs,ticks,used',
+    [
+        (dict(ue_interval=2, max_cache_age=None), [1, 3, 5, 7], [1, 3, 5, 7]),  # odd caller ticks
+        (dict(ue_interval=3, max_cache_age=2), [0, 1, 5, 6, 9], [0, 0, 5, 5, 9]),  # jump, forced refresh
+    ],
+)
 def test_driver_ae_reads_the_cache_of_the_right_tick(model, kwargs, ticks, used):
     """Irregular caller clocks: the plan at each tick equals the AE run on a fresh UE cache built from the
     observation of the tick the age rule picks (values, not ``ue_ran`` flags)."""
     rng = np.random.default_rng(3)
-    obs = {t: _obs(rng, tick=t, command=t % 6, speed=float(t),
-                   img_hist=[rng.integers(0, 256, (64, 128, 3), dtype=np.uint8) for _ in range(2)])
-           for t in ticks}
+    obs = {
+        t: _obs(
+            rng,
+            tick=t,
+            command=t % 6,
+            speed=float(t),
+            img_hist=[rng.integers(0, 256, (64, 128, 3), dtype=np.uint8) for _ in range(2)],
+        )
+        for t in ticks
+    }
     driver = Driver(model, **kwargs)
     outs = [driver.step(obs[t]) for t in ticks]
     with torch.no_grad():
+
         def ae(t, u):  # AE at tick t on a fresh cache of tick u
             data, src = driver.prepare(obs[t]), driver.prepare(obs[u])
             cache = model.ue_tick(src['inputs'], data_samples=src['data_samples'], tick=u)
@@ -132,6 +147,7 @@ def test_driver_answer_continues_the_driving_cache(model):
     (driving prefix of the cached tick + a question turn with the current command and speed), without
     running the vision tower again and without touching the cache."""
     import copy
+
     model = copy.deepcopy(model)
     gen = torch.Generator().manual_seed(0)
     for p in model.mot.ue.core.model.language_model.parameters():
@@ -157,17 +173,24 @@ def test_driver_answer_continues_the_driving_cache(model):
     # reference: the full sequence through transformers' forward, no cache, one token at a time
     data = driver.prepare(obs0)
     batch = model.ue_inputs(data['inputs'], data['data_samples'])
-    turn = ('<|im_end|>\n<|im_start|>user\nNavigation command: turn right. Current speed: 5.5 m/s. '
-            f'{question}<|im_end|>\n<|im_start|>assistant\n')
+    turn = (
+        '<|im_end|>\n<|im_start|>user\nNavigation command: turn right. Current speed: 5.5 m/s. '
+        f'{question}<|im_end|>\n<|im_start|>assistant\n'
+    )
     seq = torch.cat([batch['input_ids'], torch.tensor([ue.tokenizer.encode(turn)])], 1)
     ref = []
     with torch.no_grad():
         for _ in range(8):
             mm = torch.zeros_like(seq, dtype=torch.int)
-            mm[:, :batch['mm_token_type_ids'].shape[1]] = batch['mm_token_type_ids']
-            logits = ue.core(input_ids=seq, attention_mask=torch.ones_like(seq), mm_token_type_ids=mm,
-                             pixel_values=batch['pixel_values'], image_grid_thw=batch['image_grid_thw'],
-                             use_cache=False).logits
+            mm[:, : batch['mm_token_type_ids'].shape[1]] = batch['mm_token_type_ids']
+            logits = ue.core(
+                input_ids=seq,
+                attention_mask=torch.ones_like(seq),
+                mm_token_type_ids=mm,
+                pixel_values=batch['pixel_values'],
+                image_grid_thw=batch['image_grid_thw'],
+                use_cache=False,
+            ).logits
             ref.append(int(logits[0, -1].argmax()))
             if ref[-1] == ue.tokenizer.eos_token_id:
                 break

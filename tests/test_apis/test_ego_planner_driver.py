@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """EgoPlannerDriver: the baselines in the closed loop get the history the training labels have."""
+
 import numpy as np
 
 from mmautomot.apis import EgoPlannerDriver
@@ -8,12 +9,19 @@ from mmautomot.models.planners.ego_mlp import EgoMLPPlanner
 
 
 def _obs(speed, yaw_rate=0.0, reset=False):
-    return dict(images={}, points=np.zeros((0, 4), np.float32), speed=speed, target_point=np.array([10.0, 0.0]),
-                command=3, ego_status=np.array([speed, 0, 0, yaw_rate], np.float32), reset=reset)
+    return dict(
+        images={},
+        points=np.zeros((0, 4), np.float32),
+        speed=speed,
+        target_point=np.array([10.0, 0.0]),
+        command=3,
+        ego_status=np.array([speed, 0, 0, yaw_rate], np.float32),
+        reset=reset,
+    )
 
 
 def test_history_is_dead_reckoned_every_plan_dt_and_clamped_at_the_start():
-    drv = EgoPlannerDriver(EgoMLPPlanner(hist_steps=4, hidden_dims=(8, )), dt=0.05)
+    drv = EgoPlannerDriver(EgoMLPPlanner(hist_steps=4, hidden_dims=(8,)), dt=0.05)
     drv.step(_obs(5.0, reset=True))
     np.testing.assert_allclose(drv._history(), np.zeros((4, 2)))  # clamped to the first tick
     for _ in range(60):
@@ -24,7 +32,7 @@ def test_history_is_dead_reckoned_every_plan_dt_and_clamped_at_the_start():
 
 
 def test_turning_history_lies_behind_and_to_the_side():
-    drv = EgoPlannerDriver(EgoMLPPlanner(hist_steps=4, hidden_dims=(8, )), dt=0.05)
+    drv = EgoPlannerDriver(EgoMLPPlanner(hist_steps=4, hidden_dims=(8,)), dt=0.05)
     drv.step(_obs(5.0, 0.5, reset=True))
     for _ in range(40):
         drv.step(_obs(5.0, 0.5))

@@ -5,6 +5,7 @@ The checkpoint's ``message_hub`` holds MMEngine ``HistoryBuffer`` objects and nu
 process that never imported ``mmautomot.engine`` must still load it (the safe allow-list is enabled by
 the loader itself), get every tensor bit-exact, and drive one ``Driver`` step with it.
 """
+
 import importlib.util
 import json
 import os
@@ -19,7 +20,7 @@ from mmautomot.utils import load_checkpoint_file
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_nuscenes-e2e.py')
 
-LOADER = r'''
+LOADER = r"""
 import json, sys
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ obs = dict(images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint
 res = Driver(model).step(obs)
 json.dump(dict(waypoints=res['waypoints'].tolist(), ue_ran=bool(res['ue_ran']),
                engine_imported='mmautomot.engine' in sys.modules), open(out + '.json', 'w'))
-'''
+"""
 
 
 def _env():
@@ -42,8 +43,7 @@ def _env():
 
 
 def _tiny_dataset(root):
-    spec = importlib.util.spec_from_file_location(
-        '_tiny_e2e', osp.join(REPO, 'tests', 'test_datasets', 'conftest.py'))
+    spec = importlib.util.spec_from_file_location('_tiny_e2e', osp.join(REPO, 'tests', 'test_datasets', 'conftest.py'))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.build_tiny_e2e(str(root), num_samples=4)
@@ -52,24 +52,48 @@ def _tiny_dataset(root):
 def test_train_py_checkpoint_loads_in_fresh_process_and_drives(tmp_path):
     ann = _tiny_dataset(tmp_path / 'data')
     work = str(tmp_path / 'work')
-    opts = [f'{s}_dataloader.dataset.{k}={v}' for s in ('train', 'val', 'test')
-            for k, v in (('data_root', str(tmp_path / 'data')), ('ann_file', ann))]
+    opts = [
+        f'{s}_dataloader.dataset.{k}={v}'
+        for s in ('train', 'val', 'test')
+        for k, v in (('data_root', str(tmp_path / 'data')), ('ann_file', ann))
+    ]
     proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'train.py'), CFG, '--work-dir', work, '--cfg-options',
-         *opts, 'train_cfg.max_iters=2', 'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=2',
-         'param_scheduler=[]'],
-        cwd=str(tmp_path), env=_env(), capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            osp.join(REPO, 'tools', 'train.py'),
+            CFG,
+            '--work-dir',
+            work,
+            '--cfg-options',
+            *opts,
+            'train_cfg.max_iters=2',
+            'train_cfg.val_interval=100',
+            'default_hooks.checkpoint.interval=2',
+            'param_scheduler=[]',
+        ],
+        cwd=str(tmp_path),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     ckpt = osp.join(work, 'iter_2.pth')
     saved = load_checkpoint_file(ckpt)
     assert 'message_hub' in saved  # the HistoryBuffer-holding part a plain weights_only load refuses
 
     out = str(tmp_path / 'loaded')
-    proc = subprocess.run([sys.executable, '-c', LOADER, CFG, ckpt, out], cwd=str(tmp_path), env=_env(),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, '-c', LOADER, CFG, ckpt, out],
+        cwd=str(tmp_path),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     loaded = torch.load(out + '.pt', weights_only=True)
-    expected = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in saved['state_dict'].items()}
+    expected = {k[len('module.') :] if k.startswith('module.') else k: v for k, v in saved['state_dict'].items()}
     assert set(loaded) == set(expected)
     for key, value in expected.items():
         assert loaded[key].dtype == value.dtype and torch.equal(loaded[key], value), key

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Deterministic fake driver and leaderboard-style sensor data for the closed-loop tests."""
+
 import numpy as np
 
 from mmautomot.structures.geometry import carla_xy_to_gps
@@ -43,13 +44,22 @@ def make_input_data(frame=0, x=0.0, y=0.0, compass=np.pi / 2, speed=3.0, h=32, w
 
 
 SENSORS = [
-    dict(type='sensor.camera.rgb', id='CAM_FRONT', x=-1.5, y=0.0, z=2.0, roll=0.0, pitch=0.0, yaw=0.0,
-         width=64, height=32, fov=110),
+    dict(
+        type='sensor.camera.rgb',
+        id='CAM_FRONT',
+        x=-1.5,
+        y=0.0,
+        z=2.0,
+        roll=0.0,
+        pitch=0.0,
+        yaw=0.0,
+        width=64,
+        height=32,
+        fov=110,
+    ),
     dict(type='sensor.lidar.ray_cast', id='LIDAR', x=0.0, y=0.0, z=2.5, roll=0.0, pitch=0.0, yaw=-90.0),
-    dict(type='sensor.other.imu', id='IMU', x=0.0, y=0.0, z=0.0, roll=0.0, pitch=0.0, yaw=0.0,
-         sensor_tick=0.05),
-    dict(type='sensor.other.gnss', id='GPS', x=0.0, y=0.0, z=0.0, roll=0.0, pitch=0.0, yaw=0.0,
-         sensor_tick=0.01),
+    dict(type='sensor.other.imu', id='IMU', x=0.0, y=0.0, z=0.0, roll=0.0, pitch=0.0, yaw=0.0, sensor_tick=0.05),
+    dict(type='sensor.other.gnss', id='GPS', x=0.0, y=0.0, z=0.0, roll=0.0, pitch=0.0, yaw=0.0, sensor_tick=0.01),
     dict(type='sensor.speedometer', id='SPEED', reading_frequency=20),
 ]
 

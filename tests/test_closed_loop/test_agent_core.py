@@ -14,11 +14,18 @@ from mmautomot.closed_loop.preprocess import carla_lidar_to_ego, lidar_mount_mat
 
 
 def _agent(tmp_path=None, driver=None, **cfg):
-    agent = ClosedLoopAgent(dict(sensors=SENSORS, **cfg), driver=driver or FakeDriver(),
-                            save_dir=None if tmp_path is None else str(tmp_path / 'route0'),
-                            metric_provider=lambda: dict(location=[0, 0, 0], rotation=[0, 0, 0],
-                                                         velocity=[3, 0, 0], acceleration=[0, 0, 0],
-                                                         angular_velocity=[0, 0, 0]))
+    agent = ClosedLoopAgent(
+        dict(sensors=SENSORS, **cfg),
+        driver=driver or FakeDriver(),
+        save_dir=None if tmp_path is None else str(tmp_path / 'route0'),
+        metric_provider=lambda: dict(
+            location=[0, 0, 0],
+            rotation=[0, 0, 0],
+            velocity=[3, 0, 0],
+            acceleration=[0, 0, 0],
+            angular_velocity=[0, 0, 0],
+        ),
+    )
     agent.set_global_plan_gps(straight_route_gps())
     return agent
 
@@ -75,10 +82,9 @@ def test_sensor_dropout_reuses_plan_then_brakes(tmp_path):
     assert agent.run_step(make_input_data(0))['brake'] == 0.0
     modes = []
     for k in range(1, 5):
-        ctrl = agent.run_step(make_input_data(k, drop=('CAM_FRONT', )))
+        ctrl = agent.run_step(make_input_data(k, drop=('CAM_FRONT',)))
         modes.append((agent.recorder.latency[str(k)]['mode'], ctrl['brake']))
-    assert modes == [('fallback_reuse', 0.0), ('fallback_reuse', 0.0), ('fallback_brake', 1.0),
-                     ('fallback_brake', 1.0)]
+    assert modes == [('fallback_reuse', 0.0), ('fallback_reuse', 0.0), ('fallback_brake', 1.0), ('fallback_brake', 1.0)]
     assert len(drv.observations) == 1  # the driver was not called without its camera
     ctrl = agent.run_step(make_input_data(5))
     assert ctrl['brake'] == 0.0 and len(drv.observations) == 2
@@ -101,7 +107,7 @@ def test_nan_compass_and_garbage_never_crash():
     ctrl = agent.run_step(make_input_data(1, compass=float('nan')))
     assert agent.estimator.state.yaw == pytest.approx(0.0) and ctrl['brake'] == 0.0
     bad = make_input_data(2)
-    bad['LIDAR'] = (2, np.zeros((3, )))  # wrong shape -> treated as missing
+    bad['LIDAR'] = (2, np.zeros((3,)))  # wrong shape -> treated as missing
     bad['GPS'] = (2, None)
     assert agent.run_step(bad)['brake'] == 0.0  # reuses the plan
     assert agent.recorder.latency['2']['mode'] == 'fallback_reuse'
@@ -136,8 +142,11 @@ def test_leaderboard_adapter_with_fake_leaderboard(tmp_path, monkeypatch):
             self._global_plan = None
 
     mod.AutonomousAgent, mod.Track = AutonomousAgent, Track
-    for name, m in [('leaderboard', lb), ('leaderboard.autoagents', aa),
-                    ('leaderboard.autoagents.autonomous_agent', mod)]:
+    for name, m in [
+        ('leaderboard', lb),
+        ('leaderboard.autoagents', aa),
+        ('leaderboard.autoagents.autonomous_agent', mod),
+    ]:
         monkeypatch.setitem(sys.modules, name, m)
     monkeypatch.delitem(sys.modules, 'mmautomot.closed_loop.leaderboard_agent', raising=False)
     la = importlib.import_module('mmautomot.closed_loop.leaderboard_agent')
@@ -149,14 +158,17 @@ def test_leaderboard_adapter_with_fake_leaderboard(tmp_path, monkeypatch):
     agent = la.MMAutoMoTAgent('localhost', 2000)
     agent.setup(str(cfg))
     assert [s['id'] for s in agent.sensors()] == ['CAM_FRONT', 'LIDAR', 'IMU', 'GPS', 'SPEED']
-    agent._global_plan = [({'lat': lat, 'lon': lon, 'z': 0.0}, types.SimpleNamespace(value=opt))
-                          for lat, lon, opt in straight_route_gps()]
+    agent._global_plan = [
+        ({'lat': lat, 'lon': lon, 'z': 0.0}, types.SimpleNamespace(value=opt)) for lat, lon, opt in straight_route_gps()
+    ]
     agent._metric_provider = lambda: None
     agent.agent_cfg['driver'] = None
     from mmautomot.closed_loop import agent_core
+
     monkeypatch.setattr(agent_core, 'build_driver', lambda cfg: FakeDriver())
     control = agent.run_step(make_input_data(0), 0.0)
     import carla
+
     assert isinstance(control, carla.VehicleControl) and control.throttle > 0
     agent.destroy()
     assert osp.isfile(tmp_path / 'save' / '1711' / 'agent_config.json')
@@ -173,6 +185,7 @@ def test_leaderboard_adapter_clear_error_without_leaderboard(monkeypatch):
 def _reverse_route():
     """A straight global plan along CARLA -x (the car faces -x: compass -pi/2)."""
     from mmautomot.structures.geometry import carla_xy_to_gps
+
     xs = -np.arange(0.0, 200.0, 10.0)
     return [(float(a), float(b), 4) for a, b in carla_xy_to_gps(np.stack([xs, np.zeros_like(xs)], 1))]
 
@@ -204,6 +217,7 @@ def test_invalid_state_from_first_tick_brakes_and_is_recorded(tmp_path, bad):
     agent.destroy()
     events = json.loads((tmp_path / 'route0' / 'events.json').read_text())
     what = 'compass' if bad == 'compass' else 'GNSS fix'
-    assert events == [dict(tick=0, kind='invalid_state',
-                           message=f'no valid {what} yet: braking until the ego state is valid'),
-                      dict(tick=3, kind='state_valid', message='ego state valid after 3 braked ticks')]
+    assert events == [
+        dict(tick=0, kind='invalid_state', message=f'no valid {what} yet: braking until the ego state is valid'),
+        dict(tick=3, kind='state_valid', message='ego state valid after 3 braked ticks'),
+    ]

@@ -5,6 +5,7 @@ In-process (``build_driver(dict(type='local', ...))``) and through the loopback 
 (``ModelServer`` + ``RemoteDriver``). The tiny config's scheduler refreshes the understanding expert
 (UE) every 2nd tick; the action expert (AE) runs every tick against the cached prefix.
 """
+
 import json
 import math
 import os.path as osp
@@ -24,13 +25,13 @@ RIG = [dict(s, width=CAM_W, height=CAM_H) if s['id'] == 'CAM_FRONT' else s for s
 
 
 def _metric_provider():
-    return dict(location=[0, 0, 0], rotation=[0, 0, 0], velocity=[3, 0, 0], acceleration=[0, 0, 0],
-                angular_velocity=[0, 0, 0])
+    return dict(
+        location=[0, 0, 0], rotation=[0, 0, 0], velocity=[3, 0, 0], acceleration=[0, 0, 0], angular_velocity=[0, 0, 0]
+    )
 
 
 def _agent(driver, save_dir):
-    agent = ClosedLoopAgent(dict(sensors=RIG), driver=driver, save_dir=save_dir,
-                            metric_provider=_metric_provider)
+    agent = ClosedLoopAgent(dict(sensors=RIG), driver=driver, save_dir=save_dir, metric_provider=_metric_provider)
     agent.set_global_plan_gps(straight_route_gps())
     return agent
 
@@ -80,7 +81,7 @@ def test_local_automot_driver_six_ticks(automot_driver, tmp_path):
     for o in seen:
         assert o['waypoints'].shape == (6, 2) and o['path'].shape == (20, 2) and o['meta_actions'].shape == (3, 2)
         assert np.isfinite(o['waypoints']).all() and np.isfinite(o['path']).all()
-        assert ((o['meta_actions'] >= 0).all() and len(o['meta_action_text']) == 3)
+        assert (o['meta_actions'] >= 0).all() and len(o['meta_action_text']) == 3
 
     d = tmp_path / 'route0'
     lat = json.loads((d / 'latency.json').read_text())
@@ -88,8 +89,9 @@ def test_local_automot_driver_six_ticks(automot_driver, tmp_path):
     assert [lat[str(k)]['mode'] for k in range(6)] == ['drive'] * 6
     ue_ms = [lat[str(k)]['driver_ue'] for k in range(6)]
     assert all(ue_ms[k] > 0 for k in (0, 2, 4)) and all(ue_ms[k] == 0 for k in (1, 3, 5)), ue_ms
-    assert all(lat[str(k)]['driver_ae'] > 0 and lat[str(k)]['total_ms'] >= lat[str(k)]['driver_ms'] > 0
-               for k in range(6))
+    assert all(
+        lat[str(k)]['driver_ae'] > 0 and lat[str(k)]['total_ms'] >= lat[str(k)]['driver_ms'] > 0 for k in range(6)
+    )
     mi = json.loads((d / 'metric_info.json').read_text())
     assert sorted(mi, key=int) == [str(k) for k in range(6)] and mi['5']['timestamp'] == pytest.approx(0.25)
     assert json.loads((d / 'events.json').read_text()) == []  # no fallback, no driver error
@@ -141,8 +143,11 @@ class _ResettableDriver:
 
     def step(self, obs):
         self.calls += 1
-        return dict(meta_actions=np.zeros((3, 2)), path=np.stack([np.arange(1, 21.0), np.zeros(20)], 1),
-                    waypoints=np.stack([np.arange(1, 7.0), np.zeros(6)], 1))
+        return dict(
+            meta_actions=np.zeros((3, 2)),
+            path=np.stack([np.arange(1, 21.0), np.zeros(20)], 1),
+            waypoints=np.stack([np.arange(1, 7.0), np.zeros(6)], 1),
+        )
 
 
 def test_agent_resets_a_reused_driver_at_route_start():
@@ -155,6 +160,7 @@ def test_agent_resets_a_reused_driver_at_route_start():
 def test_scheduler_from_driver_kwargs(automot_driver):
     """``driver_kwargs=dict(scheduler=...)`` sets the UE refresh rate (here synchronous, AutoMoT-S)."""
     from mmautomot.apis import Driver
+
     drv = Driver(automot_driver.model, scheduler=dict(type='AsyncScheduler', synchronous=True))
     agent = _agent(drv, None)
     _drive(agent, 2)
@@ -163,6 +169,7 @@ def test_scheduler_from_driver_kwargs(automot_driver):
 
 def test_driver_accepts_ue_interval_kwargs(automot_driver):
     from mmautomot.apis import Driver
+
     drv = Driver(automot_driver.model, ue_interval=1, max_cache_age=4)
     assert drv.scheduler.ue_interval == 1 and drv.scheduler.max_cache_age == 4
 

@@ -13,11 +13,16 @@ from mmautomot.closed_loop.metrics import comfort_from_metric_info
 
 def frames(n, acc_x=0.0, acc_y=0.0, yaw_rate_deg=0.0, yaw_deg=0.0, vectors=False):
     """``n`` ticks of Bench2Drive-format metric_info; ``acc_x`` may be an array (one value per tick)."""
-    acc_x = np.broadcast_to(np.asarray(acc_x, dtype=float), (n, ))
+    acc_x = np.broadcast_to(np.asarray(acc_x, dtype=float), (n,))
     out = {}
     for k in range(n):
-        fr = dict(location=[k, 0, 0], rotation=[0.0, 0.0, yaw_deg], velocity=[5, 0, 0],
-                  acceleration=[float(acc_x[k]), acc_y, 0], angular_velocity=[0, 0, yaw_rate_deg])
+        fr = dict(
+            location=[k, 0, 0],
+            rotation=[0.0, 0.0, yaw_deg],
+            velocity=[5, 0, 0],
+            acceleration=[float(acc_x[k]), acc_y, 0],
+            angular_velocity=[0, 0, yaw_rate_deg],
+        )
         if vectors:
             y = np.radians(yaw_deg)
             fr.update(forward_vector=[np.cos(y), np.sin(y), 0.0], right_vector=[-np.sin(y), np.cos(y), 0.0])
@@ -28,8 +33,8 @@ def frames(n, acc_x=0.0, acc_y=0.0, yaw_rate_deg=0.0, yaw_deg=0.0, vectors=False
 def test_calm_drive_is_comfortable_in_both():
     calm = frames(40)
     assert comfort_official([calm]) == 100.0 and comfort_corrected([calm]) == 100.0
-    assert comfort_from_metric_info is comfort_official          # the default is the official one
-    assert comfort_official([frames(19)]) is None                # shorter than one 20-frame segment
+    assert comfort_from_metric_info is comfort_official  # the default is the official one
+    assert comfort_official([frames(19)]) is None  # shorter than one 20-frame segment
 
 
 def test_official_compares_deg_per_s_with_rad_limits():
@@ -48,13 +53,13 @@ def test_official_time_step_halves_the_jerk():
     # lon acc ramps 0.25 m/s^2 per frame: jerk 2.5 m/s^3 at the official 0.1 s, 5.0 at the real 0.05 s
     ramp = frames(20, acc_x=-2.5 + 0.25 * np.arange(20))
     np.testing.assert_allclose(comfort_signals(ramp, 0.1, 7, 'official')['lon_jerk'], 2.5, atol=1e-9)
-    assert comfort_official([ramp]) == 100.0                     # 2.5 < 4.13
-    assert comfort_corrected([ramp]) == 0.0                      # 5.0 > 4.13
+    assert comfort_official([ramp]) == 100.0  # 2.5 < 4.13
+    assert comfort_corrected([ramp]) == 0.0  # 5.0 > 4.13
 
 
 def test_official_averages_route_fractions_corrected_pools_segments():
-    bad = frames(20, acc_x=-6.0)                                 # braking harder than -4.05 m/s^2
-    good = frames(60)                                            # three comfortable segments
+    bad = frames(20, acc_x=-6.0)  # braking harder than -4.05 m/s^2
+    good = frames(60)  # three comfortable segments
     assert comfort_official([bad, good]) == pytest.approx(50.0)  # mean of 0 and 1
     assert comfort_corrected([bad, good]) == pytest.approx(75.0)  # 3 of 4 segments
     # a segment is comfortable only if every frame is: one hard frame spoils its 20-frame segment
@@ -86,19 +91,24 @@ def test_hero_metric_info_writes_the_bench2drive_format(monkeypatch):
     carla = pytest.importorskip('carla')
     mod = types.ModuleType('leaderboard.autoagents.autonomous_agent')
     mod.AutonomousAgent, mod.Track = type('AutonomousAgent', (), {}), type('Track', (), {})
-    for name, m in [('leaderboard', types.ModuleType('leaderboard')),
-                    ('leaderboard.autoagents', types.ModuleType('leaderboard.autoagents')),
-                    ('leaderboard.autoagents.autonomous_agent', mod)]:
+    for name, m in [
+        ('leaderboard', types.ModuleType('leaderboard')),
+        ('leaderboard.autoagents', types.ModuleType('leaderboard.autoagents')),
+        ('leaderboard.autoagents.autonomous_agent', mod),
+    ]:
         monkeypatch.setitem(sys.modules, name, m)
     monkeypatch.delitem(sys.modules, 'mmautomot.closed_loop.leaderboard_agent', raising=False)
     la = importlib.import_module('mmautomot.closed_loop.leaderboard_agent')
     tf = carla.Transform(carla.Location(1, 2, 3), carla.Rotation(pitch=5.0, yaw=90.0, roll=2.0))
-    actor = types.SimpleNamespace(get_transform=lambda: tf, get_velocity=lambda: carla.Vector3D(0, 4, 0),
-                                  get_acceleration=lambda: carla.Vector3D(0, 3, 0),
-                                  get_angular_velocity=lambda: carla.Vector3D(0, 0, 0))
+    actor = types.SimpleNamespace(
+        get_transform=lambda: tf,
+        get_velocity=lambda: carla.Vector3D(0, 4, 0),
+        get_acceleration=lambda: carla.Vector3D(0, 3, 0),
+        get_angular_velocity=lambda: carla.Vector3D(0, 0, 0),
+    )
     info = json.loads(json.dumps(la.hero_metric_info(actor)))
     monkeypatch.delitem(sys.modules, 'mmautomot.closed_loop.leaderboard_agent', raising=False)
-    assert info['rotation'] == [2.0, 5.0, 90.0]                  # [roll, pitch, yaw]
+    assert info['rotation'] == [2.0, 5.0, 90.0]  # [roll, pitch, yaw]
     np.testing.assert_allclose(info['right_vector'], [-1, 0, 0], atol=0.05)
     sig = comfort_signals({str(k): info for k in range(20)}, 0.1, 7, 'official')
     np.testing.assert_allclose(sig['lon_acc'], 3.0 * np.cos(np.radians(5.0)), atol=1e-3)

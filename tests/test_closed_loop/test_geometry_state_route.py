@@ -2,10 +2,16 @@
 import numpy as np
 import pytest
 
-from mmautomot.structures.geometry import (carla_xy_to_gps, compass_to_yaw, ego_to_world,
-                                            gps_to_carla_xy, resample_polyline, world_to_ego)
 from mmautomot.closed_loop.route_planner import RoutePlanner
 from mmautomot.closed_loop.state import StateEstimator
+from mmautomot.structures.geometry import (
+    carla_xy_to_gps,
+    compass_to_yaw,
+    ego_to_world,
+    gps_to_carla_xy,
+    resample_polyline,
+    world_to_ego,
+)
 
 
 @pytest.mark.parametrize('ref', [(0.0, 0.0), (49.0, 8.0)])
@@ -19,10 +25,10 @@ def test_gps_roundtrip(ref):
 
 
 def test_compass_and_frames():
-    assert compass_to_yaw(np.pi / 2) == pytest.approx(0.0)      # facing east = +x
-    assert compass_to_yaw(0.0) == pytest.approx(np.pi / 2)      # north = CARLA -y = rh +y
+    assert compass_to_yaw(np.pi / 2) == pytest.approx(0.0)  # facing east = +x
+    assert compass_to_yaw(0.0) == pytest.approx(np.pi / 2)  # north = CARLA -y = rh +y
     p = world_to_ego([[1.0, 1.0]], [1.0, 0.0], np.pi / 2)
-    np.testing.assert_allclose(p, [[1.0, 0.0]], atol=1e-12)    # point 1 m ahead when facing +y
+    np.testing.assert_allclose(p, [[1.0, 0.0]], atol=1e-12)  # point 1 m ahead when facing +y
     np.testing.assert_allclose(ego_to_world(p, [1.0, 0.0], np.pi / 2), [[1.0, 1.0]], atol=1e-12)
 
 

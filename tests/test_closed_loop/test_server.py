@@ -11,28 +11,47 @@ from closed_loop_fakes import FakeDriver
 from mmautomot.closed_loop.auth import SECRET_ENV, SECRET_FILE_ENV, AuthError, mac, resolve_secret
 from mmautomot.closed_loop.protocol import ObservationError, validate_observation
 from mmautomot.closed_loop.server import ModelServer, RemoteDriver, RemoteDriverError
-from mmautomot.closed_loop.wire import (MAGIC, PREFIX, PROTOCOL_VERSION, FramingError, ProtocolError,
-                                        decode, encode, json_depth, parse_prefix, recv_message)
+from mmautomot.closed_loop.wire import (
+    MAGIC,
+    PREFIX,
+    PROTOCOL_VERSION,
+    FramingError,
+    ProtocolError,
+    decode,
+    encode,
+    json_depth,
+    parse_prefix,
+    recv_message,
+)
 
 SECRET = 'test-secret-0123456789abcdef'
 
 
 def test_wire_roundtrip_without_pickle():
-    data = dict(images=dict(CAM_FRONT=np.arange(24, dtype=np.uint8).reshape(2, 4, 3)),
-                points=np.ones((3, 4), np.float32), speed=np.float32(2.5), command=3, prompt='hi',
-                nested=[np.array([True, False]), None])
+    data = dict(
+        images=dict(CAM_FRONT=np.arange(24, dtype=np.uint8).reshape(2, 4, 3)),
+        points=np.ones((3, 4), np.float32),
+        speed=np.float32(2.5),
+        command=3,
+        prompt='hi',
+        nested=[np.array([True, False]), None],
+    )
     msg = encode('step', data)
     assert b'pickle' not in msg and msg[:4] == MAGIC
-    h, b = parse_prefix(msg[:PREFIX.size], 1 << 20)
-    kind, out = decode(msg[PREFIX.size:PREFIX.size + h], msg[PREFIX.size + h:])
+    h, b = parse_prefix(msg[: PREFIX.size], 1 << 20)
+    kind, out = decode(msg[PREFIX.size : PREFIX.size + h], msg[PREFIX.size + h :])
     assert kind == 'step' and out['speed'] == 2.5 and out['prompt'] == 'hi'
     np.testing.assert_array_equal(out['images']['CAM_FRONT'], data['images']['CAM_FRONT'])
     assert out['points'].dtype == np.float32 and out['nested'][0].dtype == bool
     with pytest.raises(ProtocolError, match='not allowed'):
         encode('step', dict(x=np.array(['a'])))
     with pytest.raises(ProtocolError, match='does not match'):
-        decode(json.dumps(dict(type='step', data=None, arrays=[dict(dtype='float32', shape=[4], offset=0,
-                                                                    nbytes=8)])).encode(), b'\0' * 8)
+        decode(
+            json.dumps(
+                dict(type='step', data=None, arrays=[dict(dtype='float32', shape=[4], offset=0, nbytes=8)])
+            ).encode(),
+            b'\0' * 8,
+        )
     with pytest.raises(FramingError, match='exceeds'):
         parse_prefix(PREFIX.pack(MAGIC, PROTOCOL_VERSION, 10, 1 << 30), 1 << 20)
 
@@ -54,13 +73,15 @@ def test_decode_rejects_the_reported_crashes_by_name():
     with pytest.raises(ProtocolError, match='is too large'):
         decode(_header(arrays=[overflow]), b'')
     assert json_depth(b'{"a": "[[[[\\"{", "b": [[1]]}') == 3  # brackets in strings do not count
-    for bad, msg in [(dict(dtype='object', shape=[1], offset=0, nbytes=8), 'not allowed'),
-                     (dict(dtype='float32', shape=[1.5], offset=0, nbytes=4), 'must be an integer'),
-                     (dict(dtype='float32', shape=[True], offset=0, nbytes=4), 'must be an integer'),
-                     (dict(dtype='float32', shape=[1] * 9, offset=0, nbytes=4), 'at most 8'),
-                     (dict(dtype='float32', shape=[0, 2**63], offset=0, nbytes=0), 'too large'),
-                     (dict(dtype='uint8', shape=[4], offset=-1, nbytes=4), 'outside the body'),
-                     (dict(dtype='uint8', shape=[4]), 'keys')]:
+    for bad, msg in [
+        (dict(dtype='object', shape=[1], offset=0, nbytes=8), 'not allowed'),
+        (dict(dtype='float32', shape=[1.5], offset=0, nbytes=4), 'must be an integer'),
+        (dict(dtype='float32', shape=[True], offset=0, nbytes=4), 'must be an integer'),
+        (dict(dtype='float32', shape=[1] * 9, offset=0, nbytes=4), 'at most 8'),
+        (dict(dtype='float32', shape=[0, 2**63], offset=0, nbytes=0), 'too large'),
+        (dict(dtype='uint8', shape=[4], offset=-1, nbytes=4), 'outside the body'),
+        (dict(dtype='uint8', shape=[4]), 'keys'),
+    ]:
         with pytest.raises(ProtocolError, match=msg):
             decode(_header(arrays=[bad]), b'\0' * 4)
     with pytest.raises(ProtocolError, match='out of range'):
@@ -72,27 +93,37 @@ def test_decode_rejects_the_reported_crashes_by_name():
 
 
 def _obs(tick=0, **kw):
-    obs = dict(images=dict(CAM_FRONT=np.zeros((8, 16, 3), np.uint8)), points=np.zeros((5, 4), np.float32),
-               speed=1.0, target_point=np.array([10.0, 0.0], np.float32), command=3, tick=tick, reset=False)
+    obs = dict(
+        images=dict(CAM_FRONT=np.zeros((8, 16, 3), np.uint8)),
+        points=np.zeros((5, 4), np.float32),
+        speed=1.0,
+        target_point=np.array([10.0, 0.0], np.float32),
+        command=3,
+        tick=tick,
+        reset=False,
+    )
     obs.update(kw)
     return obs
 
 
 def test_validate_observation_names_the_key():
-    validate_observation(_obs(ego_status=np.zeros(4, np.float32), prompt='go', img_hist=[np.zeros((4, 4, 3),
-                                                                                              np.uint8)]))
-    for bad, msg in [(dict(speed=float('nan')), "'speed' must be a finite number"),
-                     (dict(speed='3'), "'speed' must be a finite number"),
-                     (dict(command=6), "'command' must be an int in \\[0, 6\\)"),
-                     (dict(command=True), "'command'"),
-                     (dict(points=np.zeros((5, 3), np.float32)), "'points' must be an \\(N, 4\\) float"),
-                     (dict(points=np.full((2, 4), np.nan, np.float32)), "'points' has non-finite"),
-                     (dict(images=dict(CAM_FRONT=np.zeros((8, 16, 4), np.uint8))), "images\\['CAM_FRONT'\\]"),
-                     (dict(images=[]), "'images' must map"),
-                     (dict(target_point=[1.0]), "'target_point' must be 2 finite"),
-                     (dict(tick=-1), "'tick' must be a non-negative int"),
-                     (dict(reset='yes'), "'reset' must be a bool"),
-                     (dict(evil=1), "unknown keys \\['evil'\\]")]:
+    validate_observation(
+        _obs(ego_status=np.zeros(4, np.float32), prompt='go', img_hist=[np.zeros((4, 4, 3), np.uint8)])
+    )
+    for bad, msg in [
+        (dict(speed=float('nan')), "'speed' must be a finite number"),
+        (dict(speed='3'), "'speed' must be a finite number"),
+        (dict(command=6), "'command' must be an int in \\[0, 6\\)"),
+        (dict(command=True), "'command'"),
+        (dict(points=np.zeros((5, 3), np.float32)), "'points' must be an \\(N, 4\\) float"),
+        (dict(points=np.full((2, 4), np.nan, np.float32)), "'points' has non-finite"),
+        (dict(images=dict(CAM_FRONT=np.zeros((8, 16, 4), np.uint8))), "images\\['CAM_FRONT'\\]"),
+        (dict(images=[]), "'images' must map"),
+        (dict(target_point=[1.0]), "'target_point' must be 2 finite"),
+        (dict(tick=-1), "'tick' must be a non-negative int"),
+        (dict(reset='yes'), "'reset' must be a bool"),
+        (dict(evil=1), "unknown keys \\['evil'\\]"),
+    ]:
         with pytest.raises(ObservationError, match=msg):
             validate_observation(_obs(**bad))
     with pytest.raises(ObservationError, match="lacks \\['speed'\\]"):
@@ -117,8 +148,9 @@ def test_secret_from_env_or_file_never_short(tmp_path, monkeypatch):
 
 @pytest.fixture
 def server():
-    srv = ModelServer(FakeDriver(fail_on={7}), port=0, max_bytes=1 << 20, secret=SECRET, read_timeout=1.0,
-                      idle_timeout=5.0)
+    srv = ModelServer(
+        FakeDriver(fail_on={7}), port=0, max_bytes=1 << 20, secret=SECRET, read_timeout=1.0, idle_timeout=5.0
+    )
     thread = srv.start_in_thread()
     yield srv
     srv.stop()
@@ -224,7 +256,7 @@ def _malformed_messages(rng):
     for shape in ([0, 2**63], [0, 2**40, 2**40], [2**64], [0] * 8):
         framed(_header(arrays=[dict(dtype='uint8', shape=shape, offset=0, nbytes=0)]))
     # header fields of every wrong type
-    junk = [5, -1, 1.5, 'x', '', None, True, [], {}, [5], [None], [[]], 'x' * 300, 2**64, -2**70, [1] * 20]
+    junk = [5, -1, 1.5, 'x', '', None, True, [], {}, [5], [None], [[]], 'x' * 300, 2**64, -(2**70), [1] * 20]
     for key in ('type', 'data', 'arrays'):
         for value in junk:
             framed(json.dumps({'type': 'step', 'data': {}, 'arrays': [], key: value}).encode())
@@ -234,31 +266,68 @@ def _malformed_messages(rng):
             framed(_header(arrays=[dict(spec, **{key: value})], data={'a': {'__ndarray__': 0}}), b'\0' * 8)
     for ref in junk:
         framed(_header(data={'a': {'__ndarray__': ref}}))
-    for text in (b'', b'{', b'\xff\xfe', b'[]', b'"step"', b'null', b'{"type": NaN}', b'1' * 6000,
-                 b'{"type": "step", "data": ' + b'{"a":' * 40 + b'1' + b'}' * 40 + b', "arrays": []}'):
+    for text in (
+        b'',
+        b'{',
+        b'\xff\xfe',
+        b'[]',
+        b'"step"',
+        b'null',
+        b'{"type": NaN}',
+        b'1' * 6000,
+        b'{"type": "step", "data": ' + b'{"a":' * 40 + b'1' + b'}' * 40 + b', "arrays": []}',
+    ):
         framed(text)
     # frames: bad magic / version, oversized, random garbage, auth games
-    msgs += [(PREFIX.pack(b'XXXX', PROTOCOL_VERSION, 0, 0), True), (PREFIX.pack(MAGIC, 7, 0, 0), True),
-             (PREFIX.pack(MAGIC, PROTOCOL_VERSION, 1 << 31, 0), True),
-             (PREFIX.pack(MAGIC, PROTOCOL_VERSION, 10, 1 << 62), True)]
-    msgs += [(rng.integers(0, 256, int(rng.integers(PREFIX.size, 300)), dtype=np.uint8).tobytes(), bool(i % 2))
-             for i in range(40)]
-    msgs += [(encode('step', _obs()), False), (encode('shutdown'), False), (encode('auth', [1]), False),
-             (encode('auth', dict(mac=5)), False), (encode('auth', dict(mac='a' * 10_000)), False),
-             (encode('auth', dict(mac='x')), True)]
+    msgs += [
+        (PREFIX.pack(b'XXXX', PROTOCOL_VERSION, 0, 0), True),
+        (PREFIX.pack(MAGIC, 7, 0, 0), True),
+        (PREFIX.pack(MAGIC, PROTOCOL_VERSION, 1 << 31, 0), True),
+        (PREFIX.pack(MAGIC, PROTOCOL_VERSION, 10, 1 << 62), True),
+    ]
+    msgs += [
+        (rng.integers(0, 256, int(rng.integers(PREFIX.size, 300)), dtype=np.uint8).tobytes(), bool(i % 2))
+        for i in range(40)
+    ]
+    msgs += [
+        (encode('step', _obs()), False),
+        (encode('shutdown'), False),
+        (encode('auth', [1]), False),
+        (encode('auth', dict(mac=5)), False),
+        (encode('auth', dict(mac='a' * 10_000)), False),
+        (encode('auth', dict(mac='x')), True),
+    ]
     # well-framed steps with broken observations
-    bad_values = dict(images=[None, 5, {}, [], {'CAM_FRONT': np.zeros((8, 16), np.uint8)},
-                              {'CAM_FRONT': np.zeros((8, 16, 3), np.float32)},
-                              {'CAM_FRONT': np.zeros((0, 16, 3), np.uint8)},
-                              {f'C{i}': np.zeros((2, 2, 3), np.uint8) for i in range(17)}, {'CAM_FRONT': 'img'}],
-                      points=[None, 5, [[1, 2, 3, 4]], np.zeros((3, 3), np.float32), np.zeros(4, np.float32),
-                              np.zeros((2, 4), np.int32), np.full((2, 4), np.inf, np.float32)],
-                      speed=[None, 'fast', float('nan'), float('inf'), [1.0], True, {}],
-                      target_point=[None, 1.0, [1.0], [1.0, 'a'], np.zeros(3, np.float32), [float('nan'), 0.0]],
-                      command=[None, -1, 6, 2.5, '2', True, [2]],
-                      ego_status=[5, np.zeros(3, np.float32), ['a'] * 4],
-                      prompt=[5, ['x'], 'x' * 10_000], tick=[-1, 1.5, '3', True], reset=['yes', 1, None],
-                      img_hist=[5, [], [None], [np.zeros((4, 4), np.uint8)], [np.zeros((2, 2, 3), np.uint8)] * 33])
+    bad_values = dict(
+        images=[
+            None,
+            5,
+            {},
+            [],
+            {'CAM_FRONT': np.zeros((8, 16), np.uint8)},
+            {'CAM_FRONT': np.zeros((8, 16, 3), np.float32)},
+            {'CAM_FRONT': np.zeros((0, 16, 3), np.uint8)},
+            {f'C{i}': np.zeros((2, 2, 3), np.uint8) for i in range(17)},
+            {'CAM_FRONT': 'img'},
+        ],
+        points=[
+            None,
+            5,
+            [[1, 2, 3, 4]],
+            np.zeros((3, 3), np.float32),
+            np.zeros(4, np.float32),
+            np.zeros((2, 4), np.int32),
+            np.full((2, 4), np.inf, np.float32),
+        ],
+        speed=[None, 'fast', float('nan'), float('inf'), [1.0], True, {}],
+        target_point=[None, 1.0, [1.0], [1.0, 'a'], np.zeros(3, np.float32), [float('nan'), 0.0]],
+        command=[None, -1, 6, 2.5, '2', True, [2]],
+        ego_status=[5, np.zeros(3, np.float32), ['a'] * 4],
+        prompt=[5, ['x'], 'x' * 10_000],
+        tick=[-1, 1.5, '3', True],
+        reset=['yes', 1, None],
+        img_hist=[5, [], [None], [np.zeros((4, 4), np.uint8)], [np.zeros((2, 2, 3), np.uint8)] * 33],
+    )
     for key, values in bad_values.items():
         for value in values:
             msgs.append((encode('step', _obs(**{key: value})), True))
@@ -284,9 +353,11 @@ def test_fuzz_malformed_messages_and_concurrent_clients():
     serving, never hands a bad observation to the driver, a valid client gets the right plan and the
     server process's memory stays bounded."""
     import tracemalloc
+
     driver = FakeDriver()
-    srv = ModelServer(driver, port=0, max_bytes=1 << 20, secret=SECRET, read_timeout=1.0, idle_timeout=5.0,
-                      max_clients=8)
+    srv = ModelServer(
+        driver, port=0, max_bytes=1 << 20, secret=SECRET, read_timeout=1.0, idle_timeout=5.0, max_clients=8
+    )
     thread = srv.start_in_thread()
     expected = FakeDriver().step(_obs())
     try:
@@ -322,14 +393,13 @@ def test_fuzz_malformed_messages_and_concurrent_clients():
 
         def run(i):
             try:
-                client = RemoteDriver(port=srv.port, timeout=10, connect_retries=400, retry_delay=0.02,
-                                      secret=SECRET)
+                client = RemoteDriver(port=srv.port, timeout=10, connect_retries=400, retry_delay=0.02, secret=SECRET)
                 results[i] = [client.step(_obs(tick=t, speed=float(i))) for t in range(3)]
                 client.close()
             except Exception as err:  # noqa: BLE001
                 errors.append(repr(err))
 
-        workers = [threading.Thread(target=run, args=(i, )) for i in range(20)]
+        workers = [threading.Thread(target=run, args=(i,)) for i in range(20)]
         for w in workers:
             w.start()
         for w in workers:

@@ -8,6 +8,7 @@ Convention: a config whose model is paper scale (billions of parameters) sets th
 variable ``build_on_meta = True``. Its model is then built under ``torch.device('meta')`` (no
 memory, no weights) and the parameter count is reported; every other config's model is built on CPU.
 """
+
 import glob
 import os.path as osp
 import sys
@@ -59,5 +60,6 @@ def test_config_builds(config, record_property):
     print(f'{config}: {type(model).__name__} built on {device}, {n_params:,} parameters')
     assert isinstance(model, torch.nn.Module)
     if on_meta:
-        assert all(p.device.type == 'meta' for p in model.parameters()), \
+        assert all(p.device.type == 'meta' for p in model.parameters()), (
             f'{config}: build_on_meta=True but some parameters are materialised'
+        )

@@ -4,6 +4,7 @@
 Independent of the synthetic generator on purpose: the dataset and transform tests check the
 loading code against hand-made, exactly known data.
 """
+
 import os
 import os.path as osp
 import pickle
@@ -15,8 +16,9 @@ import pytest
 from mmautomot.structures.info_format import INFO_VERSION
 
 # nuScenes-like LIDAR_TOP mounting: lidar x right / y forward -> ego x forward / y left.
-LIDAR2EGO = np.array([[0., 1., 0., 0.943], [-1., 0., 0., 0.], [0., 0., 1., 1.84], [0., 0., 0., 1.]],
-                     dtype=np.float32)
+LIDAR2EGO = np.array(
+    [[0.0, 1.0, 0.0, 0.943], [-1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 1.84], [0.0, 0.0, 0.0, 1.0]], dtype=np.float32
+)
 SPEED = 10.0  # m/s, straight along global +x
 DT = 0.5
 CAMS = ('CAM_FRONT', 'CAM_BACK')
@@ -42,7 +44,7 @@ def build_tiny_e2e(root: str, num_samples: int = 3, num_agents: int = 2) -> str:
     data_list = []
     for i in range(num_samples):
         for cam in CAMS:
-            img = np.zeros(IMG_HW + (3, ), np.uint8)
+            img = np.zeros(IMG_HW + (3,), np.uint8)
             img[:] = (10 * i, 20, 30 if cam == 'CAM_FRONT' else 40)
             path = osp.join(root, 'samples', cam, f'{i}.jpg')
             os.makedirs(osp.dirname(path), exist_ok=True)
@@ -61,30 +63,35 @@ def build_tiny_e2e(root: str, num_samples: int = 3, num_agents: int = 2) -> str:
             ego2global=_translation(5.0 * i),
             lidar_points=dict(lidar_path=lidar_rel, num_pts_feats=5, lidar2ego=LIDAR2EGO),
             lidar_sweeps=[
-                dict(lidar_points=dict(lidar_path=f'samples/LIDAR_TOP/{j}.pcd.bin',
-                                       lidar2ego=LIDAR2EGO),
-                     ego2global=_translation(5.0 * j), timestamp=j * DT)
+                dict(
+                    lidar_points=dict(lidar_path=f'samples/LIDAR_TOP/{j}.pcd.bin', lidar2ego=LIDAR2EGO),
+                    ego2global=_translation(5.0 * j),
+                    timestamp=j * DT,
+                )
                 for j in range(i - 1, -1, -1)
             ],
             images={
-                cam: dict(img_path=f'samples/{cam}/{i}.jpg',
-                          cam2img=np.array([[32., 0, 32], [0, 32., 18], [0, 0, 1]], np.float32),
-                          cam2ego=np.eye(4, dtype=np.float32),
-                          lidar2cam=np.eye(4, dtype=np.float32),
-                          sample_data_token=f'sd{i}{cam}', timestamp=i * DT)
+                cam: dict(
+                    img_path=f'samples/{cam}/{i}.jpg',
+                    cam2img=np.array([[32.0, 0, 32], [0, 32.0, 18], [0, 0, 1]], np.float32),
+                    cam2ego=np.eye(4, dtype=np.float32),
+                    lidar2cam=np.eye(4, dtype=np.float32),
+                    sample_data_token=f'sd{i}{cam}',
+                    timestamp=i * DT,
+                )
                 for cam in CAMS
             },
-            cam_front_hist=[dict(img_path=f'samples/CAM_FRONT/{j}.jpg', timestamp=j * DT)
-                            for j in range(max(0, i - 3), i + 1)],
+            cam_front_hist=[
+                dict(img_path=f'samples/CAM_FRONT/{j}.jpg', timestamp=j * DT) for j in range(max(0, i - 3), i + 1)
+            ],
             instances=[],
-            ego_fut_trajs=np.stack([np.arange(1, 7) * SPEED * DT, np.zeros(6)],
-                                   1).astype(np.float32),
+            ego_fut_trajs=np.stack([np.arange(1, 7) * SPEED * DT, np.zeros(6)], 1).astype(np.float32),
             ego_fut_masks=(np.arange(6) < valid).astype(np.float32),
             # the LiDAR origin's future positions (ego frame): straight driving, the mount 0.943 m ahead
-            ego_fut_lidar_trajs=np.stack([np.arange(1, 7) * SPEED * DT + LIDAR2EGO[0, 3], np.zeros(6)],
-                                         1).astype(np.float32),
-            ego_hist_trajs=np.stack([-np.arange(4, 0, -1) * SPEED * DT, np.zeros(4)], 1).astype(
-                np.float32),
+            ego_fut_lidar_trajs=np.stack([np.arange(1, 7) * SPEED * DT + LIDAR2EGO[0, 3], np.zeros(6)], 1).astype(
+                np.float32
+            ),
+            ego_hist_trajs=np.stack([-np.arange(4, 0, -1) * SPEED * DT, np.zeros(4)], 1).astype(np.float32),
             ego_status=np.array([SPEED, 0, 0, 0], np.float32),
             can_bus=True,
             command=2,
@@ -99,10 +106,16 @@ def build_tiny_e2e(root: str, num_samples: int = 3, num_agents: int = 2) -> str:
             plan_agent_fut_masks=np.ones((n_agents, 6), np.float32),
         )
         data_list.append(info)
-    metainfo = dict(dataset='nuscenes', version='v1.0-tiny-test', info_version=INFO_VERSION,
-                    categories={'car': 0, 'pedestrian': 8}, cam_names=list(CAMS),
-                    planning=dict(fut_steps=6, plan_dt=DT, hist_steps=4, path_points=20,
-                                  path_spacing=1.0, ue_hist_frames=4, ue_hist_dt=DT))
+    metainfo = dict(
+        dataset='nuscenes',
+        version='v1.0-tiny-test',
+        info_version=INFO_VERSION,
+        categories={'car': 0, 'pedestrian': 8},
+        cam_names=list(CAMS),
+        planning=dict(
+            fut_steps=6, plan_dt=DT, hist_steps=4, path_points=20, path_spacing=1.0, ue_hist_frames=4, ue_hist_dt=DT
+        ),
+    )
     ann_file = osp.join(root, 'nuscenes_infos_val.pkl')
     with open(ann_file, 'wb') as f:
         pickle.dump(dict(metainfo=metainfo, data_list=data_list), f)
@@ -120,6 +133,7 @@ def tiny_e2e_root(tmp_path):
 def tiny_e2e_infos(tiny_e2e_root):
     """The parsed infos (absolute paths) of the tiny dataset, via :class:`NuScenesE2EDataset`."""
     from mmautomot.datasets import NuScenesE2EDataset
+
     root, ann = tiny_e2e_root
     ds = NuScenesE2EDataset(ann_file=ann, data_root=root)
     return [ds.get_data_info(i) for i in range(len(ds))]

@@ -1,6 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """``on_bad_sample='raise' | 'skip'`` (issue 8 §5): a NaN LiDAR point, an empty LiDAR file and a corrupt
 JPEG used to end a whole training / test run."""
+
 import importlib.util
 import json
 import os
@@ -22,8 +23,7 @@ BAD = {'tok1': 'has 1 points with NaN', 'tok2': 'is empty', 'tok3': 'is corrupt 
 
 
 def _tiny(root):
-    spec = importlib.util.spec_from_file_location('_tiny_e2e', osp.join(REPO, 'tests', 'test_datasets',
-                                                                      'conftest.py'))
+    spec = importlib.util.spec_from_file_location('_tiny_e2e', osp.join(REPO, 'tests', 'test_datasets', 'conftest.py'))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.build_tiny_e2e(str(root), num_samples=4)
@@ -57,6 +57,7 @@ def _cfg(root, ann, policy, tmp_path):
 @pytest.mark.parametrize('token', sorted(BAD))
 def test_raise_names_sample_and_file(bad_data, tmp_path, token):
     from mmautomot.registry import DATASETS
+
     root, ann = bad_data
     cfg = _cfg(root, ann, 'raise', tmp_path)
     ds = DATASETS.build(cfg.test_dataloader.dataset)
@@ -97,9 +98,23 @@ def test_test_tool_lists_skipped_samples_in_test_metrics(bad_data, tmp_path):
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1', MPLBACKEND='Agg')
     opts = [f'test_dataloader.dataset.{k}={v}' for k, v in (('data_root', root), ('ann_file', ann))]
     work = str(tmp_path / 'test_skip')
-    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'test.py'), CFG, '--work-dir', work,
-                           '--cfg-options', *opts, 'test_dataloader.dataset.on_bad_sample=skip'],
-                          env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            osp.join(REPO, 'tools', 'test.py'),
+            CFG,
+            '--work-dir',
+            work,
+            '--cfg-options',
+            *opts,
+            'test_dataloader.dataset.on_bad_sample=skip',
+        ],
+        env=env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     with open(osp.join(work, 'test_metrics.json')) as f:
         metrics = json.load(f)
@@ -108,7 +123,20 @@ def test_test_tool_lists_skipped_samples_in_test_metrics(bad_data, tmp_path):
     for token, reason in BAD.items():
         assert reason in skipped[token]
     assert np.isfinite(metrics['stp3/L2_1s'])
-    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'test.py'), CFG, '--work-dir',
-                           str(tmp_path / 'test_raise'), '--cfg-options', *opts],
-                          env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            osp.join(REPO, 'tools', 'test.py'),
+            CFG,
+            '--work-dir',
+            str(tmp_path / 'test_raise'),
+            '--cfg-options',
+            *opts,
+        ],
+        env=env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode != 0 and "sample 'tok1'" in proc.stderr and '1.pcd.bin' in proc.stderr

@@ -24,11 +24,12 @@ def test_load_and_parse(tiny_e2e_root):
     info = ds.get_data_info(1)
     assert info['token'] == 'tok1'
     assert info['lidar_points']['lidar_path'] == osp.join(root, 'samples/LIDAR_TOP/1.pcd.bin')
-    assert info['lidar_sweeps'][0]['lidar_points']['lidar_path'] == osp.join(
-        root, 'samples/LIDAR_TOP/0.pcd.bin')
+    assert info['lidar_sweeps'][0]['lidar_points']['lidar_path'] == osp.join(root, 'samples/LIDAR_TOP/0.pcd.bin')
     assert info['images']['CAM_BACK']['img_path'] == osp.join(root, 'samples/CAM_BACK/1.jpg')
     assert [f['img_path'] for f in info['cam_front_hist']] == [
-        osp.join(root, 'samples/CAM_FRONT/0.jpg'), osp.join(root, 'samples/CAM_FRONT/1.jpg')]
+        osp.join(root, 'samples/CAM_FRONT/0.jpg'),
+        osp.join(root, 'samples/CAM_FRONT/1.jpg'),
+    ]
     assert all(osp.isfile(f['img_path']) for f in info['cam_front_hist'])
     # planning fields are kept untouched, dataset-level meta is added
     np.testing.assert_allclose(info['ego_fut_trajs'][:, 0], [5, 10, 15, 20, 25, 30])
@@ -56,8 +57,13 @@ def test_missing_and_malformed_ann_file(tmp_path):
     with pytest.raises(TypeError, match=r'bad\.pkl.*must hold a dict'):
         NuScenesE2EDataset(ann_file=str(bad))
     with open(bad, 'wb') as f:
-        pickle.dump(dict(metainfo=dict(info_version=INFO_VERSION, planning=PLANNING_LAYOUT),
-                         data_list=[dict(token='t9', timestamp=0.0)]), f)
+        pickle.dump(
+            dict(
+                metainfo=dict(info_version=INFO_VERSION, planning=PLANNING_LAYOUT),
+                data_list=[dict(token='t9', timestamp=0.0)],
+            ),
+            f,
+        )
     with pytest.raises(KeyError, match=r"'t9'.*lacks planning keys \['ego_fut_trajs'"):
         NuScenesE2EDataset(ann_file=str(bad))
 
@@ -89,11 +95,14 @@ def test_info_pkl_is_read_without_running_code(tiny_e2e_root, tmp_path):
         np.testing.assert_array_equal(info['ego_fut_trajs'], data['data_list'][0]['ego_fut_trajs'])
 
 
-@pytest.mark.parametrize('meta, expected', [
-    (dict(info_version='0.9'), r"info_version '0\.9' found in metainfo, expected '1\.1'"),
-    (dict(info_version=None), r"info_version None found in metainfo, expected '1\.1'"),
-    (dict(planning=dict(fut_steps=6)), r"metainfo\.planning lacks \['hist_steps'"),
-])
+@pytest.mark.parametrize(
+    'meta, expected',
+    [
+        (dict(info_version='0.9'), r"info_version '0\.9' found in metainfo, expected '1\.1'"),
+        (dict(info_version=None), r"info_version None found in metainfo, expected '1\.1'"),
+        (dict(planning=dict(fut_steps=6)), r"metainfo\.planning lacks \['hist_steps'"),
+    ],
+)
 def test_info_pkl_of_another_version_fails(tiny_e2e_root, tmp_path, meta, expected):
     root, ann = tiny_e2e_root
     with open(osp.join(root, ann), 'rb') as f:
@@ -116,14 +125,20 @@ def test_full_pipeline_from_registry(tiny_e2e_root):
     init_default_scope('mmautomot')
     root, ann = tiny_e2e_root
     ds = DATASETS.build(
-        dict(type='NuScenesE2EDataset', ann_file=ann, data_root=root, test_mode=True,
-             pipeline=[
-                 dict(type='LoadFrontCamHistory', num_frames=3, img_size=(32, 16)),
-                 dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size=(32, 18)),
-                 dict(type='LoadPointsInEgoFrame', sweeps_num=2),
-                 dict(type='BuildPlanningTargets'),
-                 dict(type='PackDrivingInputs'),
-             ]))
+        dict(
+            type='NuScenesE2EDataset',
+            ann_file=ann,
+            data_root=root,
+            test_mode=True,
+            pipeline=[
+                dict(type='LoadFrontCamHistory', num_frames=3, img_size=(32, 16)),
+                dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size=(32, 18)),
+                dict(type='LoadPointsInEgoFrame', sweeps_num=2),
+                dict(type='BuildPlanningTargets'),
+                dict(type='PackDrivingInputs'),
+            ],
+        )
+    )
     out = ds[2]
     inputs, sample = out['inputs'], out['data_samples']
     assert isinstance(sample, DrivingDataSample)
@@ -142,9 +157,9 @@ def test_tiny_config_pipeline_through_preprocessor(tiny_e2e_root):
     from mmengine.dataset import pseudo_collate
 
     from mmautomot.registry import MODELS
+
     init_default_scope('mmautomot')
-    cfg_file = osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_', 'datasets',
-                        'nuscenes_e2e_tiny.py')
+    cfg_file = osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_', 'datasets', 'nuscenes_e2e_tiny.py')
     cfg = Config.fromfile(cfg_file)
     root, ann = tiny_e2e_root
     ds_cfg = cfg.val_dataloader.dataset

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """mmautomot.engine.memory_estimate and tools/analysis_tools/estimate_memory.py against hand-computed values."""
+
 import importlib.util
 import json
 import os.path as osp
@@ -9,8 +10,7 @@ import torch
 import torch.nn as nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from mmautomot.engine.memory_estimate import (SavedTensorMeter, estimate_memory, joint_stack_activations,
-                                              strategy_kind)
+from mmautomot.engine.memory_estimate import SavedTensorMeter, estimate_memory, joint_stack_activations, strategy_kind
 from mmautomot.models.mot import MoTTransformer
 from mmautomot.models.vlm import qwen3vl_preset
 
@@ -79,7 +79,7 @@ def test_activations_checkpointing_hand_computed_and_meta_equals_cpu():
     meta = joint_stack_activations(_mot(), B, LU, LA)
     # checkpointing keeps every joint layer's inputs: the UE and AE hidden states of each layer, the shared
     # rotary cos/sin of both experts and the boolean mask (fp32 = 4 bytes, bool = 1 byte)
-    kept = LAYERS * (B * LU * CU + B * LA * CA) * 4 + 2 * B * (LU + LA) * D * 4 + B * (LU + LA)**2
+    kept = LAYERS * (B * LU * CU + B * LA * CA) * 4 + 2 * B * (LU + LA) * D * 4 + B * (LU + LA) ** 2
     assert meta['layer_inputs'] == kept == 85954
     assert meta['checkpointing'] == kept + max(meta['per_layer'])
     assert meta['no_checkpointing'] > meta['checkpointing'] and len(meta['per_layer']) == LAYERS
@@ -91,13 +91,14 @@ def test_activations_checkpointing_hand_computed_and_meta_equals_cpu():
     double = joint_stack_activations(_mot(), 2 * B, LU, LA)
     assert double['no_checkpointing'] == 2 * meta['no_checkpointing']
     half = joint_stack_activations(_mot(), B, LU, LA, dtype=torch.bfloat16)
-    assert half['layer_inputs'] == kept - (kept - B * (LU + LA)**2) / 2
+    assert half['layer_inputs'] == kept - (kept - B * (LU + LA) ** 2) / 2
 
 
 @pytest.mark.skipif(not osp.isfile(TINY), reason='tiny AutoMoT config missing')
 def test_estimate_memory_tool_tiny(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('estimate_memory',
-                                                  osp.join(ROOT, 'tools', 'analysis_tools', 'estimate_memory.py'))
+    spec = importlib.util.spec_from_file_location(
+        'estimate_memory', osp.join(ROOT, 'tools', 'analysis_tools', 'estimate_memory.py')
+    )
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     out = tmp_path / 'mem.json'

@@ -5,6 +5,7 @@ Configs load it with ``custom_imports=dict(imports=['toy_modules'])`` and ``test
 ``PYTHONPATH``; :func:`toy_config` returns such a config as a dict. The task: predict a 6-step
 (x, y) trajectory that is a fixed linear function of a 4-d ego state.
 """
+
 import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
@@ -42,8 +43,9 @@ class ToyTrajDataset(Dataset):
         return len(self.states)
 
     def __getitem__(self, idx: int) -> Dict:
-        return dict(inputs=torch.from_numpy(self.states[idx]),
-                    data_samples=dict(gt_traj=torch.from_numpy(self.trajs[idx])))
+        return dict(
+            inputs=torch.from_numpy(self.states[idx]), data_samples=dict(gt_traj=torch.from_numpy(self.trajs[idx]))
+        )
 
 
 @MODELS.register_module(force=True)
@@ -58,8 +60,7 @@ class ToyPlanner(BaseModel):
         super().__init__(data_preprocessor=data_preprocessor)
         self.net = nn.Sequential(nn.Linear(4, hidden), nn.Linear(hidden, 12))
 
-    def forward(self, inputs: torch.Tensor, data_samples: Optional[Dict] = None,
-                mode: str = 'tensor'):
+    def forward(self, inputs: torch.Tensor, data_samples: Optional[Dict] = None, mode: str = 'tensor'):
         pred = self.net(inputs).view(-1, 6, 2)
         if mode == 'tensor':
             return pred
@@ -71,6 +72,7 @@ class ToyPlanner(BaseModel):
 @METRICS.register_module(force=True)
 class ToyL2Metric(BaseMetric):
     """Mean L2 error over all steps (``toy/L2``) and at the last step (``toy/L2_3s``)."""
+
     default_prefix = 'toy'
 
     def process(self, data_batch, data_samples: Sequence[Dict]) -> None:
@@ -85,29 +87,37 @@ class ToyL2Metric(BaseMetric):
 
 def toy_config(work_dir: str, max_iters: int = 4, interval: int = 2, batch_size: int = 4) -> Dict:
     """A complete iteration-based config for the toy task (uses the repo's _base_ files)."""
-    loader = dict(batch_size=batch_size, num_workers=0,
-                  sampler=dict(type='DefaultSampler', shuffle=True),
-                  collate_fn=dict(type='default_collate'))
+    loader = dict(
+        batch_size=batch_size,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=True),
+        collate_fn=dict(type='default_collate'),
+    )
     return dict(
-        _base_=[osp.join(REPO, 'configs/_base_/default_runtime.py'),
-                osp.join(REPO, 'configs/_base_/schedules/adamw_iter_1k.py')],
+        _base_=[
+            osp.join(REPO, 'configs/_base_/default_runtime.py'),
+            osp.join(REPO, 'configs/_base_/schedules/adamw_iter_1k.py'),
+        ],
         custom_imports=dict(imports=['toy_modules'], allow_failed_imports=False),
         work_dir=work_dir,
         model=dict(type='ToyPlanner'),
         train_dataloader=dict(dataset=dict(type='ToyTrajDataset', num_samples=16), **loader),
-        val_dataloader=dict(dataset=dict(type='ToyTrajDataset', num_samples=8, seed=1),
-                            **dict(loader, sampler=dict(type='DefaultSampler', shuffle=False))),
-        test_dataloader=dict(dataset=dict(type='ToyTrajDataset', num_samples=8, seed=1),
-                             **dict(loader, sampler=dict(type='DefaultSampler', shuffle=False))),
+        val_dataloader=dict(
+            dataset=dict(type='ToyTrajDataset', num_samples=8, seed=1),
+            **dict(loader, sampler=dict(type='DefaultSampler', shuffle=False)),
+        ),
+        test_dataloader=dict(
+            dataset=dict(type='ToyTrajDataset', num_samples=8, seed=1),
+            **dict(loader, sampler=dict(type='DefaultSampler', shuffle=False)),
+        ),
         val_evaluator=dict(type='ToyL2Metric'),
         test_evaluator=dict(type='ToyL2Metric'),
         train_cfg=dict(max_iters=max_iters, val_interval=max_iters),
-        param_scheduler=[dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0,
-                              end=max_iters)],
+        param_scheduler=[dict(type='LinearLR', start_factor=0.5, by_epoch=False, begin=0, end=max_iters)],
         optim_wrapper=dict(optimizer=dict(lr=1e-2)),
-        default_hooks=dict(logger=dict(interval=1),
-                           checkpoint=dict(by_epoch=False, interval=interval,
-                                           max_keep_ckpts=5)),
+        default_hooks=dict(
+            logger=dict(interval=1), checkpoint=dict(by_epoch=False, interval=interval, max_keep_ckpts=5)
+        ),
         log_processor=dict(by_epoch=False),
         randomness=dict(seed=0),
     )

@@ -8,16 +8,26 @@ mapped with ``(p + 50) / 0.5`` and ``np.round``, filled one by one with ``cv2.fi
 footprint from skimage's polygon of the 4.084 x 1.85 m box 0.5 m ahead, added to ``traj / 0.5``,
 truncated with ``astype(int32)`` and clipped.
 """
+
 import cv2
 import numpy as np
 import pytest
 from skimage.draw import polygon
 
-from mmautomot.evaluation.functional import (AgentTable, BEVCollisionConfig, agent_polygons,
-                                             footprint_collisions, footprint_offsets,
-                                             footprint_pixels, grid_collisions, grid_to_image,
-                                             rasterize_occupancy, reference_agents,
-                                             reference_trajectories, reference_transform)
+from mmautomot.evaluation.functional import (
+    AgentTable,
+    BEVCollisionConfig,
+    agent_polygons,
+    footprint_collisions,
+    footprint_offsets,
+    footprint_pixels,
+    grid_collisions,
+    grid_to_image,
+    rasterize_occupancy,
+    reference_agents,
+    reference_trajectories,
+    reference_transform,
+)
 
 CFG = BEVCollisionConfig()
 ALL = tuple(range(10))
@@ -26,8 +36,7 @@ ALL = tuple(range(10))
 def reference_footprint():
     """(rr, cc) of the reference's ego footprint polygon: forward and lateral pixel indices."""
     h, w = 4.084, 1.85
-    box = np.array([[-h / 2 + 0.5, w / 2], [h / 2 + 0.5, w / 2], [h / 2 + 0.5, -w / 2],
-                    [-h / 2 + 0.5, -w / 2]])
+    box = np.array([[-h / 2 + 0.5, w / 2], [h / 2 + 0.5, w / 2], [h / 2 + 0.5, -w / 2], [-h / 2 + 0.5, -w / 2]])
     px = (box - (-49.75)) / 0.5
     return polygon(px[:, 0], px[:, 1])
 
@@ -45,8 +54,9 @@ def reference_collisions(layout, traj_lidar, agents_lidar):
         image = np.zeros((200, 200))
         for x, y, yaw, length, width in boxes:
             rot = np.array([[np.cos(yaw), -np.sin(yaw)], [np.sin(yaw), np.cos(yaw)]])
-            local = np.array([[length / 2, -length / 2, -length / 2, length / 2],
-                              [width / 2, width / 2, -width / 2, -width / 2]])
+            local = np.array(
+                [[length / 2, -length / 2, -length / 2, length / 2], [width / 2, width / 2, -width / 2, -width / 2]]
+            )
             corners = rot @ local + np.array([[x], [y]])
             if layout == 'vad':  # the image's y axis points backwards
                 corners = np.array([[1, 0], [0, -1]]) @ corners
@@ -84,7 +94,8 @@ def agent_table(per_sample, T):
         fut_mask=np.ones((len(rows), T), bool),
         length=np.array([r[3] for r in rows], np.float64),
         width=np.array([r[4] for r in rows], np.float64),
-        label=np.array([r[5] for r in rows], np.int64))
+        label=np.array([r[5] for r in rows], np.int64),
+    )
 
 
 def test_footprint_cells_match_the_reference_polygon():
@@ -109,10 +120,8 @@ def test_footprint_cells_match_the_reference_polygon():
 def test_agent_polygon_pixels_per_layout():
     args = (np.array([[0.0, 0.0]]), np.array([0.0]), np.array([4.0]), np.array([2.0]))
     # x in [-2, 2], y in [-1, 1]: col (-y + 50) / 0.5 -> 98 .. 102; rows 96 .. 104
-    assert agent_polygons(*args, 'vad', CFG)[0].tolist() == [[98, 96], [98, 104], [102, 104],
-                                                             [102, 96]]
-    assert agent_polygons(*args, 'uniad', CFG)[0].tolist() == [[98, 104], [98, 96], [102, 96],
-                                                               [102, 104]]
+    assert agent_polygons(*args, 'vad', CFG)[0].tolist() == [[98, 96], [98, 104], [102, 104], [102, 96]]
+    assert agent_polygons(*args, 'uniad', CFG)[0].tolist() == [[98, 104], [98, 96], [102, 96], [102, 104]]
 
 
 def grid_case(cell, layout):
@@ -166,8 +175,7 @@ def random_cases(rng, S=300, T=6):
             base = pred[s, rng.integers(0, T)] + rng.normal(0, 3.0, 2)
             fut = base + np.cumsum(rng.normal(0, 0.5, (T, 2)), axis=0)
             yaw = rng.uniform(-np.pi, np.pi) + np.cumsum(rng.normal(0, 0.1, T))
-            agents.append((fut, yaw, rng.uniform(0.5, 6.0), rng.uniform(0.5, 2.5),
-                           int(rng.integers(0, 10))))
+            agents.append((fut, yaw, rng.uniform(0.5, 6.0), rng.uniform(0.5, 2.5), int(rng.integers(0, 10))))
         per_sample.append(agents)
     return pred, gt, gt_lidar, l2e_yaw, l2e_t, per_sample
 
@@ -187,6 +195,7 @@ def test_equals_reference_on_random_cases(mode):
 
         def to_lidar(xy, yaw_l2e, t_l2e):
             return np.stack([-xy[..., 1], xy[..., 0]], -1)
+
     yaw, origin = reference_transform(l2e, mode, S)
     trajs = reference_trajectories(np.stack([pred, gt], 1), gt, gt_lidar, yaw, origin, mode)
     agents = reference_agents(agent_table(per_sample, T), yaw, origin)
@@ -209,8 +218,9 @@ def test_equals_reference_on_random_cases(mode):
         np.testing.assert_array_equal(ours, expected, err_msg=layout)
         total += expected.sum()
         # the given-grid path reads the rasterised grid the same way
-        occ = np.stack([np.stack([rasterize_occupancy(agents, s, t, labels, layout, CFG)
-                                  for t in range(T)]) for s in range(40)])
+        occ = np.stack(
+            [np.stack([rasterize_occupancy(agents, s, t, labels, layout, CFG) for t in range(T)]) for s in range(40)]
+        )
         np.testing.assert_array_equal(grid_collisions(trajs[:40], occ, layout, CFG), ours[:40])
     assert 0.1 < total / (2 * 2 * S * T) < 0.9  # the cases do exercise both outcomes
 

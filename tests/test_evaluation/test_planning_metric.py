@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Hand-computed planning metric values under the ST-P3 and UniAD protocols."""
+
 import numpy as np
 import pytest
 import torch
@@ -19,8 +20,13 @@ def agent(x, y, length=4.0, width=2.0, yaw=0.0, label=CAR, steps=None):
     """A static agent (centre x, y) present at ``steps`` (default: all)."""
     mask = np.zeros(T, bool)
     mask[list(range(T)) if steps is None else steps] = True
-    return dict(box=[x, y, 0.8, length, width, 1.6, yaw], label=label,
-                traj=np.tile([x, y], (T, 1)), yaw=np.full(T, yaw), mask=mask)
+    return dict(
+        box=[x, y, 0.8, length, width, 1.6, yaw],
+        label=label,
+        traj=np.tile([x, y], (T, 1)),
+        yaw=np.full(T, yaw),
+        mask=mask,
+    )
 
 
 def sample(pred, gt=GT, mask=None, agents=(), token='s'):
@@ -35,7 +41,8 @@ def sample(pred, gt=GT, mask=None, agents=(), token='s'):
         gt_agent_labels=np.array([a['label'] for a in agents], np.int64),
         gt_agent_fut_trajs=np.array([a['traj'] for a in agents], np.float32).reshape(n, T, 2),
         gt_agent_fut_yaws=np.array([a['yaw'] for a in agents], np.float32).reshape(n, T),
-        gt_agent_fut_masks=np.array([a['mask'] for a in agents], np.float32).reshape(n, T))
+        gt_agent_fut_masks=np.array([a['mask'] for a in agents], np.float32).reshape(n, T),
+    )
 
 
 def metrics_of(samples, **kwargs):
@@ -183,6 +190,7 @@ def test_errors_name_the_sample():
 
 def test_metric_with_data_samples_and_dump(tmp_path):
     from mmautomot.structures import DrivingDataSample
+
     metric = METRICS.build(dict(type='PlanningMetric', dump_results=str(tmp_path / 'preds.pkl')))
     assert isinstance(metric, PlanningMetric)
     samples = []
@@ -198,9 +206,11 @@ def test_metric_with_data_samples_and_dump(tmp_path):
     metric.process({}, [samples[1]])
     m = metric.evaluate(2)
     assert m['uniad/CR_2s'] == pytest.approx(50.0) and m['stp3/L2_2s'] == pytest.approx(5 / 8)
-    assert sorted(m) == sorted(f'{p}/{k}_{h}' for p in ('stp3', 'uniad') for k in ('L2', 'CR')
-                               for h in ('1s', '2s', '3s', 'avg'))
+    assert sorted(m) == sorted(
+        f'{p}/{k}_{h}' for p in ('stp3', 'uniad') for k in ('L2', 'CR') for h in ('1s', '2s', '3s', 'avg')
+    )
     import mmengine
+
     dumped = mmengine.load(tmp_path / 'preds.pkl')
     assert [d['token'] for d in dumped] == ['tok0', 'tok1']
     np.testing.assert_allclose(dumped[0]['pred_ego_fut_trajs'], deviate(3, 5.0))
@@ -208,6 +218,7 @@ def test_metric_with_data_samples_and_dump(tmp_path):
 
 def test_table_names_protocol_settings():
     from mmautomot.evaluation import format_planning_tables
+
     text = format_planning_tables(evaluate_planning([sample(GT)], collision_cfg=EGO), EGO)
     assert 'stp3: occupancy=vehicles+pedestrians; mean over steps <= T' in text
     assert 'uniad: occupancy=vehicles; value at step 2T' in text
@@ -242,8 +253,11 @@ def test_reference_point_moves_the_footprint_not_l2():
     assert evaluate_planning([s2]).metrics['uniad/CR_1s'] == 100
     assert metrics_of([s2])['uniad/CR_1s'] == 0
     missing = sample(GT)
-    with pytest.raises(KeyError, match=r"sample m: ego_reference='lidar' .* needs \['lidar2ego', "
-                                       r"'gt_ego_fut_lidar_trajs'\]"):
+    with pytest.raises(
+        KeyError,
+        match=r"sample m: ego_reference='lidar' .* needs \['lidar2ego', "
+        r"'gt_ego_fut_lidar_trajs'\]",
+    ):
         evaluate_planning([missing], names=['m'])
 
 

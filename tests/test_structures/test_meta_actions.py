@@ -2,9 +2,15 @@
 import numpy as np
 import pytest
 
-from mmautomot.structures import (COMMANDS, LATERAL_CLASSES, LONGITUDINAL_CLASSES,
-                                  carla_command_to_index, derive_meta_actions,
-                                  meta_action_to_text, nuscenes_command_from_offset)
+from mmautomot.structures import (
+    COMMANDS,
+    LATERAL_CLASSES,
+    LONGITUDINAL_CLASSES,
+    carla_command_to_index,
+    derive_meta_actions,
+    meta_action_to_text,
+    nuscenes_command_from_offset,
+)
 
 
 def _arc(radius, speed, steps=6, dt=0.5, left=True):
@@ -44,14 +50,14 @@ def test_turns_by_heading_change():
 def test_longitudinal_classes():
     # Braking from 8 m/s at 2 m/s^2: speed over the segment ending at 1 s is 6.5 -> decelerate.
     t = np.arange(1, 7) * 0.5
-    x = np.where(t <= 4.0, 8.0 * t - t ** 2, 16.0)
+    x = np.where(t <= 4.0, 8.0 * t - t**2, 16.0)
     out = derive_meta_actions(np.stack([x, np.zeros(6)], 1), np.ones(6), cur_speed=8.0)
     assert out[:, 1].tolist() == [lon('decelerate')] * 3
     # Standing still: stop, lateral straight (heading undefined).
     out = derive_meta_actions(np.zeros((6, 2)), np.ones(6), cur_speed=0.0)
     assert out.tolist() == [[lat('straight'), lon('stop')]] * 3
     # Accelerating from 2 m/s at 2 m/s^2.
-    x = 2.0 * t + t ** 2
+    x = 2.0 * t + t**2
     out = derive_meta_actions(np.stack([x, np.zeros(6)], 1), np.ones(6), cur_speed=2.0)
     assert out[:, 1].tolist() == [lon('accelerate')] * 3
 

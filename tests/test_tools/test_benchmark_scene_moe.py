@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """tools/analysis_tools/benchmark_scene_moe.py at tiny sizes: JSON fields and mode equivalence."""
+
 import importlib.util
 import json
 import os.path as osp
@@ -14,9 +15,31 @@ def test_benchmark_scene_moe_json(tmp_path, monkeypatch, capsys):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     out = tmp_path / 'lat.json'
-    monkeypatch.setattr(sys, 'argv', ['x', '--hidden', '16', '--intermediate', '24', '--experts', '3',
-                                      '--layers', '2', '--tokens', '5', '--steps', '2', '--repeats', '1',
-                                      '--scene-dims', '8', '--out', str(out)])
+    monkeypatch.setattr(
+        sys,
+        'argv',
+        [
+            'x',
+            '--hidden',
+            '16',
+            '--intermediate',
+            '24',
+            '--experts',
+            '3',
+            '--layers',
+            '2',
+            '--tokens',
+            '5',
+            '--steps',
+            '2',
+            '--repeats',
+            '1',
+            '--scene-dims',
+            '8',
+            '--out',
+            str(out),
+        ],
+    )
     mod.main()
     printed = json.loads(capsys.readouterr().out)
     saved = json.loads(out.read_text())

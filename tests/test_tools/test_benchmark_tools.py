@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """tools/analysis_tools/benchmark_latency.py and count_params.py on the tiny AutoMoT config."""
+
 import importlib.util
 import json
 import os
@@ -26,7 +27,6 @@ counter = _load('count_params')
 
 
 class _ParamViewModule(torch.nn.Module):
-
     def __init__(self):
         super().__init__()
         self.query = torch.nn.Parameter(torch.randn(3, 8))
@@ -46,8 +46,7 @@ def test_count_gflop_and_param_views_under_no_grad():
 
 def test_median_times_and_matmul():
     calls = []
-    out = bench.median_times(dict(a=lambda: calls.append('a'), b=lambda: calls.append('b')), 3, 1,
-                             torch.device('cpu'))
+    out = bench.median_times(dict(a=lambda: calls.append('a'), b=lambda: calls.append('b')), 3, 1, torch.device('cpu'))
     assert calls == ['a', 'b'] * 4  # warm-up + 3 timed rounds, interleaved
     assert set(out) == {'a', 'b'} and all(v >= 0 for v in out.values())
     assert bench.measure_matmul_gflops(torch.device('cpu'), n=128, iters=2) > 0
@@ -70,9 +69,24 @@ def test_benchmark_latency_tiny(tmp_path):
     out = tmp_path / 'latency.json'
     res = bench.main([TINY, '--iters', '2', '--warmup', '1', '--num-points', '500', '--json', str(out)])
     saved = json.loads(out.read_text())
-    for key in ('ue_ms', 'ae_ms', 'sync_ms', 'async_ms', 'speedup', 'ae_nocache_ms', 'ae_core_ms',
-                'ae_core_nocache_ms', 'cache_overhead', 'core_cache_overhead',
-                'ae_gflop', 'ue_gflop', 'matmul_gflops', 'ue_params', 'ae_params', 'total_params'):
+    for key in (
+        'ue_ms',
+        'ae_ms',
+        'sync_ms',
+        'async_ms',
+        'speedup',
+        'ae_nocache_ms',
+        'ae_core_ms',
+        'ae_core_nocache_ms',
+        'cache_overhead',
+        'core_cache_overhead',
+        'ae_gflop',
+        'ue_gflop',
+        'matmul_gflops',
+        'ue_params',
+        'ae_params',
+        'total_params',
+    ):
         assert saved[key] is not None and saved[key] > 0, key
     assert res['speedup'] == pytest.approx(res['sync_ms'] / res['async_ms'])
     assert res['cpu_count'] == os.cpu_count() and res['loadavg_1m_before'] >= 0 and res['matmul_gflops'] > 0
@@ -86,6 +100,7 @@ def test_benchmark_latency_tiny(tmp_path):
 def test_plain_kv_matches_cache():
     """The no-cache baseline computes exactly what the cached AE pass computes."""
     from mmautomot.apis import init_model, load_config
+
     cfg = load_config(TINY)
     model = init_model(cfg)
     ns = bench.parse_args([TINY, '--num-points', '200'])

@@ -18,17 +18,42 @@ def _load_tool(rel_path: str, name: str):
 
 def test_make_synthetic_then_create_data(tmp_path, monkeypatch, capsys):
     make = _load_tool('tools/misc/make_synthetic_nuscenes.py', 'make_synthetic_nuscenes_tool')
-    monkeypatch.setattr(sys, 'argv', [
-        'make_synthetic_nuscenes.py', '--out', str(tmp_path / 'data'), '--scenes', '2', '--keyframes',
-        '3', '--image-size', '64', '36', '--seed', '1'
-    ])
+    monkeypatch.setattr(
+        sys,
+        'argv',
+        [
+            'make_synthetic_nuscenes.py',
+            '--out',
+            str(tmp_path / 'data'),
+            '--scenes',
+            '2',
+            '--keyframes',
+            '3',
+            '--image-size',
+            '64',
+            '36',
+            '--seed',
+            '1',
+        ],
+    )
     make.main()
     assert 'Wrote v1.0-mini' in capsys.readouterr().out
     assert (tmp_path / 'data' / 'v1.0-mini' / 'sample_data.json').is_file()
 
     create = _load_tool('tools/create_data.py', 'create_data_tool')
-    rc = create.main(['nuscenes', '--root-path', str(tmp_path / 'data'), '--out-dir',
-                      str(tmp_path / 'out'), '--version', 'v1.0-mini', '--max-sweeps', '2'])
+    rc = create.main(
+        [
+            'nuscenes',
+            '--root-path',
+            str(tmp_path / 'data'),
+            '--out-dir',
+            str(tmp_path / 'out'),
+            '--version',
+            'v1.0-mini',
+            '--max-sweeps',
+            '2',
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert 'train: 3 samples' in out and 'val: 3 samples' in out and 'Skipped 0 samples' in out

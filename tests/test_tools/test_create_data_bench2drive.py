@@ -1,6 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """``tools/create_data.py bench2drive`` on synthetic routes of both layouts, then the tiny B2D dataset
 config (``configs/_base_/datasets/bench2drive_e2e_tiny.py``) builds and packs a sample in the ego frame."""
+
 import importlib.util
 import os.path as osp
 import sys
@@ -27,8 +28,23 @@ def _load_tool(rel_path: str, name: str):
 
 def _generate(out, layout, routes, frames, monkeypatch):
     make = _load_tool('tools/bench2drive/make_synthetic_routes.py', 'make_synthetic_routes_tool')
-    monkeypatch.setattr(sys, 'argv', ['make_synthetic_routes.py', '--out', str(out), '--routes', str(routes),
-                                      '--layout', layout, '--frames', str(frames), '--seed', '3'])
+    monkeypatch.setattr(
+        sys,
+        'argv',
+        [
+            'make_synthetic_routes.py',
+            '--out',
+            str(out),
+            '--routes',
+            str(routes),
+            '--layout',
+            layout,
+            '--frames',
+            str(frames),
+            '--seed',
+            '3',
+        ],
+    )
     return make.main()
 
 
@@ -54,8 +70,9 @@ def test_bench2drive_layout_end_to_end(tmp_path, monkeypatch, capsys):
     assert 'val: 20 samples from 1 routes (bench2drive)' in out
     train = load(str(root / 'bench2drive_infos_train.pkl'))
     assert train['metainfo']['dataset'] == 'bench2drive'
-    assert train['metainfo']['cam_names'] == sorted(['CAM_FRONT', 'CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK',
-                                                     'CAM_BACK_LEFT', 'CAM_BACK_RIGHT'])
+    assert train['metainfo']['cam_names'] == sorted(
+        ['CAM_FRONT', 'CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT']
+    )
     info0 = train['data_list'][0]
     assert info0['lidar_points']['coord_system'] == 'carla_left_handed'
     assert info0['lidar_points']['num_pts_feats'] == 4 and info0['lidar_sweeps'] == []
@@ -85,8 +102,7 @@ def test_bench2drive_layout_end_to_end(tmp_path, monkeypatch, capsys):
     # straight at 5 m/s for 1 s: waypoints every 0.5 s are 2.5 m apart along +x, then bend left; a 2 s
     # route leaves 3 valid future steps at its first frame
     assert sample.gt_ego_fut_trajs.shape == (6, 2)
-    torch.testing.assert_close(sample.gt_ego_fut_trajs[:2], torch.tensor([[2.5, 0.0], [5.0, 0.0]]),
-                               atol=1e-3, rtol=0)
+    torch.testing.assert_close(sample.gt_ego_fut_trajs[:2], torch.tensor([[2.5, 0.0], [5.0, 0.0]]), atol=1e-3, rtol=0)
     assert sample.gt_ego_fut_trajs[2, 1] > 0.05
     assert sample.gt_ego_fut_masks.tolist() == [1, 1, 1, 0, 0, 0]
     assert sample.gt_ego_path.shape == (20, 2) and sample.gt_meta_actions.shape == (3, 2)
@@ -104,8 +120,21 @@ def test_pdm_lite_layout_end_to_end(tmp_path, monkeypatch, capsys):
     root = tmp_path / 'pdm'
     names = _generate(root, 'pdm_lite', routes=2, frames=12, monkeypatch=monkeypatch)
     create = _load_tool('tools/create_data.py', 'create_data_tool')
-    rc = create.main(['bench2drive', '--root-path', str(root), '--out-dir', str(tmp_path / 'infos'),
-                      '--layout', 'pdm_lite', '--val-routes', names[0], '--extra-tag', 'pdm'])
+    rc = create.main(
+        [
+            'bench2drive',
+            '--root-path',
+            str(root),
+            '--out-dir',
+            str(tmp_path / 'infos'),
+            '--layout',
+            'pdm_lite',
+            '--val-routes',
+            names[0],
+            '--extra-tag',
+            'pdm',
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert 'train: 12 samples from 1 routes (pdm_lite)' in out and 'val: 12 samples' in out
@@ -115,8 +144,7 @@ def test_pdm_lite_layout_end_to_end(tmp_path, monkeypatch, capsys):
     hist = val['data_list'][5]['cam_front_hist']
     assert [h['timestamp'] for h in hist] == pytest.approx([0.0, 0.25, 0.75, 1.25])
 
-    ds = _build(root, 'train', type='PDMLiteE2EDataset',
-                ann_file=str(tmp_path / 'infos' / 'pdm_infos_train.pkl'))
+    ds = _build(root, 'train', type='PDMLiteE2EDataset', ann_file=str(tmp_path / 'infos' / 'pdm_infos_train.pkl'))
     assert type(ds).__name__ == 'PDMLiteE2EDataset' and len(ds) == 12
     packed = ds[0]
     assert packed['inputs']['imgs'].shape == (1, 3, 32, 64)

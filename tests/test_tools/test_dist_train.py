@@ -4,6 +4,7 @@
 Uses the self-contained toy config of ``tests/test_engine/toy_modules.py`` (loaded through
 ``custom_imports``) so only the launcher/runner path is exercised.
 """
+
 import os
 import os.path as osp
 import shutil
@@ -30,10 +31,22 @@ def _free_port():
 
 
 def dist_train(config, *args, cwd):
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
-               MASTER_ADDR='127.0.0.1', PYTHONPATH=ENGINE_TESTS, OMP_NUM_THREADS='1')
-    proc = subprocess.run(['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2', *args],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PORT=str(_free_port()),
+        MASTER_ADDR='127.0.0.1',
+        PYTHONPATH=ENGINE_TESTS,
+        OMP_NUM_THREADS='1',
+    )
+    proc = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), config, '2', *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f'dist_train.sh failed ({proc.returncode}):\n{log[-6000:]}'
     return log
@@ -42,8 +55,7 @@ def dist_train(config, *args, cwd):
 @pytest.mark.skipif(torch.cuda.is_available(), reason='tests the CPU (gloo) path')
 def test_dist_train_and_resume_on_cpu(tmp_path):
     work_dir = str(tmp_path / 'work')
-    config = toy_modules.write_toy_config(str(tmp_path / 'toy.py'), work_dir, max_iters=4,
-                                          interval=2)
+    config = toy_modules.write_toy_config(str(tmp_path / 'toy.py'), work_dir, max_iters=4, interval=2)
     log = dist_train(config, cwd=str(tmp_path))
     assert 'Distributed training: True' in log and 'GPU number: 2' in log
     assert "dist_cfg=dict(backend='gloo')" in log  # switched from the base's nccl
@@ -53,8 +65,7 @@ def test_dist_train_and_resume_on_cpu(tmp_path):
     # The model was unwrapped from DDP before saving: no 'module.' prefixes.
     assert not any(k.startswith('module.') for k in ckpt['state_dict'])
 
-    log = dist_train(config, '--resume', '--cfg-options', 'train_cfg.max_iters=6',
-                     cwd=str(tmp_path))
+    log = dist_train(config, '--resume', '--cfg-options', 'train_cfg.max_iters=6', cwd=str(tmp_path))
     assert 'resumed epoch: 0, iter: 4' in log and 'Iter(train) [6/6]' in log
     resumed = torch.load(osp.join(work_dir, 'iter_6.pth'), weights_only=True)
     assert resumed['meta']['iter'] == 6
@@ -66,9 +77,14 @@ def test_dist_train_flexible_runner_fsdp_on_cpu(tmp_path):
     """FlexibleRunner + FSDPStrategy through tools/dist_train.sh on the CPU (device_id='cpu', gloo)."""
     work_dir = str(tmp_path / 'work')
     config = toy_modules.write_toy_config(str(tmp_path / 'toy.py'), work_dir, max_iters=2, interval=2)
-    log = dist_train(config, '--cfg-options', 'runner_type=FlexibleRunner', 'strategy.type=FSDPStrategy',
-                     'strategy.state_dict_cfg=full',
-                     cwd=str(tmp_path))
+    log = dist_train(
+        config,
+        '--cfg-options',
+        'runner_type=FlexibleRunner',
+        'strategy.type=FSDPStrategy',
+        'strategy.state_dict_cfg=full',
+        cwd=str(tmp_path),
+    )
     assert "model_wrapper=dict(device_id='cpu', type='MMFullyShardedDataParallel')" in log
     assert 'Iter(train) [2/2]' in log
     ckpt = torch.load(osp.join(work_dir, 'iter_2.pth'), weights_only=True)

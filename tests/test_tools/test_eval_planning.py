@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """End-to-end tests of tools/analysis_tools/eval_planning.py and bench_planning_metric.py."""
+
 import importlib.util
 import json
 import os.path as osp
@@ -28,27 +29,28 @@ GT = np.stack([np.arange(1, T + 1) * 2.0, np.zeros(T)], axis=1).astype(np.float3
 def info(token, mask=None, agents=()):
     n = len(agents)
     return dict(
-        sample_idx=0, token=token, scene_token='scene', timestamp=0.0,
+        sample_idx=0,
+        token=token,
+        scene_token='scene',
+        timestamp=0.0,
         ego_fut_trajs=GT.copy(),
         ego_fut_lidar_trajs=GT.copy(),  # the LiDAR right above the rear axle: same numbers as 'ego'
-        lidar_points=dict(lidar2ego=np.array([[0, 1, 0, 0], [-1, 0, 0, 0], [0, 0, 1, 1.8],
-                                              [0, 0, 0, 1]], np.float32)),
+        lidar_points=dict(lidar2ego=np.array([[0, 1, 0, 0], [-1, 0, 0, 0], [0, 0, 1, 1.8], [0, 0, 0, 1]], np.float32)),
         ego_fut_masks=np.ones(T, np.float32) if mask is None else np.asarray(mask, np.float32),
-        plan_agent_boxes=np.array([[x, y, 0.8, 4.0, 2.0, 1.6, 0.0] for x, y in agents],
-                                  np.float32).reshape(n, 7),
+        plan_agent_boxes=np.array([[x, y, 0.8, 4.0, 2.0, 1.6, 0.0] for x, y in agents], np.float32).reshape(n, 7),
         plan_agent_labels=np.zeros(n, np.int64),
-        plan_agent_fut_trajs=np.array([np.tile([x, y], (T, 1)) for x, y in agents],
-                                      np.float32).reshape(n, T, 2),
+        plan_agent_fut_trajs=np.array([np.tile([x, y], (T, 1)) for x, y in agents], np.float32).reshape(n, T, 2),
         plan_agent_fut_yaws=np.zeros((n, T), np.float32),
-        plan_agent_fut_masks=np.ones((n, T), np.float32))
+        plan_agent_fut_masks=np.ones((n, T), np.float32),
+    )
 
 
 @pytest.fixture
 def ann(tmp_path):
-    data = dict(metainfo=dict(dataset='nuscenes', version='v1.0-mini', info_version=INFO_VERSION,
-                              planning=PLANNING_LAYOUT),
-                data_list=[info('a', agents=[(8.0, 5.0)]), info('b'),
-                           info('c', mask=[1, 1, 1, 1, 0, 0])])
+    data = dict(
+        metainfo=dict(dataset='nuscenes', version='v1.0-mini', info_version=INFO_VERSION, planning=PLANNING_LAYOUT),
+        data_list=[info('a', agents=[(8.0, 5.0)]), info('b'), info('c', mask=[1, 1, 1, 1, 0, 0])],
+    )
     path = tmp_path / 'infos.pkl'
     path.write_bytes(pickle.dumps(data))
     return str(path)
@@ -63,8 +65,11 @@ def write(tmp_path, obj, name='preds.pkl'):
 def test_eval_planning_end_to_end(tmp_path, ann, capsys):
     hit = GT.copy()
     hit[3, 1] = 5.0  # step 4 into the car of sample a
-    preds = [dict(token='a', pred_ego_fut_trajs=hit), dict(token='b', pred_ego_fut_trajs=GT + [0, 1]),
-             dict(token='c', pred_ego_fut_trajs=GT.copy())]
+    preds = [
+        dict(token='a', pred_ego_fut_trajs=hit),
+        dict(token='b', pred_ego_fut_trajs=GT + [0, 1]),
+        dict(token='c', pred_ego_fut_trajs=GT.copy()),
+    ]
     out = tmp_path / 'metrics.json'
     tool = load_tool('eval_planning')
     tool.main(['--results', write(tmp_path, preds), '--ann', ann, '--json', str(out)])
@@ -90,15 +95,18 @@ def test_eval_planning_dict_format_and_single_protocol(tmp_path, ann):
     with pytest.warns(UserWarning, match=r"1 predicted tokens are not in the annotations.*'zzz'"):
         report = tool.main(['--results', write(tmp_path, preds), '--ann', ann, '--protocol', 'uniad'])
     assert sorted(report['metrics']) == sorted(
-        f'uniad/{k}_{h}' for k in ('L2', 'CR') for h in ('1s', '2s', '3s', 'avg'))
+        f'uniad/{k}_{h}' for k in ('L2', 'CR') for h in ('1s', '2s', '3s', 'avg')
+    )
     assert all(v == 0 for v in report['metrics'].values())
     # LiDAR-origin predictions (here the LiDAR sits above the axle) and the rear-axle reference
     preds = {'a': GT, 'b': GT, 'c': GT}
-    lidar = tool.main(['--results', write(tmp_path, preds), '--ann', ann, '--protocol', 'uniad',
-                       '--pred-reference', 'lidar'])
+    lidar = tool.main(
+        ['--results', write(tmp_path, preds), '--ann', ann, '--protocol', 'uniad', '--pred-reference', 'lidar']
+    )
     assert lidar['pred_reference'] == 'lidar' and lidar['metrics'] == report['metrics']
-    axle = tool.main(['--results', write(tmp_path, preds), '--ann', ann, '--protocol', 'uniad',
-                      '--ego-reference', 'ego'])
+    axle = tool.main(
+        ['--results', write(tmp_path, preds), '--ann', ann, '--protocol', 'uniad', '--ego-reference', 'ego']
+    )
     assert axle['collision_cfg']['ego_reference'] == 'ego'
 
 
@@ -117,8 +125,15 @@ def test_bench_script_json(capsys):
     report = bench.main(['--num-samples', '40', '--agents', '10'])
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed == report
-    assert set(report) == {'num_samples', 'num_agents', 'seconds_process', 'seconds_compute',
-                           'seconds_total', 'samples_per_second', 'metrics'}
+    assert set(report) == {
+        'num_samples',
+        'num_agents',
+        'seconds_process',
+        'seconds_compute',
+        'seconds_total',
+        'samples_per_second',
+        'metrics',
+    }
     assert report['num_samples'] == 40 and len(report['metrics']) == 16
 
 
@@ -128,7 +143,8 @@ class _RunsCode:
 
     def __reduce__(self):
         import os
-        return os.system, (f'touch {self.marker}', )
+
+        return os.system, (f'touch {self.marker}',)
 
 
 def test_eval_planning_refuses_code_running_results(tmp_path, ann):
@@ -140,10 +156,13 @@ def test_eval_planning_refuses_code_running_results(tmp_path, ann):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize('meta, expected', [
-    (dict(info_version='0.5'), r"info_version '0\.5' found in metainfo, expected '1\.1'"),
-    (dict(planning=dict(PLANNING_LAYOUT, fut_steps=12)), r'fut_steps: expected 6, found 12'),
-])
+@pytest.mark.parametrize(
+    'meta, expected',
+    [
+        (dict(info_version='0.5'), r"info_version '0\.5' found in metainfo, expected '1\.1'"),
+        (dict(planning=dict(PLANNING_LAYOUT, fut_steps=12)), r'fut_steps: expected 6, found 12'),
+    ],
+)
 def test_eval_planning_refuses_infos_of_another_layout(tmp_path, ann, meta, expected):
     """Infos of another version or planning layout fail saying what was expected and found (they used
     to give silently wrong metrics)."""

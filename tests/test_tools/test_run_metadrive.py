@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """tools/closed_loop/run_metadrive.py: a short closed-loop evaluation writes results.json and plots."""
+
 import importlib.util
 import json
 import os.path as osp
@@ -23,8 +24,23 @@ def test_quick_closed_loop_run(tmp_path, monkeypatch):
     monkeypatch.setenv('MMAUTOMOT_CACHE', str(tmp_path / 'cache'))
     out = tmp_path / 'run'
     cfg = osp.join(ROOT, 'configs/metadrive/quick_test_metadrive.py')
-    assert _tool().main([cfg, '--episodes', '2', '--seed', '3', '--out', str(out), '--no-progress',
-                         '--cfg-options', 'episode.max_steps=60']) == 0
+    assert (
+        _tool().main(
+            [
+                cfg,
+                '--episodes',
+                '2',
+                '--seed',
+                '3',
+                '--out',
+                str(out),
+                '--no-progress',
+                '--cfg-options',
+                'episode.max_steps=60',
+            ]
+        )
+        == 0
+    )
     res = json.loads((out / 'results.json').read_text())
     s = res['summary']
     assert s['num_episodes'] == 2 and res['seeds'] == [3, 4]
@@ -43,7 +59,9 @@ def test_quick_closed_loop_run(tmp_path, monkeypatch):
 def test_a_failing_model_is_recorded_and_the_evaluation_goes_on(tmp_path, monkeypatch):
     monkeypatch.setenv('MMAUTOMOT_CACHE', str(tmp_path / 'cache'))
     from mmengine.config import Config
+
     from mmautomot.closed_loop.metadrive.evaluate import evaluate
+
     cfg = Config.fromfile(osp.join(ROOT, 'configs/metadrive/quick_test_metadrive.py')).to_dict()
     cfg['episode'] = dict(cfg['episode'], max_steps=40)
 
@@ -62,5 +80,7 @@ def test_a_failing_model_is_recorded_and_the_evaluation_goes_on(tmp_path, monkey
     eps = res['episodes']
     assert eps[0]['failure'].startswith('model exception at tick 0') and 'weights went NaN' in eps[0]['failure']
     assert eps[1]['failure'] is None and eps[1]['steps'] == 40 and eps[1]['route_completion'] > 0
-    assert res['summary']['failures'] == [dict(episode='0', seed=0, reason=eps[0]['failure'])] or \
-        res['summary']['failures'][0]['reason'] == eps[0]['failure']
+    assert (
+        res['summary']['failures'] == [dict(episode='0', seed=0, reason=eps[0]['failure'])]
+        or res['summary']['failures'][0]['reason'] == eps[0]['failure']
+    )

@@ -2,6 +2,7 @@
 """``tools/bench2drive/serve_model.py`` in its own process with the tiny AutoMoT: the headers that killed
 it, a stalled client and an unauthenticated shutdown leave it serving; each connection has its own
 driver state; an authenticated shutdown ends it with exit code 0."""
+
 import json
 import os
 import os.path as osp
@@ -23,9 +24,15 @@ CFG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_nuscenes-e2
 
 def _obs(tick, reset=False):
     rng = np.random.default_rng(tick)
-    return dict(images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
-                points=(rng.standard_normal((300, 4)) * 8).astype(np.float32), speed=4.0,
-                target_point=np.array([20.0, 1.0], np.float32), command=2, tick=tick, reset=reset)
+    return dict(
+        images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
+        points=(rng.standard_normal((300, 4)) * 8).astype(np.float32),
+        speed=4.0,
+        target_point=np.array([20.0, 1.0], np.float32),
+        command=2,
+        tick=tick,
+        reset=reset,
+    )
 
 
 def _frame(header: bytes) -> bytes:
@@ -36,10 +43,29 @@ def test_serve_model_survives_bad_clients(tmp_path):
     secret_file = str(tmp_path / 'secret')
     env = {k: v for k, v in os.environ.items() if k not in (SECRET_ENV, SECRET_FILE_ENV)}
     env.update(PYTHONPATH=REPO, OMP_NUM_THREADS='1')
-    proc = subprocess.Popen([sys.executable, osp.join(REPO, 'tools', 'bench2drive', 'serve_model.py'), CFG,
-                             '--port', '0', '--device', 'cpu', '--secret-file', secret_file, '--create-secret',
-                             '--read-timeout', '2', '--max-clients', '4'],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            osp.join(REPO, 'tools', 'bench2drive', 'serve_model.py'),
+            CFG,
+            '--port',
+            '0',
+            '--device',
+            'cpu',
+            '--secret-file',
+            secret_file,
+            '--create-secret',
+            '--read-timeout',
+            '2',
+            '--max-clients',
+            '4',
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = None
         for line in proc.stdout:
@@ -64,10 +90,17 @@ def test_serve_model_survives_bad_clients(tmp_path):
         idle = socket.create_connection(('127.0.0.1', port), timeout=60)  # holds 5 bytes of a message
         assert recv_message(idle)[0] == 'hello'
         idle.sendall(encode('ping')[:5])
-        crashes = [json.dumps({'type': 'step', 'data': {}, 'arrays': 5}).encode(),
-                   b'{"type": "step", "arrays": [], "data": ' + b'[' * 100_000 + b']' * 100_000 + b'}',
-                   json.dumps({'type': 'step', 'data': {'a': {'__ndarray__': 0}}, 'arrays': [
-                       dict(dtype='float64', shape=[2**32, 2**32], offset=0, nbytes=0)]}).encode()]
+        crashes = [
+            json.dumps({'type': 'step', 'data': {}, 'arrays': 5}).encode(),
+            b'{"type": "step", "arrays": [], "data": ' + b'[' * 100_000 + b']' * 100_000 + b'}',
+            json.dumps(
+                {
+                    'type': 'step',
+                    'data': {'a': {'__ndarray__': 0}},
+                    'arrays': [dict(dtype='float64', shape=[2**32, 2**32], offset=0, nbytes=0)],
+                }
+            ).encode(),
+        ]
         with socket.create_connection(('127.0.0.1', port), timeout=60) as sock:
             kind, hello = recv_message(sock)
             sock.sendall(encode('auth', dict(mac=mac(secret, hello['nonce']))))

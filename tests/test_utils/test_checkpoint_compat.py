@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """MMEngine Runner checkpoints load with ``weights_only=True`` (load_from, resume, torch.load)."""
+
 import json
 import os.path as osp
 import pickletools
@@ -14,8 +15,12 @@ from mmengine.runner import Runner, load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 from safetensors.torch import save_file
 
-from mmautomot.utils import (UnsafeCheckpointError, enable_safe_mmengine_checkpoints,
-                             load_from_local_safe, safe_checkpoint_globals)
+from mmautomot.utils import (
+    UnsafeCheckpointError,
+    enable_safe_mmengine_checkpoints,
+    load_from_local_safe,
+    safe_checkpoint_globals,
+)
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_engine'))
 import toy_modules  # noqa: E402
@@ -38,8 +43,7 @@ class GetattrAbuse:
 
 
 def _runner(work_dir, name, **overrides):
-    path = toy_modules.write_toy_config(osp.join(work_dir, f'{name}.py'), work_dir,
-                                        max_iters=2, interval=2)
+    path = toy_modules.write_toy_config(osp.join(work_dir, f'{name}.py'), work_dir, max_iters=2, interval=2)
     cfg = Config.fromfile(path)
     cfg.train_dataloader.dataset.metainfo = META  # becomes a ConfigDict in dataset_meta
     cfg.experiment_name = name
@@ -78,11 +82,18 @@ def test_runner_checkpoint_globals_are_exactly_allow_listed(trained):
     ckpt, _ = trained
     names = _pickle_globals(ckpt)
     # What a Runner checkpoint pickles besides tensors (measured with mmengine 0.10.7).
-    assert {'mmengine.logging.history_buffer.HistoryBuffer', 'builtins.getattr',
-            'numpy.ndarray', 'numpy.dtype', 'mmengine.config.config.ConfigDict'} <= names
+    assert {
+        'mmengine.logging.history_buffer.HistoryBuffer',
+        'builtins.getattr',
+        'numpy.ndarray',
+        'numpy.dtype',
+        'mmengine.config.config.ConfigDict',
+    } <= names
     default = set(torch._weights_only_unpickler._get_allowed_globals())
-    ours = {obj[1] if isinstance(obj, tuple) else f'{obj.__module__}.{obj.__qualname__}'
-            for obj in safe_checkpoint_globals()}
+    ours = {
+        obj[1] if isinstance(obj, tuple) else f'{obj.__module__}.{obj.__qualname__}'
+        for obj in safe_checkpoint_globals()
+    }
     assert names - default - ours == set()
 
 
@@ -108,8 +119,7 @@ def test_local_scheme_is_replaced():
 
 def test_load_from(trained, tmp_path):
     ckpt, state = trained
-    runner = _runner(str(tmp_path), 'compat_load_from', load_from=ckpt,
-                     randomness=dict(seed=123))
+    runner = _runner(str(tmp_path), 'compat_load_from', load_from=ckpt, randomness=dict(seed=123))
     before = runner.model.state_dict()
     assert any(not torch.equal(before[k], v) for k, v in state.items())
     runner.load_or_resume()
@@ -120,8 +130,9 @@ def test_load_from(trained, tmp_path):
 
 def test_resume(trained, tmp_path):
     ckpt, state = trained
-    runner = _runner(str(tmp_path), 'compat_resume', load_from=ckpt, resume=True,
-                     train_cfg=dict(max_iters=3, val_interval=3))
+    runner = _runner(
+        str(tmp_path), 'compat_resume', load_from=ckpt, resume=True, train_cfg=dict(max_iters=3, val_interval=3)
+    )
     runner.train()
     assert runner.iter == 3
     assert len(runner.message_hub.get_scalar('train/loss').data[0]) == 3
@@ -181,7 +192,7 @@ def test_safetensors_load_from(tmp_path):
         torch.testing.assert_close(third.state_dict()[key], value)
 
 
-KILL_DURING_SAVE = r'''
+KILL_DURING_SAVE = r"""
 import os, signal, sys, threading
 import torch
 from mmautomot.utils import enable_safe_mmengine_checkpoints
@@ -198,18 +209,23 @@ def kill_when_a_file_appears():
 threading.Thread(target=kill_when_a_file_appears, daemon=True).start()
 save_checkpoint(state, os.path.join(folder, 'iter_1.pth'))  # what runner.save_checkpoint calls
 threading.Event().wait(30)
-'''
+"""
 
 
 def test_kill_during_save_leaves_no_partial_checkpoint(tmp_path):
     """A process killed while writing ``iter_N.pth`` leaves no file under that name (temp + rename)."""
     import subprocess
+
     folder = tmp_path / 'ckpts'
     folder.mkdir()
     repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-    proc = subprocess.run([sys.executable, '-c', KILL_DURING_SAVE, str(folder)], timeout=300,
-                          env=dict(__import__('os').environ, PYTHONPATH=repo, OMP_NUM_THREADS='1'),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, '-c', KILL_DURING_SAVE, str(folder)],
+        timeout=300,
+        env=dict(__import__('os').environ, PYTHONPATH=repo, OMP_NUM_THREADS='1'),
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == -9, proc.stderr[-3000:]
     names = sorted(p.name for p in folder.iterdir())
     assert 'iter_1.pth' not in names, names
@@ -221,17 +237,18 @@ def test_atomic_save_writes_complete_file_and_last_checkpoint(tmp_path):
     from mmengine.runner.checkpoint import save_checkpoint
 
     from mmautomot.utils import AtomicLocalBackend
+
     enable_safe_mmengine_checkpoints()
     assert isinstance(get_file_backend(str(tmp_path)), AtomicLocalBackend)
-    save_checkpoint({'state_dict': {'w': torch.arange(5.)}}, str(tmp_path / 'iter_2.pth'))
+    save_checkpoint({'state_dict': {'w': torch.arange(5.0)}}, str(tmp_path / 'iter_2.pth'))
     get_file_backend(str(tmp_path)).put_text('iter_2.pth', str(tmp_path / 'last_checkpoint'))
     assert sorted(p.name for p in tmp_path.iterdir()) == ['iter_2.pth', 'last_checkpoint']
     import os
+
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / 'iter_2.pth').stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would
-    assert torch.equal(torch.load(tmp_path / 'iter_2.pth', weights_only=True)['state_dict']['w'],
-                       torch.arange(5.))
+    assert torch.equal(torch.load(tmp_path / 'iter_2.pth', weights_only=True)['state_dict']['w'], torch.arange(5.0))
 
 
 class _CodeRunner:
@@ -242,7 +259,8 @@ class _CodeRunner:
 
     def __reduce__(self):
         import os
-        return os.system, (f'touch {self.marker}', )
+
+        return os.system, (f'touch {self.marker}',)
 
 
 def test_http_checkpoint_goes_through_the_safe_loader(tmp_path, monkeypatch):
@@ -253,6 +271,7 @@ def test_http_checkpoint_goes_through_the_safe_loader(tmp_path, monkeypatch):
     import threading
 
     from mmautomot.utils import load_checkpoint_file
+
     enable_safe_mmengine_checkpoints()
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     marker = tmp_path / 'pwned'
@@ -281,6 +300,7 @@ def test_safetensors_with_unfit_dtypes_is_refused_by_name(tmp_path):
     """A safetensors file holding integer tensors for float parameters fails naming the parameter,
     also with ``strict=False``."""
     from mmautomot.utils import CheckpointMismatchError, check_state_dict_fits, load_from_local_safe
+
     model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
     state = {k: v.clone() for k, v in model.state_dict().items()}
     state['0.weight'] = torch.ones(2, 3, dtype=torch.int32)
@@ -288,10 +308,12 @@ def test_safetensors_with_unfit_dtypes_is_refused_by_name(tmp_path):
     save_file(state, str(tmp_path / 'w.safetensors'))
     loaded = load_from_local_safe(str(tmp_path / 'w.safetensors'))
     for strict in (True, False):
-        with pytest.raises(CheckpointMismatchError,
-                           match=r"w\.safetensors.*2 dtype mismatches: 1\.num_batches_tracked: checkpoint "
-                                 r"torch\.float32 vs model torch\.int64, 0\.weight: checkpoint torch\.int32 vs "
-                                 r"model torch\.float32\.$"):
+        with pytest.raises(
+            CheckpointMismatchError,
+            match=r'w\.safetensors.*2 dtype mismatches: 1\.num_batches_tracked: checkpoint '
+            r'torch\.float32 vs model torch\.int64, 0\.weight: checkpoint torch\.int32 vs '
+            r'model torch\.float32\.$',
+        ):
             check_state_dict_fits(model, loaded, str(tmp_path / 'w.safetensors'), strict=strict)
     # float16 weights for a float32 model fit (a lossless-enough cast, as in bf16 training)
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """tools/model_converters/publish_model.py: safetensors release files with EMA weights and a sha256 name."""
+
 import hashlib
 import os.path as osp
 import subprocess
@@ -17,8 +18,11 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def _ckpt(ema=True):
     w = torch.arange(6, dtype=torch.float32).view(2, 3)
-    ckpt = dict(meta=dict(iter=4), state_dict={'a.weight': w, 'a.bias': torch.ones(2), 'head.weight': w},
-                optimizer=dict(state={}, param_groups=[dict(lr=0.1)]))
+    ckpt = dict(
+        meta=dict(iter=4),
+        state_dict={'a.weight': w, 'a.bias': torch.ones(2), 'head.weight': w},
+        optimizer=dict(state={}, param_groups=[dict(lr=0.1)]),
+    )
     if ema:  # what mmengine's EMAHook leaves: EMA weights swapped into state_dict, the average model aside
         ckpt['ema_state_dict'] = {'module.a.weight': w * 0, 'steps': torch.tensor(4)}
     return ckpt
@@ -44,8 +48,16 @@ def test_publish_writes_weights_only_with_sha_name(tmp_path):
 def test_publish_tool_and_errors(tmp_path):
     src = tmp_path / 'plain.pth'
     torch.save({'w': torch.zeros(3)}, src)
-    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'model_converters', 'publish_model.py'),
-                           str(src), str(tmp_path / 'out')], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            osp.join(REPO, 'tools', 'model_converters', 'publish_model.py'),
+            str(src),
+            str(tmp_path / 'out'),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert '"ema": false' in proc.stdout and len(list(tmp_path.glob('out-*.safetensors'))) == 1
     with pytest.raises(ValueError, match='bad.pth: no "state_dict"'):

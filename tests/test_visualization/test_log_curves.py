@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Training curves from MMEngine json logs (tools/analysis_tools/analyze_logs.py)."""
+
 import json
 import os.path as osp
 import subprocess
@@ -13,8 +14,12 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def write_log(path):
-    recs = [dict(lr=1e-3, loss=2.0, time=0.5, iter=1, step=1), dict(lr=1e-3, loss=1.5, time=0.3, iter=2, step=2),
-            {'stp3/L2_avg': 1.25, 'step': 2}, dict(lr=5e-4, loss=1.0, time=0.4, iter=3, step=3)]
+    recs = [
+        dict(lr=1e-3, loss=2.0, time=0.5, iter=1, step=1),
+        dict(lr=1e-3, loss=1.5, time=0.3, iter=2, step=2),
+        {'stp3/L2_avg': 1.25, 'step': 2},
+        dict(lr=5e-4, loss=1.0, time=0.4, iter=3, step=3),
+    ]
     path.write_text('\n'.join(json.dumps(r) for r in recs) + '\n')
     return str(path)
 
@@ -38,8 +43,12 @@ def test_analyze_logs_tool(tmp_path):
     log = write_log(tmp_path / 'scalars.json')
     out = tmp_path / 'curves.png'
     tool = osp.join(REPO, 'tools', 'analysis_tools', 'analyze_logs.py')
-    proc = subprocess.run([sys.executable, tool, 'plot_curve', log, '--keys', 'loss', 'stp3/L2_avg',
-                           '--out', str(out)], capture_output=True, text=True, env={'MPLBACKEND': 'Agg'})
+    proc = subprocess.run(
+        [sys.executable, tool, 'plot_curve', log, '--keys', 'loss', 'stp3/L2_avg', '--out', str(out)],
+        capture_output=True,
+        text=True,
+        env={'MPLBACKEND': 'Agg'},
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 5000
     proc = subprocess.run([sys.executable, tool, 'cal_train_time', log], capture_output=True, text=True)

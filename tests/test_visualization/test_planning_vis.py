@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Planning visualisation: projection maths, the DrivingLocalVisualizer and the hook (files and TensorBoard)."""
+
 import glob
 import os
 from types import SimpleNamespace
@@ -9,11 +10,17 @@ import numpy as np
 import pytest
 import torch
 
+from mmautomot.engine.hooks import PlanningVisualizationHook
 from mmautomot.registry import HOOKS
 from mmautomot.structures import DrivingDataSample
-from mmautomot.engine.hooks import PlanningVisualizationHook
-from mmautomot.visualization import (DrivingLocalVisualizer, draw_front_camera, draw_planning_bev,
-                                     figure_to_rgb, meta_action_lines, project_ego_points)
+from mmautomot.visualization import (
+    DrivingLocalVisualizer,
+    draw_front_camera,
+    draw_planning_bev,
+    figure_to_rgb,
+    meta_action_lines,
+    project_ego_points,
+)
 
 # front camera 1.5 m ahead of the ego origin, 1.5 m up, looking along +x (OpenCV camera axes)
 CAM2EGO = np.eye(4)
@@ -24,14 +31,19 @@ K = np.array([[100.0, 0, 80], [0, 100.0, 45], [0, 0, 1]])
 
 def make_sample(token='tok/1'):
     t = np.arange(1, 7, dtype=np.float32)
-    ds = DrivingDataSample(metainfo=dict(token=token, command=2, cam_names=['CAM_BACK', 'CAM_FRONT'],
-                                         cam2ego=np.stack([np.eye(4), CAM2EGO]),
-                                         cam_intrinsics=np.stack([K, K])))
+    ds = DrivingDataSample(
+        metainfo=dict(
+            token=token,
+            command=2,
+            cam_names=['CAM_BACK', 'CAM_FRONT'],
+            cam2ego=np.stack([np.eye(4), CAM2EGO]),
+            cam_intrinsics=np.stack([K, K]),
+        )
+    )
     ds.gt_ego_fut_trajs = torch.from_numpy(np.stack([2 * t, 0 * t], 1))
     ds.gt_ego_fut_masks = torch.ones(6)
     ds.pred_ego_fut_trajs = torch.from_numpy(np.stack([2 * t, 0.1 * t], 1))
-    ds.gt_agent_boxes = torch.tensor([[10.0, 3.0, 0.8, 4.0, 2.0, 1.5, 0.3],
-                                      [5.0, -4.0, 0.9, 0.7, 0.7, 1.8, 0.0]])
+    ds.gt_agent_boxes = torch.tensor([[10.0, 3.0, 0.8, 4.0, 2.0, 1.5, 0.3], [5.0, -4.0, 0.9, 0.7, 0.7, 1.8, 0.0]])
     ds.gt_agent_labels = torch.tensor([0, 8])
     ds.gt_meta_actions = torch.tensor([[2, 2], [3, 2], [2, 1]])
     ds.pred_meta_actions = torch.tensor([[2, 2], [2, 2], [-1, -1]])
@@ -62,9 +74,13 @@ def test_bev_png(tmp_path):
     assert len(ax.patches) == 3  # two agents + ego
 
 
-def _visualizer(tmp_path, backends=(dict(type='LocalVisBackend'), )):
-    return DrivingLocalVisualizer(name=f'vis_{tmp_path.name}', vis_backends=[dict(b) for b in backends],
-                                  save_dir=str(tmp_path / 'vis_data'), front_min_width=0)
+def _visualizer(tmp_path, backends=(dict(type='LocalVisBackend'),)):
+    return DrivingLocalVisualizer(
+        name=f'vis_{tmp_path.name}',
+        vis_backends=[dict(b) for b in backends],
+        save_dir=str(tmp_path / 'vis_data'),
+        front_min_width=0,
+    )
 
 
 def test_visualizer_front_projection(tmp_path):
@@ -124,6 +140,7 @@ def test_hook_writes_up_to_max_samples(tmp_path):
 def test_hook_sends_validation_plots_to_tensorboard(tmp_path):
     pytest.importorskip('tensorboard')
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     vis = _visualizer(tmp_path, backends=(dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')))
     hook = PlanningVisualizationHook(max_samples=2)
     batch = dict(inputs=dict(imgs=[torch.full((2, 3, 90, 160), 60, dtype=torch.uint8)] * 3))
@@ -139,5 +156,4 @@ def test_hook_sends_validation_plots_to_tensorboard(tmp_path):
     assert img.step == 100 and (img.height, img.width) == (800, 550 + 1422)
     # the local backend saved the same images as files
     saved = glob.glob(str(tmp_path / 'vis_data' / '**' / 'vis_image' / '*.png'), recursive=True)
-    assert sorted(os.path.basename(p) for p in saved) \
-        == ['val_a_100.png', 'val_b_100.png']
+    assert sorted(os.path.basename(p) for p in saved) == ['val_a_100.png', 'val_b_100.png']

@@ -5,6 +5,7 @@
         --keys loss stp3/L2_avg --legend run1 --out curves.png
     python tools/analysis_tools/analyze_logs.py cal_train_time WORK_DIR/*/vis_data/scalars.json
 """
+
 import argparse
 import os
 import sys
@@ -46,8 +47,10 @@ def main(argv=None):
         if not len(times):
             print(f'{path}: no "time" in the training records')
             continue
-        print(f'{path}: {len(times)} logged iterations, mean {times.mean():.4f} s/iter, slowest '
-              f'{times.max():.4f}, fastest {times.min():.4f}')
+        print(
+            f'{path}: {len(times)} logged iterations, mean {times.mean():.4f} s/iter, slowest '
+            f'{times.max():.4f}, fastest {times.min():.4f}'
+        )
 
 
 if __name__ == '__main__':

@@ -10,6 +10,7 @@ on the ego path, and the last scene frames have fewer valid future steps. The wh
 Prints ``{"num_samples", "num_agents", "seconds_process", "seconds_compute", "seconds_total",
 "samples_per_second", "metrics"}``. The target is < 20 s for 6,019 samples on one CPU core.
 """
+
 import argparse
 import json
 import logging
@@ -32,7 +33,7 @@ def synthetic_samples(num_samples: int, agents_per_sample: int, seed: int = 0, s
         gt_lidar = gt + 0.94 * np.stack([np.cos(heading), np.sin(heading)], -1)
         mask = np.ones(steps, np.float32)
         if rng.random() < 0.05:
-            mask[rng.integers(1, steps):] = 0
+            mask[rng.integers(1, steps) :] = 0
         pred = gt + rng.normal(0, 0.3, gt.shape) * t[:, None]
         n = int(rng.integers(agents_per_sample // 2, agents_per_sample * 3 // 2 + 1))
         xy = rng.uniform(-60, 60, (n, 2))
@@ -45,18 +46,21 @@ def synthetic_samples(num_samples: int, agents_per_sample: int, seed: int = 0, s
         boxes = np.concatenate([xy, np.full((n, 1), 0.8), size, np.full((n, 1), 1.7), yaw[:, None]], 1)
         fut = xy[:, None] + vel[:, None] * t[None, :, None]
         fut_mask = (rng.random((n, steps)) > 0.05).astype(np.float32)
-        out.append(dict(
-            token=f'synthetic_{i:05d}',
-            pred_ego_fut_trajs=torch.from_numpy(pred.astype(np.float32)),
-            gt_ego_fut_trajs=torch.from_numpy(gt.astype(np.float32)),
-            gt_ego_fut_masks=torch.from_numpy(mask),
-            gt_ego_fut_lidar_trajs=torch.from_numpy(gt_lidar.astype(np.float32)),
-            lidar2ego=torch.tensor([[0.0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84], [0, 0, 0, 1]]),
-            gt_agent_boxes=torch.from_numpy(boxes.astype(np.float32)),
-            gt_agent_labels=torch.from_numpy(labels.astype(np.int64)),
-            gt_agent_fut_trajs=torch.from_numpy(fut.astype(np.float32)),
-            gt_agent_fut_yaws=torch.from_numpy(np.tile(yaw[:, None], (1, steps)).astype(np.float32)),
-            gt_agent_fut_masks=torch.from_numpy(fut_mask)))
+        out.append(
+            dict(
+                token=f'synthetic_{i:05d}',
+                pred_ego_fut_trajs=torch.from_numpy(pred.astype(np.float32)),
+                gt_ego_fut_trajs=torch.from_numpy(gt.astype(np.float32)),
+                gt_ego_fut_masks=torch.from_numpy(mask),
+                gt_ego_fut_lidar_trajs=torch.from_numpy(gt_lidar.astype(np.float32)),
+                lidar2ego=torch.tensor([[0.0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84], [0, 0, 0, 1]]),
+                gt_agent_boxes=torch.from_numpy(boxes.astype(np.float32)),
+                gt_agent_labels=torch.from_numpy(labels.astype(np.int64)),
+                gt_agent_fut_trajs=torch.from_numpy(fut.astype(np.float32)),
+                gt_agent_fut_yaws=torch.from_numpy(np.tile(yaw[:, None], (1, steps)).astype(np.float32)),
+                gt_agent_fut_masks=torch.from_numpy(fut_mask),
+            )
+        )
     return out
 
 
@@ -71,11 +75,12 @@ def main(argv=None) -> dict:
     from mmengine.logging import MMLogger
 
     from mmautomot.evaluation import PlanningMetric
+
     samples = synthetic_samples(args.num_samples, args.agents, args.seed)
     metric = PlanningMetric()
     t0 = time.perf_counter()
     for i in range(0, len(samples), args.batch_size):
-        metric.process({}, samples[i:i + args.batch_size])
+        metric.process({}, samples[i : i + args.batch_size])
     t1 = time.perf_counter()
     logger = MMLogger.get_current_instance()
     level = logger.level
@@ -92,7 +97,8 @@ def main(argv=None) -> dict:
         seconds_compute=round(t2 - t1, 3),
         seconds_total=round(t2 - t0, 3),
         samples_per_second=round(len(samples) / max(t2 - t0, 1e-9), 1),
-        metrics={k: round(v, 4) for k, v in metrics.items()})
+        metrics={k: round(v, 4) for k, v in metrics.items()},
+    )
     print(json.dumps(report))
     return report
 

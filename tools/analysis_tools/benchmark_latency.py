@@ -35,6 +35,7 @@ Input shapes (batch 1): ``--img-hist-shape``/``--imgs-shape``/``--num-points``, 
 encoder's ``num_cams`` and the UE image size) and 20000 points. ``--ue-interval`` defaults to the config's
 ``scheduler.ue_interval``.
 """
+
 import argparse
 import inspect
 import json
@@ -61,8 +62,9 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_times(fns: Dict[str, Callable[[], object]], iters: int, warmup: int,
-                 device: torch.device) -> Dict[str, float]:
+def median_times(
+    fns: Dict[str, Callable[[], object]], iters: int, warmup: int, device: torch.device
+) -> Dict[str, float]:
     """Median wall time in ms of each callable, the callables run round-robin within each iteration.
 
     Interleaving keeps the comparison fair when the machine's load drifts during the run.
@@ -117,12 +119,12 @@ def input_shapes(cfg, model, args) -> Dict[str, object]:
     n_frames = int(getattr(ue, 'num_frames', 4))
     cam_wh = cfg.get('cam_size')
     cam_size = tuple(cam_wh[::-1]) if cam_wh else ue_size
-    n_cams = len(cfg.get('cam_names', [])) or int(
-        getattr(getattr(model, 'bev_encoder', None), 'num_cams', 1))
+    n_cams = len(cfg.get('cam_names', [])) or int(getattr(getattr(model, 'bev_encoder', None), 'num_cams', 1))
     shapes = dict(
         img_hist=tuple(args.img_hist_shape or given.get('img_hist') or (n_frames, *ue_size)),
         imgs=tuple(args.imgs_shape or given.get('imgs') or (n_cams, *cam_size)),
-        num_points=int(args.num_points or given.get('num_points') or 20000))
+        num_points=int(args.num_points or given.get('num_points') or 20000),
+    )
     for key in ('img_hist', 'imgs'):
         if len(shapes[key]) != 3:
             raise ValueError(f'benchmark_latency: {key} shape must be (N, H, W), got {shapes[key]}')
@@ -132,6 +134,7 @@ def input_shapes(cfg, model, args) -> Dict[str, object]:
 def synthetic_batch(shapes: Dict[str, object], seed: int = 0) -> List[dict]:
     """One pipeline output (``PackDrivingInputs`` layout) with random images and a random cloud."""
     from mmautomot.structures import COMMANDS, DrivingDataSample
+
     g = torch.Generator().manual_seed(seed)
     n_hist, h_hist, w_hist = shapes['img_hist']
     n_cam, h_cam, w_cam = shapes['imgs']
@@ -146,7 +149,8 @@ def synthetic_batch(shapes: Dict[str, object], seed: int = 0) -> List[dict]:
         ego_status=torch.tensor([6.0, 0.0, 0.0, 0.0]),
         ego_hist_trajs=torch.tensor([[-6.0, 0.0], [-4.5, 0.0], [-3.0, 0.0], [-1.5, 0.0]]),
         target_point=torch.tensor([25.0, 0.0]),
-        command=torch.tensor(COMMANDS.index('lane_follow')))
+        command=torch.tensor(COMMANDS.index('lane_follow')),
+    )
     sample = DrivingDataSample(metainfo=dict(sample_idx=0, token='benchmark', dataset='synthetic'))
     return [dict(inputs=inputs, data_samples=sample)]
 
@@ -189,13 +193,16 @@ def _ae_core_fns(model, inputs, cache):
     return (lambda: mot.ae_step(ae_hidden, cache, groups)), (lambda: mot.ae_step(ae_hidden, kv, groups))
 
 
-def run_benchmark(model, batch: List[dict], iters: int, warmup: int, ue_interval: int,
-                  device: torch.device) -> Dict[str, Optional[float]]:
+def run_benchmark(
+    model, batch: List[dict], iters: int, warmup: int, ue_interval: int, device: torch.device
+) -> Dict[str, Optional[float]]:
     """Time and count the UE, AE, refiner, sync and async ticks of ``model`` on one batch."""
     for name in ('ue_tick', 'ae_tick'):
         if not hasattr(model, name):
-            raise AttributeError(f'benchmark_latency: {type(model).__name__} has no {name}(); the model must '
-                                 'expose ue_tick(inputs) -> cache and ae_tick(inputs, cache) -> dict')
+            raise AttributeError(
+                f'benchmark_latency: {type(model).__name__} has no {name}(); the model must '
+                'expose ue_tick(inputs) -> cache and ae_tick(inputs, cache) -> dict'
+            )
     data = model.data_preprocessor(batch, False)
     inputs = data['inputs']
     takes_cache = 'cache' in inspect.signature(model.ue_tick).parameters
@@ -203,8 +210,7 @@ def run_benchmark(model, batch: List[dict], iters: int, warmup: int, ue_interval
     res: Dict[str, Optional[float]] = {}
     with torch.no_grad():
         cache = model.ue_tick(inputs)
-        ue_call = (lambda: model.ue_tick(inputs, cache=cache)) if takes_cache else (
-            lambda: model.ue_tick(inputs))
+        ue_call = (lambda: model.ue_tick(inputs, cache=cache)) if takes_cache else (lambda: model.ue_tick(inputs))
 
         def ae_call():
             out = model.ae_tick(inputs, cache)
@@ -234,16 +240,16 @@ def run_benchmark(model, batch: List[dict], iters: int, warmup: int, ue_interval
         if refiner is None:
             res['async_ms'] = res['ae_ms']  # the async control tick is the AE tick itself
         res['cache_overhead'] = res['async_ms'] / res['ae_nocache_ms']
-        res['core_cache_overhead'] = (res['ae_core_ms'] / res['ae_core_nocache_ms']
-                                      if res['ae_core_ms'] is not None else None)
+        res['core_cache_overhead'] = (
+            res['ae_core_ms'] / res['ae_core_nocache_ms'] if res['ae_core_ms'] is not None else None
+        )
         res['async_amortized_ms'] = res['async_ms'] + res['ue_ms'] / ue_interval
         res['speedup'] = res['sync_ms'] / res['async_ms']
         res['sync_hz'] = 1e3 / res['sync_ms']
         res['async_hz'] = 1e3 / res['async_ms']
         res['ue_gflop'] = count_gflop(ue_call, model)
         res['ae_gflop'] = count_gflop(lambda: model.ae_tick(inputs, cache), model)
-        res['refiner_gflop'] = (count_gflop(lambda: refiner(inputs, ae_out), model) if refiner is not None
-                                else None)
+        res['refiner_gflop'] = count_gflop(lambda: refiner(inputs, ae_out), model) if refiner is not None else None
         res['ue_tokens'] = int(getattr(cache, 'length', 0)) or None
     res['matmul_gflops'] = measure_matmul_gflops(device)
     res['ue_interval'] = ue_interval
@@ -251,7 +257,7 @@ def run_benchmark(model, batch: List[dict], iters: int, warmup: int, ue_interval
 
 
 def _fmt(v: Optional[float], spec: str = '8.1f') -> str:
-    return f'{v:{spec}}' if v is not None else f"{'-':>8}"
+    return f'{v:{spec}}' if v is not None else f'{"-":>8}'
 
 
 def format_table(res: dict) -> str:
@@ -263,20 +269,28 @@ def format_table(res: dict) -> str:
         ('Sync total (UE + AE)', res['sync_ms'], PAPER_MS['sync']),
         ('Async total (AE, cached UE)', res['async_ms'], PAPER_MS['async_']),
     ]
-    lines = [f"{'stage':<30}{'ours ms':>10}{'Hz':>8}{'paper ms':>10}"]
+    lines = [f'{"stage":<30}{"ours ms":>10}{"Hz":>8}{"paper ms":>10}']
     for name, ms, paper in rows:
         hz = 1e3 / ms if ms else None
         lines.append(f'{name:<30}{_fmt(ms, "10.1f")}{_fmt(hz)}{paper:>10.1f}')
-    lines.append(f"speedup sync/async: {res['speedup']:.2f}x (paper {PAPER_MS['sync'] / PAPER_MS['async_']:.2f}x)"
-                 f"; amortised async tick (UE every {res['ue_interval']}): {res['async_amortized_ms']:.1f} ms")
-    lines.append(f"async tick with plain K/V instead of the cache: {_fmt(res['ae_nocache_ms'], '.2f')} ms "
-                 f"(cache_overhead {res['cache_overhead']:.3f}); AE transformer alone: cache "
-                 f"{_fmt(res['ae_core_ms'], '.2f')} ms, plain K/V {_fmt(res['ae_core_nocache_ms'], '.2f')} ms")
-    lines.append(f"GFLOP per tick: UE {res['ue_gflop']:.3f}, AE {res['ae_gflop']:.3f}; "
-                 f"fp32 matmul {res['matmul_gflops']:.1f} GFLOP/s on {res.get('device', 'cpu')}")
+    lines.append(
+        f'speedup sync/async: {res["speedup"]:.2f}x (paper {PAPER_MS["sync"] / PAPER_MS["async_"]:.2f}x)'
+        f'; amortised async tick (UE every {res["ue_interval"]}): {res["async_amortized_ms"]:.1f} ms'
+    )
+    lines.append(
+        f'async tick with plain K/V instead of the cache: {_fmt(res["ae_nocache_ms"], ".2f")} ms '
+        f'(cache_overhead {res["cache_overhead"]:.3f}); AE transformer alone: cache '
+        f'{_fmt(res["ae_core_ms"], ".2f")} ms, plain K/V {_fmt(res["ae_core_nocache_ms"], ".2f")} ms'
+    )
+    lines.append(
+        f'GFLOP per tick: UE {res["ue_gflop"]:.3f}, AE {res["ae_gflop"]:.3f}; '
+        f'fp32 matmul {res["matmul_gflops"]:.1f} GFLOP/s on {res.get("device", "cpu")}'
+    )
     if 'loadavg_1m_before' in res:
-        lines.append(f"machine: {res['cpu_count']} CPUs, {res.get('torch_threads')} torch threads, 1-min load average "
-                     f"{res['loadavg_1m_before']:.2f} before / {res['loadavg_1m_after']:.2f} after the run")
+        lines.append(
+            f'machine: {res["cpu_count"]} CPUs, {res.get("torch_threads")} torch threads, 1-min load average '
+            f'{res["loadavg_1m_before"]:.2f} before / {res["loadavg_1m_after"]:.2f} after the run'
+        )
     return '\n'.join(lines)
 
 
@@ -288,9 +302,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=3, help='untimed warm-up iterations')
     parser.add_argument('--json', help='write the results to this JSON file')
     parser.add_argument('--device', default='cpu', help='device, e.g. cpu or cuda:0')
-    parser.add_argument('--ue-interval', type=int,
-                        help='UE refresh interval in AE ticks for the amortised number '
-                        '(default: the config scheduler.ue_interval, else 2)')
+    parser.add_argument(
+        '--ue-interval',
+        type=int,
+        help='UE refresh interval in AE ticks for the amortised number '
+        '(default: the config scheduler.ue_interval, else 2)',
+    )
     parser.add_argument('--img-hist-shape', type=int, nargs=3, metavar=('N', 'H', 'W'))
     parser.add_argument('--imgs-shape', type=int, nargs=3, metavar=('N', 'H', 'W'))
     parser.add_argument('--num-points', type=int)
@@ -314,9 +331,14 @@ def main(argv: Optional[List[str]] = None) -> dict:
     # the machine's state beside the timings: other processes' load skews every number on a shared machine
     res.update(loadavg_1m_before=load_before[0], loadavg_1m_after=os.getloadavg()[0], cpu_count=os.cpu_count())
     res.update(count_params(model))
-    res.update(device=str(device), iters=args.iters, warmup=args.warmup, config=osp.abspath(args.config),
-               input_shapes={k: list(v) if isinstance(v, Sequence) else v for k, v in shapes.items()},
-               torch_threads=torch.get_num_threads())
+    res.update(
+        device=str(device),
+        iters=args.iters,
+        warmup=args.warmup,
+        config=osp.abspath(args.config),
+        input_shapes={k: list(v) if isinstance(v, Sequence) else v for k, v in shapes.items()},
+        torch_threads=torch.get_num_threads(),
+    )
     print(format_table(res))
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)

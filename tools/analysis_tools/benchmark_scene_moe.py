@@ -12,6 +12,7 @@ expert run, outputs weighted), ``merge`` (exactly equal: one merged wide FFN per
 Reports the median and min milliseconds per sample over ``--repeats`` runs (after one warm-up) and the max
 abs difference of ``merge`` against ``mix``. Timings, not tests: run it on an idle machine.
 """
+
 import argparse
 import json
 import statistics
@@ -26,8 +27,15 @@ def build(mode: str, routing: str, args, ctx: SceneContext, state=None):
     layers = []
     for i in range(args.layers):
         torch.manual_seed(i)
-        ffn = SceneMoEFFN(args.hidden, args.intermediate, num_experts=args.experts, scene_dims=args.scene_dims,
-                          routing=routing, mode=mode, top_k=args.top_k)
+        ffn = SceneMoEFFN(
+            args.hidden,
+            args.intermediate,
+            num_experts=args.experts,
+            scene_dims=args.scene_dims,
+            routing=routing,
+            mode=mode,
+            top_k=args.top_k,
+        )
         ffn.context = ctx
         layers.append(ffn.eval())
     if state is not None:
@@ -72,8 +80,13 @@ def main():
         'scene_average': build('average', 'scene', args, ctx, states),
         'token_topk': build('mix', 'token', args, ctx),
     }
-    result = dict(config={k: v for k, v in vars(args).items() if k != 'out'}, device='cpu',
-                  torch=torch.__version__, ms_per_sample={}, ms_per_sample_min={})
+    result = dict(
+        config={k: v for k, v in vars(args).items() if k != 'out'},
+        device='cpu',
+        torch=torch.__version__,
+        ms_per_sample={},
+        ms_per_sample_min={},
+    )
     outs = {}
     with torch.no_grad():
         for name, layers in variants.items():

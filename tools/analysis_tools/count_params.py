@@ -11,6 +11,7 @@ UE folder (``model.mot.ue.pretrained``), or with ``--meta``. The model's ``count
 split (``ue_params``, ``ae_params``, ...); without it only ``total_params`` is reported. ``main(argv)`` returns the
 result dict (used by the tests). The loading and counting live in :mod:`mmautomot.apis.config_loading`.
 """
+
 import argparse
 import json
 import os
@@ -33,10 +34,10 @@ def wants_meta(cfg: Config) -> bool:
 
 
 def format_counts(counts: Dict[str, int], meta: bool) -> str:
-    lines = [f"{'part':<16}{'parameters':>16}{'':>4}{'(M)':>10}"]
+    lines = [f'{"part":<16}{"parameters":>16}{"":>4}{"(M)":>10}']
     for key, value in counts.items():
         lines.append(f'{key:<16}{value:>16,}{"":>4}{value / 1e6:>10.2f}')
-    lines.append(f"built on: {'meta device (no weights)' if meta else 'cpu'}")
+    lines.append(f'built on: {"meta device (no weights)" if meta else "cpu"}')
     return '\n'.join(lines)
 
 

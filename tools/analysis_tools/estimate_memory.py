@@ -13,6 +13,7 @@ model and the config's ``cam_size`` allow); see :mod:`mmautomot.engine.memory_es
 number holds. The strategy (FSDP / DeepSpeed ZeRO / plain DDP) and the bf16 compute dtype come from the
 config's ``strategy``. ``main(argv)`` returns the result dict (used by the tests).
 """
+
 import argparse
 import json
 import os
@@ -33,8 +34,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch', type=int, required=True, help='samples per GPU')
     parser.add_argument('--ue-tokens', type=int, help='UE tokens per sample (default: from the UE inputs)')
     parser.add_argument('--ae-tokens', type=int, help='AE tokens per sample (default: model.tokens)')
-    parser.add_argument('--cam-size', type=int, nargs=2, metavar=('W', 'H'),
-                        help="camera size of the BEV encoder (default: the config's cam_size)")
+    parser.add_argument(
+        '--cam-size',
+        type=int,
+        nargs=2,
+        metavar=('W', 'H'),
+        help="camera size of the BEV encoder (default: the config's cam_size)",
+    )
     parser.add_argument('--json', help='also write the result to this file')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
     return parser.parse_args(argv)
@@ -42,6 +48,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> dict:
     from mmautomot.engine.memory_estimate import estimate_memory, model_token_counts
+
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     model = build_model_on_meta(cfg)  # shapes only: a pretrained UE folder is neither needed nor read
@@ -51,8 +58,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     if ae_tokens is None:
         raise ValueError(f'{args.config}: the model has no `tokens.group_sizes`; pass --ae-tokens')
     cam_size = args.cam_size or cfg.get('cam_size')
-    result = estimate_memory(model, args.gpus, args.batch, cfg.get('strategy'), ue_tokens, ae_tokens,
-                             cam_size=cam_size)
+    result = estimate_memory(model, args.gpus, args.batch, cfg.get('strategy'), ue_tokens, ae_tokens, cam_size=cam_size)
     result['config'] = osp.abspath(args.config)
     text = json.dumps(result, indent=2)
     print(text)

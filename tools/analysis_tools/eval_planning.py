@@ -30,35 +30,50 @@ ones are an error listing how many and the first few); extra predicted tokens ar
 warning. The printed tables name each protocol and its settings; ``--json`` writes the metrics, the
 sample counts and the settings.
 """
+
 import argparse
 import json
 import os.path as osp
 import sys
 from dataclasses import asdict
 
-from mmautomot.evaluation.functional import (EGO_REFERENCES, FILLPOLY_RULE, BEVCollisionConfig,
-                                             evaluate_planning_files, format_planning_tables,
-                                             protocol_as_dict)
+from mmautomot.evaluation.functional import (
+    EGO_REFERENCES,
+    FILLPOLY_RULE,
+    BEVCollisionConfig,
+    evaluate_planning_files,
+    format_planning_tables,
+    protocol_as_dict,
+)
 from mmautomot.structures.info_format import InfoFormatError
 from mmautomot.utils.safe_pickle import UnsafePickleError
 
-CHOICES = {'stp3': ('stp3', ), 'uniad': ('uniad', ), 'both': ('stp3', 'uniad')}
+CHOICES = {'stp3': ('stp3',), 'uniad': ('uniad',), 'both': ('stp3', 'uniad')}
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Score nuScenes planning predictions (results pkl) against an info pkl.',
-        epilog='See the module docstring / docs/planning_results_format.md for the results format.')
+        epilog='See the module docstring / docs/planning_results_format.md for the results format.',
+    )
     parser.add_argument('--results', required=True, help='pkl with the predictions')
     parser.add_argument('--ann', required=True, help='info pkl with the GT (tools/create_data.py)')
     parser.add_argument('--protocol', choices=sorted(CHOICES), default='both')
-    parser.add_argument('--ego-reference', choices=EGO_REFERENCES, default='lidar',
-                        help='trajectory point of the collision check: lidar (the published '
-                        'protocols), lidar_fixed or ego (rear axle); see docs/contracts.md')
-    parser.add_argument('--pred-reference', choices=('ego', 'lidar'), default='ego',
-                        help='the point the predictions give: ego (rear axle, like our GT) or lidar '
-                        '(LIDAR_TOP origin in the ego frame, e.g. converted VAD/UniAD outputs; '
-                        'L2 then against the GT LiDAR origins, as those references score it)')
+    parser.add_argument(
+        '--ego-reference',
+        choices=EGO_REFERENCES,
+        default='lidar',
+        help='trajectory point of the collision check: lidar (the published '
+        'protocols), lidar_fixed or ego (rear axle); see docs/contracts.md',
+    )
+    parser.add_argument(
+        '--pred-reference',
+        choices=('ego', 'lidar'),
+        default='ego',
+        help='the point the predictions give: ego (rear axle, like our GT) or lidar '
+        '(LIDAR_TOP origin in the ego frame, e.g. converted VAD/UniAD outputs; '
+        'L2 then against the GT LiDAR origins, as those references score it)',
+    )
     parser.add_argument('--json', default=None, help='write metrics and settings to this JSON file')
     return parser.parse_args(argv)
 
@@ -70,8 +85,13 @@ def main(argv=None) -> dict:
             sys.exit(f'eval_planning: no such file: {path}')
     cfg = BEVCollisionConfig(ego_reference=args.ego_reference)
     try:
-        result = evaluate_planning_files(args.results, args.ann, protocols=CHOICES[args.protocol],
-                                         collision_cfg=cfg, pred_reference=args.pred_reference)
+        result = evaluate_planning_files(
+            args.results,
+            args.ann,
+            protocols=CHOICES[args.protocol],
+            collision_cfg=cfg,
+            pred_reference=args.pred_reference,
+        )
     except (UnsafePickleError, InfoFormatError) as err:  # a crafted file / infos of another version
         sys.exit(f'eval_planning: {err}')
     print(format_planning_tables(result, cfg))
@@ -84,7 +104,8 @@ def main(argv=None) -> dict:
         pred_reference=args.pred_reference,
         fillpoly_rule=FILLPOLY_RULE,
         results=osp.abspath(args.results),
-        ann=osp.abspath(args.ann))
+        ann=osp.abspath(args.ann),
+    )
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(report, f, indent=2)

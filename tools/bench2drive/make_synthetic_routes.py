@@ -1,9 +1,10 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Write a few small synthetic routes in the Bench2Drive (or PDM-Lite) layout.
 
-    python tools/bench2drive/make_synthetic_routes.py --out data/b2d_synth [--routes 2] [--seed 0]
-        [--layout bench2drive|pdm_lite] [--frames N]
+python tools/bench2drive/make_synthetic_routes.py --out data/b2d_synth [--routes 2] [--seed 0]
+    [--layout bench2drive|pdm_lite] [--frames N]
 """
+
 import argparse
 
 from mmautomot.datasets.bench2drive.synthetic import make_synthetic_routes

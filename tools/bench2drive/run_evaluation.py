@@ -15,6 +15,7 @@ Example (2 GPUs, 2 instances, ports 2000/2150, traffic-manager ports 8000/8150):
 
 Then ``python tools/bench2drive/merge_results.py -f work_dirs/b2d_eval/results``.
 """
+
 import argparse
 import json
 import logging
@@ -42,11 +43,19 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(message)s')
-    cfg = RunnerConfig(carla_cmd=args.carla_cmd, leaderboard_cmd=args.leaderboard_cmd, out_dir=args.out,
-                       num_instances=args.num_instances, base_port=args.base_port,
-                       tm_base_port=args.tm_base_port, port_step=args.port_step, gpus=args.gpus,
-                       carla_startup_s=args.carla_startup, max_retries=args.max_retries,
-                       route_timeout_s=args.route_timeout)
+    cfg = RunnerConfig(
+        carla_cmd=args.carla_cmd,
+        leaderboard_cmd=args.leaderboard_cmd,
+        out_dir=args.out,
+        num_instances=args.num_instances,
+        base_port=args.base_port,
+        tm_base_port=args.tm_base_port,
+        port_step=args.port_step,
+        gpus=args.gpus,
+        carla_startup_s=args.carla_startup,
+        max_retries=args.max_retries,
+        route_timeout_s=args.route_timeout,
+    )
     statuses = EvaluationRunner(cfg).run(args.routes)
     print(json.dumps(statuses, indent=1))
 

@@ -8,6 +8,7 @@ Writes ``OUT/seed_<s>/`` route folders (PDM-Lite layout) and ``OUT/metadrive_inf
 (as ``tools/create_data.py bench2drive`` would), ready for ``tools/train.py`` with
 ``projects/automot/configs/automot_tiny_metadrive.py`` or ``configs/metadrive/ego_mlp_metadrive.py``.
 """
+
 import argparse
 import json
 import os
@@ -35,11 +36,26 @@ def main(argv=None) -> int:
         w, h = (int(v) for v in args.camera.lower().split('x'))
         camera = dict(width=w, height=h)
     from mmautomot.closed_loop.metadrive.collect import collect
-    res = collect(args.out, args.episodes, args.seed, camera=camera, every=args.every, max_steps=args.max_steps,
-                  env_cfg=dict(map=int(args.map) if args.map.isdigit() else args.map,
-                               traffic_density=args.traffic_density), val_ratio=args.val_ratio)
-    print(json.dumps(dict(infos=res['infos'], frames=sum(e['frames'] for e in res['episodes']),
-                          arrived=sum(e['arrive_dest'] for e in res['episodes']))))
+
+    res = collect(
+        args.out,
+        args.episodes,
+        args.seed,
+        camera=camera,
+        every=args.every,
+        max_steps=args.max_steps,
+        env_cfg=dict(map=int(args.map) if args.map.isdigit() else args.map, traffic_density=args.traffic_density),
+        val_ratio=args.val_ratio,
+    )
+    print(
+        json.dumps(
+            dict(
+                infos=res['infos'],
+                frames=sum(e['frames'] for e in res['episodes']),
+                arrived=sum(e['arrive_dest'] for e in res['episodes']),
+            )
+        )
+    )
     return 0
 
 

@@ -7,6 +7,7 @@ Writes ``DIR/results.json`` (``summary``: driving_score, route_completion, succe
 over episodes; ``episodes``) and per-episode logs, BEV plots (and GIFs with a camera) under
 ``DIR/episodes/``. Needs ``pip install -e .[metadrive]``.
 """
+
 import argparse
 import json
 import os
@@ -24,8 +25,13 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=0, help='first scenario seed')
     p.add_argument('--out', required=True, help='output folder (results.json, episodes/)')
     p.add_argument('--no-progress', action='store_true', help='no progress bar')
-    p.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
-                   help='override config keys, e.g. env.traffic_density=0.2 episode.max_steps=400')
+    p.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='override config keys, e.g. env.traffic_density=0.2 episode.max_steps=400',
+    )
     return p.parse_args(argv)
 
 
@@ -33,7 +39,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     from mmengine.config import Config, DictAction  # noqa: F401
+
     from mmautomot.utils import register_all_modules
+
     register_all_modules(init_default_scope=True)
     if not osp.isfile(args.config):
         print(f'run_metadrive: config {args.config} not found', file=sys.stderr)
@@ -53,16 +61,28 @@ def main(argv=None) -> int:
             print(f'run_metadrive: {args.config} has no {key!r} dict', file=sys.stderr)
             return 2
     import torch
+
     torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
     from mmautomot.closed_loop.metadrive.evaluate import evaluate
-    out = evaluate(cfg.to_dict(), args.episodes, args.seed, args.out, checkpoint=args.checkpoint,
-                   progress=not args.no_progress)
+
+    out = evaluate(
+        cfg.to_dict(), args.episodes, args.seed, args.out, checkpoint=args.checkpoint, progress=not args.no_progress
+    )
     s = out['summary']
-    fmt = lambda d: 'n/a' if d['mean'] is None else f"{d['mean']:.2f} +- {d['std']:.2f}"  # noqa: E731
-    print(json.dumps(dict(driving_score=fmt(s['driving_score']), route_completion=fmt(s['route_completion']),
-                          success_rate=fmt(s['success_rate']), episodes=s['num_episodes'],
-                          failures=len(s['failures']), comfort=s['comfort'],
-                          results=osp.join(args.out, 'results.json'))))
+    fmt = lambda d: 'n/a' if d['mean'] is None else f'{d["mean"]:.2f} +- {d["std"]:.2f}'  # noqa: E731
+    print(
+        json.dumps(
+            dict(
+                driving_score=fmt(s['driving_score']),
+                route_completion=fmt(s['route_completion']),
+                success_rate=fmt(s['success_rate']),
+                episodes=s['num_episodes'],
+                failures=len(s['failures']),
+                comfort=s['comfort'],
+                results=osp.join(args.out, 'results.json'),
+            )
+        )
+    )
     return 0
 
 

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Print the fully resolved config: ``python tools/misc/print_config.py CONFIG [--cfg-options]``."""
+
 import argparse
 import os.path as osp
 import sys
@@ -15,8 +16,9 @@ if REPO_ROOT not in sys.path:
 def parse_args():
     parser = argparse.ArgumentParser(description='Print the whole config')
     parser.add_argument('config', help='config file path')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. train_cfg.max_iters=10')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction, help='override config settings, e.g. train_cfg.max_iters=10'
+    )
     parser.add_argument('--save-path', help='also dump the resolved config to this file')
     return parser.parse_args()
 

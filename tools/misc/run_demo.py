@@ -10,6 +10,7 @@ Steps (each a subprocess of the project's own tools, so the demo exercises exact
 4. ``tools/analysis_tools/benchmark_latency.py`` and ``count_params.py`` on the tiny AutoMoT.
 5. A summary table (``summary.json`` + printed), models side by side.
 """
+
 import argparse
 import json
 import os
@@ -36,15 +37,23 @@ def run(cmd, log_file):
     print(f'\n$ {" ".join(cmd)}', flush=True)
     t0 = time.time()
     with open(log_file, 'w') as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, env={**os.environ, 'PYTHONPATH': REPO})
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, 'PYTHONPATH': REPO},
+        )
         for line in proc.stdout:
             sys.stdout.write(line)
             log.write(line)
         proc.wait()
     if proc.returncode != 0:
-        raise SystemExit(f'[demo] step failed (exit {proc.returncode}) after {time.time() - t0:.0f}s: '
-                         f'{" ".join(cmd)}\n[demo] full log: {log_file}')
+        raise SystemExit(
+            f'[demo] step failed (exit {proc.returncode}) after {time.time() - t0:.0f}s: '
+            f'{" ".join(cmd)}\n[demo] full log: {log_file}'
+        )
     print(f'[demo] step done in {time.time() - t0:.0f}s', flush=True)
 
 
@@ -67,18 +76,43 @@ def main(argv=None):
 
     data_root = osp.join(REPO, DATA_ROOT)
     # v1.0-trainval scene names: v1.0-mini has only 10 official names.
-    run([py, 'tools/misc/make_synthetic_nuscenes.py', '--out', data_root, '--scenes', str(args.scenes),
-         '--keyframes', str(args.keyframes), '--seed', str(args.seed), '--version', 'v1.0-trainval'],
-        osp.join(out, 'logs', 'make_data.log'))
-    run([py, 'tools/create_data.py', 'nuscenes', '--root-path', data_root, '--out-dir', data_root,
-         '--version', 'v1.0-trainval'], osp.join(out, 'logs', 'create_data.log'))
+    run(
+        [
+            py,
+            'tools/misc/make_synthetic_nuscenes.py',
+            '--out',
+            data_root,
+            '--scenes',
+            str(args.scenes),
+            '--keyframes',
+            str(args.keyframes),
+            '--seed',
+            str(args.seed),
+            '--version',
+            'v1.0-trainval',
+        ],
+        osp.join(out, 'logs', 'make_data.log'),
+    )
+    run(
+        [
+            py,
+            'tools/create_data.py',
+            'nuscenes',
+            '--root-path',
+            data_root,
+            '--out-dir',
+            data_root,
+            '--version',
+            'v1.0-trainval',
+        ],
+        osp.join(out, 'logs', 'create_data.log'),
+    )
 
     results = {}
     for name, cfg, trainable in MODELS:
         work_dir = osp.join(out, name)
         if trainable:
-            run([py, 'tools/train.py', cfg, '--work-dir', work_dir],
-                osp.join(out, 'logs', f'train_{name}.log'))
+            run([py, 'tools/train.py', cfg, '--work-dir', work_dir], osp.join(out, 'logs', f'train_{name}.log'))
             ckpt = last_checkpoint(work_dir)
         else:
             ckpt = None
@@ -91,10 +125,22 @@ def main(argv=None):
 
     # Latency on the small config (paper proportions: UE 2.9x the AE): on the tiny config the UE is too small
     # for asynchrony to pay. Stages run interleaved; the machine's matmul throughput and load are recorded.
-    run([py, 'tools/analysis_tools/benchmark_latency.py', LATENCY_CFG, '--iters', '10', '--json',
-         osp.join(out, 'latency.json')], osp.join(out, 'logs', 'latency.log'))
-    run([py, 'tools/analysis_tools/count_params.py', AUTOMOT_CFG, '--json',
-         osp.join(out, 'params.json')], osp.join(out, 'logs', 'params.log'))
+    run(
+        [
+            py,
+            'tools/analysis_tools/benchmark_latency.py',
+            LATENCY_CFG,
+            '--iters',
+            '10',
+            '--json',
+            osp.join(out, 'latency.json'),
+        ],
+        osp.join(out, 'logs', 'latency.log'),
+    )
+    run(
+        [py, 'tools/analysis_tools/count_params.py', AUTOMOT_CFG, '--json', osp.join(out, 'params.json')],
+        osp.join(out, 'logs', 'params.log'),
+    )
 
     summary = dict(models=results, elapsed_s=round(time.time() - t_start, 1))
     with open(osp.join(out, 'latency.json')) as f:
@@ -104,21 +150,26 @@ def main(argv=None):
         lines.append(f'\nnuScenes-synthetic val, {proto} protocol (L2 in m, CR in %)')
         lines.append(f'{"model":<18}' + ''.join(f'{k:>9}' for k in KEYS))
         for name, metrics in results.items():
-            lines.append(f'{name:<18}' + ''.join(
-                f'{metrics.get(f"{proto}/{k}", float("nan")):>9.3f}' for k in KEYS))
+            lines.append(f'{name:<18}' + ''.join(f'{metrics.get(f"{proto}/{k}", float("nan")):>9.3f}' for k in KEYS))
     lat = summary['latency']
-    lines.append(f'\nAutoMoT-small latency (random weights, CPU, batch 1, stages interleaved): '
-                 f'UE {lat["ue_ms"]:.0f} ms, '
-                 f'AE {lat["ae_ms"]:.0f} ms, sync {lat["sync_ms"]:.0f} ms, async {lat["async_ms"]:.0f} ms, '
-                 f'speedup {lat["speedup"]:.2f}x')
-    lines.append(f'  machine: fp32 matmul {lat["matmul_gflops"]:.1f} GFLOP/s, {lat["cpu_count"]} CPUs, 1-min load '
-                 f'{lat["loadavg_1m_before"]:.2f} before / {lat["loadavg_1m_after"]:.2f} after (a busy machine '
-                 'inflates every number)')
+    lines.append(
+        f'\nAutoMoT-small latency (random weights, CPU, batch 1, stages interleaved): '
+        f'UE {lat["ue_ms"]:.0f} ms, '
+        f'AE {lat["ae_ms"]:.0f} ms, sync {lat["sync_ms"]:.0f} ms, async {lat["async_ms"]:.0f} ms, '
+        f'speedup {lat["speedup"]:.2f}x'
+    )
+    lines.append(
+        f'  machine: fp32 matmul {lat["matmul_gflops"]:.1f} GFLOP/s, {lat["cpu_count"]} CPUs, 1-min load '
+        f'{lat["loadavg_1m_before"]:.2f} before / {lat["loadavg_1m_after"]:.2f} after (a busy machine '
+        'inflates every number)'
+    )
     am, cv = results['AutoMoT-tiny'], results['ConstantVelocity']
     beats = am['stp3/L2_avg'] < cv['stp3/L2_avg']
     summary['automot_beats_constant_velocity_l2'] = bool(beats)
-    lines.append(f'AutoMoT-tiny beats constant velocity on stp3 L2 avg: {beats} '
-                 f'({am["stp3/L2_avg"]:.3f} vs {cv["stp3/L2_avg"]:.3f} m)')
+    lines.append(
+        f'AutoMoT-tiny beats constant velocity on stp3 L2 avg: {beats} '
+        f'({am["stp3/L2_avg"]:.3f} vs {cv["stp3/L2_avg"]:.3f} m)'
+    )
     lines.append(f'Outputs: {out} (metrics per model, plots/, latency.json, params.json, summary.json)')
     text = '\n'.join(lines)
     print(text)

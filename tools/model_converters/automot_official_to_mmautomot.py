@@ -11,6 +11,7 @@ without a mapping is printed and makes the exit status non-zero unless ``--allow
 ``--config`` (a released-layout AutoMoT config) the names and shapes are checked against the model built on
 the meta device. Logic: ``projects/automot/automot/official_converter.py``.
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -25,7 +26,7 @@ def parse_args(argv=None):
     parser.add_argument('src', help='released checkpoint folder or .safetensors file')
     parser.add_argument('dst', help='output .safetensors (or .pth)')
     parser.add_argument('--file', help='file name inside SRC_DIR (default: ema / model / all shards)')
-    parser.add_argument('--config', help='check names/shapes against this config\'s model (meta device)')
+    parser.add_argument('--config', help="check names/shapes against this config's model (meta device)")
     parser.add_argument('--allow-unmapped', action='store_true', help='write even if some keys have no mapping')
     return parser.parse_args(argv)
 
@@ -34,8 +35,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import torch
 
-    from projects.automot.automot.official_converter import (check_against_model, convert_state_dict,
-                                                             read_released)
+    from projects.automot.automot.official_converter import check_against_model, convert_state_dict, read_released
+
     src = read_released(args.src, args.file)
     out, unmapped, dropped = convert_state_dict(src)
     for key, reason in sorted(dropped.items()):
@@ -48,8 +49,10 @@ def main(argv=None) -> int:
 
         from mmautomot.registry import MODELS
         from mmautomot.utils import register_all_modules
+
         register_all_modules()
         import projects.automot.automot  # noqa: F401
+
         model_cfg = Config.fromfile(args.config).model.to_dict()
         model_cfg['mot']['ue']['pretrained'] = None
         with torch.device('meta'):
@@ -61,8 +64,11 @@ def main(argv=None) -> int:
             print(f'not in checkpoint (stays initialised): {k}')
         status = 1 if problems else 0
     if unmapped and not args.allow_unmapped:
-        print(f'{len(unmapped)} key(s) of {args.src} have no mapping (see UNMAPPED above); nothing written. '
-              'Pass --allow-unmapped to write the rest.', file=sys.stderr)
+        print(
+            f'{len(unmapped)} key(s) of {args.src} have no mapping (see UNMAPPED above); nothing written. '
+            'Pass --allow-unmapped to write the rest.',
+            file=sys.stderr,
+        )
         return 1
     if status:
         print('shape/name mismatches against the config (see MISMATCH above); nothing written.', file=sys.stderr)
@@ -72,6 +78,7 @@ def main(argv=None) -> int:
         torch.save(dict(state_dict=out, meta=dict(converted_from=osp.abspath(args.src))), args.dst)
     else:
         from safetensors.torch import save_file
+
         save_file(out, args.dst, metadata=dict(converted_from='AutoMoT released checkpoint'))
     print(f'wrote {len(out)} tensors to {args.dst} ({len(dropped)} dropped, {len(unmapped)} unmapped)')
     return 0

@@ -5,6 +5,7 @@ first 8 hex digits of its sha256 in the file name (as mmdet's publish_model.py d
     python tools/model_converters/publish_model.py work_dirs/x/iter_600.pth releases/automot_tiny.safetensors
     -> releases/automot_tiny-1a2b3c4d.safetensors
 """
+
 import argparse
 import json
 import os.path as osp

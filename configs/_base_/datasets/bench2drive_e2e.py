@@ -15,8 +15,7 @@ backend_args = None
 
 # Bench2Drive's 6 cameras under their nuScenes-like names (mmautomot.datasets.bench2drive.rig);
 # CAM_FRONT (rgb_front) is the CARLA front camera that also feeds the understanding expert.
-cam_names = ['CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
-             'CAM_BACK_RIGHT']
+cam_names = ['CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT']
 num_commands = 6  # turn_left, turn_right, go_straight, lane_follow, change_lane_left, change_lane_right
 ue_hist_frames = 4  # front-camera frames for the understanding expert (released agent: 4)
 ue_img_size = (512, 256)  # (width, height) of the UE frames, as in the paper
@@ -24,10 +23,8 @@ cam_img_size = (704, 256)  # (width, height) of the current views for the BEV en
 max_points = None  # keep every LiDAR point
 
 train_pipeline = [
-    dict(type='LoadFrontCamHistory', num_frames=ue_hist_frames, img_size=ue_img_size,
-         backend_args=backend_args),
-    dict(type='LoadMultiViewImages', cam_names=cam_names, img_size=cam_img_size,
-         backend_args=backend_args),
+    dict(type='LoadFrontCamHistory', num_frames=ue_hist_frames, img_size=ue_img_size, backend_args=backend_args),
+    dict(type='LoadMultiViewImages', cam_names=cam_names, img_size=cam_img_size, backend_args=backend_args),
     dict(type='LoadCarlaPoints', num_feats=4, to_ego=True, max_points=max_points),
     dict(type='BuildPlanningTargets'),
     dict(type='PackDrivingInputs'),
@@ -46,7 +43,9 @@ train_dataloader = dict(
         ann_file='bench2drive_infos_train.pkl',
         pipeline=train_pipeline,
         test_mode=False,
-        filter_invalid_future=False))
+        filter_invalid_future=False,
+    ),
+)
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,
@@ -60,12 +59,15 @@ val_dataloader = dict(
         ann_file='bench2drive_infos_val.pkl',
         pipeline=test_pipeline,
         test_mode=True,
-        filter_invalid_future=False))
+        filter_invalid_future=False,
+    ),
+)
 test_dataloader = val_dataloader
 
 # Open-loop L2 / collision on the val routes: a sanity check only; the Bench2Drive numbers are the
 # closed-loop DS / SR (tools/bench2drive/run_evaluation.py + merge_results.py).
 # nuScenes' LIDAR_TOP reference point does not apply to CARLA logs: check collisions at the ego origin
-val_evaluator = dict(type='PlanningMetric', protocols=('stp3', 'uniad'), plan_dt=0.5,
-                     collision_cfg=dict(ego_reference='ego'))
+val_evaluator = dict(
+    type='PlanningMetric', protocols=('stp3', 'uniad'), plan_dt=0.5, collision_cfg=dict(ego_reference='ego')
+)
 test_evaluator = val_evaluator

@@ -6,6 +6,7 @@
 :mod:`.episode` drives one episode; :mod:`.scoring` scores it with the Bench2Drive metric code.
 MetaDrive itself is imported only inside functions.
 """
+
 from .adapter import make_env, prepare_assets
 
 __all__ = ['make_env', 'prepare_assets']

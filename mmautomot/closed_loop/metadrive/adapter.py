@@ -18,6 +18,7 @@ machines cannot reach that download, so:
 
 :func:`make_env` builds an env after both steps, with the cheap settings of a CPU run.
 """
+
 import functools
 import os
 import os.path as osp
@@ -33,17 +34,27 @@ PLACEHOLDER_MARK = 'MMAUTOMOT_PLACEHOLDER'
 PLACEHOLDER_VERSION = 2
 
 #: solid colours (RGB) of the placeholder textures, by file name fragment.
-_COLOURS = dict(grass=(60, 110, 50), road=(70, 70, 75), sidewalk=(150, 150, 145), line=(230, 230, 230),
-                yellow=(220, 180, 40), sky=(150, 180, 220), default=(128, 128, 128))
+_COLOURS = dict(
+    grass=(60, 110, 50),
+    road=(70, 70, 75),
+    sidewalk=(150, 150, 145),
+    line=(230, 230, 230),
+    yellow=(220, 180, 40),
+    sky=(150, 180, 220),
+    default=(128, 128, 128),
+)
 
 
 def _require_metadrive():
     try:
         import metadrive  # noqa: F401
     except ImportError as err:
-        raise ImportError('the MetaDrive closed loop needs `pip install -e .[metadrive]` '
-                          f'(metadrive-simulator=={METADRIVE_VERSION}); original error: {err}') from err
+        raise ImportError(
+            'the MetaDrive closed loop needs `pip install -e .[metadrive]` '
+            f'(metadrive-simulator=={METADRIVE_VERSION}); original error: {err}'
+        ) from err
     import metadrive.version
+
     if metadrive.version.VERSION != METADRIVE_VERSION:
         raise ImportError(f'mmautomot adapts MetaDrive {METADRIVE_VERSION}, found {metadrive.version.VERSION}')
 
@@ -52,6 +63,7 @@ def package_asset_dir() -> str:
     """The folder where the official MetaDrive assets live when installed."""
     _require_metadrive()
     import metadrive
+
     return osp.join(osp.dirname(metadrive.__file__), 'assets')
 
 
@@ -93,6 +105,7 @@ def _colour(name: str) -> Tuple[int, int, int]:
 
 def _write_image(path: str, rgb, size: int = 8) -> None:
     import cv2
+
     os.makedirs(osp.dirname(path), exist_ok=True)
     img = np.empty((size, size, 3), np.uint8)
     img[:] = rgb[::-1]  # BGR
@@ -114,6 +127,7 @@ def write_placeholder_assets(root: str) -> str:
     _write_image(osp.join(tmp, *GRASS), _COLOURS['grass'])
     _write_image(osp.join(tmp, 'textures', 'grass1', 'GroundGrassGreen002_NRM_1K.jpg'), (128, 128, 255))
     from .placeholder_models import write_render_assets
+
     write_render_assets(tmp, _write_image, _colour)
     with open(osp.join(tmp, PLACEHOLDER_MARK), 'w') as f:
         f.write(f'mmautomot placeholder pack (solid colours, boxes) version {PLACEHOLDER_VERSION}\n')
@@ -124,6 +138,7 @@ def write_placeholder_assets(root: str) -> str:
         os.rename(tmp, root)
     except OSError:  # another process won the race, or an old / incomplete pack is in the way
         import shutil
+
         if not (assets_ready(root) and placeholder_version(root) == PLACEHOLDER_VERSION):
             shutil.rmtree(root, ignore_errors=True)
             os.rename(tmp, root)
@@ -138,14 +153,17 @@ def use_asset_dir(root: str) -> None:
     import metadrive.engine.base_engine as base_engine
     import metadrive.version as md_version
     from metadrive.engine.asset_loader import AssetLoader
+
     if not assets_ready(root):
-        raise FileNotFoundError(f'{root}: not a MetaDrive {METADRIVE_VERSION} asset pack (version.txt / '
-                                f'{"/".join(GRASS)} missing)')
+        raise FileNotFoundError(
+            f'{root}: not a MetaDrive {METADRIVE_VERSION} asset pack (version.txt / {"/".join(GRASS)} missing)'
+        )
     AssetLoader.asset_path = pathlib.PurePosixPath(osp.abspath(root))
     # MetaDrive reads its shaders as ``<assets>/../shaders``: link the package's next to the pack.
     shaders = osp.join(osp.dirname(osp.abspath(root)), 'shaders')
     if not osp.exists(shaders):
         import metadrive
+
         try:
             os.symlink(osp.join(osp.dirname(metadrive.__file__), 'shaders'), shaders)
         except FileExistsError:
@@ -183,11 +201,17 @@ def configure_headless_rendering(force: bool = False) -> bool:
     if has_display() and not force:
         return False
     _require_metadrive()
-    from panda3d.core import FrameBufferProperties, loadPrcFileData
     import metadrive.engine.core.engine_core as engine_core
     from metadrive.component.sensors import rgb_camera
-    for line in ('load-display p3headlessgl', 'aux-display p3headlessgl', 'window-type offscreen',
-                 'framebuffer-multisample 0', 'multisamples 0'):
+    from panda3d.core import FrameBufferProperties, loadPrcFileData
+
+    for line in (
+        'load-display p3headlessgl',
+        'aux-display p3headlessgl',
+        'window-type offscreen',
+        'framebuffer-multisample 0',
+        'multisamples 0',
+    ):
         loadPrcFileData('mmautomot-headless', line)
     orig_init = engine_core.EngineCore.__init__
 
@@ -249,23 +273,37 @@ def _static_pedestrians() -> None:
 
 def env_config(kind: str = 'pg', camera: Optional[dict] = None, **overrides) -> dict:
     """MetaDrive env config with the cheap settings of a CPU run (no terrain, sky box, interface)."""
-    cfg = dict(use_render=False, log_level=50, show_terrain=False, show_skybox=False, show_interface=False,
-               preload_models=False, show_logo=False, show_fps=False, show_coordinates=False)
+    cfg = dict(
+        use_render=False,
+        log_level=50,
+        show_terrain=False,
+        show_skybox=False,
+        show_interface=False,
+        preload_models=False,
+        show_logo=False,
+        show_fps=False,
+        show_coordinates=False,
+    )
     if camera is not None:
         from metadrive.component.sensors.rgb_camera import RGBCamera
+
         size = (int(camera.get('width', 320)), int(camera.get('height', 180)))
         # image_observation makes MetaDrive keep the camera (it drops cameras otherwise); the rendered
         # frame comes back in the step's observation (``obs['image']``, BGR uint8, last of the stack).
-        cfg.update(image_observation=True, sensors=dict(rgb_camera=(RGBCamera, *size)), stack_size=1,
-                   interface_panel=[], norm_pixel=False)
+        cfg.update(
+            image_observation=True,
+            sensors=dict(rgb_camera=(RGBCamera, *size)),
+            stack_size=1,
+            interface_panel=[],
+            norm_pixel=False,
+        )
     cfg.update(overrides)
     if camera is not None:
         cfg['vehicle_config'] = dict(cfg.get('vehicle_config') or {}, image_source='rgb_camera')
     return cfg
 
 
-def make_env(kind: str = 'pg', camera: Optional[dict] = None, cache_dir: Optional[str] = None,
-             **overrides):
+def make_env(kind: str = 'pg', camera: Optional[dict] = None, cache_dir: Optional[str] = None, **overrides):
     """Build a MetaDrive env after :func:`prepare_assets` (and headless rendering for a camera).
 
     Args:
@@ -282,8 +320,10 @@ def make_env(kind: str = 'pg', camera: Optional[dict] = None, cache_dir: Optiona
     cfg = env_config(kind, camera, **overrides)
     if kind == 'pg':
         from metadrive.envs.metadrive_env import MetaDriveEnv
+
         return MetaDriveEnv(cfg)
     if kind == 'scenario':
         from metadrive.envs.scenario_env import ScenarioEnv
+
         return ScenarioEnv(cfg)
     raise ValueError(f"MetaDrive env kind must be 'pg' or 'scenario', got {kind!r}")

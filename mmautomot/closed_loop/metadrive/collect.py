@@ -13,6 +13,7 @@ right-handed y flipped), ``theta`` = the IMU compass, ``command`` = CARLA RoadOp
 in the CARLA ego frame (y right); boxes: ``position`` in the CARLA ego frame, ``extent`` half sizes,
 ``yaw`` = ego yaw - object yaw (CARLA, rad); LiDAR in the CARLA sensor frame of the rig's LiDAR.
 """
+
 import gzip
 import json
 import os
@@ -66,10 +67,14 @@ def _boxes(env, ego, radius: float = 50.0) -> list:
             height = float(getattr(obj, 'HEIGHT', 1.5) or 1.5)
         except (NotImplementedError, AttributeError, TypeError):
             continue
-        box = {'class': label, 'id': str(oid), 'position': [float(local[0]), float(-local[1]), height / 2],
-               'extent': [length / 2, width / 2, height / 2],
-               'yaw': float(wrap_angle(yaw - float(obj.heading_theta))),
-               'speed': float(getattr(obj, 'speed', 0.0))}
+        box = {
+            'class': label,
+            'id': str(oid),
+            'position': [float(local[0]), float(-local[1]), height / 2],
+            'extent': [length / 2, width / 2, height / 2],
+            'yaw': float(wrap_angle(yaw - float(obj.heading_theta))),
+            'speed': float(getattr(obj, 'speed', 0.0)),
+        }
         if label == 'traffic_cone':
             box['type_id'] = 'static.prop.trafficcone'
         out.append(box)
@@ -81,8 +86,15 @@ def _dump_gz(path: str, obj) -> None:
         json.dump(obj, f)
 
 
-def collect_episode(env, seed: int, route_dir: str, every: int = 2, max_steps: int = 600, dt: float = 0.05,
-                    route_cfg: Optional[dict] = None) -> dict:
+def collect_episode(
+    env,
+    seed: int,
+    route_dir: str,
+    every: int = 2,
+    max_steps: int = 600,
+    dt: float = 0.05,
+    route_cfg: Optional[dict] = None,
+) -> dict:
     """Let MetaDrive's IDM expert drive one episode and write its frames. Returns a small summary."""
     obs, _ = env.reset(seed=int(seed))
     ego = env.agent
@@ -101,27 +113,53 @@ def collect_episode(env, seed: int, route_dir: str, every: int = 2, max_steps: i
         if step % every == 0:
             stem = f'{n:04d}'
             tp = np.asarray(route['target_point'], float)
-            _dump_gz(osp.join(route_dir, 'measurements', f'{stem}.json.gz'), dict(
-                pos_global=[float(xy[0]), float(-xy[1])], theta=yaw_to_compass(yaw), speed=float(ego.speed),
-                command=_ROAD_OPTION_OF_INDEX[int(route['command'])],
-                target_point=[float(tp[0]), float(-tp[1])], seed=int(seed), tick=step))
+            _dump_gz(
+                osp.join(route_dir, 'measurements', f'{stem}.json.gz'),
+                dict(
+                    pos_global=[float(xy[0]), float(-xy[1])],
+                    theta=yaw_to_compass(yaw),
+                    speed=float(ego.speed),
+                    command=_ROAD_OPTION_OF_INDEX[int(route['command'])],
+                    target_point=[float(tp[0]), float(-tp[1])],
+                    seed=int(seed),
+                    tick=step,
+                ),
+            )
             np.save(osp.join(route_dir, 'lidar', f'{stem}.npy'), data['LIDAR'][1])
             _dump_gz(osp.join(route_dir, 'boxes', f'{stem}.json.gz'), _boxes(env, ego))
             if 'CAM_FRONT' in data:
-                cv2.imwrite(osp.join(route_dir, 'rgb', f'{stem}.jpg'), data['CAM_FRONT'][1][:, :, :3],
-                            [int(cv2.IMWRITE_JPEG_QUALITY), 95])
+                cv2.imwrite(
+                    osp.join(route_dir, 'rgb', f'{stem}.jpg'),
+                    data['CAM_FRONT'][1][:, :, :3],
+                    [int(cv2.IMWRITE_JPEG_QUALITY), 95],
+                )
             n += 1
         obs, _, term, trunc, info = env.step([0.0, 0.0])  # the IDM policy ignores the action
         sensors.set_observation(obs)
         if info.get('arrive_dest') or term or trunc:
             break
-    return dict(seed=int(seed), frames=n, ticks=step + 1, arrive_dest=bool(info.get('arrive_dest', False)),
-                crash=bool(info.get('crash', False)), route_completion=float(info.get('route_completion', 0.0)))
+    return dict(
+        seed=int(seed),
+        frames=n,
+        ticks=step + 1,
+        arrive_dest=bool(info.get('arrive_dest', False)),
+        crash=bool(info.get('crash', False)),
+        route_completion=float(info.get('route_completion', 0.0)),
+    )
 
 
-def collect(out_dir: str, episodes: int, seed: int = 0, camera: Optional[dict] = None, every: int = 2,
-            max_steps: int = 600, env_cfg: Optional[dict] = None, val_ratio: float = 0.2, dt: float = 0.05,
-            progress: bool = True) -> dict:
+def collect(
+    out_dir: str,
+    episodes: int,
+    seed: int = 0,
+    camera: Optional[dict] = None,
+    every: int = 2,
+    max_steps: int = 600,
+    env_cfg: Optional[dict] = None,
+    val_ratio: float = 0.2,
+    dt: float = 0.05,
+    progress: bool = True,
+) -> dict:
     """Collect ``episodes`` expert episodes (seeds ``seed ..``) into ``out_dir`` and write the info pkls.
 
     Returns:
@@ -130,6 +168,7 @@ def collect(out_dir: str, episodes: int, seed: int = 0, camera: Optional[dict] =
     from metadrive.policy.idm_policy import IDMPolicy
 
     from mmautomot.datasets.bench2drive.converter import create_bench2drive_infos
+
     env_cfg = {**dict(map=3, traffic_density=0.1), **(env_cfg or {})}
     env_cfg.update(start_seed=int(seed), num_scenarios=int(episodes), agent_policy=IDMPolicy)
     env = make_env('pg', camera=camera, **{**closed_loop_env_overrides(dt), **env_cfg})
@@ -137,6 +176,7 @@ def collect(out_dir: str, episodes: int, seed: int = 0, camera: Optional[dict] =
     it = range(int(seed), int(seed) + int(episodes))
     if progress:
         from tqdm import tqdm
+
         it = tqdm(it, desc='MetaDrive expert episodes', unit='ep')
     try:
         for s in it:
@@ -145,10 +185,27 @@ def collect(out_dir: str, episodes: int, seed: int = 0, camera: Optional[dict] =
         env.close()
     rig = None
     if camera is not None:
-        rig = dict(CAM_FRONT=dict(folder='rgb', x=0.8, y=0.0, z=1.5, yaw=0.0, width=int(camera['width']),
-                                  height=int(camera['height']), fov=float(camera.get('fov', 60.0))))
-    infos = create_bench2drive_infos(out_dir, out_dir, info_prefix='metadrive', layout='pdm_lite',
-                                     val_ratio=val_ratio, fps=1.0 / (dt * every), camera_rig=rig)
+        rig = dict(
+            CAM_FRONT=dict(
+                folder='rgb',
+                x=0.8,
+                y=0.0,
+                z=1.5,
+                yaw=0.0,
+                width=int(camera['width']),
+                height=int(camera['height']),
+                fov=float(camera.get('fov', 60.0)),
+            )
+        )
+    infos = create_bench2drive_infos(
+        out_dir,
+        out_dir,
+        info_prefix='metadrive',
+        layout='pdm_lite',
+        val_ratio=val_ratio,
+        fps=1.0 / (dt * every),
+        camera_rig=rig,
+    )
     with open(osp.join(out_dir, 'collection.json'), 'w') as f:
         json.dump(dict(episodes=summaries, seed=seed, every=every, dt=dt, camera=camera), f, indent=1)
     return dict(episodes=summaries, infos=infos)

@@ -7,6 +7,7 @@ then the simulator keeps applying the latest action that is already effective (f
 first one). Actions leave in the order they were computed (one compute stream): a fast action waits
 behind a slower one queued before it. ``delay_ticks`` fixes the delay instead of measuring it.
 """
+
 import math
 from collections import deque
 from typing import Optional, Sequence

@@ -9,6 +9,7 @@ when the ego has not moved for ``blocked_s`` (blocked), after ``offroad_s`` off 
 deviation), or on a fault. Faults (a simulator exception, a NaN ego state, a model exception) end the
 episode as a recorded failure with the reason; they never escape :func:`run_episode`.
 """
+
 import logging
 import math
 import os
@@ -51,8 +52,16 @@ def _traffic_speed(env, ego, radius: float) -> Optional[float]:
     return float(np.mean(speeds)) if speeds else None
 
 
-def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', save_dir: Optional[str] = None,
-                episode_cfg: Optional[dict] = None, on_tick: Optional[Callable[[dict], None]] = None) -> dict:
+def run_episode(
+    env,
+    driver,
+    agent_cfg: dict,
+    seed: int,
+    episode_id: str = '0',
+    save_dir: Optional[str] = None,
+    episode_cfg: Optional[dict] = None,
+    on_tick: Optional[Callable[[dict], None]] = None,
+) -> dict:
     """Drive one episode of ``env`` (reset with ``seed``) and return its result.
 
     Args:
@@ -85,8 +94,9 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
         except Exception as err:  # noqa: BLE001
             raise EpisodeFault(f'simulator error at reset: {err!r}') from err
         ego = env.agent
-        lidar = next((s for s in agent_cfg.get('sensors', []) if str(s.get('type', '')).startswith('sensor.lidar')),
-                     None)
+        lidar = next(
+            (s for s in agent_cfg.get('sensors', []) if str(s.get('type', '')).startswith('sensor.lidar')), None
+        )
         mount = None if lidar is None else {k: float(lidar.get(k, 0.0)) for k in ('x', 'y', 'z', 'yaw')}
         sensors = MetaDriveSensors(env, dt=dt, lidar_mount=mount)
         sensors.set_observation(obs)
@@ -103,10 +113,13 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
         blocked_ticks = int(ecfg['blocked_s'] / dt)
         for step in range(int(ecfg['max_steps'])):
             pos = np.asarray(ego.position, dtype=np.float64)[:2]
-            if not (np.isfinite(pos).all() and math.isfinite(float(ego.heading_theta))
-                    and math.isfinite(float(ego.speed))):
-                raise EpisodeFault(f'NaN ego state at tick {step}: position {pos.tolist()}, '
-                                   f'heading {ego.heading_theta}, speed {ego.speed}')
+            if not (
+                np.isfinite(pos).all() and math.isfinite(float(ego.heading_theta)) and math.isfinite(float(ego.speed))
+            ):
+                raise EpisodeFault(
+                    f'NaN ego state at tick {step}: position {pos.tolist()}, '
+                    f'heading {ego.heading_theta}, speed {ego.speed}'
+                )
             traj.append(pos.copy())
             try:
                 input_data = sensors.read()
@@ -114,10 +127,13 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
                 raise EpisodeFault(f'simulator error reading sensors at tick {step}: {err!r}') from err
             n_events = len(agent.recorder.events)
             control = agent.run_step(input_data, timestamp=step * dt)
-            model_err = [e for e in agent.recorder.events[n_events:]
-                         if e['kind'] == 'agent_error' or 'driver error' in e['message']]
+            model_err = [
+                e
+                for e in agent.recorder.events[n_events:]
+                if e['kind'] == 'agent_error' or 'driver error' in e['message']
+            ]
             if model_err:
-                raise EpisodeFault(f"model exception at tick {step}: {model_err[0]['message']}")
+                raise EpisodeFault(f'model exception at tick {step}: {model_err[0]["message"]}')
             action = [-float(control['steer']), float(control['throttle']) - float(control['brake'])]
             if delay is not None:
                 compute_s = agent.recorder.latency[str(agent.tick - 1)].get('total_ms', 0.0) / 1e3
@@ -176,13 +192,29 @@ def run_episode(env, driver, agent_cfg: dict, seed: int, episode_id: str = '0', 
     if traffic_speeds and ego_speeds:
         pct = 100.0 * float(np.mean(ego_speeds)) / max(float(np.mean(traffic_speeds)), 1e-6)
         infractions['min_speed_infractions'].append(
-            f"Average agent speed is {pct:.1f}% of the surrounding traffic's one")
-    record = make_record(episode_id, rc, infractions, status, offroad_ticks / max(ticks, 1),
-                         meta=dict(seed=int(seed), ticks=ticks, failure=failure))
+            f"Average agent speed is {pct:.1f}% of the surrounding traffic's one"
+        )
+    record = make_record(
+        episode_id,
+        rc,
+        infractions,
+        status,
+        offroad_ticks / max(ticks, 1),
+        meta=dict(seed=int(seed), ticks=ticks, failure=failure),
+    )
     metric_info = dict(agent.recorder.metric_info) if agent is not None else {}
-    result = dict(episode=str(episode_id), seed=int(seed), record=record, failure=failure, steps=ticks,
-                  trajectory=np.asarray(traj).reshape(-1, 2), route=route_dense, metric_info=metric_info,
-                  sim_s=ticks * dt, wall_s=time.perf_counter() - t_start)
+    result = dict(
+        episode=str(episode_id),
+        seed=int(seed),
+        record=record,
+        failure=failure,
+        steps=ticks,
+        trajectory=np.asarray(traj).reshape(-1, 2),
+        route=route_dense,
+        metric_info=metric_info,
+        sim_s=ticks * dt,
+        wall_s=time.perf_counter() - t_start,
+    )
     if save_dir:
         os.makedirs(save_dir, exist_ok=True)
         write_json(osp.join(save_dir, 'record.json'), record)
@@ -193,6 +225,13 @@ def closed_loop_env_overrides(dt: float = 0.05) -> dict:
     """MetaDrive settings of a Bench2Drive-like episode: collisions and leaving the road do not end it
     (the scoring penalises them), the physics steps ``dt`` per control tick (20 Hz by default)."""
     repeat = 2
-    return dict(crash_vehicle_done=False, crash_object_done=False, crash_human_done=False,
-                out_of_road_done=False, on_continuous_line_done=False, horizon=None,
-                decision_repeat=repeat, physics_world_step_size=dt / repeat)
+    return dict(
+        crash_vehicle_done=False,
+        crash_object_done=False,
+        crash_human_done=False,
+        out_of_road_done=False,
+        on_continuous_line_done=False,
+        horizon=None,
+        decision_repeat=repeat,
+        physics_world_step_size=dt / repeat,
+    )

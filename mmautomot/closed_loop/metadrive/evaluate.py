@@ -14,6 +14,7 @@ success_rate as mean / std over episodes, ``episodes`` list, ``config``) and per
 ``agent_config.json``), ``record.json``, ``bev.png`` (route, driven trajectory, collisions) and, with
 a camera, ``front.gif``.
 """
+
 import copy
 import os
 import os.path as osp
@@ -49,6 +50,7 @@ def build_driver(cfg: dict, dt: float = 0.05, checkpoint: Optional[str] = None):
         from mmengine.config import Config
 
         from mmautomot.apis import Driver, EgoPlannerDriver, init_model
+
         if 'model' not in cfg:
             raise KeyError(f"driver type {kind!r} builds the config's `model`, but the config has none")
         model = init_model(Config(copy.deepcopy(dict(cfg))), ckpt, device=dcfg.get('device', 'cpu'))
@@ -56,6 +58,7 @@ def build_driver(cfg: dict, dt: float = 0.05, checkpoint: Optional[str] = None):
             return EgoPlannerDriver(model, dt=dt)
         return Driver(model, **dcfg.get('driver_kwargs', {}))
     from ..protocol import build_driver as build_protocol_driver
+
     if ckpt is not None:
         dcfg['checkpoint'] = ckpt
     return build_protocol_driver(dict(dcfg, type=kind))
@@ -64,8 +67,10 @@ def build_driver(cfg: dict, dt: float = 0.05, checkpoint: Optional[str] = None):
 def plot_episode_bev(result: dict, path: str) -> None:
     """Route (grey), driven trajectory (blue, start o / end x) and collisions (red) of one episode."""
     import matplotlib
+
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 6), dpi=80)
     route, traj = np.asarray(result['route']), np.asarray(result['trajectory'])
     if len(route):
@@ -81,8 +86,11 @@ def plot_episode_bev(result: dict, path: str) -> None:
                     if tick < len(traj):
                         ax.plot(*traj[tick], '*', color='red', ms=14)
     rec = result['record']
-    ax.set_title(f"seed {result['seed']}: {rec['status']}\nDS {rec['scores']['score_composed']:.1f}, "
-                 f"RC {rec['scores']['score_route']:.1f}", fontsize=9)
+    ax.set_title(
+        f'seed {result["seed"]}: {rec["status"]}\nDS {rec["scores"]["score_composed"]:.1f}, '
+        f'RC {rec["scores"]["score_route"]:.1f}',
+        fontsize=9,
+    )
     pts = np.concatenate([a for a in (route, traj) if len(a)] or [np.zeros((1, 2))])
     centre, half = (pts.max(0) + pts.min(0)) / 2, max(float(np.ptp(pts, axis=0).max()) / 2 + 10.0, 20.0)
     ax.set_xlim(centre[0] - half, centre[0] + half)
@@ -99,12 +107,21 @@ def plot_episode_bev(result: dict, path: str) -> None:
 
 def save_gif(frames: list, path: str, fps: float = 10.0) -> None:
     from PIL import Image
+
     imgs = [Image.fromarray(f) for f in frames]
     imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
 
 
-def evaluate(cfg: dict, episodes: int, seed: int, out_dir: str, checkpoint: Optional[str] = None,
-             progress: bool = True, env=None, driver=None) -> dict:
+def evaluate(
+    cfg: dict,
+    episodes: int,
+    seed: int,
+    out_dir: str,
+    checkpoint: Optional[str] = None,
+    progress: bool = True,
+    env=None,
+    driver=None,
+) -> dict:
     """Run ``episodes`` episodes with seeds ``seed .. seed + episodes - 1`` and write ``results.json``.
 
     Args:
@@ -115,6 +132,7 @@ def evaluate(cfg: dict, episodes: int, seed: int, out_dir: str, checkpoint: Opti
         dict: the content of ``results.json``.
     """
     from .adapter import make_env
+
     agent_cfg = dict(cfg['agent'])
     dt = float(agent_cfg.get('dt', 0.05))
     env_cfg = dict(cfg.get('env', {}))
@@ -136,6 +154,7 @@ def evaluate(cfg: dict, episodes: int, seed: int, out_dir: str, checkpoint: Opti
     bar = None
     if progress:
         from tqdm import tqdm
+
         bar = tqdm(total=len(seeds), desc='MetaDrive episodes', unit='ep')
     t0 = time.perf_counter()
     try:
@@ -148,23 +167,41 @@ def evaluate(cfg: dict, episodes: int, seed: int, out_dir: str, checkpoint: Opti
                 if video and cam is not None and tick['step'] % 2 == 0:
                     frames.append(np.ascontiguousarray(cam[1][:, :, 2::-1]))
 
-            res = run_episode(env, driver, agent_cfg, seed=s, episode_id=str(i), save_dir=ep_dir,
-                              episode_cfg=cfg.get('episode'), on_tick=on_tick)
+            res = run_episode(
+                env,
+                driver,
+                agent_cfg,
+                seed=s,
+                episode_id=str(i),
+                save_dir=ep_dir,
+                episode_cfg=cfg.get('episode'),
+                on_tick=on_tick,
+            )
             plot_episode_bev(res, osp.join(ep_dir, 'bev.png'))
             if frames:
                 save_gif(frames, osp.join(ep_dir, 'front.gif'), fps=0.5 / dt)
             infos.append(res['metric_info'])
             rec = res['record']
-            results.append(dict(episode=i, seed=s, status=rec['status'], failure=res['failure'],
-                                driving_score=rec['scores']['score_composed'],
-                                route_completion=rec['scores']['score_route'],
-                                penalty=rec['scores']['score_penalty'],
-                                infractions={k: v for k, v in rec['infractions'].items() if v},
-                                steps=res['steps'], sim_s=res['sim_s'], wall_s=res['wall_s'],
-                                dir=osp.relpath(ep_dir, out_dir), record=rec))
+            results.append(
+                dict(
+                    episode=i,
+                    seed=s,
+                    status=rec['status'],
+                    failure=res['failure'],
+                    driving_score=rec['scores']['score_composed'],
+                    route_completion=rec['scores']['score_route'],
+                    penalty=rec['scores']['score_penalty'],
+                    infractions={k: v for k, v in rec['infractions'].items() if v},
+                    steps=res['steps'],
+                    sim_s=res['sim_s'],
+                    wall_s=res['wall_s'],
+                    dir=osp.relpath(ep_dir, out_dir),
+                    record=rec,
+                )
+            )
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(ds=f"{np.mean([r['driving_score'] for r in results]):.1f}")
+                bar.set_postfix(ds=f'{np.mean([r["driving_score"] for r in results]):.1f}')
     finally:
         if bar is not None:
             bar.close()
@@ -172,7 +209,11 @@ def evaluate(cfg: dict, episodes: int, seed: int, out_dir: str, checkpoint: Opti
             env.close()
     summary = summarize(results, infos)
     summary['wall_s'] = time.perf_counter() - t0
-    out = dict(summary=summary, episodes=[{k: v for k, v in r.items() if k != 'record'} for r in results],
-               seeds=seeds, config=cfg)
+    out = dict(
+        summary=summary,
+        episodes=[{k: v for k, v in r.items() if k != 'record'} for r in results],
+        seeds=seeds,
+        config=cfg,
+    )
     write_json(osp.join(out_dir, 'results.json'), out)
     return out

@@ -6,6 +6,7 @@ assets are a download our machines cannot reach). Models are boxes of roughly th
 the units MetaDrive scales them with: glTF 2.0 (read by panda3d-gltf) for the ``.gltf`` files, Panda3D
 ``.egg`` for ``sphere.egg`` and ``.bam`` files written by Panda3D from an ``.egg``.
 """
+
 import base64
 import json
 import os
@@ -15,12 +16,22 @@ import numpy as np
 
 #: textures MetaDrive loads when rendering (relative to the asset folder).
 TEXTURES = (
-    'textures/skybox.jpg', 'textures/ground.png', 'textures/terrain/heightfield.png', 'textures/sidewalk/color.png',
-    'textures/sidewalk/normal.png', 'textures/asphalt/diff_2k.png', 'textures/asphalt/normal_2k.png',
-    'textures/asphalt/rough_2k.png', 'textures/grass2/grass_path_2_diff_1k.png',
-    'textures/grass2/grass_path_2_nor_gl_1k.png', 'textures/grass2/grass_path_2_rough_1k.png',
-    'textures/rock/brown_mud_leaves_01_diff_1k.png', 'textures/rock/brown_mud_leaves_01_nor_gl_1k.png',
-    'textures/rock/brown_mud_leaves_01_rough_1k.png', 'logo-tiny.png', 'background/logo1.png',
+    'textures/skybox.jpg',
+    'textures/ground.png',
+    'textures/terrain/heightfield.png',
+    'textures/sidewalk/color.png',
+    'textures/sidewalk/normal.png',
+    'textures/asphalt/diff_2k.png',
+    'textures/asphalt/normal_2k.png',
+    'textures/asphalt/rough_2k.png',
+    'textures/grass2/grass_path_2_diff_1k.png',
+    'textures/grass2/grass_path_2_nor_gl_1k.png',
+    'textures/grass2/grass_path_2_rough_1k.png',
+    'textures/rock/brown_mud_leaves_01_diff_1k.png',
+    'textures/rock/brown_mud_leaves_01_nor_gl_1k.png',
+    'textures/rock/brown_mud_leaves_01_rough_1k.png',
+    'logo-tiny.png',
+    'background/logo1.png',
 )
 VEHICLES = ('ferra', 'truck', 'lada', '130', 'beetle')
 #: glTF model -> (size x, y, z in Panda3D axes: x right, y forward, z up; model units), RGBA.
@@ -34,16 +45,23 @@ MODELS = {
     'traffic_cone/scene.gltf': ((0.4, 0.4, 0.7), (1.0, 0.5, 0.0, 1)),
     'warning/warning.gltf': ((0.6, 0.1, 0.5), (1.0, 0.2, 0.2, 1)),
 }
-for _c, _rgba in (('green', (0.1, 0.9, 0.1, 1)), ('red', (0.9, 0.1, 0.1, 1)), ('yellow', (0.9, 0.9, 0.1, 1)),
-                  ('unknown', (0.3, 0.3, 0.3, 1))):
+for _c, _rgba in (
+    ('green', (0.1, 0.9, 0.1, 1)),
+    ('red', (0.9, 0.1, 0.1, 1)),
+    ('yellow', (0.9, 0.9, 0.1, 1)),
+    ('unknown', (0.3, 0.3, 0.3, 1)),
+):
     MODELS[f'traffic_light/{_c}.gltf'] = ((0.4, 0.4, 1.2), _rgba)
 for _v in VEHICLES:
     MODELS[f'{_v}/vehicle.gltf'] = ((1.8, 4.3, 1.4), (0.2, 0.3, 0.8, 1))
     for _t in ('right_tire_front.gltf', 'right_tire_back.gltf'):
         MODELS[f'{_v}/{_t}'] = ((0.25, 0.7, 0.7), (0.05, 0.05, 0.05, 1))
 #: .bam files (written from a box .egg) and .egg files.
-BAMS = {'box.bam': ((1.0, 1.0, 1.0), (0.5, 0.5, 0.5, 1)), 'skybox.bam': ((200.0, 200.0, 200.0), (0.6, 0.7, 0.9, 1)),
-        'beetle/vehicle.bam': ((230.0, 560.0, 180.0), (0.2, 0.3, 0.8, 1))}
+BAMS = {
+    'box.bam': ((1.0, 1.0, 1.0), (0.5, 0.5, 0.5, 1)),
+    'skybox.bam': ((200.0, 200.0, 200.0), (0.6, 0.7, 0.9, 1)),
+    'beetle/vehicle.bam': ((230.0, 560.0, 180.0), (0.2, 0.3, 0.8, 1)),
+}
 EGGS = {'sphere.egg': ((0.3, 0.3, 0.3), (1.0, 1.0, 0.8, 1))}
 
 _FACES = [  # (normal, 4 corners as sign triples), counter-clockwise seen from outside
@@ -80,18 +98,31 @@ def gltf_box(size, rgba) -> dict:
     n = len(pos)
     return {
         'asset': {'version': '2.0', 'generator': 'mmautomot placeholder'},
-        'scene': 0, 'scenes': [{'nodes': [0]}], 'nodes': [{'mesh': 0, 'name': 'box'}],
+        'scene': 0,
+        'scenes': [{'nodes': [0]}],
+        'nodes': [{'mesh': 0, 'name': 'box'}],
         'meshes': [{'primitives': [{'attributes': {'POSITION': 0, 'NORMAL': 1}, 'indices': 2, 'material': 0}]}],
-        'materials': [{'pbrMetallicRoughness': {'baseColorFactor': list(rgba), 'metallicFactor': 0.0,
-                                                'roughnessFactor': 0.8}}],
+        'materials': [
+            {'pbrMetallicRoughness': {'baseColorFactor': list(rgba), 'metallicFactor': 0.0, 'roughnessFactor': 0.8}}
+        ],
         'buffers': [{'byteLength': len(blob), 'uri': uri}],
-        'bufferViews': [{'buffer': 0, 'byteOffset': 0, 'byteLength': n * 12, 'target': 34962},
-                        {'buffer': 0, 'byteOffset': n * 12, 'byteLength': n * 12, 'target': 34962},
-                        {'buffer': 0, 'byteOffset': n * 24, 'byteLength': len(idx) * 2, 'target': 34963}],
-        'accessors': [{'bufferView': 0, 'componentType': 5126, 'count': n, 'type': 'VEC3',
-                       'min': pos.min(0).tolist(), 'max': pos.max(0).tolist()},
-                      {'bufferView': 1, 'componentType': 5126, 'count': n, 'type': 'VEC3'},
-                      {'bufferView': 2, 'componentType': 5123, 'count': len(idx), 'type': 'SCALAR'}],
+        'bufferViews': [
+            {'buffer': 0, 'byteOffset': 0, 'byteLength': n * 12, 'target': 34962},
+            {'buffer': 0, 'byteOffset': n * 12, 'byteLength': n * 12, 'target': 34962},
+            {'buffer': 0, 'byteOffset': n * 24, 'byteLength': len(idx) * 2, 'target': 34963},
+        ],
+        'accessors': [
+            {
+                'bufferView': 0,
+                'componentType': 5126,
+                'count': n,
+                'type': 'VEC3',
+                'min': pos.min(0).tolist(),
+                'max': pos.max(0).tolist(),
+            },
+            {'bufferView': 1, 'componentType': 5126, 'count': n, 'type': 'VEC3'},
+            {'bufferView': 2, 'componentType': 5123, 'count': len(idx), 'type': 'SCALAR'},
+        ],
     }
 
 
@@ -104,8 +135,10 @@ def egg_box(size, rgba) -> str:
     lines += ['}', '<Group> box {']
     for f in range(6):
         refs = ' '.join(str(4 * f + k) for k in range(4))
-        lines.append(f'  <Polygon> {{ <RGBA> {{ {rgba[0]} {rgba[1]} {rgba[2]} {rgba[3]} }} '
-                     f'<VertexRef> {{ {refs} <Ref> {{ box }} }} }}')
+        lines.append(
+            f'  <Polygon> {{ <RGBA> {{ {rgba[0]} {rgba[1]} {rgba[2]} {rgba[3]} }} '
+            f'<VertexRef> {{ {refs} <Ref> {{ box }} }} }}'
+        )
     lines.append('}')
     return '\n'.join(lines) + '\n'
 
@@ -119,6 +152,7 @@ def _write(path: str, text: str) -> None:
 def write_bam_from_egg(egg_path: str, bam_path: str) -> None:
     """Load an ``.egg`` with Panda3D's loader and write it as ``.bam``."""
     from panda3d.core import Filename, Loader, NodePath
+
     node = Loader.get_global_ptr().load_sync(Filename.from_os_specific(egg_path))
     if node is None:
         raise OSError(f'Panda3D could not read the placeholder model {egg_path}')
@@ -144,5 +178,3 @@ def write_render_assets(root: str, write_image, colour) -> None:
         egg = osp.join(models, rel[:-4] + '.egg')
         _write(egg, egg_box(size, rgba))
         write_bam_from_egg(egg, osp.join(models, rel))
-
-

@@ -11,6 +11,7 @@ Composed score (leaderboard 2.0, Bench2Drive): ``route completion (%) x prod(pen
 (1 - fraction of the route driven off the road)``. MetaDrive's procedural maps have no traffic lights or
 stop signs, so those infractions never occur there (they stay in :data:`PENALTIES` for maps that have them).
 """
+
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -19,23 +20,45 @@ from ..comfort import comfort_corrected, comfort_official
 from ..metrics import driving_score_success_rate
 
 #: the leaderboard's multiplicative penalty per infraction (Bench2Drive uses leaderboard 2.0's).
-PENALTIES = dict(collisions_pedestrian=0.50, collisions_vehicle=0.60, collisions_layout=0.65,
-                 red_light=0.70, stop_infraction=0.80, scenario_timeouts=0.70, yield_emergency_vehicle_infractions=0.70)
+PENALTIES = dict(
+    collisions_pedestrian=0.50,
+    collisions_vehicle=0.60,
+    collisions_layout=0.65,
+    red_light=0.70,
+    stop_infraction=0.80,
+    scenario_timeouts=0.70,
+    yield_emergency_vehicle_infractions=0.70,
+)
 #: MetaDrive info flag -> leaderboard infraction (``crash_object``: cones, barriers, warning triangles;
 #: ``crash_building`` / ``crash_sidewalk``: static layout, as CARLA's ``collisions_layout``).
-CRASH_TYPES = dict(crash_human='collisions_pedestrian', crash_vehicle='collisions_vehicle',
-                   crash_object='collisions_layout', crash_building='collisions_layout',
-                   crash_sidewalk='collisions_layout')
-INFRACTION_KEYS = tuple(PENALTIES) + ('outside_route_lanes', 'route_dev', 'route_timeout', 'vehicle_blocked',
-                                      'min_speed_infractions')
+CRASH_TYPES = dict(
+    crash_human='collisions_pedestrian',
+    crash_vehicle='collisions_vehicle',
+    crash_object='collisions_layout',
+    crash_building='collisions_layout',
+    crash_sidewalk='collisions_layout',
+)
+INFRACTION_KEYS = tuple(PENALTIES) + (
+    'outside_route_lanes',
+    'route_dev',
+    'route_timeout',
+    'vehicle_blocked',
+    'min_speed_infractions',
+)
 
 
 def empty_infractions() -> Dict[str, list]:
     return {k: [] for k in INFRACTION_KEYS}
 
 
-def make_record(episode_id: str, route_completion: float, infractions: Dict[str, list], status: str,
-                offroad_fraction: float = 0.0, meta: Optional[dict] = None) -> dict:
+def make_record(
+    episode_id: str,
+    route_completion: float,
+    infractions: Dict[str, list],
+    status: str,
+    offroad_fraction: float = 0.0,
+    meta: Optional[dict] = None,
+) -> dict:
     """A leaderboard-format record of one episode.
 
     Args:
@@ -47,14 +70,20 @@ def make_record(episode_id: str, route_completion: float, infractions: Dict[str,
     rc = 100.0 * float(np.clip(route_completion, 0.0, 1.0))
     penalty = 1.0
     for name, factor in PENALTIES.items():
-        penalty *= factor**len(infractions.get(name, []))
+        penalty *= factor ** len(infractions.get(name, []))
     off = float(np.clip(offroad_fraction, 0.0, 1.0))
     if off > 0:
-        infractions.setdefault('outside_route_lanes', []).append(f'Agent went outside its route lanes for about '
-                                                                 f'{100 * off:.1f}% of the completed route')
-    return dict(route_id=str(episode_id), index=0, status=status, infractions=infractions,
-                scores=dict(score_route=rc, score_penalty=penalty, score_composed=rc * penalty * (1.0 - off)),
-                meta=dict(meta or {}))
+        infractions.setdefault('outside_route_lanes', []).append(
+            f'Agent went outside its route lanes for about {100 * off:.1f}% of the completed route'
+        )
+    return dict(
+        route_id=str(episode_id),
+        index=0,
+        status=status,
+        infractions=infractions,
+        scores=dict(score_route=rc, score_penalty=penalty, score_composed=rc * penalty * (1.0 - off)),
+        meta=dict(meta or {}),
+    )
 
 
 def _mean_std(values: Sequence[float]) -> dict:
@@ -84,14 +113,26 @@ def summarize(episodes: List[dict], metric_infos: Optional[List[dict]] = None) -
     ds = [r['scores']['score_composed'] for r in records.values()]
     rc = [r['scores']['score_route'] for r in records.values()]
     from ..abilities import is_success
+
     sr = [100.0 * is_success(r) for r in records.values()]
-    out = dict(num_episodes=n, driving_score=_mean_std(ds), route_completion=_mean_std(rc),
-               success_rate=_mean_std(sr),
-               penalty=_mean_std([r['scores']['score_penalty'] for r in records.values()]),
-               collisions={k: float(np.mean([len(r['infractions'].get(k, [])) for r in records.values()]))
-                           for k in ('collisions_pedestrian', 'collisions_vehicle', 'collisions_layout')} if n else {},
-               failures=[dict(episode=ep.get('episode'), seed=ep.get('seed'), reason=ep.get('failure'))
-                         for ep in episodes if ep.get('failure')])
+    out = dict(
+        num_episodes=n,
+        driving_score=_mean_std(ds),
+        route_completion=_mean_std(rc),
+        success_rate=_mean_std(sr),
+        penalty=_mean_std([r['scores']['score_penalty'] for r in records.values()]),
+        collisions={
+            k: float(np.mean([len(r['infractions'].get(k, [])) for r in records.values()]))
+            for k in ('collisions_pedestrian', 'collisions_vehicle', 'collisions_layout')
+        }
+        if n
+        else {},
+        failures=[
+            dict(episode=ep.get('episode'), seed=ep.get('seed'), reason=ep.get('failure'))
+            for ep in episodes
+            if ep.get('failure')
+        ],
+    )
     if n:
         out['bench2drive'] = driving_score_success_rate(records, expected_routes=n, warn=False)
     infos = [m for m in (metric_infos or []) if m]

@@ -20,6 +20,7 @@ the agent core, its state estimator, route planner, preprocessing and controller
 :func:`route_from_navigation` turns MetaDrive's navigation (checkpoints on the road graph) into the
 leaderboard's global plan (world points every ``spacing`` m with CARLA RoadOption values).
 """
+
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -78,8 +79,13 @@ def route_commands(points: np.ndarray, lookahead: float = 15.0, turn_angle: floa
         j = int(np.searchsorted(s, s[i] + lookahead))
         j = min(j, len(points) - 1)
         dyaw = float(wrap_angle(heading[j] - heading[i]))
-        out.append(ROAD_OPTION['LEFT'] if dyaw > turn_angle else
-                   ROAD_OPTION['RIGHT'] if dyaw < -turn_angle else ROAD_OPTION['LANEFOLLOW'])
+        out.append(
+            ROAD_OPTION['LEFT']
+            if dyaw > turn_angle
+            else ROAD_OPTION['RIGHT']
+            if dyaw < -turn_angle
+            else ROAD_OPTION['LANEFOLLOW']
+        )
     return out
 
 
@@ -103,6 +109,7 @@ def route_from_navigation(navigation, spacing: float = 8.0) -> Tuple[np.ndarray,
 def road_edge_points(road_network, spacing: float = 1.0) -> np.ndarray:
     """(N, 2) world points on every lane side whose line type is a road edge (SIDE / GUARDRAIL)."""
     from metadrive.constants import PGLineType
+
     edges = (PGLineType.SIDE, PGLineType.GUARDRAIL)
     pts = []
     for lane in road_network.get_all_lanes():
@@ -115,8 +122,9 @@ def road_edge_points(road_network, spacing: float = 1.0) -> np.ndarray:
     return np.concatenate(pts, axis=0) if pts else np.zeros((0, 2))
 
 
-def box_side_points(corners: np.ndarray, height: float, spacing: float = 0.3,
-                    levels: Sequence[float] = (0.3, 0.8, 1.3)) -> np.ndarray:
+def box_side_points(
+    corners: np.ndarray, height: float, spacing: float = 0.3, levels: Sequence[float] = (0.3, 0.8, 1.3)
+) -> np.ndarray:
     """(N, 3) points on the four vertical sides of a box (corners (4, 2) in order) at ``levels`` (m)."""
     ring = []
     for a, b in zip(corners, np.roll(corners, -1, axis=0)):
@@ -140,8 +148,14 @@ class MetaDriveSensors:
         camera_id (str): sensor id of the front camera. Defaults to 'CAM_FRONT'.
     """
 
-    def __init__(self, env, dt: float = 0.05, lidar_mount: Optional[dict] = None, lidar_range: float = 32.0,
-                 camera_id: str = 'CAM_FRONT'):
+    def __init__(
+        self,
+        env,
+        dt: float = 0.05,
+        lidar_mount: Optional[dict] = None,
+        lidar_range: float = 32.0,
+        camera_id: str = 'CAM_FRONT',
+    ):
         self.env, self.dt, self.lidar_range, self.camera_id = env, float(dt), float(lidar_range), camera_id
         mount = dict(DEFAULT_LIDAR_MOUNT, **(lidar_mount or {}))
         self.ego2lidar = np.linalg.inv(lidar_mount_matrix(**mount))
@@ -185,8 +199,11 @@ class MetaDriveSensors:
             except (NotImplementedError, AttributeError, TypeError):
                 continue
             clouds.append(box_side_points(corners, height))
-        near = self.edges[np.linalg.norm(self.edges - xy, axis=1) < self.lidar_range + 5] \
-            if len(self.edges) else self.edges
+        near = (
+            self.edges[np.linalg.norm(self.edges - xy, axis=1) < self.lidar_range + 5]
+            if len(self.edges)
+            else self.edges
+        )
         if len(near):
             clouds.append(np.column_stack([near, np.full(len(near), 0.15)]))
         if not clouds:
@@ -217,7 +234,7 @@ class MetaDriveSensors:
             img = img[..., -1]
         if img.dtype != np.uint8:
             img = np.clip(img * 255.0, 0, 255).astype(np.uint8)
-        alpha = np.full(img.shape[:2] + (1, ), 255, np.uint8)
+        alpha = np.full(img.shape[:2] + (1,), 255, np.uint8)
         return np.concatenate([img[..., :3], alpha], axis=2)
 
     def read(self) -> dict:
@@ -230,10 +247,12 @@ class MetaDriveSensors:
         yaw_rate = float(kin['angular_velocity'][2])
         lat_lon = world_to_gps(xy)
         f = self.frame
-        data = dict(GPS=(f, np.array([lat_lon[0], lat_lon[1], 0.0])),
-                    IMU=(f, np.array([lon, -lat, 9.81, 0.0, 0.0, -yaw_rate, yaw_to_compass(yaw)])),
-                    SPEED=(f, {'speed': float(self.ego.speed)}),
-                    LIDAR=(f, self.to_carla_lidar(self.lidar_points_ego())))
+        data = dict(
+            GPS=(f, np.array([lat_lon[0], lat_lon[1], 0.0])),
+            IMU=(f, np.array([lon, -lat, 9.81, 0.0, 0.0, -yaw_rate, yaw_to_compass(yaw)])),
+            SPEED=(f, {'speed': float(self.ego.speed)}),
+            LIDAR=(f, self.to_carla_lidar(self.lidar_points_ego())),
+        )
         img = self.camera_bgra()
         if img is not None:
             data[self.camera_id] = (f, img)
@@ -254,7 +273,12 @@ class MetaDriveSensors:
         flip = np.array([1.0, -1.0, 1.0])
         fwd = np.array([np.cos(yaw), -np.sin(yaw), 0.0])
         right = np.array([np.sin(yaw), np.cos(yaw), 0.0])  # CARLA: right = (-f_y, f_x, 0)
-        return dict(location=[float(xy[0]), float(-xy[1]), 0.0], rotation=[0.0, 0.0, float(-np.degrees(yaw))],
-                    forward_vector=fwd.tolist(), right_vector=right.tolist(),
-                    velocity=(kin['velocity'] * flip).tolist(), acceleration=(kin['acceleration'] * flip).tolist(),
-                    angular_velocity=(np.degrees(kin['angular_velocity']) * -flip).tolist())
+        return dict(
+            location=[float(xy[0]), float(-xy[1]), 0.0],
+            rotation=[0.0, 0.0, float(-np.degrees(yaw))],
+            forward_vector=fwd.tolist(),
+            right_vector=right.tolist(),
+            velocity=(kin['velocity'] * flip).tolist(),
+            acceleration=(kin['acceleration'] * flip).tolist(),
+            angular_velocity=(np.degrees(kin['angular_velocity']) * -flip).tolist(),
+        )

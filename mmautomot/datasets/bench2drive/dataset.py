@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Bench2Drive / PDM-Lite end-to-end datasets (CARLA, closed-loop training data)."""
+
 from mmautomot.registry import DATASETS
 
 from ..nuscenes_e2e_dataset import NuScenesE2EDataset
@@ -22,6 +23,7 @@ class Bench2DriveE2EDataset(NuScenesE2EDataset):
     Args: see :class:`mmautomot.datasets.NuScenesE2EDataset` (``ann_file``, ``data_root``,
         ``pipeline``, ``test_mode``, ``filter_invalid_future``, ``metainfo``).
     """
+
     METAINFO = dict(classes=CLASSES, cam_names=tuple(B2D_CAMERA_RIG), dataset='bench2drive')
 
 
@@ -32,4 +34,5 @@ class PDMLiteE2EDataset(NuScenesE2EDataset):
     Same info format and pipeline as :class:`Bench2DriveE2EDataset` (``dataset='bench2drive'`` in the
     pkl's metainfo, built by the same converter); one front camera 1024x512, 4 Hz data by default.
     """
+
     METAINFO = dict(classes=CLASSES, cam_names=tuple(PDM_CAMERA_RIG), dataset='bench2drive')

@@ -1,11 +1,12 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Planning labels of one frame of a CARLA route (ego frame: x forward, y left, metres)."""
+
 from typing import Dict, List
 
 import numpy as np
 
-from mmautomot.structures.geometry import resample_polyline, world_to_ego, wrap_angle
 from mmautomot.structures import derive_meta_actions
+from mmautomot.structures.geometry import resample_polyline, world_to_ego, wrap_angle
 
 
 def frame_offsets(fps: float, dt: float) -> int:
@@ -33,14 +34,21 @@ def ego_status_from_poses(frames: List[dict], i: int, fps: float) -> np.ndarray:
         return (frames[j1]['ego_xyz'][:2] - frames[j0]['ego_xyz'][:2]) * fps / (j1 - j0)
 
     acc_world = (vel(b) - vel(a)) / dt
-    acc = world_to_ego(acc_world[None] + frames[i]['ego_xyz'][:2], frames[i]['ego_xyz'][:2],
-                       frames[i]['ego_yaw'])[0]
+    acc = world_to_ego(acc_world[None] + frames[i]['ego_xyz'][:2], frames[i]['ego_xyz'][:2], frames[i]['ego_yaw'])[0]
     return np.array([frames[i]['speed'], acc[0], acc[1], yaw_rate], np.float32)
 
 
-def frame_labels(frames: List[dict], i: int, fps: float, fut_steps: int = 6, hist_steps: int = 4,
-                 plan_dt: float = 0.5, path_points: int = 20, path_spacing: float = 1.0,
-                 max_agent_distance: float = 50.0) -> Dict[str, np.ndarray]:
+def frame_labels(
+    frames: List[dict],
+    i: int,
+    fps: float,
+    fut_steps: int = 6,
+    hist_steps: int = 4,
+    plan_dt: float = 0.5,
+    path_points: int = 20,
+    path_spacing: float = 1.0,
+    max_agent_distance: float = 50.0,
+) -> Dict[str, np.ndarray]:
     """The ``docs/contracts.md`` planning fields of frame ``i`` of a route.
 
     Future / history every ``plan_dt`` s (masked past the route end; history clamps to the first
@@ -59,7 +67,7 @@ def frame_labels(frames: List[dict], i: int, fps: float, fut_steps: int = 6, his
     fut[fut_mask == 0] = 0.0
     hist_world = np.array([frames[max(0, i - k * step)]['ego_xyz'][:2] for k in range(hist_steps, 0, -1)])
     hist = world_to_ego(hist_world, exy, eyaw).astype(np.float32)
-    future_all = np.array([f['ego_xyz'][:2] for f in frames[i + 1:]]).reshape(-1, 2)
+    future_all = np.array([f['ego_xyz'][:2] for f in frames[i + 1 :]]).reshape(-1, 2)
     path, path_mask = resample_polyline(world_to_ego(future_all, exy, eyaw), path_spacing, path_points)
     if cur.get('target_ego') is not None:
         target = np.asarray(cur['target_ego'], np.float32)
@@ -85,12 +93,19 @@ def frame_labels(frames: List[dict], i: int, fps: float, fut_steps: int = 6, his
         ftraj.append(tr), fyaw.append(yw), fmask.append(mk)
     nb = len(boxes)
     return dict(
-        ego_fut_trajs=fut, ego_fut_masks=fut_mask, ego_hist_trajs=hist, ego_status=status, can_bus=False,
-        command=int(cur['command']), target_point=target,
+        ego_fut_trajs=fut,
+        ego_fut_masks=fut_mask,
+        ego_hist_trajs=hist,
+        ego_status=status,
+        can_bus=False,
+        command=int(cur['command']),
+        target_point=target,
         meta_actions=derive_meta_actions(fut, fut_mask, float(cur['speed']), dt=plan_dt),
-        ego_path=path, ego_path_masks=path_mask,
+        ego_path=path,
+        ego_path_masks=path_mask,
         plan_agent_boxes=np.asarray(boxes, np.float32).reshape(nb, 7),
         plan_agent_labels=np.asarray(labels, np.int64).reshape(nb),
         plan_agent_fut_trajs=np.asarray(ftraj, np.float32).reshape(nb, fut_steps, 2),
         plan_agent_fut_yaws=np.asarray(fyaw, np.float32).reshape(nb, fut_steps),
-        plan_agent_fut_masks=np.asarray(fmask, np.float32).reshape(nb, fut_steps))
+        plan_agent_fut_masks=np.asarray(fmask, np.float32).reshape(nb, fut_steps),
+    )

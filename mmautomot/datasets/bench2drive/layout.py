@@ -21,6 +21,7 @@ as the IMU compass; ``speed``; ``command_near`` + ``x/y_command_near`` (``target
 ``theta`` (compass), ``speed``, ``command``, ``target_point`` (CARLA ego frame, y right); boxes'
 ``position`` (CARLA ego frame), ``extent`` (half sizes), ``yaw`` (rad, CARLA, relative to the ego).
 """
+
 import gzip
 import json
 import os
@@ -30,16 +31,24 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mmautomot.structures.geometry import (carla_matrix_to_pose, carla_xy_to_rh, compass_to_yaw,
-                                            ego_to_world, wrap_angle)
 from mmautomot.structures import carla_command_to_index
+from mmautomot.structures.geometry import carla_matrix_to_pose, carla_xy_to_rh, compass_to_yaw, ego_to_world, wrap_angle
 
 from .rig import B2D_CAMERA_RIG, PDM_CAMERA_RIG
 
-CLASSES = ('car', 'truck', 'construction_vehicle', 'bus', 'trailer', 'barrier', 'motorcycle', 'bicycle',
-           'pedestrian', 'traffic_cone')
-_BASE_TYPE = dict(car='car', van='car', truck='truck', bus='bus', motorcycle='motorcycle',
-                  bicycle='bicycle')
+CLASSES = (
+    'car',
+    'truck',
+    'construction_vehicle',
+    'bus',
+    'trailer',
+    'barrier',
+    'motorcycle',
+    'bicycle',
+    'pedestrian',
+    'traffic_cone',
+)
+_BASE_TYPE = dict(car='car', van='car', truck='truck', bus='bus', motorcycle='motorcycle', bicycle='bicycle')
 LIDAR_EXTS = ('.npy', '.bin', '.laz')
 
 
@@ -128,9 +137,16 @@ def read_b2d_route(root: str, route: str, target: str = 'near') -> List[dict]:
                 xyz = np.array([float(anno['x']), -float(anno['y']), z])
                 yaw = compass_to_yaw(float(anno['theta']))
             tx, ty = float(anno[f'x_command_{target}']), float(anno[f'y_command_{target}'])
-            rec = dict(frame=idx, ego_xyz=xyz, ego_yaw=yaw, speed=float(anno.get('speed') or 0.0),
-                       command=carla_command_to_index(int(anno[f'command_{target}'])),
-                       target_world=carla_xy_to_rh([tx, ty]), target_ego=None, boxes=[])
+            rec = dict(
+                frame=idx,
+                ego_xyz=xyz,
+                ego_yaw=yaw,
+                speed=float(anno.get('speed') or 0.0),
+                command=carla_command_to_index(int(anno[f'command_{target}'])),
+                target_world=carla_xy_to_rh([tx, ty]),
+                target_ego=None,
+                boxes=[],
+            )
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f'{path}: malformed Bench2Drive annotation ({err!r})') from err
         for b in boxes:
@@ -142,10 +158,17 @@ def read_b2d_route(root: str, route: str, target: str = 'near') -> List[dict]:
             byaw = _matrix_yaw_inv(b[mat_key]) if mat_key else None
             if byaw is None:
                 byaw = float(wrap_angle(-np.radians(float(b.get('rotation', [0.0])[-1]))))
-            rec['boxes'].append(dict(
-                id=str(b.get('id')), label=label, center=carla_xy_to_rh(np.asarray(center, float)),
-                size=2.0 * np.asarray(b['extent'], float), yaw=float(byaw),
-                speed=float(b.get('speed') or 0.0), num_points=int(b.get('num_points', -1))))
+            rec['boxes'].append(
+                dict(
+                    id=str(b.get('id')),
+                    label=label,
+                    center=carla_xy_to_rh(np.asarray(center, float)),
+                    size=2.0 * np.asarray(b['extent'], float),
+                    yaw=float(byaw),
+                    speed=float(b.get('speed') or 0.0),
+                    num_points=int(b.get('num_points', -1)),
+                )
+            )
         rec['images'] = {}
         for cam, mount in B2D_CAMERA_RIG.items():
             rel = osp.join('camera', mount['folder'], f'{idx:05d}.jpg')
@@ -174,22 +197,36 @@ def read_pdm_route(root: str, route: str) -> List[dict]:
                 xyz = np.array([float(p[0]), -float(p[1]), 0.0])
                 yaw = compass_to_yaw(float(meas['theta']))
             tp = carla_xy_to_rh(np.asarray(meas['target_point'], float)[:2])
-            rec = dict(frame=idx, ego_xyz=xyz, ego_yaw=yaw, speed=float(meas.get('speed') or 0.0),
-                       command=carla_command_to_index(int(meas['command'])), target_ego=tp,
-                       target_world=ego_to_world(tp, xyz[:2], yaw)[0], boxes=[])
+            rec = dict(
+                frame=idx,
+                ego_xyz=xyz,
+                ego_yaw=yaw,
+                speed=float(meas.get('speed') or 0.0),
+                command=carla_command_to_index(int(meas['command'])),
+                target_ego=tp,
+                target_world=ego_to_world(tp, xyz[:2], yaw)[0],
+                boxes=[],
+            )
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f'{path}: malformed PDM-Lite measurement ({err!r})') from err
         box_file = _find_file(rdir, 'boxes', stem, ('.json.gz', '.json'))
-        for b in (load_json(osp.join(rdir, box_file)) if box_file else []):
+        for b in load_json(osp.join(rdir, box_file)) if box_file else []:
             label = _label(b)
             if label is None or b.get('class') == 'ego_car':
                 continue
             pos = carla_xy_to_rh(np.asarray(b['position'], float))
             cxy = ego_to_world(pos[:2], xyz[:2], yaw)[0]
-            rec['boxes'].append(dict(
-                id=str(b.get('id')), label=label, center=np.array([cxy[0], cxy[1], xyz[2] + pos[2]]),
-                size=2.0 * np.asarray(b['extent'], float), yaw=float(wrap_angle(yaw - float(b['yaw']))),
-                speed=float(b.get('speed') or 0.0), num_points=int(b.get('num_points', -1))))
+            rec['boxes'].append(
+                dict(
+                    id=str(b.get('id')),
+                    label=label,
+                    center=np.array([cxy[0], cxy[1], xyz[2] + pos[2]]),
+                    size=2.0 * np.asarray(b['extent'], float),
+                    yaw=float(wrap_angle(yaw - float(b['yaw']))),
+                    speed=float(b.get('speed') or 0.0),
+                    num_points=int(b.get('num_points', -1)),
+                )
+            )
         rec['images'] = {}
         for cam, mount in PDM_CAMERA_RIG.items():
             rel = osp.join(mount['folder'], f'{stem}.jpg')

@@ -7,6 +7,7 @@ z forward) to the ego frame (x forward, y left, z up); ``lidar2ego`` maps the ri
 (the CARLA sensor frame with y flipped) to the ego frame. Roll and pitch are assumed 0 (true for both
 rigs).
 """
+
 import numpy as np
 
 from mmautomot.structures.geometry import lidar_mount_matrix
@@ -14,15 +15,11 @@ from mmautomot.structures.geometry import lidar_mount_matrix
 #: Bench2Drive (Think2Drive) data rig: 6 nuScenes-like cameras, 1600x900 (folder name -> mount).
 B2D_CAMERA_RIG = {
     'CAM_FRONT': dict(folder='rgb_front', x=0.80, y=0.0, z=1.60, yaw=0.0, width=1600, height=900, fov=70),
-    'CAM_FRONT_LEFT': dict(folder='rgb_front_left', x=0.27, y=-0.55, z=1.60, yaw=-55.0, width=1600,
-                           height=900, fov=70),
-    'CAM_FRONT_RIGHT': dict(folder='rgb_front_right', x=0.27, y=0.55, z=1.60, yaw=55.0, width=1600,
-                            height=900, fov=70),
+    'CAM_FRONT_LEFT': dict(folder='rgb_front_left', x=0.27, y=-0.55, z=1.60, yaw=-55.0, width=1600, height=900, fov=70),
+    'CAM_FRONT_RIGHT': dict(folder='rgb_front_right', x=0.27, y=0.55, z=1.60, yaw=55.0, width=1600, height=900, fov=70),
     'CAM_BACK': dict(folder='rgb_back', x=-2.0, y=0.0, z=1.60, yaw=180.0, width=1600, height=900, fov=110),
-    'CAM_BACK_LEFT': dict(folder='rgb_back_left', x=-0.32, y=-0.55, z=1.60, yaw=-110.0, width=1600,
-                          height=900, fov=70),
-    'CAM_BACK_RIGHT': dict(folder='rgb_back_right', x=-0.32, y=0.55, z=1.60, yaw=110.0, width=1600,
-                           height=900, fov=70),
+    'CAM_BACK_LEFT': dict(folder='rgb_back_left', x=-0.32, y=-0.55, z=1.60, yaw=-110.0, width=1600, height=900, fov=70),
+    'CAM_BACK_RIGHT': dict(folder='rgb_back_right', x=-0.32, y=0.55, z=1.60, yaw=110.0, width=1600, height=900, fov=70),
 }
 #: Bench2Drive LiDAR mount (an assumption to check against your copy of the data).
 B2D_LIDAR_MOUNT = dict(x=-0.39, y=0.0, z=1.84, yaw=-90.0)
@@ -54,5 +51,8 @@ def camera_entry(cam: dict, lidar2ego: np.ndarray) -> dict:
     """``cam2img``, ``cam2ego``, ``lidar2cam`` of one rig camera (see ``docs/contracts.md``)."""
     cam2ego = cam2ego_matrix(**cam)
     lidar2cam = np.linalg.inv(cam2ego.astype(np.float64)) @ lidar2ego
-    return dict(cam2img=intrinsics_from_fov(cam['width'], cam['height'], cam['fov']),
-                cam2ego=cam2ego, lidar2cam=lidar2cam.astype(np.float32))
+    return dict(
+        cam2img=intrinsics_from_fov(cam['width'], cam['height'], cam['fov']),
+        cam2ego=cam2ego,
+        lidar2cam=lidar2cam.astype(np.float32),
+    )

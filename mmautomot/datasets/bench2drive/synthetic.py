@@ -6,6 +6,7 @@ drive at constant velocity nearby and a pedestrian stands on the side. Cameras a
 LiDAR clouds ``.npy`` in the CARLA (left-handed) sensor frame; annotations use the keys the readers in
 :mod:`mmautomot.datasets.bench2drive.layout` document.
 """
+
 import gzip
 import json
 import os
@@ -15,8 +16,7 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
-from mmautomot.structures.geometry import ego_to_world, world_to_ego
-from mmautomot.structures.geometry import lidar_mount_matrix
+from mmautomot.structures.geometry import ego_to_world, lidar_mount_matrix, world_to_ego
 
 from .rig import B2D_CAMERA_RIG, B2D_LIDAR_MOUNT, PDM_LIDAR_MOUNT
 
@@ -51,11 +51,27 @@ def simulate_route(num_frames: int, fps: float, rng: np.random.Generator, speed:
     for k, (lon, lat, v) in enumerate([(12.0, 3.5, 4.0), (25.0, -3.5, 6.0)]):
         p0 = ego_to_world([[lon, lat]], start, yaw0)[0]
         d = np.array([np.cos(yaw0), np.sin(yaw0)])
-        agents.append(dict(id=str(100 + k), label='car', xy=p0 + np.outer(t, d * v), yaw=np.full(len(t), yaw0),
-                           speed=v, extent=[2.2, 0.95, 0.75]))
+        agents.append(
+            dict(
+                id=str(100 + k),
+                label='car',
+                xy=p0 + np.outer(t, d * v),
+                yaw=np.full(len(t), yaw0),
+                speed=v,
+                extent=[2.2, 0.95, 0.75],
+            )
+        )
     ped = ego_to_world([[18.0, 6.0]], start, yaw0)[0]
-    agents.append(dict(id='200', label='walker', xy=np.tile(ped, (len(t), 1)), yaw=np.full(len(t), yaw0),
-                       speed=0.0, extent=[0.3, 0.3, 0.9]))
+    agents.append(
+        dict(
+            id='200',
+            label='walker',
+            xy=np.tile(ped, (len(t), 1)),
+            yaw=np.full(len(t), yaw0),
+            speed=0.0,
+            extent=[0.3, 0.3, 0.9],
+        )
+    )
     command = np.where(t >= turn_start - 1.0, LEFT, LANEFOLLOW)
     return dict(t=t, xy=xy, yaw=yaw, speed=speed, agents=agents, command=command, n=num_frames)
 
@@ -66,7 +82,7 @@ def _image(h: int, w: int, frame: int, cam_idx: int) -> np.ndarray:
     img[..., 1] = np.linspace(0, 255, h, dtype=np.uint8)[:, None]
     img[..., 2] = (40 * cam_idx) % 256
     x0 = (frame * 3) % max(1, w - 8)
-    img[h // 3:h // 3 + 8, x0:x0 + 8] = 255
+    img[h // 3 : h // 3 + 8, x0 : x0 + 8] = 255
     return img
 
 
@@ -101,24 +117,52 @@ def write_b2d_route(out: str, name: str, sim: dict, fps: float, image_size, rng)
         xy, yaw = sim['xy'][k], sim['yaw'][k]
         tgt, cmd = _target(sim, k, fps)
         far = sim['xy'][min(k + int(3 * fps), len(sim['t']) - 1)]
-        boxes = [dict(**{'class': 'ego_vehicle'}, id=1, location=[xy[0], -xy[1], 0.0],
-                      rotation=[0.0, 0.0, float(-np.degrees(yaw))], extent=[2.45, 1.05, 0.78],
-                      center=[xy[0], -xy[1], 0.78], speed=sim['speed'],
-                      world2ego=np.linalg.inv(_carla_matrix(xy, yaw)).tolist())]
+        boxes = [
+            dict(
+                **{'class': 'ego_vehicle'},
+                id=1,
+                location=[xy[0], -xy[1], 0.0],
+                rotation=[0.0, 0.0, float(-np.degrees(yaw))],
+                extent=[2.45, 1.05, 0.78],
+                center=[xy[0], -xy[1], 0.78],
+                speed=sim['speed'],
+                world2ego=np.linalg.inv(_carla_matrix(xy, yaw)).tolist(),
+            )
+        ]
         for a in sim['agents']:
             axy, ayaw = a['xy'][k], a['yaw'][k]
-            box = dict(**{'class': 'vehicle' if a['label'] == 'car' else 'walker'}, id=int(a['id']),
-                       location=[axy[0], -axy[1], 0.0], rotation=[0.0, 0.0, float(-np.degrees(ayaw))],
-                       center=[axy[0], -axy[1], a['extent'][2]], extent=a['extent'], speed=a['speed'],
-                       num_points=100, type_id='vehicle.tesla.model3' if a['label'] == 'car' else
-                       'walker.pedestrian.0001')
+            box = dict(
+                **{'class': 'vehicle' if a['label'] == 'car' else 'walker'},
+                id=int(a['id']),
+                location=[axy[0], -axy[1], 0.0],
+                rotation=[0.0, 0.0, float(-np.degrees(ayaw))],
+                center=[axy[0], -axy[1], a['extent'][2]],
+                extent=a['extent'],
+                speed=a['speed'],
+                num_points=100,
+                type_id='vehicle.tesla.model3' if a['label'] == 'car' else 'walker.pedestrian.0001',
+            )
             if a['label'] == 'car':
                 box.update(base_type='car', world2vehicle=np.linalg.inv(_carla_matrix(axy, ayaw)).tolist())
             boxes.append(box)
-        anno = dict(x=xy[0], y=-xy[1], theta=float(np.pi / 2 - yaw), speed=sim['speed'], command_near=cmd,
-                    x_command_near=tgt[0], y_command_near=-tgt[1], command_far=cmd,
-                    x_command_far=far[0], y_command_far=-far[1], x_target=tgt[0], y_target=-tgt[1],
-                    throttle=0.5, steer=0.0, brake=0.0, bounding_boxes=boxes)
+        anno = dict(
+            x=xy[0],
+            y=-xy[1],
+            theta=float(np.pi / 2 - yaw),
+            speed=sim['speed'],
+            command_near=cmd,
+            x_command_near=tgt[0],
+            y_command_near=-tgt[1],
+            command_far=cmd,
+            x_command_far=far[0],
+            y_command_far=-far[1],
+            x_target=tgt[0],
+            y_target=-tgt[1],
+            throttle=0.5,
+            steer=0.0,
+            brake=0.0,
+            bounding_boxes=boxes,
+        )
         _write_json_gz(osp.join(rdir, 'anno', f'{k:05d}.json.gz'), anno)
         for ci, cam in enumerate(B2D_CAMERA_RIG.values()):
             cv2.imwrite(osp.join(rdir, 'camera', cam['folder'], f'{k:05d}.jpg'), _image(h, w, k, ci))
@@ -134,22 +178,42 @@ def write_pdm_route(out: str, name: str, sim: dict, fps: float, image_size, rng)
         xy, yaw = sim['xy'][k], sim['yaw'][k]
         tgt, cmd = _target(sim, k, fps)
         tp = world_to_ego(tgt, xy, yaw)[0]
-        meas = dict(pos_global=[xy[0], -xy[1]], theta=float(np.pi / 2 - yaw), speed=sim['speed'],
-                    command=cmd, target_point=[tp[0], -tp[1]], ego_matrix=_carla_matrix(xy, yaw))
+        meas = dict(
+            pos_global=[xy[0], -xy[1]],
+            theta=float(np.pi / 2 - yaw),
+            speed=sim['speed'],
+            command=cmd,
+            target_point=[tp[0], -tp[1]],
+            ego_matrix=_carla_matrix(xy, yaw),
+        )
         _write_json_gz(osp.join(rdir, 'measurements', f'{k:04d}.json.gz'), meas)
         boxes = [dict(**{'class': 'ego_car'}, extent=[2.45, 1.05, 0.78], position=[0, 0, 0], yaw=0.0)]
         for a in sim['agents']:
             p = world_to_ego(a['xy'][k], xy, yaw)[0]
-            boxes.append(dict(**{'class': 'car' if a['label'] == 'car' else 'walker'}, id=int(a['id']),
-                              position=[p[0], -p[1], a['extent'][2]], extent=a['extent'],
-                              yaw=float(-(a['yaw'][k] - yaw)), speed=a['speed'], num_points=100))
+            boxes.append(
+                dict(
+                    **{'class': 'car' if a['label'] == 'car' else 'walker'},
+                    id=int(a['id']),
+                    position=[p[0], -p[1], a['extent'][2]],
+                    extent=a['extent'],
+                    yaw=float(-(a['yaw'][k] - yaw)),
+                    speed=a['speed'],
+                    num_points=100,
+                )
+            )
         _write_json_gz(osp.join(rdir, 'boxes', f'{k:04d}.json.gz'), boxes)
         cv2.imwrite(osp.join(rdir, 'rgb', f'{k:04d}.jpg'), _image(h, w, k, 0))
         np.save(osp.join(rdir, 'lidar', f'{k:04d}.npy'), _lidar(sim, k, PDM_LIDAR_MOUNT, rng))
 
 
-def make_synthetic_routes(out: str, num_routes: int = 2, seed: int = 0, layout: str = 'bench2drive',
-                          num_frames: Optional[int] = None, image_size=(160, 90)) -> List[str]:
+def make_synthetic_routes(
+    out: str,
+    num_routes: int = 2,
+    seed: int = 0,
+    layout: str = 'bench2drive',
+    num_frames: Optional[int] = None,
+    image_size=(160, 90),
+) -> List[str]:
     """Write ``num_routes`` synthetic routes under ``out``; return their folder names.
 
     Args:

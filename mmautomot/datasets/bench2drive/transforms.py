@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Point loading for CARLA datasets (left-handed clouds in .npy / .bin / .laz files)."""
+
 import os.path as osp
 import zlib
 from typing import Optional
@@ -31,8 +32,7 @@ def load_carla_points(path: str, num_feats: int = 4) -> np.ndarray:
         try:
             import laspy
         except ImportError as err:
-            raise ImportError(f'reading {path} needs laspy with a LAZ backend: '
-                              'pip install "laspy[lazrs]"') from err
+            raise ImportError(f'reading {path} needs laspy with a LAZ backend: pip install "laspy[lazrs]"') from err
         las = laspy.read(path)
         inten = np.asarray(getattr(las, 'intensity', np.zeros(len(las.x))), np.float32)
         pts = np.stack([np.asarray(las.x), np.asarray(las.y), np.asarray(las.z), inten], axis=1)
@@ -72,7 +72,7 @@ class LoadCarlaPoints(BaseTransform):
         try:
             pts = load_carla_points(info['lidar_path'], self.num_feats)
         except (FileNotFoundError, ValueError, ImportError) as err:
-            raise type(err)(f"sample {results.get('token')!r}: {err}") from err
+            raise type(err)(f'sample {results.get("token")!r}: {err}') from err
         if info.get('coord_system', 'carla_left_handed') == 'carla_left_handed':
             pts[:, 1] = -pts[:, 1]
         if self.to_ego:

@@ -6,6 +6,7 @@ Output: ``<out_dir>/<prefix>_infos_{train,val}.pkl`` (``_test`` for v1.0-test) i
 ``docs/contracts.md``. Planning quantities are in the ego frame of the current keyframe (the ego pose
 of its ``LIDAR_TOP`` sample_data): x forward, y left, metres.
 """
+
 import json
 import os.path as osp
 from collections import Counter
@@ -17,27 +18,61 @@ from mmengine.utils import track_iter_progress
 from pyquaternion import Quaternion
 
 from mmautomot.structures import INFO_VERSION, derive_meta_actions, nuscenes_command_from_offset
-from .planning_labels import (pad_history, resample_path, status_from_can, status_from_poses,
-                              to_local, yaw_in_frame)
 
-NUS_TABLES = ('attribute', 'calibrated_sensor', 'category', 'ego_pose', 'instance', 'log', 'map',
-              'sample', 'sample_annotation', 'sample_data', 'scene', 'sensor', 'visibility')
-NUS_CLASSES = ('car', 'truck', 'construction_vehicle', 'bus', 'trailer', 'barrier', 'motorcycle',
-               'bicycle', 'pedestrian', 'traffic_cone')
+from .planning_labels import pad_history, resample_path, status_from_can, status_from_poses, to_local, yaw_in_frame
+
+NUS_TABLES = (
+    'attribute',
+    'calibrated_sensor',
+    'category',
+    'ego_pose',
+    'instance',
+    'log',
+    'map',
+    'sample',
+    'sample_annotation',
+    'sample_data',
+    'scene',
+    'sensor',
+    'visibility',
+)
+NUS_CLASSES = (
+    'car',
+    'truck',
+    'construction_vehicle',
+    'bus',
+    'trailer',
+    'barrier',
+    'motorcycle',
+    'bicycle',
+    'pedestrian',
+    'traffic_cone',
+)
 #: Class order of mmdet3d 1.x's ``NuScenesDataset.METAINFO`` (and of its v2 info converter): the ids of
 #: ``instances[i].bbox_label_3d``, which mmdet3d maps to its classes assuming this order (it ignores the
 #: pkl's ``categories``). ``plan_agent_labels`` keep :data:`NUS_CLASSES` (VAD / UniAD label ids).
-MMDET3D_NUS_CLASSES = ('car', 'truck', 'trailer', 'bus', 'construction_vehicle', 'bicycle', 'motorcycle',
-                       'pedestrian', 'traffic_cone', 'barrier')
-CAM_NAMES = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
-             'CAM_BACK_RIGHT')
-PLANNING = dict(fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0,
-                ue_hist_frames=4, ue_hist_dt=0.5)
+MMDET3D_NUS_CLASSES = (
+    'car',
+    'truck',
+    'trailer',
+    'bus',
+    'construction_vehicle',
+    'bicycle',
+    'motorcycle',
+    'pedestrian',
+    'traffic_cone',
+    'barrier',
+)
+CAM_NAMES = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT')
+PLANNING = dict(
+    fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0, ue_hist_frames=4, ue_hist_dt=0.5
+)
 
 
 def _name_mapping() -> Dict[str, str]:
     """mmdet3d's nuScenes category -> detection class mapping (imported lazily: mmdet3d is heavy)."""
     from mmdet3d.datasets.convert_utils import NuScenesNameMapping
+
     return dict(NuScenesNameMapping)
 
 
@@ -52,14 +87,14 @@ def _mat(rec: dict) -> np.ndarray:
 def split_scenes(version: str) -> Dict[str, set]:
     """Official scene-name splits for a nuScenes version."""
     from nuscenes.utils import splits
+
     if version == 'v1.0-trainval':
         return dict(train=set(splits.train), val=set(splits.val))
     if version == 'v1.0-mini':
         return dict(train=set(splits.mini_train), val=set(splits.mini_val))
     if version == 'v1.0-test':
         return dict(test=set(splits.test))
-    raise ValueError(f'unknown nuScenes version {version!r}; expected v1.0-trainval, v1.0-mini or '
-                     'v1.0-test')
+    raise ValueError(f'unknown nuScenes version {version!r}; expected v1.0-trainval, v1.0-mini or v1.0-test')
 
 
 def check_tables(root_path: str, version: str) -> None:
@@ -67,8 +102,7 @@ def check_tables(root_path: str, version: str) -> None:
     for name in NUS_TABLES:
         path = osp.join(root_path, version, f'{name}.json')
         if not osp.isfile(path):
-            raise FileNotFoundError(f'nuScenes table {name!r} not found: {path} '
-                                    f'(is --root-path / --version right?)')
+            raise FileNotFoundError(f'nuScenes table {name!r} not found: {path} (is --root-path / --version right?)')
 
 
 class CanBus:
@@ -138,7 +172,7 @@ class NuScenesInfoBuilder:
     def missing_files(self, sample: dict) -> List[str]:
         """Dataset-relative paths of this sample's LiDAR / camera files that do not exist."""
         out = []
-        for ch in ('LIDAR_TOP', ) + CAM_NAMES:
+        for ch in ('LIDAR_TOP',) + CAM_NAMES:
             if ch in sample['data']:
                 fn = self.nusc.get('sample_data', sample['data'][ch])['filename']
                 if not osp.isfile(osp.join(self.nusc.dataroot, fn)):
@@ -155,15 +189,19 @@ class NuScenesInfoBuilder:
             if missing:
                 raise FileNotFoundError(
                     f'sample {sample_tok} (scene {scene["name"]}): file not found: '
-                    f'{osp.join(nusc.dataroot, missing[0])}' +
-                    (f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''))
+                    f'{osp.join(nusc.dataroot, missing[0])}'
+                    + (f' (and {len(missing) - 1} more)' if len(missing) > 1 else '')
+                )
         lidar_sd = self._lidar(sample_tok)
         l2e, e2g = self._sensor2ego(lidar_sd), self._ego2global(lidar_sd)
         g2e = np.linalg.inv(e2g)
-        info = dict(token=sample_tok, scene_token=scene['token'], timestamp=sample['timestamp'] / 1e6,
-                    ego2global=e2g.astype(np.float32),
-                    lidar_points=dict(lidar_path=lidar_sd['filename'], num_pts_feats=5,
-                                      lidar2ego=l2e.astype(np.float32)))
+        info = dict(
+            token=sample_tok,
+            scene_token=scene['token'],
+            timestamp=sample['timestamp'] / 1e6,
+            ego2global=e2g.astype(np.float32),
+            lidar_points=dict(lidar_path=lidar_sd['filename'], num_pts_feats=5, lidar2ego=l2e.astype(np.float32)),
+        )
         info['lidar_sweeps'] = self._sweeps(lidar_sd, l2e, e2g)
         info['images'] = self._images(sample, l2e, e2g)
         frames = self.scene_samples[scene['token']]
@@ -189,11 +227,18 @@ class NuScenesInfoBuilder:
             lidar2sensor = np.eye(4)
             lidar2sensor[:3, :3] = sweep2lidar[:3, :3].T
             lidar2sensor[:3, 3] = -sweep2lidar[:3, 3]
-            sweeps.append(dict(
-                lidar_points=dict(lidar_path=sd['filename'], lidar2ego=s_l2e.astype(np.float32),
-                                  lidar2sensor=lidar2sensor.astype(np.float32)),
-                ego2global=s_e2g.astype(np.float32), timestamp=sd['timestamp'] / 1e6,
-                sample_data_token=sd['token']))
+            sweeps.append(
+                dict(
+                    lidar_points=dict(
+                        lidar_path=sd['filename'],
+                        lidar2ego=s_l2e.astype(np.float32),
+                        lidar2sensor=lidar2sensor.astype(np.float32),
+                    ),
+                    ego2global=s_e2g.astype(np.float32),
+                    timestamp=sd['timestamp'] / 1e6,
+                    sample_data_token=sd['token'],
+                )
+            )
         return sweeps
 
     def _images(self, sample: dict, l2e: np.ndarray, e2g: np.ndarray) -> Dict[str, dict]:
@@ -206,11 +251,17 @@ class NuScenesInfoBuilder:
             cs = self.nusc.get('calibrated_sensor', sd['calibrated_sensor_token'])
             c2e, c_e2g = _mat(cs), self._ego2global(sd)
             lidar2cam = np.linalg.inv(c_e2g @ c2e) @ lidar2global
-            images[cam] = dict(img_path=sd['filename'],
-                               cam2img=np.array(cs['camera_intrinsic'], np.float32),
-                               cam2ego=c2e.astype(np.float32), lidar2cam=lidar2cam.astype(np.float32),
-                               ego2global=c_e2g.astype(np.float32), sample_data_token=sd['token'],
-                               timestamp=sd['timestamp'] / 1e6, height=sd['height'], width=sd['width'])
+            images[cam] = dict(
+                img_path=sd['filename'],
+                cam2img=np.array(cs['camera_intrinsic'], np.float32),
+                cam2ego=c2e.astype(np.float32),
+                lidar2cam=lidar2cam.astype(np.float32),
+                ego2global=c_e2g.astype(np.float32),
+                sample_data_token=sd['token'],
+                timestamp=sd['timestamp'] / 1e6,
+                height=sd['height'],
+                width=sd['width'],
+            )
         return images
 
     def _front_hist(self, frames: List[str], idx: int) -> List[dict]:
@@ -228,11 +279,10 @@ class NuScenesInfoBuilder:
         return out
 
     # -------------------------------------------------------------------- agents
-    def _annotations(self, sample: dict, frames: List[str], idx: int, g2e: np.ndarray,
-                     l2e: np.ndarray):
+    def _annotations(self, sample: dict, frames: List[str], idx: int, g2e: np.ndarray, l2e: np.ndarray):
         nusc, T = self.nusc, PLANNING['fut_steps']
         e2l = np.linalg.inv(l2e)
-        future = frames[idx + 1:idx + 1 + T]
+        future = frames[idx + 1 : idx + 1 + T]
         instances, boxes, labels = [], [], []
         fut_xy, fut_yaw, fut_mask = [], [], []
         for ann_tok in sample['anns']:
@@ -249,14 +299,26 @@ class NuScenesInfoBuilder:
             velo = np.nan_to_num(nusc.box_velocity(ann_tok), nan=0.0)
             velo_lidar = (e2l[:3, :3] @ g2e[:3, :3] @ velo)[:2]
             n_pts = int(ann['num_lidar_pts'])
-            instances.append(dict(
-                bbox_3d=[float(c_lidar[0]), float(c_lidar[1]), float(c_lidar[2]), l, w, h,  # gravity centre
-                         yaw_lidar],
-                bbox_label_3d=self.det_label_of[ann['category_name']],
-                bbox_label=self.det_label_of[ann['category_name']], velocity=velo_lidar.astype(np.float32).tolist(),
-                num_lidar_pts=n_pts, num_radar_pts=int(ann['num_radar_pts']),
-                bbox_3d_isvalid=bool(n_pts + int(ann['num_radar_pts']) > 0),
-                instance_token=ann['instance_token']))
+            instances.append(
+                dict(
+                    bbox_3d=[
+                        float(c_lidar[0]),
+                        float(c_lidar[1]),
+                        float(c_lidar[2]),
+                        l,
+                        w,
+                        h,  # gravity centre
+                        yaw_lidar,
+                    ],
+                    bbox_label_3d=self.det_label_of[ann['category_name']],
+                    bbox_label=self.det_label_of[ann['category_name']],
+                    velocity=velo_lidar.astype(np.float32).tolist(),
+                    num_lidar_pts=n_pts,
+                    num_radar_pts=int(ann['num_radar_pts']),
+                    bbox_3d_isvalid=bool(n_pts + int(ann['num_radar_pts']) > 0),
+                    instance_token=ann['instance_token'],
+                )
+            )
             boxes.append([c_ego[0], c_ego[1], c_ego[2], l, w, h, yaw_ego])
             labels.append(label)
             xy, yaws, mask = np.zeros((T, 2)), np.zeros(T), np.zeros(T)
@@ -279,12 +341,12 @@ class NuScenesInfoBuilder:
             plan_agent_labels=np.array(labels, np.int64).reshape(n),
             plan_agent_fut_trajs=np.array(fut_xy, np.float32).reshape(n, T, 2),
             plan_agent_fut_yaws=np.array(fut_yaw, np.float32).reshape(n, T),
-            plan_agent_fut_masks=np.array(fut_mask, np.float32).reshape(n, T))
+            plan_agent_fut_masks=np.array(fut_mask, np.float32).reshape(n, T),
+        )
         return instances, agents
 
     # -------------------------------------------------------------------- ego
-    def _ego_labels(self, scene: dict, frames: List[str], idx: int, lidar_sd: dict,
-                    g2e: np.ndarray) -> dict:
+    def _ego_labels(self, scene: dict, frames: List[str], idx: int, lidar_sd: dict, g2e: np.ndarray) -> dict:
         T, H, dt = PLANNING['fut_steps'], PLANNING['hist_steps'], PLANNING['plan_dt']
 
         def pos(tok):
@@ -296,9 +358,9 @@ class NuScenesInfoBuilder:
 
         fut, fut_lidar = np.zeros((T, 2)), np.zeros((T, 2))
         fut_mask = np.zeros(T, np.float32)
-        for k, tok in enumerate(frames[idx + 1:idx + 1 + T]):
+        for k, tok in enumerate(frames[idx + 1 : idx + 1 + T]):
             fut[k], fut_lidar[k], fut_mask[k] = pos(tok), lidar_pos(tok), 1
-        path_pts = np.array([pos(tok) for tok in frames[idx + 1:]]).reshape(-1, 2)
+        path_pts = np.array([pos(tok) for tok in frames[idx + 1 :]]).reshape(-1, 2)
         path, path_mask = resample_path(path_pts, PLANNING['path_points'], PLANNING['path_spacing'])
         hist_valid = np.array([idx - H + k >= 0 for k in range(H)])
         hist = np.zeros((H, 2))
@@ -310,15 +372,19 @@ class NuScenesInfoBuilder:
         n_valid = int(fut_mask.sum())
         target = fut[n_valid - 1] if n_valid else np.zeros(2)
         return dict(
-            ego_fut_trajs=fut.astype(np.float32), ego_fut_masks=fut_mask,
+            ego_fut_trajs=fut.astype(np.float32),
+            ego_fut_masks=fut_mask,
             ego_fut_lidar_trajs=fut_lidar.astype(np.float32),
-            ego_hist_trajs=hist.astype(np.float32), ego_hist_masks=hist_valid.astype(np.float32),
-            ego_status=status, can_bus=from_can,
-            command=nuscenes_command_from_offset(float(target[1])) if n_valid else
-            nuscenes_command_from_offset(0.0),
+            ego_hist_trajs=hist.astype(np.float32),
+            ego_hist_masks=hist_valid.astype(np.float32),
+            ego_status=status,
+            can_bus=from_can,
+            command=nuscenes_command_from_offset(float(target[1])) if n_valid else nuscenes_command_from_offset(0.0),
             target_point=target.astype(np.float32),
             meta_actions=derive_meta_actions(fut, fut_mask, float(status[0]), dt=dt),
-            ego_path=path, ego_path_masks=path_mask)
+            ego_path=path,
+            ego_path_masks=path_mask,
+        )
 
     def _ego_status(self, scene: dict, lidar_sd: dict):
         msgs, utimes = self.can.pose(scene['name'])
@@ -339,14 +405,20 @@ class NuScenesInfoBuilder:
                 break
             after.append(sd)
         chain = before + [lidar_sd] + after
-        status = status_from_poses([s['timestamp'] / 1e6 for s in chain],
-                                   [self._ego2global(s) for s in chain], len(before))
+        status = status_from_poses(
+            [s['timestamp'] / 1e6 for s in chain], [self._ego2global(s) for s in chain], len(before)
+        )
         return status, False
 
 
-def create_nuscenes_infos(root_path: str, out_dir: str, version: str = 'v1.0-trainval',
-                          max_sweeps: int = 10, info_prefix: str = 'nuscenes',
-                          skip_missing: bool = False) -> Dict[str, str]:
+def create_nuscenes_infos(
+    root_path: str,
+    out_dir: str,
+    version: str = 'v1.0-trainval',
+    max_sweeps: int = 10,
+    info_prefix: str = 'nuscenes',
+    skip_missing: bool = False,
+) -> Dict[str, str]:
     """Write ``<out_dir>/<info_prefix>_infos_<split>.pkl`` for every split of ``version``.
 
     Args:
@@ -362,6 +434,7 @@ def create_nuscenes_infos(root_path: str, out_dir: str, version: str = 'v1.0-tra
         dict: split name -> written pkl path.
     """
     from nuscenes.nuscenes import NuScenes
+
     split_names = split_scenes(version)
     check_tables(root_path, version)
     nusc = NuScenes(version=version, dataroot=root_path, verbose=False)
@@ -370,8 +443,7 @@ def create_nuscenes_infos(root_path: str, out_dir: str, version: str = 'v1.0-tra
     skipped = Counter()
     scene_split = {}
     for scene in nusc.scene:
-        scene_split[scene['token']] = next((k for k, v in split_names.items() if scene['name'] in v),
-                                           None)
+        scene_split[scene['token']] = next((k for k, v in split_names.items() if scene['name'] in v), None)
     print(f'Converting {len(nusc.sample)} samples of {version} from {root_path}')
     for sample in track_iter_progress(list(nusc.sample)):
         split = scene_split[sample['scene_token']]
@@ -384,10 +456,15 @@ def create_nuscenes_infos(root_path: str, out_dir: str, version: str = 'v1.0-tra
         info = builder.build(sample['token'])
         info['sample_idx'] = len(lists[split])
         lists[split].append(info)
-    metainfo = dict(dataset='nuscenes', version=version, info_version=INFO_VERSION,
-                    categories={c: i for i, c in enumerate(NUS_CLASSES)},
-                    instance_categories={c: i for i, c in enumerate(MMDET3D_NUS_CLASSES)}, cam_names=list(CAM_NAMES),
-                    planning=dict(PLANNING))
+    metainfo = dict(
+        dataset='nuscenes',
+        version=version,
+        info_version=INFO_VERSION,
+        categories={c: i for i, c in enumerate(NUS_CLASSES)},
+        instance_categories={c: i for i, c in enumerate(MMDET3D_NUS_CLASSES)},
+        cam_names=list(CAM_NAMES),
+        planning=dict(PLANNING),
+    )
     paths = {}
     for split, data_list in lists.items():
         path = osp.join(out_dir, f'{info_prefix}_infos_{split}.pkl')

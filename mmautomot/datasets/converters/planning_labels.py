@@ -3,6 +3,7 @@
 
 All outputs are in the planning frame of the current frame (x forward, y left, metres, radians).
 """
+
 from typing import Sequence, Tuple
 
 import numpy as np
@@ -91,8 +92,7 @@ def status_from_poses(times: Sequence[float], poses: Sequence[np.ndarray], cur: 
     return np.array([vel[cur, 0], acc[cur, 0], acc[cur, 1], yaw_rate[cur]], np.float32)
 
 
-def status_from_can(pose_msgs: list, utimes: np.ndarray, timestamp_us: int,
-                    max_gap_us: int = 500_000):
+def status_from_can(pose_msgs: list, utimes: np.ndarray, timestamp_us: int, max_gap_us: int = 500_000):
     """Ego status from the CAN bus ``pose`` message closest before ``timestamp_us``.
 
     Returns:

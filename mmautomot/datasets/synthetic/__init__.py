@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """A built-in synthetic dataset in the nuScenes v1.0 schema (see :func:`make_synthetic_nuscenes`)."""
+
 from .generator import SyntheticNuScenesConfig, make_synthetic_nuscenes
 from .render import box_corners, render_camera
 from .scenario import build_scene
@@ -8,6 +9,13 @@ from .tables import scene_names
 from .world import RoadGrid
 
 __all__ = [
-    'SyntheticNuScenesConfig', 'make_synthetic_nuscenes', 'render_camera', 'box_corners', 'build_scene',
-    'CAM_NAMES', 'camera_rig', 'scene_names', 'RoadGrid'
+    'SyntheticNuScenesConfig',
+    'make_synthetic_nuscenes',
+    'render_camera',
+    'box_corners',
+    'build_scene',
+    'CAM_NAMES',
+    'camera_rig',
+    'scene_names',
+    'RoadGrid',
 ]

@@ -6,6 +6,7 @@ Both sensors see the same geometry: the ground plane (grass, sidewalks, roads, l
 the projected ground polygons and the visible box faces back to front (painter's algorithm);
 the LiDAR intersects every ray with the ground and the boxes and keeps the nearest hit.
 """
+
 from typing import List, Sequence, Tuple
 
 import cv2
@@ -17,10 +18,14 @@ from .sensors import LIDAR_ELEVATIONS, LIDAR_RANGE
 from .world import GRASS, MARKING_WHITE, MARKING_YELLOW, ROAD, SIDEWALK, RoadGrid
 
 SKY = (235, 206, 150)
-SURFACE_COLORS = {GRASS: (70, 130, 80), SIDEWALK: (165, 170, 175), ROAD: (85, 85, 85),
-                  MARKING_WHITE: (240, 240, 240), MARKING_YELLOW: (40, 200, 230)}
-SURFACE_INTENSITY = {GRASS: 4.0, SIDEWALK: 18.0, ROAD: 9.0, MARKING_WHITE: 70.0,
-                     MARKING_YELLOW: 60.0}
+SURFACE_COLORS = {
+    GRASS: (70, 130, 80),
+    SIDEWALK: (165, 170, 175),
+    ROAD: (85, 85, 85),
+    MARKING_WHITE: (240, 240, 240),
+    MARKING_YELLOW: (40, 200, 230),
+}
+SURFACE_INTENSITY = {GRASS: 4.0, SIDEWALK: 18.0, ROAD: 9.0, MARKING_WHITE: 70.0, MARKING_YELLOW: 60.0}
 # box faces as corner indices (corners: bottom 0-3 counter-clockwise seen from above, top 4-7)
 _FACES = ((4, 5, 6, 7), (0, 1, 5, 4), (1, 2, 6, 5), (2, 3, 7, 6), (3, 0, 4, 7), (0, 3, 2, 1))
 _NEAR = 0.1
@@ -67,14 +72,20 @@ def _visible(cam_pts: np.ndarray, k: np.ndarray, w: int, h: int) -> np.ndarray:
     front = z >= _NEAR
     uv = (cam_pts @ k.T)[..., :2] / np.maximum(z, _NEAR)[..., None]
     # a polygon entirely in front of the camera but entirely off one image side is invisible
-    off = ((uv[..., 0] < 0).all(-1) | (uv[..., 0] > w).all(-1) | (uv[..., 1] < 0).all(-1) |
-           (uv[..., 1] > h).all(-1)) & front.all(-1)
+    off = (
+        (uv[..., 0] < 0).all(-1) | (uv[..., 0] > w).all(-1) | (uv[..., 1] < 0).all(-1) | (uv[..., 1] > h).all(-1)
+    ) & front.all(-1)
     return front.any(-1) & ~off
 
 
-def render_camera(grid: RoadGrid, boxes: List[Tuple[np.ndarray, tuple]], cam2global: np.ndarray,
-                  intrinsic: np.ndarray, image_size: Tuple[int, int], view_range: float = 120.0
-                  ) -> np.ndarray:
+def render_camera(
+    grid: RoadGrid,
+    boxes: List[Tuple[np.ndarray, tuple]],
+    cam2global: np.ndarray,
+    intrinsic: np.ndarray,
+    image_size: Tuple[int, int],
+    view_range: float = 120.0,
+) -> np.ndarray:
     """Render one camera image.
 
     Args:
@@ -95,7 +106,7 @@ def render_camera(grid: RoadGrid, boxes: List[Tuple[np.ndarray, tuple]], cam2glo
     r, t = g2c[:3, :3], g2c[:3, 3]
     cam_pos = cam2global[:3, 3]
     surf, quads = grid.ground_polygons(cam_pos[:2], view_range)
-    quads = np.concatenate([quads, np.zeros(quads.shape[:2] + (1, ))], axis=2) @ r.T + t
+    quads = np.concatenate([quads, np.zeros(quads.shape[:2] + (1,))], axis=2) @ r.T + t
     for s_id, q in zip(surf[_visible(quads, intrinsic, w, h)], quads[_visible(quads, intrinsic, w, h)]):
         _fill(img, q, intrinsic, SURFACE_COLORS[int(s_id)])
     if not boxes:
@@ -128,9 +139,14 @@ def lidar_rays(azimuth_step_deg: float) -> Tuple[np.ndarray, np.ndarray]:
     return dirs.reshape(-1, 3), rings.reshape(-1)
 
 
-def cast_lidar(grid: RoadGrid, boxes: np.ndarray, box_intensity: np.ndarray, lidar2global: np.ndarray,
-               rays: Tuple[np.ndarray, np.ndarray], rng: np.random.Generator
-               ) -> Tuple[np.ndarray, np.ndarray]:
+def cast_lidar(
+    grid: RoadGrid,
+    boxes: np.ndarray,
+    box_intensity: np.ndarray,
+    lidar2global: np.ndarray,
+    rays: Tuple[np.ndarray, np.ndarray],
+    rng: np.random.Generator,
+) -> Tuple[np.ndarray, np.ndarray]:
     """Cast LiDAR rays against the ground plane and the boxes.
 
     Args:

@@ -5,12 +5,12 @@ Ego frame: x forward, y left, z up, origin at the rear axle on the ground. ``LID
 yawed by -90 degrees as in nuScenes (sensor x points right, y forward). Cameras use the OpenCV frame
 (x right, y down, z forward); intrinsics are the nuScenes ones (1600 x 900) scaled to the image size.
 """
+
 from typing import Dict, Tuple
 
 import numpy as np
 
-CAM_NAMES = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT',
-             'CAM_BACK_RIGHT')
+CAM_NAMES = ('CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT')
 # name: (translation in the ego frame, yaw in degrees, focal length at 1600 px width)
 _CAMS = {
     'CAM_FRONT': ((1.70, 0.016, 1.511), 0.0, 1266.4),
@@ -35,6 +35,7 @@ def rot_z(yaw: float) -> np.ndarray:
 def quat_from_matrix(r: np.ndarray) -> list:
     """Unit quaternion [w, x, y, z] (nuScenes order) of a rotation matrix."""
     from pyquaternion import Quaternion
+
     q = Quaternion(matrix=r, atol=1e-6)
     q = q if q.w >= 0 else -q
     return [float(q.w), float(q.x), float(q.y), float(q.z)]
@@ -64,11 +65,9 @@ def camera_rig(image_size: Tuple[int, int]) -> Dict[str, dict]:
         xyz, yaw_deg, f = _CAMS[name]
         # a slight downward pitch (1 degree) as on the real car
         pitch = np.radians(-1.0)
-        r_pitch = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch),
-                                                                               np.cos(pitch)]])
+        r_pitch = np.array([[1, 0, 0], [0, np.cos(pitch), -np.sin(pitch)], [0, np.sin(pitch), np.cos(pitch)]])
         r = rot_z(np.radians(yaw_deg)) @ _CAM_BASE @ r_pitch
-        k = np.array([[f * scale, 0.0, w / 2.0 + 0.5], [0.0, f * scale, h / 2.0 + 0.5],
-                      [0.0, 0.0, 1.0]])
+        k = np.array([[f * scale, 0.0, w / 2.0 + 0.5], [0.0, f * scale, h / 2.0 + 0.5], [0.0, 0.0, 1.0]])
         rig[name] = dict(cam2ego=make_pose(xyz, r), intrinsic=k)
     return rig
 

@@ -7,6 +7,7 @@ they keep a desired speed, slow down before junction arcs, keep a time gap to an
 (vehicles, crossing pedestrians) and wait at a junction's entry while a vehicle from another road is
 inside it. Pedestrians walk their paths at constant speed and do not yield. Static objects stay put.
 """
+
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
@@ -38,6 +39,7 @@ class Agent:
         front (float): distance from the reference point to the front, metres (default l/2).
         color (tuple): BGR render colour.
     """
+
     kind: str
     category: str
     wlh: Tuple[float, float, float]
@@ -60,6 +62,7 @@ class Agent:
 class Trajectories:
     """Simulated states at times ``t`` (T,): ``xy`` (T, A, 2), ``yaw`` (T, A), ``speed`` (T, A),
     ``acc`` (T, A) longitudinal acceleration. Positions are the agents' reference points."""
+
     t: np.ndarray
     xy: np.ndarray
     yaw: np.ndarray
@@ -106,11 +109,11 @@ def _speed_limit(path: Polyline, s: float, v_des: float) -> float:
 
 
 def _idm(v: float, v_des: float, gap: float, dv: float) -> float:
-    free = A_MAX * (1 - (v / v_des)**4) if v_des > 0.1 else -B_COMF * min(v, 1.0)
+    free = A_MAX * (1 - (v / v_des) ** 4) if v_des > 0.1 else -B_COMF * min(v, 1.0)
     if not np.isfinite(gap):
         return free
     s_star = S0 + max(0.0, v * TIME_GAP + v * dv / (2 * np.sqrt(A_MAX * B_COMF)))
-    return free - A_MAX * (s_star / max(gap, 0.1))**2
+    return free - A_MAX * (s_star / max(gap, 0.1)) ** 2
 
 
 def simulate(agents: List[Agent], t: np.ndarray, junction_xy: np.ndarray) -> Trajectories:
@@ -169,8 +172,9 @@ def simulate(agents: List[Agent], t: np.ndarray, junction_xy: np.ndarray) -> Tra
     return Trajectories(t=t, xy=xy, yaw=yaw, speed=speed, acc=acc)
 
 
-def _gap(i: int, agents: List[Agent], s: np.ndarray, v: np.ndarray, xy: np.ndarray,
-         yaw: np.ndarray, holders: dict) -> Tuple[float, float, Optional[int]]:
+def _gap(
+    i: int, agents: List[Agent], s: np.ndarray, v: np.ndarray, xy: np.ndarray, yaw: np.ndarray, holders: dict
+) -> Tuple[float, float, Optional[int]]:
     """Free distance from agent ``i``'s front to the nearest obstacle on its path, the closing speed
     and what the obstacle is (agent index, ``-1 - junction id`` or None for the path end)."""
     a = agents[i]

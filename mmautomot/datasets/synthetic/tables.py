@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The fixed nuScenes v1.0 tables (category, attribute, visibility, sensor) and token helpers."""
+
 import hashlib
 from typing import List
 
@@ -33,18 +34,19 @@ CATEGORIES = (
 ATTRIBUTES = (
     ('vehicle.moving', 'Vehicle is moving.'),
     ('vehicle.stopped', 'Vehicle, with a driver/rider in/on it, is currently stationary.'),
-    ('vehicle.parked', 'Vehicle is stationary (usually for longer duration) with no immediate intent '
-     'to move.'),
+    ('vehicle.parked', 'Vehicle is stationary (usually for longer duration) with no immediate intent to move.'),
     ('cycle.with_rider', 'There is a rider on the bicycle or motorcycle.'),
     ('cycle.without_rider', 'There is NO rider on the bicycle or motorcycle.'),
     ('pedestrian.sitting_lying_down', 'The human is sitting or lying down.'),
     ('pedestrian.standing', 'The human is standing.'),
     ('pedestrian.moving', 'The human is moving.'),
 )
-VISIBILITIES = (('1', 'v0-40', 'visibility of whole object is between 0 and 40%'),
-                ('2', 'v40-60', 'visibility of whole object is between 40 and 60%'),
-                ('3', 'v60-80', 'visibility of whole object is between 60 and 80%'),
-                ('4', 'v80-100', 'visibility of whole object is between 80 and 100%'))
+VISIBILITIES = (
+    ('1', 'v0-40', 'visibility of whole object is between 0 and 40%'),
+    ('2', 'v40-60', 'visibility of whole object is between 40 and 60%'),
+    ('3', 'v60-80', 'visibility of whole object is between 60 and 80%'),
+    ('4', 'v80-100', 'visibility of whole object is between 80 and 100%'),
+)
 
 
 def token(*parts) -> str:
@@ -57,8 +59,9 @@ def static_tables(seed: int, cam_names, lidar_name: str = 'LIDAR_TOP') -> dict:
         category=[dict(token=token(seed, 'category', n), name=n, description=d) for n, d in CATEGORIES],
         attribute=[dict(token=token(seed, 'attribute', n), name=n, description=d) for n, d in ATTRIBUTES],
         visibility=[dict(token=t, level=lv, description=d) for t, lv, d in VISIBILITIES],
-        sensor=[dict(token=token(seed, 'sensor', c), channel=c, modality='camera') for c in cam_names] +
-        [dict(token=token(seed, 'sensor', lidar_name), channel=lidar_name, modality='lidar')])
+        sensor=[dict(token=token(seed, 'sensor', c), channel=c, modality='camera') for c in cam_names]
+        + [dict(token=token(seed, 'sensor', lidar_name), channel=lidar_name, modality='lidar')],
+    )
 
 
 def scene_names(version: str, num_scenes: int) -> List[str]:
@@ -71,21 +74,40 @@ def scene_names(version: str, num_scenes: int) -> List[str]:
     if version == 'v1.0-mini':
         train, val = list(splits.mini_train), list(splits.mini_val)
     elif version == 'v1.0-trainval':
-        no_can = {161, 162, 163, 164, 165, 166, 167, 168, 170, 171, 172, 173, 174, 175, 176, 309, 310,
-                  311, 312, 313, 314}
+        no_can = {
+            161,
+            162,
+            163,
+            164,
+            165,
+            166,
+            167,
+            168,
+            170,
+            171,
+            172,
+            173,
+            174,
+            175,
+            176,
+            309,
+            310,
+            311,
+            312,
+            313,
+            314,
+        }
         train = [s for s in splits.train if int(s[-4:]) not in no_can]
         val = [s for s in splits.val if int(s[-4:]) not in no_can]
     elif version == 'v1.0-test':
         train, val = list(splits.test), []
     else:
-        raise ValueError(f'unknown nuScenes version {version!r}; expected v1.0-mini, v1.0-trainval '
-                         'or v1.0-test')
+        raise ValueError(f'unknown nuScenes version {version!r}; expected v1.0-mini, v1.0-trainval or v1.0-test')
     names, val_names = [], set(val)
     for i in range(num_scenes):
         pool = val if (i % 5 == 4 and val) or not train else train
         if not pool:
-            raise ValueError(f'{version} has only {len(names)} official scene names, '
-                             f'asked for {num_scenes} scenes')
+            raise ValueError(f'{version} has only {len(names)} official scene names, asked for {num_scenes} scenes')
         names.append(pool.pop(0))
     if num_scenes >= 2 and val and not val_names.intersection(names):
         names[-1] = val[0]  # keep a validation scene in small datasets

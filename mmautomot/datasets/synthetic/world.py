@@ -6,6 +6,7 @@ PNG (0.1 m / pixel, row 0 = north edge) lines up with nuScenes' ``MapMask`` conv
 on the right. Each road has, from its centre line outwards: one 3.5 m lane per direction, a 2.5 m
 parking strip and a 3 m sidewalk.
 """
+
 from typing import List, Sequence, Tuple
 
 import cv2
@@ -81,12 +82,21 @@ class RoadGrid:
     def next_nodes(self, prev: Tuple[int, int], cur: Tuple[int, int]) -> dict:
         """Reachable junctions after ``cur`` coming from ``prev``: ``{'left'|'straight'|'right': node}``."""
         d = np.subtract(cur, prev)
-        options = dict(straight=tuple(np.add(cur, d)), left=tuple(np.add(cur, (-d[1], d[0]))),
-                       right=tuple(np.add(cur, (d[1], -d[0]))))
+        options = dict(
+            straight=tuple(np.add(cur, d)),
+            left=tuple(np.add(cur, (-d[1], d[0]))),
+            right=tuple(np.add(cur, (d[1], -d[0]))),
+        )
         return {k: v for k, v in options.items() if self.inside(v)}
 
-    def random_route(self, rng: np.random.Generator, start: Tuple[int, int], first: Tuple[int, int],
-                     turns: Sequence[str] = (), min_len: float = 300.0) -> List[Tuple[int, int]]:
+    def random_route(
+        self,
+        rng: np.random.Generator,
+        start: Tuple[int, int],
+        first: Tuple[int, int],
+        turns: Sequence[str] = (),
+        min_len: float = 300.0,
+    ) -> List[Tuple[int, int]]:
         """A junction sequence starting ``start -> first``; forced ``turns`` first, then random ones."""
         route = [tuple(start), tuple(first)]
         turns = list(turns)
@@ -159,8 +169,7 @@ class RoadGrid:
         c = np.asarray(center, dtype=np.float64)[:2]
         keep = np.linalg.norm(self._quad_c - c, axis=1) - self._quad_r < radius
         grass = c + radius * np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]])
-        return (np.concatenate([[GRASS], self._surf[keep]]),
-                np.concatenate([grass[None], self._quads[keep]]))
+        return (np.concatenate([[GRASS], self._surf[keep]]), np.concatenate([grass[None], self._quads[keep]]))
 
     def _all_quads(self) -> List[Tuple[int, np.ndarray]]:
         out = []
@@ -220,5 +229,3 @@ def _rect(a: np.ndarray, b: np.ndarray, lat0: float, lat1: float, extend: float 
     n = _left(d)
     a, b = a - d * extend, b + d * extend
     return np.array([a + n * lat0, b + n * lat0, b + n * lat1, a + n * lat1])
-
-

@@ -5,6 +5,11 @@ from .loading_points import LoadPointsInEgoFrame
 from .planning_targets import BuildPlanningTargets, command_words
 
 __all__ = [
-    'LoadFrontCamHistory', 'LoadMultiViewImages', 'LoadPointsInEgoFrame', 'BuildPlanningTargets',
-    'PackDrivingInputs', 'load_rgb_image', 'command_words'
+    'LoadFrontCamHistory',
+    'LoadMultiViewImages',
+    'LoadPointsInEgoFrame',
+    'BuildPlanningTargets',
+    'PackDrivingInputs',
+    'load_rgb_image',
+    'command_words',
 ]

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Pack a pipeline result into model inputs and a :class:`DrivingDataSample`."""
+
 from typing import Sequence
 
 import numpy as np
@@ -20,12 +21,38 @@ INPUT_KEYS = {
     'command': torch.int64,
 }
 IMAGE_KEYS = ('img_hist', 'imgs')
-GT_KEYS = ('gt_ego_fut_trajs', 'gt_ego_fut_masks', 'gt_ego_path', 'gt_ego_path_masks',
-           'gt_meta_actions', 'gt_agent_boxes', 'gt_agent_labels', 'gt_agent_fut_trajs',
-           'gt_agent_fut_yaws', 'gt_agent_fut_masks', 'gt_ego_fut_lidar_trajs')
-META_KEYS = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'lidar2ego',
-             'ego2global', 'cam2ego', 'cam_intrinsics', 'img_shape', 'ori_img_shape', 'prompt',
-             'command', 'plan_dt', 'path_spacing', 'can_bus')
+GT_KEYS = (
+    'gt_ego_fut_trajs',
+    'gt_ego_fut_masks',
+    'gt_ego_path',
+    'gt_ego_path_masks',
+    'gt_meta_actions',
+    'gt_agent_boxes',
+    'gt_agent_labels',
+    'gt_agent_fut_trajs',
+    'gt_agent_fut_yaws',
+    'gt_agent_fut_masks',
+    'gt_ego_fut_lidar_trajs',
+)
+META_KEYS = (
+    'sample_idx',
+    'token',
+    'scene_token',
+    'timestamp',
+    'dataset',
+    'cam_names',
+    'lidar2ego',
+    'ego2global',
+    'cam2ego',
+    'cam_intrinsics',
+    'img_shape',
+    'ori_img_shape',
+    'prompt',
+    'command',
+    'plan_dt',
+    'path_spacing',
+    'can_bus',
+)
 
 
 @TRANSFORMS.register_module()
@@ -55,12 +82,12 @@ class PackDrivingInputs(BaseTransform):
             value = np.asarray(results[key])
             if key in IMAGE_KEYS:
                 if value.ndim != 4 or value.shape[-1] != 3:
-                    raise ValueError(f'sample {results.get("token")!r}: {key!r} must be '
-                                     f'(N, H, W, 3), got {value.shape}')
+                    raise ValueError(
+                        f'sample {results.get("token")!r}: {key!r} must be (N, H, W, 3), got {value.shape}'
+                    )
                 value = value.transpose(0, 3, 1, 2)
             inputs[key] = torch.from_numpy(np.array(value, order='C')).to(dtype)  # keeps 0-d
-        sample = DrivingDataSample(
-            metainfo={k: results[k] for k in self.meta_keys if k in results})
+        sample = DrivingDataSample(metainfo={k: results[k] for k in self.meta_keys if k in results})
         for key in GT_KEYS:
             if key in results:
                 sample.set_field(torch.from_numpy(np.array(results[key], order='C')), key)

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Camera loading: the front-camera history for the understanding expert and the current views."""
+
 from typing import Optional, Sequence, Tuple
 
 import mmcv
@@ -10,11 +11,13 @@ from mmengine.fileio import get
 from mmautomot.registry import TRANSFORMS
 
 
-def load_rgb_image(path: str,
-                   token: str,
-                   size: Optional[Tuple[int, int]] = None,
-                   interpolation: str = 'bilinear',
-                   backend_args: Optional[dict] = None) -> Tuple[np.ndarray, Tuple[int, int]]:
+def load_rgb_image(
+    path: str,
+    token: str,
+    size: Optional[Tuple[int, int]] = None,
+    interpolation: str = 'bilinear',
+    backend_args: Optional[dict] = None,
+) -> Tuple[np.ndarray, Tuple[int, int]]:
     """Read one image as RGB uint8 and optionally resize it.
 
     Args:
@@ -38,8 +41,7 @@ def load_rgb_image(path: str,
     # decode as BGR (mmcv's RGB path crashes in cvtColor on undecodable bytes), then convert
     img = mmcv.imfrombytes(img_bytes, flag='color', channel_order='bgr', backend='cv2')
     if img is None or img.ndim != 3 or img.size == 0:
-        raise ValueError(f'sample {token!r}: image file {path!r} is corrupt or not an image '
-                         f'({len(img_bytes)} bytes)')
+        raise ValueError(f'sample {token!r}: image file {path!r} is corrupt or not an image ({len(img_bytes)} bytes)')
     img = mmcv.bgr2rgb(img)
     orig_hw = img.shape[:2]
     if size is not None and (img.shape[1], img.shape[0]) != tuple(size):
@@ -67,11 +69,13 @@ class LoadFrontCamHistory(BaseTransform):
         backend_args (dict, optional): mmengine file backend arguments. Defaults to None.
     """
 
-    def __init__(self,
-                 num_frames: Optional[int] = 4,
-                 img_size: Optional[Tuple[int, int]] = (512, 256),
-                 interpolation: str = 'bilinear',
-                 backend_args: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        num_frames: Optional[int] = 4,
+        img_size: Optional[Tuple[int, int]] = (512, 256),
+        interpolation: str = 'bilinear',
+        backend_args: Optional[dict] = None,
+    ) -> None:
         if num_frames is not None and num_frames < 1:
             raise ValueError(f'num_frames must be >= 1 or None, got {num_frames}')
         self.num_frames = num_frames
@@ -86,24 +90,23 @@ class LoadFrontCamHistory(BaseTransform):
             raise KeyError(f"sample {token!r}: 'cam_front_hist' is missing or empty")
         frames = list(frames)
         if self.num_frames is not None:
-            frames = frames[-self.num_frames:]
+            frames = frames[-self.num_frames :]
             frames = [frames[0]] * (self.num_frames - len(frames)) + frames
         imgs = [
-            load_rgb_image(f['img_path'], token, self.img_size, self.interpolation,
-                           self.backend_args)[0] for f in frames
+            load_rgb_image(f['img_path'], token, self.img_size, self.interpolation, self.backend_args)[0]
+            for f in frames
         ]
         shapes = {img.shape for img in imgs}
         if len(shapes) > 1:
-            raise ValueError(f'sample {token!r}: front-camera history frames differ in size '
-                             f'{sorted(shapes)}; set img_size')
+            raise ValueError(
+                f'sample {token!r}: front-camera history frames differ in size {sorted(shapes)}; set img_size'
+            )
         results['img_hist'] = np.stack(imgs)
-        results['img_hist_timestamps'] = np.array([f.get('timestamp', np.nan) for f in frames],
-                                                  dtype=np.float64)
+        results['img_hist_timestamps'] = np.array([f.get('timestamp', np.nan) for f in frames], dtype=np.float64)
         return results
 
     def __repr__(self) -> str:
-        return (f'{type(self).__name__}(num_frames={self.num_frames}, '
-                f'img_size={self.img_size})')
+        return f'{type(self).__name__}(num_frames={self.num_frames}, img_size={self.img_size})'
 
 
 @TRANSFORMS.register_module()
@@ -126,11 +129,13 @@ class LoadMultiViewImages(BaseTransform):
         backend_args (dict, optional): mmengine file backend arguments. Defaults to None.
     """
 
-    def __init__(self,
-                 cam_names: Optional[Sequence[str]] = None,
-                 img_size: Optional[Tuple[int, int]] = None,
-                 interpolation: str = 'bilinear',
-                 backend_args: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        cam_names: Optional[Sequence[str]] = None,
+        img_size: Optional[Tuple[int, int]] = None,
+        interpolation: str = 'bilinear',
+        backend_args: Optional[dict] = None,
+    ) -> None:
         self.cam_names = list(cam_names) if cam_names is not None else None
         self.img_size = tuple(img_size) if img_size is not None else None
         self.interpolation = interpolation
@@ -144,13 +149,11 @@ class LoadMultiViewImages(BaseTransform):
         names = self.cam_names if self.cam_names is not None else list(cams)
         absent = [n for n in names if n not in cams]
         if absent:
-            raise KeyError(f'sample {token!r}: cameras {absent} not in the info '
-                           f'(has {sorted(cams)})')
+            raise KeyError(f'sample {token!r}: cameras {absent} not in the info (has {sorted(cams)})')
         imgs, intrinsics, cam2ego, ori_shapes = [], [], [], []
         for name in names:
             cam = cams[name]
-            img, (h0, w0) = load_rgb_image(cam['img_path'], token, self.img_size,
-                                           self.interpolation, self.backend_args)
+            img, (h0, w0) = load_rgb_image(cam['img_path'], token, self.img_size, self.interpolation, self.backend_args)
             scale = np.diag([img.shape[1] / w0, img.shape[0] / h0, 1.0])
             intrinsics.append(scale @ np.asarray(cam['cam2img'], dtype=np.float64)[:3, :3])
             cam2ego.append(np.asarray(cam['cam2ego'], dtype=np.float64))
@@ -158,8 +161,7 @@ class LoadMultiViewImages(BaseTransform):
             ori_shapes.append((h0, w0))
         shapes = {img.shape for img in imgs}
         if len(shapes) > 1:
-            raise ValueError(f'sample {token!r}: camera images differ in size {sorted(shapes)}; '
-                             'set img_size')
+            raise ValueError(f'sample {token!r}: camera images differ in size {sorted(shapes)}; set img_size')
         results['imgs'] = np.stack(imgs)
         results['cam_names'] = names
         results['cam2ego'] = np.stack(cam2ego).astype(np.float32)
@@ -169,5 +171,4 @@ class LoadMultiViewImages(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (f'{type(self).__name__}(cam_names={self.cam_names}, '
-                f'img_size={self.img_size})')
+        return f'{type(self).__name__}(cam_names={self.cam_names}, img_size={self.img_size})'

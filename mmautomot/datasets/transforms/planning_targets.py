@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Planning targets and the understanding-expert prompt of one sample."""
+
 from typing import Dict, Optional
 
 import numpy as np
@@ -8,20 +9,20 @@ from mmcv.transforms import BaseTransform
 from mmautomot.registry import TRANSFORMS
 from mmautomot.structures import COMMANDS
 
-DEFAULT_SYSTEM_PROMPT = ('You are the driver of an autonomous vehicle. The images are the most '
-                         'recent front-camera frames, oldest first.')
-DEFAULT_PROMPT_TEMPLATE = ('{system_prompt}\nNavigation command: {command}.\n'
-                           'Current speed: {speed:.1f} m/s.')
+DEFAULT_SYSTEM_PROMPT = (
+    'You are the driver of an autonomous vehicle. The images are the most recent front-camera frames, oldest first.'
+)
+DEFAULT_PROMPT_TEMPLATE = '{system_prompt}\nNavigation command: {command}.\nCurrent speed: {speed:.1f} m/s.'
 
 #: info key -> (sample field, dtype, trailing shape); ``T`` is the future length of the info.
 GT_FIELDS = {
     'ego_fut_trajs': ('gt_ego_fut_trajs', np.float32, (-1, 2)),
-    'ego_fut_masks': ('gt_ego_fut_masks', np.float32, (-1, )),
+    'ego_fut_masks': ('gt_ego_fut_masks', np.float32, (-1,)),
     'ego_path': ('gt_ego_path', np.float32, (-1, 2)),
-    'ego_path_masks': ('gt_ego_path_masks', np.float32, (-1, )),
+    'ego_path_masks': ('gt_ego_path_masks', np.float32, (-1,)),
     'meta_actions': ('gt_meta_actions', np.int64, (-1, 2)),
     'plan_agent_boxes': ('gt_agent_boxes', np.float32, (-1, 7)),
-    'plan_agent_labels': ('gt_agent_labels', np.int64, (-1, )),
+    'plan_agent_labels': ('gt_agent_labels', np.int64, (-1,)),
     'plan_agent_fut_trajs': ('gt_agent_fut_trajs', np.float32, (-1, 'T', 2)),
     'plan_agent_fut_yaws': ('gt_agent_fut_yaws', np.float32, (-1, 'T')),
     'plan_agent_fut_masks': ('gt_agent_fut_masks', np.float32, (-1, 'T')),
@@ -33,9 +34,9 @@ OPTIONAL_GT_FIELDS = {
 }
 #: ego inputs of the planners: info key -> (dtype, shape)
 EGO_INPUTS = {
-    'ego_status': (np.float32, (4, )),
+    'ego_status': (np.float32, (4,)),
     'ego_hist_trajs': (np.float32, (-1, 2)),
-    'target_point': (np.float32, (2, )),
+    'target_point': (np.float32, (2,)),
 }
 
 
@@ -79,12 +80,14 @@ class BuildPlanningTargets(BaseTransform):
             CARLA target points come from the route planner and are legitimate inputs. Defaults to True.
     """
 
-    def __init__(self,
-                 gt_keys: Optional[tuple] = None,
-                 system_prompt: str = DEFAULT_SYSTEM_PROMPT,
-                 prompt_template: str = DEFAULT_PROMPT_TEMPLATE,
-                 with_prompt: bool = True,
-                 use_target_point: bool = True) -> None:
+    def __init__(
+        self,
+        gt_keys: Optional[tuple] = None,
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        prompt_template: str = DEFAULT_PROMPT_TEMPLATE,
+        with_prompt: bool = True,
+        use_target_point: bool = True,
+    ) -> None:
         gt_keys = tuple(GT_FIELDS) if gt_keys is None else tuple(gt_keys)
         unknown = [k for k in gt_keys if k not in GT_FIELDS]
         if unknown:
@@ -114,15 +117,13 @@ class BuildPlanningTargets(BaseTransform):
             try:
                 out[field] = value.reshape(shape)
             except ValueError as err:
-                raise ValueError(f'sample {token!r}: {key!r} of shape {value.shape} does not fit '
-                                 f'{shape}') from err
+                raise ValueError(f'sample {token!r}: {key!r} of shape {value.shape} does not fit {shape}') from err
         for key, (dtype, shape) in EGO_INPUTS.items():
             value = self._get(results, key, token).astype(dtype)
             try:
                 results[key] = value.reshape(shape)
             except ValueError as err:
-                raise ValueError(f'sample {token!r}: {key!r} of shape {value.shape} does not fit '
-                                 f'{shape}') from err
+                raise ValueError(f'sample {token!r}: {key!r} of shape {value.shape} does not fit {shape}') from err
         if not self.use_target_point:
             results['target_point'] = np.zeros(2, np.float32)
         results['command'] = int(self._get(results, 'command', token))
@@ -131,17 +132,19 @@ class BuildPlanningTargets(BaseTransform):
         if 'lidar2ego' not in results and lidar2ego is not None:  # for the metric's reference point
             results['lidar2ego'] = np.asarray(lidar2ego, np.float32)
         if self.with_prompt:
-            n_frames = len(results['img_hist']) if 'img_hist' in results else len(
-                results.get('cam_front_hist', ()))
+            n_frames = len(results['img_hist']) if 'img_hist' in results else len(results.get('cam_front_hist', ()))
             results['prompt'] = self.prompt_template.format(
                 system_prompt=self.system_prompt,
                 command=command_words(results['command']),
                 speed=float(results['ego_status'][0]),
                 target_x=float(results['target_point'][0]),
                 target_y=float(results['target_point'][1]),
-                num_frames=n_frames)
+                num_frames=n_frames,
+            )
         return results
 
     def __repr__(self) -> str:
-        return (f'{type(self).__name__}(gt_keys={self.gt_keys}, with_prompt={self.with_prompt}, '
-                f'use_target_point={self.use_target_point})')
+        return (
+            f'{type(self).__name__}(gt_keys={self.gt_keys}, with_prompt={self.with_prompt}, '
+            f'use_target_point={self.use_target_point})'
+        )

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Log how many bad samples the training dataset skipped (``on_bad_sample='skip'``)."""
+
 import logging
 
 from mmengine.hooks import Hook
@@ -21,11 +22,15 @@ class BadSampleHook(Hook):
 
     def _report(self, runner, when: str) -> None:
         from mmautomot.datasets.bad_samples import unwrap_dataset
+
         dataset = unwrap_dataset(getattr(runner.train_dataloader, 'dataset', None))
         total = getattr(dataset, 'num_skipped', 0)
         if total and (total != self._reported or when.startswith('end of epoch')):
-            runner.logger.log(logging.WARNING, f'{when}: {total - self._reported} bad training samples '
-                              f'skipped ({total} in total so far; on_bad_sample=\'skip\')')
+            runner.logger.log(
+                logging.WARNING,
+                f'{when}: {total - self._reported} bad training samples '
+                f"skipped ({total} in total so far; on_bad_sample='skip')",
+            )
         self._reported = total
         runner.message_hub.update_info('bad_samples/train_count', total)
 

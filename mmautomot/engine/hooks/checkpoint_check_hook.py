@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Refuse a checkpoint that does not fit the model when testing, resuming or loading (``load_from``)."""
+
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
@@ -39,13 +40,14 @@ class CheckpointCheckHook(Hook):
             return
         state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, dict) else None
         if not isinstance(state, dict):
-            raise TypeError(f'CheckpointCheckHook: the checkpoint holds a {type(state).__name__}, '
-                            'not a state dict')
+            raise TypeError(f'CheckpointCheckHook: the checkpoint holds a {type(state).__name__}, not a state dict')
         resume = bool(getattr(runner, '_resume', False))
         source = getattr(runner, '_load_from', None) or '<auto-resume checkpoint>'
         strict = resume or not self.partial_load_from
-        report = check_state_dict_fits(model, strip_prefixes(state), str(source), strict=strict,
-                                       what='resume' if resume else 'load_from')
+        report = check_state_dict_fits(
+            model, strip_prefixes(state), str(source), strict=strict, what='resume' if resume else 'load_from'
+        )
         if not report.ok:
-            runner.logger.warning(f'CheckpointCheckHook: partial load_from of {source!r} '
-                                  f'(partial_load_from=True): {report.describe()}')
+            runner.logger.warning(
+                f'CheckpointCheckHook: partial load_from of {source!r} (partial_load_from=True): {report.describe()}'
+            )

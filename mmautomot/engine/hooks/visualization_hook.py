@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Draw planning samples during validation and testing through the runner's visualizer."""
+
 import os
 import os.path as osp
 import re
@@ -34,13 +35,14 @@ class PlanningVisualizationHook(Hook):
         max_samples (int): samples drawn per validation / test run and process. Defaults to 8.
         interval (int): draw every ``interval``-th iteration's batch. Defaults to 1.
     """
+
     priority = 'LOW'
 
-    def __init__(self, draw: bool = True, show_dir: Optional[str] = None, max_samples: int = 8,
-                 interval: int = 1) -> None:
+    def __init__(
+        self, draw: bool = True, show_dir: Optional[str] = None, max_samples: int = 8, interval: int = 1
+    ) -> None:
         if max_samples < 0 or interval < 1:
-            raise ValueError(f'max_samples must be >= 0 and interval >= 1, got {max_samples}, '
-                             f'{interval}')
+            raise ValueError(f'max_samples must be >= 0 and interval >= 1, got {max_samples}, {interval}')
         self.draw = draw
         self.show_dir = show_dir
         self.max_samples = max_samples
@@ -55,12 +57,22 @@ class PlanningVisualizationHook(Hook):
     def _visualizer(self, runner) -> DrivingLocalVisualizer:
         vis = runner.visualizer
         if not isinstance(vis, DrivingLocalVisualizer):
-            raise TypeError(f'PlanningVisualizationHook needs visualizer=dict(type="DrivingLocalVisualizer", ...) '
-                            f'in the config, got {type(vis).__name__}')
+            raise TypeError(
+                f'PlanningVisualizationHook needs visualizer=dict(type="DrivingLocalVisualizer", ...) '
+                f'in the config, got {type(vis).__name__}'
+            )
         return vis
 
-    def _draw_batch(self, runner, mode: str, batch_idx: int, data_batch: Any, outputs: Optional[Sequence],
-                    out_dir: Optional[str], step: int) -> None:
+    def _draw_batch(
+        self,
+        runner,
+        mode: str,
+        batch_idx: int,
+        data_batch: Any,
+        outputs: Optional[Sequence],
+        out_dir: Optional[str],
+        step: int,
+    ) -> None:
         if not outputs or self.num_drawn >= self.max_samples or batch_idx % self.interval:
             return
         vis = self._visualizer(runner)
@@ -73,18 +85,24 @@ class PlanningVisualizationHook(Hook):
             if self.num_drawn >= self.max_samples:
                 break
             name = safe_name(sample_get(sample, 'token'), f'batch{batch_idx}_{i}')
-            vis.add_datasample(f'{mode}_{name}', imgs[i] if imgs is not None and len(imgs) > i else None,
-                               sample, step=step,
-                               out_file=osp.join(out_dir, f'{name}.png') if out_dir else None)
+            vis.add_datasample(
+                f'{mode}_{name}',
+                imgs[i] if imgs is not None and len(imgs) > i else None,
+                sample,
+                step=step,
+                out_file=osp.join(out_dir, f'{name}.png') if out_dir else None,
+            )
             self.num_drawn += 1
 
-    def after_val_iter(self, runner, batch_idx: int, data_batch: Any = None,
-                       outputs: Optional[Sequence] = None) -> None:
+    def after_val_iter(
+        self, runner, batch_idx: int, data_batch: Any = None, outputs: Optional[Sequence] = None
+    ) -> None:
         if self.draw:
             self._draw_batch(runner, 'val', batch_idx, data_batch, outputs, None, runner.iter)
 
-    def after_test_iter(self, runner, batch_idx: int, data_batch: Any = None,
-                        outputs: Optional[Sequence] = None) -> None:
+    def after_test_iter(
+        self, runner, batch_idx: int, data_batch: Any = None, outputs: Optional[Sequence] = None
+    ) -> None:
         if self.draw or self.show_dir is not None:
             # the test step is the batch index: `runner.iter` would build the train loop (and its dataset)
             self._draw_batch(runner, 'test', batch_idx, data_batch, outputs, self.show_dir, batch_idx)

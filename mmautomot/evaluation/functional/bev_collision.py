@@ -39,6 +39,7 @@ Each protocol reads it in its own image layout: VAD's pixel ``(row, col)`` is ou
 UniAD's is ``(row, G-1-col)``; so cell ``(i, j)`` is the reference pixel centred at
 ``x = -G r/2 + r (i + 1)`` (VAD) or ``x = -G r/2 + r i`` (UniAD) and ``y = -G r/2 + r (j + 1)`` (both).
 """
+
 from typing import NamedTuple, Optional, Tuple
 
 import cv2
@@ -72,6 +73,7 @@ class AgentTable(NamedTuple):
         width (np.ndarray): (A,) float64 box width, metres.
         label (np.ndarray): (A,) int64 nuScenes detection label.
     """
+
     sample_idx: np.ndarray
     fut_xy: np.ndarray
     fut_yaw: np.ndarray
@@ -107,8 +109,7 @@ def footprint_offsets(cfg: BEVCollisionConfig) -> Tuple[np.ndarray, np.ndarray]:
     return f, lat
 
 
-def footprint_pixels(points: np.ndarray, layout: str,
-                     cfg: BEVCollisionConfig) -> Tuple[np.ndarray, np.ndarray]:
+def footprint_pixels(points: np.ndarray, layout: str, cfg: BEVCollisionConfig) -> Tuple[np.ndarray, np.ndarray]:
     """Cells of the ego footprint at trajectory points, in the protocol's image.
 
     Args:
@@ -130,8 +131,9 @@ def footprint_pixels(points: np.ndarray, layout: str,
     return np.clip(rows, 0, hi).astype(np.int64), np.clip(cols, 0, hi).astype(np.int64)
 
 
-def agent_polygons(xy: np.ndarray, yaw: np.ndarray, length: np.ndarray, width: np.ndarray,
-                   layout: str, cfg: BEVCollisionConfig) -> np.ndarray:
+def agent_polygons(
+    xy: np.ndarray, yaw: np.ndarray, length: np.ndarray, width: np.ndarray, layout: str, cfg: BEVCollisionConfig
+) -> np.ndarray:
     """Integer pixel polygons of agent boxes in the protocol's image, ready for :func:`cv2.fillPoly`.
 
     Args:
@@ -181,8 +183,13 @@ def _trajs_and_prior(trajs, occupied_steps):
     return trajs, out
 
 
-def grid_collisions(trajs: np.ndarray, occupancy: np.ndarray, layout: str, cfg: BEVCollisionConfig,
-                    occupied_steps: Optional[np.ndarray] = None) -> np.ndarray:
+def grid_collisions(
+    trajs: np.ndarray,
+    occupancy: np.ndarray,
+    layout: str,
+    cfg: BEVCollisionConfig,
+    occupied_steps: Optional[np.ndarray] = None,
+) -> np.ndarray:
     """Whether the ego footprint overlaps occupied cells of given occupancy grids.
 
     Args:
@@ -200,8 +207,7 @@ def grid_collisions(trajs: np.ndarray, occupancy: np.ndarray, layout: str, cfg: 
     occupancy = np.asarray(occupancy).astype(bool)
     S, M, T, _ = trajs.shape
     if occupancy.shape != (S, T, G, G):
-        raise ValueError(f'occupancy must have shape (S, T, G, G) = {(S, T, G, G)}, '
-                         f'got {occupancy.shape}')
+        raise ValueError(f'occupancy must have shape (S, T, G, G) = {(S, T, G, G)}, got {occupancy.shape}')
     image = grid_to_image(occupancy, layout)
     rows, cols = footprint_pixels(trajs, layout, cfg)  # (S, M, T, Kf), (S, M, T, Kl)
     s = np.arange(S)[:, None, None, None, None]
@@ -210,12 +216,14 @@ def grid_collisions(trajs: np.ndarray, occupancy: np.ndarray, layout: str, cfg: 
     return out | hit
 
 
-def footprint_collisions(trajs: np.ndarray,
-                         agents: AgentTable,
-                         label_ids: Tuple[int, ...],
-                         layout: str,
-                         cfg: BEVCollisionConfig,
-                         occupied_steps: Optional[np.ndarray] = None) -> np.ndarray:
+def footprint_collisions(
+    trajs: np.ndarray,
+    agents: AgentTable,
+    label_ids: Tuple[int, ...],
+    layout: str,
+    cfg: BEVCollisionConfig,
+    occupied_steps: Optional[np.ndarray] = None,
+) -> np.ndarray:
     """Whether the ego footprint overlaps rasterised agents, for several trajectories per sample.
 
     Args:
@@ -251,14 +259,21 @@ def footprint_collisions(trajs: np.ndarray,
     reach = np.hypot(agents.length[a_idx], agents.width[a_idx])[:, None] / 2.0 / cfg.resolution + 2.0
     r_lo, r_hi = rows.min(-1)[s_idx, :, t_idx], rows.max(-1)[s_idx, :, t_idx]  # (C, M)
     c_lo, c_hi = cols.min(-1)[s_idx, :, t_idx], cols.max(-1)[s_idx, :, t_idx]
-    near = ((crow >= r_lo - reach) & (crow <= r_hi + reach) & (ccol >= c_lo - reach) &
-            (ccol <= c_hi + reach)).any(axis=1)
+    near = ((crow >= r_lo - reach) & (crow <= r_hi + reach) & (ccol >= c_lo - reach) & (ccol <= c_hi + reach)).any(
+        axis=1
+    )
     a_idx, t_idx, s_idx = a_idx[near], t_idx[near], s_idx[near]
     if a_idx.size == 0:
         return out
 
-    polys = agent_polygons(agents.fut_xy[a_idx, t_idx], agents.fut_yaw[a_idx, t_idx],
-                           agents.length[a_idx], agents.width[a_idx], layout, cfg)
+    polys = agent_polygons(
+        agents.fut_xy[a_idx, t_idx],
+        agents.fut_yaw[a_idx, t_idx],
+        agents.length[a_idx],
+        agents.width[a_idx],
+        layout,
+        cfg,
+    )
     key = s_idx * T + t_idx
     order = np.argsort(key, kind='stable')
     key, polys = key[order], polys[order]
@@ -275,20 +290,25 @@ def footprint_collisions(trajs: np.ndarray,
     return out
 
 
-def rasterize_occupancy(agents: AgentTable, sample: int, step: int, label_ids: Tuple[int, ...],
-                        layout: str, cfg: BEVCollisionConfig) -> np.ndarray:
+def rasterize_occupancy(
+    agents: AgentTable, sample: int, step: int, label_ids: Tuple[int, ...], layout: str, cfg: BEVCollisionConfig
+) -> np.ndarray:
     """The full (G, G) uint8 occupancy of one sample and step, in our layout (for tests / plots).
 
     Drawn in the protocol's image exactly as :func:`footprint_collisions` does, then returned in our
     ``[i, j]`` layout (so :func:`grid_collisions` on it gives the same flags).
     """
-    sel = ((agents.sample_idx == sample) & agents.fut_mask[:, step] &
-           np.isin(agents.label, np.asarray(label_ids, dtype=np.int64)))
+    sel = (
+        (agents.sample_idx == sample)
+        & agents.fut_mask[:, step]
+        & np.isin(agents.label, np.asarray(label_ids, dtype=np.int64))
+    )
     canvas = np.zeros((cfg.grid_size, cfg.grid_size), dtype=np.uint8)
     idx = np.nonzero(sel)[0]
     if idx.size:
-        polys = agent_polygons(agents.fut_xy[idx, step], agents.fut_yaw[idx, step], agents.length[idx],
-                               agents.width[idx], layout, cfg)
+        polys = agent_polygons(
+            agents.fut_xy[idx, step], agents.fut_yaw[idx, step], agents.length[idx], agents.width[idx], layout, cfg
+        )
         for poly in polys:
             cv2.fillPoly(canvas, [poly], 1)
     return np.ascontiguousarray(image_to_grid(canvas, layout))

@@ -4,23 +4,24 @@
 Entry point: :func:`evaluate_planning` on a list of per-sample records (see :data:`SAMPLE_KEYS`), used
 by :class:`mmautomot.evaluation.PlanningMetric` and ``tools/analysis_tools/eval_planning.py``.
 """
+
 from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
+from mmautomot.utils.misc import to_numpy
+
 from .bev_collision import FILLPOLY_RULE, AgentTable, footprint_collisions, grid_collisions
 from .planning_protocols import BEVCollisionConfig, PlanningProtocol, build_protocol
-from mmautomot.utils.misc import to_numpy
-from .planning_reference import (reference_agents, reference_trajectories, reference_transform,
-                                 to_reference)
+from .planning_reference import reference_agents, reference_trajectories, reference_transform, to_reference
 
 #: per-sample record keys (values numpy arrays or torch tensors) and their shapes.
 SAMPLE_KEYS = {
     'pred_ego_fut_trajs': ('T', 2),
     'gt_ego_fut_trajs': ('T', 2),
-    'gt_ego_fut_masks': ('T', ),
+    'gt_ego_fut_masks': ('T',),
     'gt_agent_boxes': ('N', 7),
-    'gt_agent_labels': ('N', ),
+    'gt_agent_labels': ('N',),
     'gt_agent_fut_trajs': ('N', 'T', 2),
     'gt_agent_fut_yaws': ('N', 'T'),
     'gt_agent_fut_masks': ('N', 'T'),
@@ -34,12 +35,12 @@ OPTIONAL_KEYS = {
     'gt_occupancy': ('T', 'G', 'G'),
 }
 #: what each ``ego_reference`` needs in every record
-REFERENCE_KEYS = {'lidar': ('lidar2ego', 'gt_ego_fut_lidar_trajs'), 'lidar_fixed': ('lidar2ego', ),
-                  'ego': ()}
+REFERENCE_KEYS = {'lidar': ('lidar2ego', 'gt_ego_fut_lidar_trajs'), 'lidar_fixed': ('lidar2ego',), 'ego': ()}
 
 
-def check_planning_sample(sample: dict, name: str, num_steps: Optional[int] = None,
-                          cfg: Optional[BEVCollisionConfig] = None) -> dict:
+def check_planning_sample(
+    sample: dict, name: str, num_steps: Optional[int] = None, cfg: Optional[BEVCollisionConfig] = None
+) -> dict:
     """Convert one record to numpy and validate the shapes of :data:`SAMPLE_KEYS`.
 
     Args:
@@ -55,8 +56,7 @@ def check_planning_sample(sample: dict, name: str, num_steps: Optional[int] = No
     """
     cfg = cfg or BEVCollisionConfig()
     out = {}
-    missing = [k for k in ('pred_ego_fut_trajs', 'gt_ego_fut_trajs', 'gt_ego_fut_masks')
-               if sample.get(k) is None]
+    missing = [k for k in ('pred_ego_fut_trajs', 'gt_ego_fut_trajs', 'gt_ego_fut_masks') if sample.get(k) is None]
     if missing:
         raise KeyError(f'planning sample {name}: missing {missing}')
     T = to_numpy(sample['gt_ego_fut_trajs']).shape[0] if num_steps is None else num_steps
@@ -74,8 +74,7 @@ def check_planning_sample(sample: dict, name: str, num_steps: Optional[int] = No
         if arr.size == 0 and N == 0 and 'N' in shape:
             arr = arr.reshape(expected)
         if arr.shape != expected:
-            raise ValueError(f'planning sample {name}: {key!r} must have shape {shape} = {expected}, '
-                             f'got {arr.shape}')
+            raise ValueError(f'planning sample {name}: {key!r} must have shape {shape} = {expected}, got {arr.shape}')
         if key.endswith('masks'):
             arr = arr.astype(bool)
         elif key == 'gt_agent_labels':
@@ -84,8 +83,12 @@ def check_planning_sample(sample: dict, name: str, num_steps: Optional[int] = No
             arr = arr.astype(np.float64)
         out[key] = arr
     # non-finite values are allowed only where the step is masked out (they are zeroed there)
-    checks = (('pred_ego_fut_trajs', None), ('gt_ego_fut_trajs', 'gt_ego_fut_masks'),
-              ('gt_agent_fut_trajs', 'gt_agent_fut_masks'), ('gt_agent_fut_yaws', 'gt_agent_fut_masks'))
+    checks = (
+        ('pred_ego_fut_trajs', None),
+        ('gt_ego_fut_trajs', 'gt_ego_fut_masks'),
+        ('gt_agent_fut_trajs', 'gt_agent_fut_masks'),
+        ('gt_agent_fut_yaws', 'gt_agent_fut_masks'),
+    )
     for key, mask_key in checks:
         bad = ~np.isfinite(out[key])
         if not bad.any():
@@ -103,7 +106,8 @@ def check_planning_sample(sample: dict, name: str, num_steps: Optional[int] = No
             f'the published protocols) needs {need}: lidar2ego is the 4x4 LiDAR->ego transform of '
             f"the sample, gt_ego_fut_lidar_trajs the GT LiDAR origins (info 'ego_fut_lidar_trajs' "
             f'written by tools/create_data.py); or choose collision_cfg ego_reference '
-            f"'lidar_fixed' (lidar2ego only) or 'ego' (rear axle)")
+            f"'lidar_fixed' (lidar2ego only) or 'ego' (rear axle)"
+        )
     dims.update(G=cfg.grid_size)
     for key, shape in OPTIONAL_KEYS.items():
         value = sample.get(key)
@@ -118,8 +122,9 @@ def check_planning_sample(sample: dict, name: str, num_steps: Optional[int] = No
             arr = to_numpy(grid)
             what = key if proto is None else f'{key}[{proto!r}]'
             if arr.shape != expected:
-                raise ValueError(f'planning sample {name}: {what!r} must have shape {shape} = '
-                                 f'{expected}, got {arr.shape}')
+                raise ValueError(
+                    f'planning sample {name}: {what!r} must have shape {shape} = {expected}, got {arr.shape}'
+                )
             if key == 'gt_occupancy':
                 arrs[proto] = arr.astype(bool)
                 continue
@@ -145,6 +150,7 @@ class PlanningArrays(NamedTuple):
         occupancy (np.ndarray | dict | None): (S, T, G, G) bool (or protocol name -> that) if the
             records give occupancy grids.
     """
+
     pred: np.ndarray
     gt: np.ndarray
     mask: np.ndarray
@@ -170,8 +176,9 @@ def _stack_optional(checked: list, names: Sequence[str], key: str):
     return np.stack([r[key] for r in checked])
 
 
-def stack_planning_samples(samples: Sequence[dict], names: Optional[Sequence[str]] = None,
-                           cfg: Optional[BEVCollisionConfig] = None) -> PlanningArrays:
+def stack_planning_samples(
+    samples: Sequence[dict], names: Optional[Sequence[str]] = None, cfg: Optional[BEVCollisionConfig] = None
+) -> PlanningArrays:
     """Validate records (:func:`check_planning_sample`) and stack them into arrays.
 
     Returns:
@@ -199,13 +206,20 @@ def stack_planning_samples(samples: Sequence[dict], names: Optional[Sequence[str
         fut_mask=cat('gt_agent_fut_masks', (0, T)).astype(bool),
         length=boxes[:, 3],
         width=boxes[:, 4],
-        label=cat('gt_agent_labels', (0, )).astype(np.int64))
+        label=cat('gt_agent_labels', (0,)).astype(np.int64),
+    )
     pred = np.stack([r['pred_ego_fut_trajs'] for r in checked])
     gt = np.stack([r['gt_ego_fut_trajs'] for r in checked])
     mask = np.stack([r['gt_ego_fut_masks'] for r in checked])
-    return PlanningArrays(pred, gt, mask, agents, _stack_optional(checked, names, 'lidar2ego'),
-                          _stack_optional(checked, names, 'gt_ego_fut_lidar_trajs'),
-                          _stack_optional(checked, names, 'gt_occupancy'))
+    return PlanningArrays(
+        pred,
+        gt,
+        mask,
+        agents,
+        _stack_optional(checked, names, 'lidar2ego'),
+        _stack_optional(checked, names, 'gt_ego_fut_lidar_trajs'),
+        _stack_optional(checked, names, 'gt_occupancy'),
+    )
 
 
 class PlanningEvalResult(NamedTuple):
@@ -219,6 +233,7 @@ class PlanningEvalResult(NamedTuple):
         protocols (list[PlanningProtocol]): the protocols evaluated.
         horizons (tuple[float]): the horizons in seconds.
     """
+
     metrics: Dict[str, float]
     num_samples: Dict[str, int]
     num_total: int
@@ -235,13 +250,15 @@ def _aggregate(per_step: np.ndarray, steps: List[int], rule: str) -> List[float]
     return [float(per_step[:, k - 1].mean()) for k in steps]
 
 
-def evaluate_planning(samples: Sequence[dict],
-                      protocols: Sequence[Union[str, dict, PlanningProtocol]] = ('stp3', 'uniad'),
-                      horizons: Sequence[float] = (1.0, 2.0, 3.0),
-                      plan_dt: float = 0.5,
-                      collision_cfg: Optional[BEVCollisionConfig] = None,
-                      names: Optional[Sequence[str]] = None,
-                      pred_reference: str = 'ego') -> PlanningEvalResult:
+def evaluate_planning(
+    samples: Sequence[dict],
+    protocols: Sequence[Union[str, dict, PlanningProtocol]] = ('stp3', 'uniad'),
+    horizons: Sequence[float] = (1.0, 2.0, 3.0),
+    plan_dt: float = 0.5,
+    collision_cfg: Optional[BEVCollisionConfig] = None,
+    names: Optional[Sequence[str]] = None,
+    pred_reference: str = 'ego',
+) -> PlanningEvalResult:
     """L2 and collision rate at each horizon, and their averages, for each protocol.
 
     Per step ``t`` of sample ``s``: ``L2[s, t] = ||pred - gt||`` (metres) and
@@ -278,19 +295,24 @@ def evaluate_planning(samples: Sequence[dict],
     S, T, _ = gt.shape
     steps = [int(round(h / plan_dt)) for h in horizons]
     if any(k < 1 or k > T for k in steps):
-        raise ValueError(f'horizons {tuple(horizons)} s at plan_dt={plan_dt} s need steps {steps}, '
-                         f'but the trajectories have {T} steps')
+        raise ValueError(
+            f'horizons {tuple(horizons)} s at plan_dt={plan_dt} s need steps {steps}, '
+            f'but the trajectories have {T} steps'
+        )
     yaw, origin = reference_transform(arrs.lidar2ego, cfg.ego_reference, S)
     if pred_reference == 'lidar':
         if cfg.ego_reference != 'lidar':
-            raise ValueError(f"pred_reference='lidar' (LiDAR-origin predictions) needs "
-                             f"ego_reference='lidar', got {cfg.ego_reference!r}")
+            raise ValueError(
+                f"pred_reference='lidar' (LiDAR-origin predictions) needs "
+                f"ego_reference='lidar', got {cfg.ego_reference!r}"
+            )
         l2 = np.linalg.norm(pred - arrs.gt_lidar, axis=-1)  # (S, T)
         trajs = to_reference(np.stack([pred, arrs.gt_lidar], axis=1), np.arange(S), yaw, origin)
     elif pred_reference == 'ego':
         l2 = np.linalg.norm(pred - gt, axis=-1)  # (S, T)
-        trajs = reference_trajectories(np.stack([pred, gt], axis=1), gt, arrs.gt_lidar, yaw, origin,
-                                       cfg.ego_reference)  # (S, 2, T, 2) reference frame
+        trajs = reference_trajectories(
+            np.stack([pred, gt], axis=1), gt, arrs.gt_lidar, yaw, origin, cfg.ego_reference
+        )  # (S, 2, T, 2) reference frame
     else:
         raise ValueError(f"pred_reference must be 'ego' or 'lidar', got {pred_reference!r}")
     agents = reference_agents(arrs.agents, yaw, origin)
@@ -298,14 +320,12 @@ def evaluate_planning(samples: Sequence[dict],
     for proto in protos:
         occupied = ~mask if proto.past_scene_end_occupied else None
         if arrs.occupancy is None:
-            coll = footprint_collisions(trajs, agents, proto.occupancy_label_ids, proto.grid_layout,
-                                        cfg, occupied)
+            coll = footprint_collisions(trajs, agents, proto.occupancy_label_ids, proto.grid_layout, cfg, occupied)
         else:
             occ = arrs.occupancy
             if isinstance(occ, dict):
                 if proto.name not in occ:
-                    raise KeyError(f"'gt_occupancy' has no grid for protocol {proto.name!r} "
-                                   f'(has {sorted(occ)})')
+                    raise KeyError(f"'gt_occupancy' has no grid for protocol {proto.name!r} (has {sorted(occ)})")
                 occ = occ[proto.name]
             coll = grid_collisions(trajs, occ, proto.grid_layout, cfg, occupied)
         cr = coll[:, 0] & ~coll[:, 1] if cfg.exclude_gt_collisions else coll[:, 0]
@@ -332,10 +352,10 @@ REFERENCE_NAMES = {
 }
 
 
-def format_planning_tables(result: PlanningEvalResult,
-                           collision_cfg: Optional[BEVCollisionConfig] = None) -> str:
+def format_planning_tables(result: PlanningEvalResult, collision_cfg: Optional[BEVCollisionConfig] = None) -> str:
     """One table per protocol; the title names the protocol, its settings and its sample count."""
     from terminaltables import AsciiTable
+
     cfg = collision_cfg or BEVCollisionConfig()
     header = ['metric'] + [f'{h:g}s' for h in result.horizons] + ['avg']
     blocks = [
@@ -348,9 +368,7 @@ def format_planning_tables(result: PlanningEvalResult,
         rows = [header]
         for label, unit in (('L2', 'm'), ('CR', '%')):
             keys = [f'{h:g}s' for h in result.horizons] + ['avg']
-            rows.append([f'{label} ({unit})'] +
-                        [f"{result.metrics[f'{proto.name}/{label}_{k}']:.4f}" for k in keys])
-        title = (f'{proto.describe()} | samples {result.num_samples[proto.name]}'
-                 f'/{result.num_total}')
+            rows.append([f'{label} ({unit})'] + [f'{result.metrics[f"{proto.name}/{label}_{k}"]:.4f}' for k in keys])
+        title = f'{proto.describe()} | samples {result.num_samples[proto.name]}/{result.num_total}'
         blocks.append(title + '\n' + AsciiTable(rows).table)
     return '\n'.join(blocks)

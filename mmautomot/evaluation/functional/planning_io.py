@@ -9,6 +9,7 @@ Results format (``docs/planning_results_format.md``): a pkl holding either
 with ``token`` the nuScenes sample token and the trajectory the predicted ego positions at
 0.5, 1.0, ..., 3.0 s (T = 6) in the ego frame of that sample (x forward, y left, metres).
 """
+
 import warnings
 from typing import Dict, List, Sequence, Union
 
@@ -60,13 +61,14 @@ def load_planning_predictions(results: Union[str, list, dict]) -> Dict[str, np.n
         items = []
         for i, entry in enumerate(data):
             if not isinstance(entry, dict) or 'token' not in entry or 'pred_ego_fut_trajs' not in entry:
-                raise ValueError(f'{src}: entry {i} must be dict(token=..., pred_ego_fut_trajs=...), '
-                                 f'got {type(entry).__name__} with keys '
-                                 f'{sorted(entry) if isinstance(entry, dict) else "-"}')
+                raise ValueError(
+                    f'{src}: entry {i} must be dict(token=..., pred_ego_fut_trajs=...), '
+                    f'got {type(entry).__name__} with keys '
+                    f'{sorted(entry) if isinstance(entry, dict) else "-"}'
+                )
             items.append((str(entry['token']), entry['pred_ego_fut_trajs']))
     else:
-        raise ValueError(f'{src}: expected a list of dicts or a dict token -> array, '
-                         f'got {type(data).__name__}')
+        raise ValueError(f'{src}: expected a list of dicts or a dict token -> array, got {type(data).__name__}')
     for token, traj in items:
         if token in preds:
             raise ValueError(f'{src}: token {token!r} appears more than once')
@@ -85,9 +87,11 @@ def planning_gt_from_infos(ann: Union[str, dict, list]) -> List[dict]:
     src = ann if isinstance(ann, str) else '<ann>'
     data = _load(ann) if isinstance(ann, str) else ann
     if not isinstance(data, dict) or 'data_list' not in data or 'metainfo' not in data:
-        raise ValueError(f'{src}: expected an info pkl dict(metainfo=..., data_list=[...]) written by '
-                         f'tools/create_data.py, got {type(data).__name__}'
-                         + (f' with keys {sorted(data)}' if isinstance(data, dict) else ''))
+        raise ValueError(
+            f'{src}: expected an info pkl dict(metainfo=..., data_list=[...]) written by '
+            f'tools/create_data.py, got {type(data).__name__}'
+            + (f' with keys {sorted(data)}' if isinstance(data, dict) else '')
+        )
     check_info_metainfo(data['metainfo'], src, planning=PROTOCOL_PLANNING)
     infos = data['data_list']
     fut_steps = PROTOCOL_PLANNING['fut_steps']
@@ -100,9 +104,11 @@ def planning_gt_from_infos(ann: Union[str, dict, list]) -> List[dict]:
         if missing:
             raise KeyError(f'{src}: info {i} (token {token!r}) has no {missing}')
         shapes = (np.shape(info['ego_fut_trajs']), np.shape(info['ego_fut_masks']))
-        if shapes != ((fut_steps, 2), (fut_steps, )):
-            raise ValueError(f'{src}: info {i} (token {token!r}) has ego_fut_trajs {shapes[0]} / ego_fut_masks '
-                             f'{shapes[1]}, expected ({fut_steps}, 2) / ({fut_steps},) (planning layout)')
+        if shapes != ((fut_steps, 2), (fut_steps,)):
+            raise ValueError(
+                f'{src}: info {i} (token {token!r}) has ego_fut_trajs {shapes[0]} / ego_fut_masks '
+                f'{shapes[1]}, expected ({fut_steps}, 2) / ({fut_steps},) (planning layout)'
+            )
         rec = {'token': str(token)}
         for key, rec_key in INFO_TO_RECORD.items():
             if info.get(key) is not None:
@@ -114,23 +120,25 @@ def planning_gt_from_infos(ann: Union[str, dict, list]) -> List[dict]:
     return records
 
 
-def attach_predictions(records: Sequence[dict], preds: Dict[str, np.ndarray],
-                       max_listed: int = 5) -> List[dict]:
+def attach_predictions(records: Sequence[dict], preds: Dict[str, np.ndarray], max_listed: int = 5) -> List[dict]:
     """Add ``pred_ego_fut_trajs`` to each GT record; missing tokens raise, extra ones warn."""
     tokens = [r['token'] for r in records]
     missing = [t for t in tokens if t not in preds]
     if missing:
-        raise ValueError(f'{len(missing)} of {len(tokens)} annotated samples have no prediction, '
-                       f'e.g. {missing[:max_listed]}')
+        raise ValueError(
+            f'{len(missing)} of {len(tokens)} annotated samples have no prediction, e.g. {missing[:max_listed]}'
+        )
     extra = sorted(set(preds) - set(tokens))
     if extra:
-        warnings.warn(f'{len(extra)} predicted tokens are not in the annotations and are ignored, '
-                      f'e.g. {extra[:max_listed]}')
+        warnings.warn(
+            f'{len(extra)} predicted tokens are not in the annotations and are ignored, e.g. {extra[:max_listed]}'
+        )
     return [dict(r, pred_ego_fut_trajs=preds[r['token']]) for r in records]
 
 
-def evaluate_planning_files(results: Union[str, list, dict], ann: Union[str, dict, list],
-                            **kwargs) -> PlanningEvalResult:
+def evaluate_planning_files(
+    results: Union[str, list, dict], ann: Union[str, dict, list], **kwargs
+) -> PlanningEvalResult:
     """Score a results pkl against an info pkl; ``kwargs`` go to :func:`evaluate_planning`."""
     records = attach_predictions(planning_gt_from_infos(ann), load_planning_predictions(results))
     return evaluate_planning(records, names=[r['token'] for r in records], **kwargs)

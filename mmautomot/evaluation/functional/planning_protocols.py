@@ -15,11 +15,11 @@ footprint, GT-collision exclusion) live in :class:`BEVCollisionConfig`.
   the denominator**; steps past the scene end are fully occupied, so the GT footprint "collides" there
   and the step never counts as a collision; grid drawn in UniAD's image layout.
 """
+
 from dataclasses import asdict, dataclass, replace
 from typing import Dict, Tuple, Union
 
 from mmautomot.structures.classes import NUSCENES_CLASSES, PEDESTRIAN_CLASSES, VEHICLE_CLASSES  # noqa: F401
-
 
 HORIZON_RULES = ('mean_up_to', 'at_step')
 INVALID_POLICIES = ('drop', 'mask')
@@ -56,6 +56,7 @@ class BEVCollisionConfig:
 
             Defaults to ``'lidar'``.
     """
+
     grid_size: int = 200
     resolution: float = 0.5
     ego_length: float = 4.084
@@ -68,8 +69,9 @@ class BEVCollisionConfig:
         if self.grid_size <= 0 or self.resolution <= 0 or self.ego_length <= 0 or self.ego_width <= 0:
             raise ValueError(f'BEVCollisionConfig needs positive sizes, got {self}')
         if self.ego_reference not in EGO_REFERENCES:
-            raise ValueError(f'BEVCollisionConfig.ego_reference must be one of {EGO_REFERENCES}, '
-                             f'got {self.ego_reference!r}')
+            raise ValueError(
+                f'BEVCollisionConfig.ego_reference must be one of {EGO_REFERENCES}, got {self.ego_reference!r}'
+            )
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class PlanningProtocol:
             fully occupied, so the GT footprint collides and the step is excluded (UniAD). Defaults
             to False.
     """
+
     name: str
     occupancy_classes: Tuple[str, ...]
     horizon_rule: str
@@ -105,17 +108,21 @@ class PlanningProtocol:
         object.__setattr__(self, 'occupancy_classes', tuple(self.occupancy_classes))
         unknown = [c for c in self.occupancy_classes if c not in NUSCENES_CLASSES]
         if unknown:
-            raise ValueError(f'protocol {self.name!r}: unknown occupancy classes {unknown}; '
-                             f'choose from {NUSCENES_CLASSES}')
+            raise ValueError(
+                f'protocol {self.name!r}: unknown occupancy classes {unknown}; choose from {NUSCENES_CLASSES}'
+            )
         if self.horizon_rule not in HORIZON_RULES:
-            raise ValueError(f'protocol {self.name!r}: horizon_rule must be one of {HORIZON_RULES}, '
-                             f'got {self.horizon_rule!r}')
+            raise ValueError(
+                f'protocol {self.name!r}: horizon_rule must be one of {HORIZON_RULES}, got {self.horizon_rule!r}'
+            )
         if self.invalid_policy not in INVALID_POLICIES:
-            raise ValueError(f'protocol {self.name!r}: invalid_policy must be one of '
-                             f'{INVALID_POLICIES}, got {self.invalid_policy!r}')
+            raise ValueError(
+                f'protocol {self.name!r}: invalid_policy must be one of {INVALID_POLICIES}, got {self.invalid_policy!r}'
+            )
         if self.grid_layout not in GRID_LAYOUTS:
-            raise ValueError(f'protocol {self.name!r}: grid_layout must be one of {GRID_LAYOUTS}, '
-                             f'got {self.grid_layout!r}')
+            raise ValueError(
+                f'protocol {self.name!r}: grid_layout must be one of {GRID_LAYOUTS}, got {self.grid_layout!r}'
+            )
 
     @property
     def occupancy_label_ids(self) -> Tuple[int, ...]:
@@ -130,8 +137,11 @@ class PlanningProtocol:
         else:
             occ = '+'.join(self.occupancy_classes) or 'nothing'
         rule = 'mean over steps <= T' if self.horizon_rule == 'mean_up_to' else 'value at step 2T'
-        inval = ('drop samples without all steps valid' if self.invalid_policy == 'drop' else
-                 'mask invalid steps, keep all samples')
+        inval = (
+            'drop samples without all steps valid'
+            if self.invalid_policy == 'drop'
+            else 'mask invalid steps, keep all samples'
+        )
         end = ', past-scene-end occupied' if self.past_scene_end_occupied else ''
         return f'{self.name}: occupancy={occ}; {rule}; {inval}{end}; {self.grid_layout} grid'
 
@@ -143,14 +153,16 @@ PROTOCOLS: Dict[str, PlanningProtocol] = {
         horizon_rule='mean_up_to',
         invalid_policy='drop',
         grid_layout='vad',
-        past_scene_end_occupied=False),
+        past_scene_end_occupied=False,
+    ),
     'uniad': PlanningProtocol(
         name='uniad',
         occupancy_classes=VEHICLE_CLASSES,
         horizon_rule='at_step',
         invalid_policy='mask',
         grid_layout='uniad',
-        past_scene_end_occupied=True),
+        past_scene_end_occupied=True,
+    ),
 }
 
 
@@ -182,7 +194,14 @@ def protocol_as_dict(protocol: PlanningProtocol) -> dict:
 
 
 __all__ = [
-    'NUSCENES_CLASSES', 'VEHICLE_CLASSES', 'PEDESTRIAN_CLASSES', 'GRID_LAYOUTS', 'EGO_REFERENCES',
+    'NUSCENES_CLASSES',
+    'VEHICLE_CLASSES',
+    'PEDESTRIAN_CLASSES',
+    'GRID_LAYOUTS',
+    'EGO_REFERENCES',
     'BEVCollisionConfig',
-    'PlanningProtocol', 'PROTOCOLS', 'build_protocol', 'protocol_as_dict'
+    'PlanningProtocol',
+    'PROTOCOLS',
+    'build_protocol',
+    'protocol_as_dict',
 ]

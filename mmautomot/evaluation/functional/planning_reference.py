@@ -19,6 +19,7 @@ current frame, x forward and y left. With ``lidar2ego`` = ``[[R, t], [0, 1]]``:
   with the heading), so only ``lidar2ego`` is needed.
 * ``'ego'``: the trajectories and agents as given (origin at the rear axle, ego axes).
 """
+
 from typing import Optional, Tuple
 
 import numpy as np
@@ -26,8 +27,7 @@ import numpy as np
 from .bev_collision import AgentTable
 
 
-def reference_transform(lidar2ego: Optional[np.ndarray], mode: str,
-                        num_samples: int) -> Tuple[np.ndarray, np.ndarray]:
+def reference_transform(lidar2ego: Optional[np.ndarray], mode: str, num_samples: int) -> Tuple[np.ndarray, np.ndarray]:
     """Yaw offset and origin of the reference frame in each sample's ego frame.
 
     Args:
@@ -47,17 +47,17 @@ def reference_transform(lidar2ego: Optional[np.ndarray], mode: str,
     return yaw, l2e[:, :2, 3]
 
 
-def to_reference(xy: np.ndarray, sample_idx: np.ndarray, yaw: np.ndarray,
-                 origin: np.ndarray) -> np.ndarray:
+def to_reference(xy: np.ndarray, sample_idx: np.ndarray, yaw: np.ndarray, origin: np.ndarray) -> np.ndarray:
     """Ego-frame points (N, ..., 2) of samples ``sample_idx`` (N,) -> reference frame."""
-    extra = (None, ) * (xy.ndim - 2)
-    c, s = np.cos(yaw)[sample_idx][(..., ) + extra], np.sin(yaw)[sample_idx][(..., ) + extra]
-    d = xy - origin[sample_idx][(slice(None), ) + extra]
+    extra = (None,) * (xy.ndim - 2)
+    c, s = np.cos(yaw)[sample_idx][(...,) + extra], np.sin(yaw)[sample_idx][(...,) + extra]
+    d = xy - origin[sample_idx][(slice(None),) + extra]
     return np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], axis=-1)
 
 
-def reference_trajectories(trajs: np.ndarray, gt: np.ndarray, gt_lidar: Optional[np.ndarray],
-                           yaw: np.ndarray, origin: np.ndarray, mode: str) -> np.ndarray:
+def reference_trajectories(
+    trajs: np.ndarray, gt: np.ndarray, gt_lidar: Optional[np.ndarray], yaw: np.ndarray, origin: np.ndarray, mode: str
+) -> np.ndarray:
     """Ego trajectories (S, M, T, 2) (rear axle, ego frame) -> reference points, reference frame.
 
     Args:
@@ -83,4 +83,5 @@ def reference_agents(agents: AgentTable, yaw: np.ndarray, origin: np.ndarray) ->
         return agents
     return agents._replace(
         fut_xy=to_reference(agents.fut_xy, agents.sample_idx, yaw, origin),
-        fut_yaw=agents.fut_yaw - yaw[agents.sample_idx][:, None])
+        fut_yaw=agents.fut_yaw - yaw[agents.sample_idx][:, None],
+    )

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """nuScenes open-loop planning metric (L2 / collision rate) under the ST-P3 and UniAD protocols."""
+
 import os.path as osp
 from typing import Any, Optional, Sequence, Union
 
@@ -9,8 +10,17 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
 from mmautomot.registry import METRICS
-from ..functional import (OPTIONAL_KEYS, SAMPLE_KEYS, BEVCollisionConfig, PlanningProtocol,
-                          build_protocol, evaluate_planning, format_planning_tables, to_numpy)
+
+from ..functional import (
+    OPTIONAL_KEYS,
+    SAMPLE_KEYS,
+    BEVCollisionConfig,
+    PlanningProtocol,
+    build_protocol,
+    evaluate_planning,
+    format_planning_tables,
+    to_numpy,
+)
 
 
 def _get(sample: Any, key: str):
@@ -81,16 +91,19 @@ class PlanningMetric(BaseMetric):
         prefix (str, optional): metric key prefix (``'<prefix>/stp3/L2_1s'``). Defaults to None
             (no prefix).
     """
+
     default_prefix: Optional[str] = ''  # keys stay flat: 'stp3/L2_1s'
 
-    def __init__(self,
-                 protocols: Sequence[Union[str, dict, PlanningProtocol]] = ('stp3', 'uniad'),
-                 horizons: Sequence[float] = (1.0, 2.0, 3.0),
-                 plan_dt: float = 0.5,
-                 collision_cfg: Optional[dict] = None,
-                 dump_results: Optional[str] = None,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        protocols: Sequence[Union[str, dict, PlanningProtocol]] = ('stp3', 'uniad'),
+        horizons: Sequence[float] = (1.0, 2.0, 3.0),
+        plan_dt: float = 0.5,
+        collision_cfg: Optional[dict] = None,
+        dump_results: Optional[str] = None,
+        collect_device: str = 'cpu',
+        prefix: Optional[str] = None,
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.protocols = [build_protocol(p) for p in protocols]
         if not self.protocols:
@@ -130,16 +143,18 @@ class PlanningMetric(BaseMetric):
             horizons=self.horizons,
             plan_dt=self.plan_dt,
             collision_cfg=self.collision_cfg,
-            names=[r['token'] for r in results])
+            names=[r['token'] for r in results],
+        )
         print_log('\n' + format_planning_tables(res, self.collision_cfg), logger='current')
         return res.metrics
 
     @staticmethod
     def dump(results: list, path: str) -> None:
         """Write ``[dict(token=str, pred_ego_fut_trajs=(T, 2) float32), ...]`` to ``path``."""
-        out = [dict(token=r['token'], pred_ego_fut_trajs=np.asarray(r['pred_ego_fut_trajs'],
-                                                                   dtype=np.float32))
-               for r in results]
+        out = [
+            dict(token=r['token'], pred_ego_fut_trajs=np.asarray(r['pred_ego_fut_trajs'], dtype=np.float32))
+            for r in results
+        ]
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(path)))
         mmengine.dump(out, path)
         print_log(f'PlanningMetric: wrote {len(out)} predictions to {path}', logger='current')

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Batch the outputs of ``PackDrivingInputs`` for the driving models."""
+
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -32,16 +33,20 @@ def _to_tensor(value, key: str, idx: int, dtype: Optional[torch.dtype] = None) -
     if isinstance(value, (Tensor, np.ndarray, int, float, np.integer, np.floating, list, tuple)):
         t = torch.as_tensor(np.asarray(value) if isinstance(value, (list, tuple)) else value)
         return t.to(dtype) if dtype is not None else t
-    raise TypeError(f'DrivingDataPreprocessor: inputs[{key!r}] of sample {idx} must be a tensor, array '
-                    f'or number, got {type(value).__name__}')
+    raise TypeError(
+        f'DrivingDataPreprocessor: inputs[{key!r}] of sample {idx} must be a tensor, array '
+        f'or number, got {type(value).__name__}'
+    )
 
 
 def _stack(key: str, values: Sequence, dtype: Optional[torch.dtype]) -> Tensor:
     tensors = [_to_tensor(v, key, i, dtype) for i, v in enumerate(values)]
     shapes = [tuple(t.shape) for t in tensors]
     if any(s != shapes[0] for s in shapes):
-        raise ValueError(f'DrivingDataPreprocessor: inputs[{key!r}] has different shapes across the batch '
-                         f'(sample: shape) {dict(enumerate(shapes))}')
+        raise ValueError(
+            f'DrivingDataPreprocessor: inputs[{key!r}] has different shapes across the batch '
+            f'(sample: shape) {dict(enumerate(shapes))}'
+        )
     return torch.stack(tensors)
 
 
@@ -105,11 +110,13 @@ class DrivingDataPreprocessor(BaseDataPreprocessor):
         non_blocking (bool): non-blocking device copies. Defaults to False.
     """
 
-    def __init__(self,
-                 mean: Sequence[float] = (123.675, 116.28, 103.53),
-                 std: Sequence[float] = (58.395, 57.12, 57.375),
-                 bgr_to_rgb: bool = False,
-                 non_blocking: bool = False) -> None:
+    def __init__(
+        self,
+        mean: Sequence[float] = (123.675, 116.28, 103.53),
+        std: Sequence[float] = (58.395, 57.12, 57.375),
+        bgr_to_rgb: bool = False,
+        non_blocking: bool = False,
+    ) -> None:
         super().__init__(non_blocking=non_blocking)
         if len(mean) != 3 or len(std) != 3:
             raise ValueError(f'DrivingDataPreprocessor: mean and std need 3 values, got {mean}, {std}')
@@ -122,17 +129,20 @@ class DrivingDataPreprocessor(BaseDataPreprocessor):
         """Bring a list of pipeline outputs into the ``pseudo_collate`` layout (dicts pass through)."""
         if isinstance(data, Mapping):
             if 'inputs' not in data:
-                raise KeyError(f"DrivingDataPreprocessor: the batch dict has no 'inputs' (keys: "
-                               f'{sorted(data)})')
+                raise KeyError(f"DrivingDataPreprocessor: the batch dict has no 'inputs' (keys: {sorted(data)})")
             return data
         if not isinstance(data, Sequence) or not data:
-            raise TypeError('DrivingDataPreprocessor: expected a non-empty list of pipeline outputs or a '
-                            f'collated dict, got {type(data).__name__}')
+            raise TypeError(
+                'DrivingDataPreprocessor: expected a non-empty list of pipeline outputs or a '
+                f'collated dict, got {type(data).__name__}'
+            )
         keys = list(data[0]['inputs'])
         for i, item in enumerate(data):
             if set(item['inputs']) != set(keys):
-                raise KeyError(f'DrivingDataPreprocessor: sample {i} has inputs {sorted(item["inputs"])} but '
-                               f'sample 0 has {sorted(keys)}')
+                raise KeyError(
+                    f'DrivingDataPreprocessor: sample {i} has inputs {sorted(item["inputs"])} but '
+                    f'sample 0 has {sorted(keys)}'
+                )
         out = dict(inputs={k: [item['inputs'][k] for item in data] for k in keys})
         if all('data_samples' in item for item in data):
             out['data_samples'] = [item['data_samples'] for item in data]
@@ -144,8 +154,10 @@ class DrivingDataPreprocessor(BaseDataPreprocessor):
         pts = [_to_tensor(v, 'points', i, torch.float32) for i, v in enumerate(values)]
         for i, p in enumerate(pts):
             if p.dim() != 2:
-                raise ValueError(f"DrivingDataPreprocessor: inputs['points'] of sample {i} must be (N, C), "
-                                 f'got shape {tuple(p.shape)}')
+                raise ValueError(
+                    f"DrivingDataPreprocessor: inputs['points'] of sample {i} must be (N, C), "
+                    f'got shape {tuple(p.shape)}'
+                )
         return [p.to(self.device, non_blocking=self._non_blocking) for p in pts]
 
     def _samples(self, samples: Sequence) -> list:
@@ -184,8 +196,10 @@ class DrivingDataPreprocessor(BaseDataPreprocessor):
             batch = batch.to(self.device, non_blocking=self._non_blocking)
             if key == 'imgs':
                 if batch.dim() != 5 or batch.shape[2] != 3:
-                    raise ValueError("DrivingDataPreprocessor: inputs['imgs'] must batch to "
-                                     f'(B, N_cam, 3, H, W), got {tuple(batch.shape)}')
+                    raise ValueError(
+                        "DrivingDataPreprocessor: inputs['imgs'] must batch to "
+                        f'(B, N_cam, 3, H, W), got {tuple(batch.shape)}'
+                    )
                 batch = batch.float()
                 if self.bgr_to_rgb:
                     batch = batch.flip(2)

@@ -6,8 +6,14 @@ from .transfuser_bev_encoder import TransFuserBEVEncoder
 from .transfuser_fusion import CameraBEVFusionBlock
 
 __all__ = [
-    'TransFuserBEVEncoder', 'CameraBEVFusionBlock', 'lidar_to_bev_histogram', 'bev_grid_shape',
-    'bev_cell_of', 'PointPillarsBEVEncoder', 'CameraQueryBEVEncoder', 'sine_position_2d'
+    'TransFuserBEVEncoder',
+    'CameraBEVFusionBlock',
+    'lidar_to_bev_histogram',
+    'bev_grid_shape',
+    'bev_cell_of',
+    'PointPillarsBEVEncoder',
+    'CameraQueryBEVEncoder',
+    'sine_position_2d',
 ]
 from .deformable_attention import TorchMSDeformAttn, ms_deform_attn_torch  # noqa: E402
 from .deformable_scene_encoder import DeformableSceneEncoder  # noqa: E402

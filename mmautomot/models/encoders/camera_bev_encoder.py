@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Camera-only BEV tokens: learned BEV-grid queries attending to the camera features (no LiDAR)."""
+
 import math
 from typing import Optional, Sequence
 
@@ -8,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmautomot.registry import MODELS
+
 from .transfuser_bev_encoder import _create_backbone
 
 
@@ -59,33 +61,37 @@ class CameraQueryBEVEncoder(BaseModule):
     """
 
     #: the ``inputs`` keys this encoder reads (AutoMoT checks them).
-    input_keys = ('imgs', )
+    input_keys = ('imgs',)
 
-    def __init__(self,
-                 image_backbone: str = 'resnet18',
-                 image_checkpoint: Optional[str] = None,
-                 backbone_kwargs: Optional[dict] = None,
-                 out_index: int = 4,
-                 num_cams: int = 1,
-                 embed_dims: int = 256,
-                 num_layers: int = 2,
-                 num_heads: int = 8,
-                 ffn_ratio: int = 4,
-                 dropout: float = 0.0,
-                 grid_size: int = 8,
-                 out_channels: int = 256,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        image_backbone: str = 'resnet18',
+        image_checkpoint: Optional[str] = None,
+        backbone_kwargs: Optional[dict] = None,
+        out_index: int = 4,
+        num_cams: int = 1,
+        embed_dims: int = 256,
+        num_layers: int = 2,
+        num_heads: int = 8,
+        ffn_ratio: int = 4,
+        dropout: float = 0.0,
+        grid_size: int = 8,
+        out_channels: int = 256,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
-        self.image_encoder = _create_backbone(image_backbone, image_checkpoint, 3, (out_index, ),
-                                              dict(backbone_kwargs or {}))
+        self.image_encoder = _create_backbone(
+            image_backbone, image_checkpoint, 3, (out_index,), dict(backbone_kwargs or {})
+        )
         img_ch = self.image_encoder.feature_info.channels()[-1]
         self.num_cams, self.grid_size, self.out_channels = num_cams, grid_size, out_channels
         self.embed_dims = embed_dims
         self.img_proj = nn.Conv2d(img_ch, embed_dims, kernel_size=1)
         self.cam_embed = nn.Parameter(torch.zeros(num_cams, embed_dims))
         self.bev_queries = nn.Parameter(torch.randn(grid_size * grid_size, embed_dims) * 0.02)
-        layer = nn.TransformerDecoderLayer(embed_dims, num_heads, embed_dims * ffn_ratio, dropout,
-                                           batch_first=True, norm_first=True)
+        layer = nn.TransformerDecoderLayer(
+            embed_dims, num_heads, embed_dims * ffn_ratio, dropout, batch_first=True, norm_first=True
+        )
         self.decoder = nn.TransformerDecoder(layer, num_layers, norm=nn.LayerNorm(embed_dims))
         self.out_proj = nn.Linear(embed_dims, out_channels)
 
@@ -100,8 +106,10 @@ class CameraQueryBEVEncoder(BaseModule):
             Tensor: (B, G*G, out_channels) BEV tokens, row-major over the BEV grid.
         """
         if imgs is None or imgs.dim() != 5:
-            raise ValueError('CameraQueryBEVEncoder: imgs must be (B, N_cam, 3, H, W), got '
-                             f'{None if imgs is None else tuple(imgs.shape)}')
+            raise ValueError(
+                'CameraQueryBEVEncoder: imgs must be (B, N_cam, 3, H, W), got '
+                f'{None if imgs is None else tuple(imgs.shape)}'
+            )
         bsz, n_cam = imgs.shape[:2]
         if n_cam > self.num_cams:
             raise ValueError(f'CameraQueryBEVEncoder: {n_cam} cameras but num_cams={self.num_cams}')

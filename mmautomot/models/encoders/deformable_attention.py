@@ -10,6 +10,7 @@ and an attention weight (softmax over levels x points); the values are sampled b
 ``mmcv.ops.MultiScaleDeformableAttention`` (batch first), so the state dicts are interchangeable and the two
 give the same result (``tests/test_models/test_encoders/test_deformable_scene_encoder.py``).
 """
+
 import math
 from typing import Optional
 
@@ -19,8 +20,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def ms_deform_attn_torch(value: Tensor, spatial_shapes: Tensor, sampling_locations: Tensor,
-                         attention_weights: Tensor) -> Tensor:
+def ms_deform_attn_torch(
+    value: Tensor, spatial_shapes: Tensor, sampling_locations: Tensor, attention_weights: Tensor
+) -> Tensor:
     """Deformable attention core.
 
     Args:
@@ -36,8 +38,10 @@ def ms_deform_attn_torch(value: Tensor, spatial_shapes: Tensor, sampling_locatio
     _, n_q, _, levels, points, _ = sampling_locations.shape
     sizes = [int(h) * int(w) for h, w in spatial_shapes.tolist()]
     if sum(sizes) != value.shape[1]:
-        raise ValueError(f'ms_deform_attn_torch: value has {value.shape[1]} positions, spatial_shapes '
-                         f'{spatial_shapes.tolist()} give {sum(sizes)}')
+        raise ValueError(
+            f'ms_deform_attn_torch: value has {value.shape[1]} positions, spatial_shapes '
+            f'{spatial_shapes.tolist()} give {sum(sizes)}'
+        )
     grids = 2.0 * sampling_locations - 1.0  # grid_sample's [-1, 1] frame
     sampled = []
     for lvl, v in enumerate(value.split(sizes, dim=1)):
@@ -96,14 +100,16 @@ class TorchMSDeformAttn(nn.Module):
             nn.init.xavier_uniform_(lin.weight)
             nn.init.zeros_(lin.bias)
 
-    def forward(self,
-                query: Tensor,
-                value: Tensor,
-                query_pos: Optional[Tensor] = None,
-                reference_points: Tensor = None,
-                spatial_shapes: Tensor = None,
-                level_start_index: Optional[Tensor] = None,
-                identity: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self,
+        query: Tensor,
+        value: Tensor,
+        query_pos: Optional[Tensor] = None,
+        reference_points: Tensor = None,
+        spatial_shapes: Tensor = None,
+        level_start_index: Optional[Tensor] = None,
+        identity: Optional[Tensor] = None,
+    ) -> Tensor:
         if identity is None:
             identity = query
         if query_pos is not None:
@@ -114,8 +120,9 @@ class TorchMSDeformAttn(nn.Module):
         weights = self.attention_weights(query).view(bsz, n_q, self.num_heads, self.num_levels * self.num_points)
         weights = weights.softmax(-1).view(bsz, n_q, self.num_heads, self.num_levels, self.num_points)
         if reference_points.shape[-1] != 2:
-            raise ValueError(f'TorchMSDeformAttn: reference_points must end in (x, y), got '
-                             f'{tuple(reference_points.shape)}')
+            raise ValueError(
+                f'TorchMSDeformAttn: reference_points must end in (x, y), got {tuple(reference_points.shape)}'
+            )
         normaliser = torch.stack([spatial_shapes[..., 1], spatial_shapes[..., 0]], -1).to(offsets)
         loc = reference_points[:, :, None, :, None, :] + offsets / normaliser[None, None, None, :, None, :]
         out = ms_deform_attn_torch(v, spatial_shapes, loc, weights)

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Deformable scene encoder: learned scene queries over a BEV grid, pooled into one scene vector."""
+
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -8,6 +9,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmautomot.registry import MODELS
+
 from .deformable_attention import TorchMSDeformAttn
 
 
@@ -51,17 +53,19 @@ class DeformableSceneEncoder(BaseModule):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 embed_dims: int = 256,
-                 num_queries: int = 16,
-                 num_heads: int = 8,
-                 num_points: int = 4,
-                 num_layers: int = 1,
-                 ffn_ratio: int = 2,
-                 bev_shape: Optional[Sequence[int]] = None,
-                 impl: str = 'auto',
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        in_channels: int,
+        embed_dims: int = 256,
+        num_queries: int = 16,
+        num_heads: int = 8,
+        num_points: int = 4,
+        num_layers: int = 1,
+        ffn_ratio: int = 2,
+        bev_shape: Optional[Sequence[int]] = None,
+        impl: str = 'auto',
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         if impl not in ('auto', 'mmcv', 'pytorch'):
             raise ValueError(f"DeformableSceneEncoder: impl must be 'auto', 'mmcv' or 'pytorch', got {impl!r}")
@@ -78,8 +82,11 @@ class DeformableSceneEncoder(BaseModule):
         self.attn = nn.ModuleList(self._build_attn(embed_dims, num_heads, num_points) for _ in range(num_layers))
         self.norm1 = nn.ModuleList(nn.LayerNorm(embed_dims) for _ in range(num_layers))
         self.ffn = nn.ModuleList(
-            nn.Sequential(nn.Linear(embed_dims, ffn_ratio * embed_dims), nn.GELU(),
-                          nn.Linear(ffn_ratio * embed_dims, embed_dims)) for _ in range(num_layers))
+            nn.Sequential(
+                nn.Linear(embed_dims, ffn_ratio * embed_dims), nn.GELU(), nn.Linear(ffn_ratio * embed_dims, embed_dims)
+            )
+            for _ in range(num_layers)
+        )
         self.norm2 = nn.ModuleList(nn.LayerNorm(embed_dims) for _ in range(num_layers))
         self.out_norm = nn.LayerNorm(embed_dims)
         self.row_embed = nn.Parameter(torch.randn(64, embed_dims // 2) * 0.02)
@@ -89,8 +96,15 @@ class DeformableSceneEncoder(BaseModule):
         if self.impl == 'pytorch':
             return TorchMSDeformAttn(embed_dims, num_heads, num_levels=1, num_points=num_points)
         from mmcv.ops import MultiScaleDeformableAttention
-        attn = MultiScaleDeformableAttention(embed_dims=embed_dims, num_heads=num_heads, num_levels=1,
-                                             num_points=num_points, dropout=0.0, batch_first=True)
+
+        attn = MultiScaleDeformableAttention(
+            embed_dims=embed_dims,
+            num_heads=num_heads,
+            num_levels=1,
+            num_points=num_points,
+            dropout=0.0,
+            batch_first=True,
+        )
         attn.init_weights()
         return attn
 
@@ -121,8 +135,16 @@ class DeformableSceneEncoder(BaseModule):
         query_pos = self.query_pos[None].expand(bsz, -1, -1).to(value)
         ref = self.reference(query_pos).sigmoid()[:, :, None]  # (B, Q, 1 level, 2)
         for attn, n1, ffn, n2 in zip(self.attn, self.norm1, self.ffn, self.norm2):
-            query = n1(attn(query=query, value=value, query_pos=query_pos, reference_points=ref,
-                            spatial_shapes=shapes, level_start_index=start))
+            query = n1(
+                attn(
+                    query=query,
+                    value=value,
+                    query_pos=query_pos,
+                    reference_points=ref,
+                    spatial_shapes=shapes,
+                    level_start_index=start,
+                )
+            )
             query = n2(query + ffn(query))
         return query
 

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Rasterise LiDAR point clouds into TransFuser's BEV height histogram (vectorised, in torch)."""
+
 import math
 from typing import Optional, Sequence, Tuple
 
@@ -7,26 +8,26 @@ import torch
 from torch import Tensor
 
 
-def bev_grid_shape(x_range: Tuple[float, float], y_range: Tuple[float, float],
-                   resolution: float) -> Tuple[int, int]:
+def bev_grid_shape(x_range: Tuple[float, float], y_range: Tuple[float, float], resolution: float) -> Tuple[int, int]:
     """(H, W) of the BEV image: H rows along x, W columns along y (see :func:`lidar_to_bev_histogram`)."""
     h = int(round((x_range[1] - x_range[0]) / resolution))
     w = int(round((y_range[1] - y_range[0]) / resolution))
     if h <= 0 or w <= 0:
-        raise ValueError(f'empty BEV grid for x_range={x_range}, y_range={y_range}, '
-                         f'resolution={resolution}')
+        raise ValueError(f'empty BEV grid for x_range={x_range}, y_range={y_range}, resolution={resolution}')
     return h, w
 
 
-def lidar_to_bev_histogram(points: Sequence[Tensor],
-                           x_range: Tuple[float, float] = (-32.0, 32.0),
-                           y_range: Tuple[float, float] = (-32.0, 32.0),
-                           resolution: float = 0.25,
-                           z_range: Tuple[float, float] = (-4.0, 10.0),
-                           split_height: float = 0.2,
-                           max_count: int = 5,
-                           use_ground_plane: bool = True,
-                           device: Optional[torch.device] = None) -> Tensor:
+def lidar_to_bev_histogram(
+    points: Sequence[Tensor],
+    x_range: Tuple[float, float] = (-32.0, 32.0),
+    y_range: Tuple[float, float] = (-32.0, 32.0),
+    resolution: float = 0.25,
+    z_range: Tuple[float, float] = (-4.0, 10.0),
+    split_height: float = 0.2,
+    max_count: int = 5,
+    use_ground_plane: bool = True,
+    device: Optional[torch.device] = None,
+) -> Tensor:
     """Count LiDAR points per BEV cell in height bins, as TransFuser's LiDAR input.
 
     Chitta et al., "TransFuser: Imitation with Transformer-Based Sensor Fusion for Autonomous Driving"
@@ -68,18 +69,20 @@ def lidar_to_bev_histogram(points: Sequence[Tensor],
     flat_idx = []
     for b, pts in enumerate(points):
         if pts.dim() != 2 or pts.shape[1] < 3:
-            raise ValueError(f'lidar_to_bev_histogram: points of batch index {b} must be (N, C>=3), '
-                             f'got shape {tuple(pts.shape)}')
+            raise ValueError(
+                f'lidar_to_bev_histogram: points of batch index {b} must be (N, C>=3), got shape {tuple(pts.shape)}'
+            )
         xyz = pts[:, :3].to(device=device, dtype=torch.float32)
         nan_rows = torch.isnan(xyz).any(dim=1)
         if nan_rows.any():
-            raise ValueError(f'lidar_to_bev_histogram: points of batch index {b} contain NaN '
-                             f'coordinates in {int(nan_rows.sum())} of {xyz.shape[0]} points')
+            raise ValueError(
+                f'lidar_to_bev_histogram: points of batch index {b} contain NaN '
+                f'coordinates in {int(nan_rows.sum())} of {xyz.shape[0]} points'
+            )
         x, y, z = xyz.unbind(dim=1)
         rowf = torch.floor((x_range[1] - x) / resolution)
         colf = torch.floor((y_range[1] - y) / resolution)
-        keep = ((rowf >= 0) & (rowf < h) & (colf >= 0) & (colf < w) & (z >= z_range[0]) &
-                (z < z_range[1]))
+        keep = (rowf >= 0) & (rowf < h) & (colf >= 0) & (colf < w) & (z >= z_range[0]) & (z < z_range[1])
         if not use_ground_plane:
             keep &= z > split_height
         chan = (z > split_height).long() if use_ground_plane else torch.zeros_like(z, dtype=torch.long)
@@ -90,8 +93,12 @@ def lidar_to_bev_histogram(points: Sequence[Tensor],
     return hist.clamp_(max=float(max_count)) / float(max_count)
 
 
-def bev_cell_of(x: float, y: float, x_range: Tuple[float, float] = (-32.0, 32.0),
-                y_range: Tuple[float, float] = (-32.0, 32.0),
-                resolution: float = 0.25) -> Tuple[int, int]:
+def bev_cell_of(
+    x: float,
+    y: float,
+    x_range: Tuple[float, float] = (-32.0, 32.0),
+    y_range: Tuple[float, float] = (-32.0, 32.0),
+    resolution: float = 0.25,
+) -> Tuple[int, int]:
     """(row, col) of the ego-frame point ``(x, y)`` under the convention of :func:`lidar_to_bev_histogram`."""
     return (int(math.floor((x_range[1] - x) / resolution)), int(math.floor((y_range[1] - y) / resolution)))

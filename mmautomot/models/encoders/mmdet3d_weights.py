@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Load the LiDAR branch of an mmdet3d detector checkpoint into mmautomot modules (safe loader only)."""
+
 from typing import Dict, Mapping, Optional, Sequence
 
 import torch
@@ -42,14 +43,20 @@ def detect_prefix(state: Mapping[str, torch.Tensor], names: Sequence[str], check
     found = [p for p in DETECTOR_PREFIXES if any(k.startswith(f'{p}{names[0]}.') for k in state)]
     if len(found) != 1:
         tops = sorted({k.split('.')[0] for k in state})
-        raise KeyError(f'{checkpoint!r}: cannot tell the LiDAR branch prefix (looked for '
-                       f"{[p + names[0] + '.' for p in DETECTOR_PREFIXES]}, found {found}); its top-level "
-                       f'modules are {tops}. Give prefix= explicitly.')
+        raise KeyError(
+            f'{checkpoint!r}: cannot tell the LiDAR branch prefix (looked for '
+            f'{[p + names[0] + "." for p in DETECTOR_PREFIXES]}, found {found}); its top-level '
+            f'modules are {tops}. Give prefix= explicitly.'
+        )
     return found[0]
 
 
-def load_detector_branch(modules: Mapping[str, nn.Module], checkpoint: str, prefix: Optional[str] = 'auto',
-                         key_map: Optional[Mapping[str, str]] = None) -> Dict[str, list]:
+def load_detector_branch(
+    modules: Mapping[str, nn.Module],
+    checkpoint: str,
+    prefix: Optional[str] = 'auto',
+    key_map: Optional[Mapping[str, str]] = None,
+) -> Dict[str, list]:
     """Copy an mmdet3d detector's LiDAR-branch weights into ``modules``, strictly.
 
     Every parameter and buffer of each module must be in the checkpoint with the same shape, and the
@@ -87,15 +94,20 @@ def load_detector_branch(modules: Mapping[str, nn.Module], checkpoint: str, pref
     for name, module in modules.items():
         src = key_map[name] + '.'
         ours = module.state_dict()
-        theirs = {k[len(src):]: v for k, v in state.items() if k.startswith(src)}
+        theirs = {k[len(src) :]: v for k, v in state.items() if k.startswith(src)}
         missing = [k for k in ours if k not in theirs]
         unexpected = [k for k in theirs if k not in ours]
         if missing or unexpected:
-            raise KeyError(f'{checkpoint!r} does not match {name} (source prefix {src!r}): missing '
-                           f'{missing[:8]}{" ..." if len(missing) > 8 else ""} ({len(missing)}), unexpected '
-                           f'{unexpected[:8]}{" ..." if len(unexpected) > 8 else ""} ({len(unexpected)})')
-        bad = [f'{src}{k}: checkpoint {tuple(theirs[k].shape)} vs encoder {tuple(v.shape)}'
-               for k, v in ours.items() if theirs[k].shape != v.shape]
+            raise KeyError(
+                f'{checkpoint!r} does not match {name} (source prefix {src!r}): missing '
+                f'{missing[:8]}{" ..." if len(missing) > 8 else ""} ({len(missing)}), unexpected '
+                f'{unexpected[:8]}{" ..." if len(unexpected) > 8 else ""} ({len(unexpected)})'
+            )
+        bad = [
+            f'{src}{k}: checkpoint {tuple(theirs[k].shape)} vs encoder {tuple(v.shape)}'
+            for k, v in ours.items()
+            if theirs[k].shape != v.shape
+        ]
         if bad:
             raise ValueError(f'{checkpoint!r} does not match {name}: shape mismatch {bad}')
         module.load_state_dict(theirs, strict=True)

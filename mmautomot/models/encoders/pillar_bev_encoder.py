@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """LiDAR-only BEV encoder assembled from mmdet3d's PointPillars modules."""
+
 import copy
 from typing import List, Optional, Sequence, Tuple
 
@@ -9,6 +10,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmautomot.registry import MODELS
+
 from .mmdet3d_weights import load_detector_branch
 
 
@@ -18,6 +20,7 @@ def build_mmdet3d_module(cfg: dict) -> nn.Module:
     import mmdet3d.models  # noqa: F401  (fills the registry)
     from mmdet3d.registry import MODELS as MMDET3D_MODELS
     from mmengine.registry import DefaultScope
+
     with DefaultScope.overwrite_default_scope('mmdet3d'):
         return MMDET3D_MODELS.build(cfg)
 
@@ -102,50 +105,72 @@ class PointPillarsBEVEncoder(BaseModule):
     """
 
     #: the ``inputs`` keys this encoder reads (AutoMoT checks them).
-    input_keys = ('points', )
+    input_keys = ('points',)
 
-    def __init__(self,
-                 point_cloud_range: Sequence[float] = (-32.0, -32.0, -3.0, 32.0, 32.0, 5.0),
-                 voxel_size: Sequence[float] = (0.25, 0.25, 8.0),
-                 in_channels: int = 4,
-                 max_num_points: int = 20,
-                 max_voxels=(30000, 40000),
-                 voxel_encoder: Optional[dict] = None,
-                 backbone: Optional[dict] = None,
-                 neck: Optional[dict] = None,
-                 ego2sensor: Optional[Sequence] = None,
-                 bev_range: Optional[Sequence[float]] = None,
-                 grid_size: int = 8,
-                 out_channels: int = 256,
-                 pretrained: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        point_cloud_range: Sequence[float] = (-32.0, -32.0, -3.0, 32.0, 32.0, 5.0),
+        voxel_size: Sequence[float] = (0.25, 0.25, 8.0),
+        in_channels: int = 4,
+        max_num_points: int = 20,
+        max_voxels=(30000, 40000),
+        voxel_encoder: Optional[dict] = None,
+        backbone: Optional[dict] = None,
+        neck: Optional[dict] = None,
+        ego2sensor: Optional[Sequence] = None,
+        bev_range: Optional[Sequence[float]] = None,
+        grid_size: int = 8,
+        out_channels: int = 256,
+        pretrained: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         from mmcv.ops import Voxelization
+
         pcr, vs = [float(v) for v in point_cloud_range], [float(v) for v in voxel_size]
         if len(pcr) != 6 or len(vs) != 3 or any(pcr[i + 3] <= pcr[i] for i in range(3)):
-            raise ValueError(f'PointPillarsBEVEncoder: point_cloud_range must be (x_min, y_min, z_min, x_max, '
-                             f'y_max, z_max) with min < max and voxel_size (x, y, z); got {pcr}, {vs}')
+            raise ValueError(
+                f'PointPillarsBEVEncoder: point_cloud_range must be (x_min, y_min, z_min, x_max, '
+                f'y_max, z_max) with min < max and voxel_size (x, y, z); got {pcr}, {vs}'
+            )
         shape = [round((pcr[i + 3] - pcr[i]) / vs[i]) for i in range(3)]
         if shape[2] != 1 or min(shape) <= 0:
-            raise ValueError(f'PointPillarsBEVEncoder: the grid must be pillars (one voxel along z) and '
-                             f'non-empty, got {shape} (x, y, z) cells for {pcr} / {vs}')
+            raise ValueError(
+                f'PointPillarsBEVEncoder: the grid must be pillars (one voxel along z) and '
+                f'non-empty, got {shape} (x, y, z) cells for {pcr} / {vs}'
+            )
         self.nx, self.ny = shape[0], shape[1]
         self.point_cloud_range, self.voxel_size, self.in_channels = pcr, vs, in_channels
-        self.voxel_layer = Voxelization(voxel_size=vs, point_cloud_range=pcr, max_num_points=max_num_points,
-                                        max_voxels=max_voxels, deterministic=True)
-        venc = _merge(dict(type='PillarFeatureNet', feat_channels=(64, )), voxel_encoder,
-                      dict(in_channels=in_channels, voxel_size=vs, point_cloud_range=pcr))
+        self.voxel_layer = Voxelization(
+            voxel_size=vs,
+            point_cloud_range=pcr,
+            max_num_points=max_num_points,
+            max_voxels=max_voxels,
+            deterministic=True,
+        )
+        venc = _merge(
+            dict(type='PillarFeatureNet', feat_channels=(64,)),
+            voxel_encoder,
+            dict(in_channels=in_channels, voxel_size=vs, point_cloud_range=pcr),
+        )
         if str(venc['type']).split('.')[-1] == 'PillarFeatureNet':
             venc.setdefault('legacy', False)  # mmdet3d's legacy=True edits the input points in place
         self.voxel_encoder = build_mmdet3d_module(venc)
         pillar_ch = list(venc['feat_channels'])[-1]
-        self.middle_encoder = build_mmdet3d_module(dict(type='PointPillarsScatter', in_channels=pillar_ch,
-                                                  output_shape=[self.ny, self.nx]))
-        bb = _merge(dict(type='SECOND', out_channels=[64, 128, 256], layer_nums=[3, 5, 5],
-                         layer_strides=[2, 2, 2]), backbone, dict(in_channels=pillar_ch))
+        self.middle_encoder = build_mmdet3d_module(
+            dict(type='PointPillarsScatter', in_channels=pillar_ch, output_shape=[self.ny, self.nx])
+        )
+        bb = _merge(
+            dict(type='SECOND', out_channels=[64, 128, 256], layer_nums=[3, 5, 5], layer_strides=[2, 2, 2]),
+            backbone,
+            dict(in_channels=pillar_ch),
+        )
         self.backbone = build_mmdet3d_module(bb)
-        nk = _merge(dict(type='SECONDFPN', out_channels=[128, 128, 128], upsample_strides=[1, 2, 4]), neck,
-                    dict(in_channels=list(bb['out_channels'])))
+        nk = _merge(
+            dict(type='SECONDFPN', out_channels=[128, 128, 128], upsample_strides=[1, 2, 4]),
+            neck,
+            dict(in_channels=list(bb['out_channels'])),
+        )
         self.neck = build_mmdet3d_module(nk)
         out_ch = nk['out_channels']  # SECONDFPN concatenates its levels; mmdet's FPN gives out_channels each
         self.neck_channels = int(sum(out_ch)) if isinstance(out_ch, (list, tuple)) else int(out_ch)
@@ -184,9 +209,10 @@ class PointPillarsBEVEncoder(BaseModule):
         voxels, coors, nums = [], [], []
         for i, pts in enumerate(points):
             if pts.dim() != 2 or pts.shape[1] < self.in_channels:
-                raise ValueError(f'PointPillarsBEVEncoder: cloud {i} must be (N, C >= {self.in_channels}), got '
-                                 f'{tuple(pts.shape)}')
-            pts = pts[:, :self.in_channels].float().contiguous()
+                raise ValueError(
+                    f'PointPillarsBEVEncoder: cloud {i} must be (N, C >= {self.in_channels}), got {tuple(pts.shape)}'
+                )
+            pts = pts[:, : self.in_channels].float().contiguous()
             if self.ego2sensor is not None:
                 m = self.ego2sensor.to(pts.device)
                 pts = torch.cat([pts[:, :3] @ m[:3, :3].T + m[:3, 3], pts[:, 3:]], dim=1)
@@ -231,8 +257,9 @@ class PointPillarsBEVEncoder(BaseModule):
         voxels, nums, coors = self.voxelize(points)
         if voxels.shape[0] == 0:  # no point in range anywhere in the batch
             dev = points[0].device if bsz else self.out_proj.weight.device
-            canvas = torch.zeros(bsz, self.middle_encoder.in_channels, self.ny, self.nx, device=dev,
-                                 dtype=self.out_proj.weight.dtype)
+            canvas = torch.zeros(
+                bsz, self.middle_encoder.in_channels, self.ny, self.nx, device=dev, dtype=self.out_proj.weight.dtype
+            )
         else:  # voxelize in float32, encode in the encoder's dtype (e.g. bf16 under mixed precision)
             dtype = self.out_proj.weight.dtype
             canvas = self.middle_encoder(self.voxel_encoder(voxels.to(dtype), nums, coors), coors, bsz)

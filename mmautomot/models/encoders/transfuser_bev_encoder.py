@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Camera + LiDAR BEV encoder of the AutoMoT action expert (TransFuser++-style)."""
+
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import timm
@@ -9,12 +10,14 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmautomot.registry import MODELS
+
 from .lidar_histogram import bev_grid_shape, lidar_to_bev_histogram
 from .transfuser_fusion import CameraBEVFusionBlock
 
 
-def _create_backbone(name: str, checkpoint: Optional[str], in_chans: int, out_indices: Sequence[int],
-                     kwargs: dict) -> nn.Module:
+def _create_backbone(
+    name: str, checkpoint: Optional[str], in_chans: int, out_indices: Sequence[int], kwargs: dict
+) -> nn.Module:
     """A timm ``features_only`` backbone, optionally initialised from a local checkpoint file.
 
     The checkpoint is a timm/torch state dict of the full classification model (``.pth``/``.bin`` or
@@ -24,11 +27,18 @@ def _create_backbone(name: str, checkpoint: Optional[str], in_chans: int, out_in
     if checkpoint is not None:
         extra['pretrained_cfg_overlay'] = dict(file=str(checkpoint))
     model = timm.create_model(
-        name, pretrained=checkpoint is not None, features_only=True, out_indices=tuple(out_indices),
-        in_chans=in_chans, **extra)
+        name,
+        pretrained=checkpoint is not None,
+        features_only=True,
+        out_indices=tuple(out_indices),
+        in_chans=in_chans,
+        **extra,
+    )
     if not hasattr(model, 'return_layers'):
-        raise ValueError(f'TransFuserBEVEncoder: timm model {name!r} does not build a sequential '
-                         f'feature network (got {type(model).__name__}); use a CNN such as resnet/regnet')
+        raise ValueError(
+            f'TransFuserBEVEncoder: timm model {name!r} does not build a sequential '
+            f'feature network (got {type(model).__name__}); use a CNN such as resnet/regnet'
+        )
     return model
 
 
@@ -80,41 +90,50 @@ class TransFuserBEVEncoder(BaseModule):
         init_cfg (dict, optional): mmengine init config.
     """
 
-    def __init__(self,
-                 image_backbone: str = 'resnet18',
-                 lidar_backbone: str = 'resnet18',
-                 image_checkpoint: Optional[str] = None,
-                 lidar_checkpoint: Optional[str] = None,
-                 backbone_kwargs: Optional[dict] = None,
-                 out_indices: Sequence[int] = (1, 2, 3, 4),
-                 bev: Optional[dict] = None,
-                 num_cams: int = 1,
-                 img_anchors: Tuple[int, int] = (2, 8),
-                 bev_anchors: Tuple[int, int] = (8, 8),
-                 fusion_layers: int = 1,
-                 fusion_heads: int = 4,
-                 fusion_dropout: float = 0.0,
-                 grid_size: int = 8,
-                 out_channels: int = 256,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        image_backbone: str = 'resnet18',
+        lidar_backbone: str = 'resnet18',
+        image_checkpoint: Optional[str] = None,
+        lidar_checkpoint: Optional[str] = None,
+        backbone_kwargs: Optional[dict] = None,
+        out_indices: Sequence[int] = (1, 2, 3, 4),
+        bev: Optional[dict] = None,
+        num_cams: int = 1,
+        img_anchors: Tuple[int, int] = (2, 8),
+        bev_anchors: Tuple[int, int] = (8, 8),
+        fusion_layers: int = 1,
+        fusion_heads: int = 4,
+        fusion_dropout: float = 0.0,
+        grid_size: int = 8,
+        out_channels: int = 256,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         self.bev_cfg = dict(bev or {})
-        bev_grid_shape(self.bev_cfg.get('x_range', (-32.0, 32.0)), self.bev_cfg.get('y_range', (-32.0, 32.0)),
-                       self.bev_cfg.get('resolution', 0.25))  # fail early on a bad range
+        bev_grid_shape(
+            self.bev_cfg.get('x_range', (-32.0, 32.0)),
+            self.bev_cfg.get('y_range', (-32.0, 32.0)),
+            self.bev_cfg.get('resolution', 0.25),
+        )  # fail early on a bad range
         bev_chans = 2 if self.bev_cfg.get('use_ground_plane', True) else 1
         kwargs = dict(backbone_kwargs or {})
         self.image_encoder = _create_backbone(image_backbone, image_checkpoint, 3, out_indices, kwargs)
-        self.lidar_encoder = _create_backbone(lidar_backbone, lidar_checkpoint, bev_chans, out_indices,
-                                              kwargs)
+        self.lidar_encoder = _create_backbone(lidar_backbone, lidar_checkpoint, bev_chans, out_indices, kwargs)
         img_ch = self.image_encoder.feature_info.channels()
         bev_ch = self.lidar_encoder.feature_info.channels()
         if len(img_ch) != len(bev_ch):
-            raise ValueError(f'TransFuserBEVEncoder: {image_backbone!r} gives {len(img_ch)} stages but '
-                             f'{lidar_backbone!r} gives {len(bev_ch)} for out_indices={tuple(out_indices)}')
+            raise ValueError(
+                f'TransFuserBEVEncoder: {image_backbone!r} gives {len(img_ch)} stages but '
+                f'{lidar_backbone!r} gives {len(bev_ch)} for out_indices={tuple(out_indices)}'
+            )
         self.num_cams = num_cams
         self.fusions = nn.ModuleList(
-            CameraBEVFusionBlock(ci, cb, num_cams, img_anchors, bev_anchors, fusion_layers, fusion_heads,
-                                 fusion_dropout) for ci, cb in zip(img_ch, bev_ch))
+            CameraBEVFusionBlock(
+                ci, cb, num_cams, img_anchors, bev_anchors, fusion_layers, fusion_heads, fusion_dropout
+            )
+            for ci, cb in zip(img_ch, bev_ch)
+        )
         self.grid_size = grid_size
         self.out_channels = out_channels
         self.bev_feat_channels = bev_ch[-1]
@@ -136,8 +155,7 @@ class TransFuserBEVEncoder(BaseModule):
             Tensor: (B, G*G, out_channels) BEV tokens, row-major over the BEV grid.
         """
         if imgs.dim() != 5:
-            raise ValueError(f'TransFuserBEVEncoder: imgs must be (B, N_cam, 3, H, W), '
-                             f'got {tuple(imgs.shape)}')
+            raise ValueError(f'TransFuserBEVEncoder: imgs must be (B, N_cam, 3, H, W), got {tuple(imgs.shape)}')
         bsz, n_cam = imgs.shape[:2]
         if len(points) != bsz:
             raise ValueError(f'TransFuserBEVEncoder: {len(points)} point clouds for a batch of {bsz} images')

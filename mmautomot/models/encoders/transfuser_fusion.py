@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """TransFuser-style transformer fusion of camera and LiDAR-BEV feature maps at one backbone stage."""
+
 from typing import Tuple
 
 import torch
@@ -26,13 +27,20 @@ class CameraBEVFusionBlock(nn.Module):
         dropout (float): dropout inside the transformer.
     """
 
-    def __init__(self, img_channels: int, dim: int, num_cams: int, img_anchors: Tuple[int, int],
-                 bev_anchors: Tuple[int, int], num_layers: int = 1, num_heads: int = 4,
-                 dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        img_channels: int,
+        dim: int,
+        num_cams: int,
+        img_anchors: Tuple[int, int],
+        bev_anchors: Tuple[int, int],
+        num_layers: int = 1,
+        num_heads: int = 4,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if dim % num_heads:
-            raise ValueError(f'CameraBEVFusionBlock: num_heads={num_heads} must divide the stage '
-                             f'width {dim}')
+            raise ValueError(f'CameraBEVFusionBlock: num_heads={num_heads} must divide the stage width {dim}')
         self.img_anchors, self.bev_anchors, self.num_cams = tuple(img_anchors), tuple(bev_anchors), num_cams
         self.n_img = img_anchors[0] * img_anchors[1]
         self.n_bev = bev_anchors[0] * bev_anchors[1]
@@ -41,8 +49,14 @@ class CameraBEVFusionBlock(nn.Module):
         self.pos = nn.Parameter(torch.zeros(num_cams * self.n_img + self.n_bev, dim))
         nn.init.trunc_normal_(self.pos, std=0.02)
         layer = nn.TransformerEncoderLayer(
-            dim, num_heads, dim_feedforward=4 * dim, dropout=dropout, activation='gelu',
-            batch_first=True, norm_first=True)
+            dim,
+            num_heads,
+            dim_feedforward=4 * dim,
+            dropout=dropout,
+            activation='gelu',
+            batch_first=True,
+            norm_first=True,
+        )
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
 
@@ -53,16 +67,17 @@ class CameraBEVFusionBlock(nn.Module):
         """
         bsz = bev.shape[0]
         if num_cams > self.num_cams:
-            raise ValueError(f'CameraBEVFusionBlock: got {num_cams} cameras, built for at most '
-                             f'{self.num_cams} (raise num_cams)')
+            raise ValueError(
+                f'CameraBEVFusionBlock: got {num_cams} cameras, built for at most {self.num_cams} (raise num_cams)'
+            )
         img_tok = F.adaptive_avg_pool2d(img, self.img_anchors).flatten(2).transpose(1, 2)
         img_tok = self.img_in(img_tok).reshape(bsz, num_cams * self.n_img, -1)
         bev_tok = F.adaptive_avg_pool2d(bev, self.bev_anchors).flatten(2).transpose(1, 2)
-        pos = torch.cat([self.pos[:num_cams * self.n_img], self.pos[-self.n_bev:]])
+        pos = torch.cat([self.pos[: num_cams * self.n_img], self.pos[-self.n_bev :]])
         tokens = self.norm(self.encoder(torch.cat([img_tok, bev_tok], dim=1) + pos))
-        img_out = self.img_out(tokens[:, :num_cams * self.n_img]).reshape(bsz * num_cams, self.n_img, -1)
+        img_out = self.img_out(tokens[:, : num_cams * self.n_img]).reshape(bsz * num_cams, self.n_img, -1)
         img_out = img_out.transpose(1, 2).reshape(bsz * num_cams, -1, *self.img_anchors)
-        bev_out = tokens[:, num_cams * self.n_img:].transpose(1, 2).reshape(bsz, -1, *self.bev_anchors)
+        bev_out = tokens[:, num_cams * self.n_img :].transpose(1, 2).reshape(bsz, -1, *self.bev_anchors)
         img = img + F.interpolate(img_out, size=img.shape[-2:], mode='bilinear', align_corners=False)
         bev = bev + F.interpolate(bev_out, size=bev.shape[-2:], mode='bilinear', align_corners=False)
         return img, bev

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """A pi0-style flow-matching action head: noisy-action / proprio tokens in, velocity out, Euler sampler."""
+
 import math
 from typing import Callable, Dict, Optional, Sequence
 
@@ -20,7 +21,7 @@ def sincos_time_embedding(t: Tensor, dim: int, min_period: float = 4e-3, max_per
     if dim % 2:
         raise ValueError(f'sincos_time_embedding: dim must be even, got {dim}')
     frac = torch.linspace(0.0, 1.0, dim // 2, device=t.device, dtype=torch.float32)
-    period = min_period * (max_period / min_period)**frac
+    period = min_period * (max_period / min_period) ** frac
     ang = t.float()[:, None] * (2 * math.pi / period)[None]
     return torch.cat([torch.sin(ang), torch.cos(ang)], dim=-1)
 
@@ -68,19 +69,21 @@ class FlowMatchingActionHead(BaseModule):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 hidden_size: int,
-                 action_dim: int = 2,
-                 horizon: int = 10,
-                 proprio_dim: Optional[int] = None,
-                 time_embed_dim: int = 256,
-                 num_steps: int = 10,
-                 sigma_min: float = 0.001,
-                 time_beta: Sequence[float] = (1.5, 1.0),
-                 time_max: float = 0.999,
-                 action_scale=1.0,
-                 loss_weight: float = 1.0,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        hidden_size: int,
+        action_dim: int = 2,
+        horizon: int = 10,
+        proprio_dim: Optional[int] = None,
+        time_embed_dim: int = 256,
+        num_steps: int = 10,
+        sigma_min: float = 0.001,
+        time_beta: Sequence[float] = (1.5, 1.0),
+        time_max: float = 0.999,
+        action_scale=1.0,
+        loss_weight: float = 1.0,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         if num_steps < 1:
             raise ValueError(f'FlowMatchingActionHead: num_steps must be >= 1, got {num_steps}')
@@ -95,8 +98,10 @@ class FlowMatchingActionHead(BaseModule):
         if scale.numel() in (1, action_dim):
             scale = scale.reshape(-1).expand(action_dim)
         elif tuple(scale.shape) != (horizon, action_dim):
-            raise ValueError(f'FlowMatchingActionHead: action_scale must be a number, {action_dim} numbers or '
-                             f'({horizon}, {action_dim}) numbers, got shape {tuple(scale.shape)}')
+            raise ValueError(
+                f'FlowMatchingActionHead: action_scale must be a number, {action_dim} numbers or '
+                f'({horizon}, {action_dim}) numbers, got shape {tuple(scale.shape)}'
+            )
         if (scale <= 0).any():
             raise ValueError('FlowMatchingActionHead: action_scale must be > 0')
         self.register_buffer('action_scale', scale.clone(), persistent=False)
@@ -121,10 +126,10 @@ class FlowMatchingActionHead(BaseModule):
         """Training flow times (B,): ``t_max * (1 - z)``, ``z ~ Beta(a, b)``."""
         a, b = self.time_beta
         if generator is None:
-            z = torch.distributions.Beta(torch.tensor(a), torch.tensor(b)).sample((batch_size, ))
+            z = torch.distributions.Beta(torch.tensor(a), torch.tensor(b)).sample((batch_size,))
         else:  # Beta(a, b) = Ga / (Ga + Gb), with seeded gammas
-            ga = torch._standard_gamma(torch.full((batch_size, ), a), generator=generator)
-            gb = torch._standard_gamma(torch.full((batch_size, ), b), generator=generator)
+            ga = torch._standard_gamma(torch.full((batch_size,), a), generator=generator)
+            gb = torch._standard_gamma(torch.full((batch_size,), b), generator=generator)
             z = ga / (ga + gb)
         return (self.time_max * (1.0 - z)).to(device)
 
@@ -141,8 +146,10 @@ class FlowMatchingActionHead(BaseModule):
     def embed_actions(self, x_t: Tensor, t: Tensor) -> Tensor:
         """Noisy action tokens (B, H, C) from ``x_t`` (B, H, A) and ``t`` (B,)."""
         if x_t.shape[1:] != (self.horizon, self.action_dim):
-            raise ValueError(f'FlowMatchingActionHead: actions must be (B, {self.horizon}, {self.action_dim}), '
-                             f'got {tuple(x_t.shape)}')
+            raise ValueError(
+                f'FlowMatchingActionHead: actions must be (B, {self.horizon}, {self.action_dim}), '
+                f'got {tuple(x_t.shape)}'
+            )
         a = self.action_in(x_t.to(self.action_in.weight.dtype))
         phi = sincos_time_embedding(t, self.time_embed_dim).to(a)[:, None].expand(-1, a.shape[1], -1)
         h = self.action_mix(F.silu(self.action_time(torch.cat([a, phi], dim=-1))))
@@ -153,8 +160,10 @@ class FlowMatchingActionHead(BaseModule):
         if self.proprio_in is None:
             raise ValueError('FlowMatchingActionHead: built without proprio_dim, cannot embed proprio tokens')
         if proprio.shape[-1] != self.proprio_dim:
-            raise ValueError(f'FlowMatchingActionHead: proprio features must have {self.proprio_dim} channels, '
-                             f'got {tuple(proprio.shape)}')
+            raise ValueError(
+                f'FlowMatchingActionHead: proprio features must have {self.proprio_dim} channels, '
+                f'got {tuple(proprio.shape)}'
+            )
         return self.proprio_in(proprio.to(self.proprio_in.weight.dtype))
 
     def velocity(self, tokens: Tensor) -> Tensor:
@@ -169,7 +178,7 @@ class FlowMatchingActionHead(BaseModule):
             v_pred, x0, x1 (Tensor): (B, H, A).
             mask (Tensor | None): (B, H) valid steps (non-zero); None = all valid.
         """
-        err = (v_pred.float() - self.target_velocity(x0.float(), x1.float()))**2
+        err = (v_pred.float() - self.target_velocity(x0.float(), x1.float())) ** 2
         if mask is None:
             return dict(loss_flow=self.loss_weight * err.mean())
         w = mask.to(err).unsqueeze(-1).expand_as(err)

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Meta-action head of the AutoMoT action expert."""
+
 from typing import Dict, Optional
 
 import torch
@@ -42,14 +43,16 @@ class MetaActionHead(BaseModule):
     num_lon = len(LONGITUDINAL_CLASSES)
     ignore_index = -1
 
-    def __init__(self,
-                 in_channels: int,
-                 num_horizons: int = 3,
-                 hidden_channels: Optional[int] = None,
-                 pool_heads: int = 1,
-                 loss_lat: Optional[dict] = None,
-                 loss_lon: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_horizons: int = 3,
+        hidden_channels: Optional[int] = None,
+        pool_heads: int = 1,
+        loss_lat: Optional[dict] = None,
+        loss_lon: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if in_channels % pool_heads:
             raise ValueError(f'MetaActionHead: pool_heads={pool_heads} must divide in_channels={in_channels}')
@@ -60,7 +63,8 @@ class MetaActionHead(BaseModule):
         self.pool = nn.MultiheadAttention(in_channels, pool_heads, batch_first=True)
         self.norm = nn.LayerNorm(in_channels)
         self.mlp = nn.Sequential(
-            nn.Linear(in_channels, hidden), nn.GELU(), nn.Linear(hidden, self.num_lat + self.num_lon))
+            nn.Linear(in_channels, hidden), nn.GELU(), nn.Linear(hidden, self.num_lat + self.num_lon)
+        )
         default_loss = dict(type='mmdet.CrossEntropyLoss', avg_non_ignore=True, loss_weight=1.0)
         self.loss_lat = MODELS.build(loss_lat or default_loss)
         self.loss_lon = MODELS.build(loss_lon or default_loss)
@@ -75,8 +79,7 @@ class MetaActionHead(BaseModule):
             Tensor: (B, K, n_lat + n_lon) logits.
         """
         if tokens.dim() != 3 or tokens.shape[-1] != self.in_channels:
-            raise ValueError(f'MetaActionHead: tokens must be (B, K_q, {self.in_channels}), '
-                             f'got {tuple(tokens.shape)}')
+            raise ValueError(f'MetaActionHead: tokens must be (B, K_q, {self.in_channels}), got {tuple(tokens.shape)}')
         # repeat (a copy, not a view of the parameter): views of parameters made under no_grad trip
         # torch's FlopCounterMode module tracker.
         queries = self.horizon_queries.to(tokens.dtype)[None].repeat(tokens.shape[0], 1, 1)
@@ -85,9 +88,10 @@ class MetaActionHead(BaseModule):
 
     def _split(self, logits: Tensor):
         if logits.dim() != 3 or logits.shape[-1] != self.num_lat + self.num_lon:
-            raise ValueError(f'MetaActionHead: logits must be (B, K, {self.num_lat + self.num_lon}), '
-                             f'got {tuple(logits.shape)}')
-        return logits[..., :self.num_lat], logits[..., self.num_lat:]
+            raise ValueError(
+                f'MetaActionHead: logits must be (B, K, {self.num_lat + self.num_lon}), got {tuple(logits.shape)}'
+            )
+        return logits[..., : self.num_lat], logits[..., self.num_lat :]
 
     def loss(self, logits: Tensor, gt: Tensor) -> Dict[str, Tensor]:
         """Cross-entropy of the lateral and longitudinal parts; ``-1`` labels are ignored.
@@ -101,20 +105,22 @@ class MetaActionHead(BaseModule):
         """
         lat, lon = self._split(logits)
         if gt.shape != (*logits.shape[:2], 2):
-            raise ValueError(f'MetaActionHead.loss: gt must be {(*logits.shape[:2], 2)}, '
-                             f'got {tuple(gt.shape)}')
+            raise ValueError(f'MetaActionHead.loss: gt must be {(*logits.shape[:2], 2)}, got {tuple(gt.shape)}')
         gt = gt.long().to(logits.device)
-        for part, n, name in ((gt[..., 0], self.num_lat, 'lateral'), (gt[..., 1], self.num_lon,
-                                                                      'longitudinal')):
+        for part, n, name in ((gt[..., 0], self.num_lat, 'lateral'), (gt[..., 1], self.num_lon, 'longitudinal')):
             bad = (part != self.ignore_index) & ((part < 0) | (part >= n))
             if bad.any():
-                raise ValueError(f'MetaActionHead.loss: {name} labels must be in [0, {n}) or -1, got '
-                                 f'{part[bad].unique().tolist()}')
+                raise ValueError(
+                    f'MetaActionHead.loss: {name} labels must be in [0, {n}) or -1, got {part[bad].unique().tolist()}'
+                )
         return dict(
             loss_meta_lat=self.loss_lat(
-                lat.reshape(-1, self.num_lat), gt[..., 0].reshape(-1), ignore_index=self.ignore_index),
+                lat.reshape(-1, self.num_lat), gt[..., 0].reshape(-1), ignore_index=self.ignore_index
+            ),
             loss_meta_lon=self.loss_lon(
-                lon.reshape(-1, self.num_lon), gt[..., 1].reshape(-1), ignore_index=self.ignore_index))
+                lon.reshape(-1, self.num_lon), gt[..., 1].reshape(-1), ignore_index=self.ignore_index
+            ),
+        )
 
     def predict(self, logits: Tensor) -> Tensor:
         """Arg-max class ids.

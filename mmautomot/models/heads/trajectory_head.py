@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Point-regression head for the action expert's path and waypoint queries."""
+
 from typing import Dict, Optional
 
 import torch
@@ -43,17 +44,19 @@ class TrajectoryHead(BaseModule):
         init_cfg (dict, optional): mmengine init config.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 num_points: Optional[int] = None,
-                 hidden_channels: Optional[int] = None,
-                 cumulative: bool = False,
-                 loss_type: str = 'l1',
-                 loss_weight: float = 1.0,
-                 beta: float = 1.0,
-                 prior: Optional[str] = None,
-                 prior_step: float = 0.5,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        num_points: Optional[int] = None,
+        hidden_channels: Optional[int] = None,
+        cumulative: bool = False,
+        loss_type: str = 'l1',
+        loss_weight: float = 1.0,
+        beta: float = 1.0,
+        prior: Optional[str] = None,
+        prior_step: float = 0.5,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         hidden = hidden_channels or in_channels
         self.in_channels = in_channels
@@ -63,10 +66,12 @@ class TrajectoryHead(BaseModule):
             raise ValueError(f"TrajectoryHead: prior must be None, 'constant_velocity' or 'straight', got {prior!r}")
         self.prior = prior
         self.prior_step = float(prior_step)
-        self.mlp = nn.Sequential(nn.LayerNorm(in_channels), nn.Linear(in_channels, hidden), nn.GELU(),
-                                 nn.Linear(hidden, 2))
+        self.mlp = nn.Sequential(
+            nn.LayerNorm(in_channels), nn.Linear(in_channels, hidden), nn.GELU(), nn.Linear(hidden, 2)
+        )
         self.loss_fn = MODELS.build(
-            dict(type='MaskedTrajectoryLoss', loss_type=loss_type, loss_weight=loss_weight, beta=beta))
+            dict(type='MaskedTrajectoryLoss', loss_type=loss_type, loss_weight=loss_weight, beta=beta)
+        )
 
     def forward(self, query_tokens: Tensor, speed: Optional[Tensor] = None) -> Tensor:
         """Regress the points.
@@ -79,11 +84,11 @@ class TrajectoryHead(BaseModule):
             Tensor: (B, P, 2) points in the ego frame, metres.
         """
         if query_tokens.dim() != 3 or query_tokens.shape[-1] != self.in_channels:
-            raise ValueError(f'TrajectoryHead: query_tokens must be (B, P, {self.in_channels}), '
-                             f'got {tuple(query_tokens.shape)}')
+            raise ValueError(
+                f'TrajectoryHead: query_tokens must be (B, P, {self.in_channels}), got {tuple(query_tokens.shape)}'
+            )
         if self.num_points is not None and query_tokens.shape[1] != self.num_points:
-            raise ValueError(f'TrajectoryHead: expected {self.num_points} query tokens, '
-                             f'got {query_tokens.shape[1]}')
+            raise ValueError(f'TrajectoryHead: expected {self.num_points} query tokens, got {query_tokens.shape[1]}')
         out = self.mlp(query_tokens)
         out = out.cumsum(dim=1) if self.cumulative else out
         return out if self.prior is None else out + self.prior_points(query_tokens, speed)
@@ -100,8 +105,7 @@ class TrajectoryHead(BaseModule):
             x = steps[None].expand(bsz, -1)
         return torch.stack([x, torch.zeros_like(x)], dim=-1)
 
-    def loss(self, pred: Tensor, gt: Tensor, mask: Optional[Tensor] = None,
-             prefix: str = 'path') -> Dict[str, Tensor]:
+    def loss(self, pred: Tensor, gt: Tensor, mask: Optional[Tensor] = None, prefix: str = 'path') -> Dict[str, Tensor]:
         """Masked regression loss (mean over valid point coordinates, see ``MaskedTrajectoryLoss``).
 
         Args:

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Softmax (multi-class) focal loss with per-class alpha, e.g. inverse class frequency."""
+
 from typing import Optional, Sequence
 
 import torch
@@ -38,23 +39,29 @@ class SoftmaxFocalLoss(nn.Module):
         ignore_index (int): Defaults to -1.
     """
 
-    def __init__(self, gamma: float = 2.0, alpha: Optional[Sequence[float]] = None,
-                 class_counts: Optional[Sequence[float]] = None, loss_weight: float = 1.0,
-                 ignore_index: int = -1):
+    def __init__(
+        self,
+        gamma: float = 2.0,
+        alpha: Optional[Sequence[float]] = None,
+        class_counts: Optional[Sequence[float]] = None,
+        loss_weight: float = 1.0,
+        ignore_index: int = -1,
+    ):
         super().__init__()
         if alpha is not None and class_counts is not None:
             raise ValueError('SoftmaxFocalLoss: give alpha or class_counts, not both')
         if class_counts is not None:
             alpha = inverse_frequency_alpha(class_counts)
         alpha_t = None if alpha is None else torch.as_tensor(alpha, dtype=torch.float32, device='cpu')
-        self.register_buffer('alpha', alpha_t,
-                             persistent=False)
+        self.register_buffer('alpha', alpha_t, persistent=False)
         self.gamma, self.loss_weight, self.ignore_index = float(gamma), float(loss_weight), ignore_index
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         if logits.dim() != 2 or target.shape != logits.shape[:1]:
-            raise ValueError(f'SoftmaxFocalLoss: logits must be (N, K) and target (N,), got '
-                             f'{tuple(logits.shape)} and {tuple(target.shape)}')
+            raise ValueError(
+                f'SoftmaxFocalLoss: logits must be (N, K) and target (N,), got '
+                f'{tuple(logits.shape)} and {tuple(target.shape)}'
+            )
         target = target.long()
         valid = target != self.ignore_index
         if self.alpha is not None and self.alpha.numel() != logits.shape[1]:
@@ -63,7 +70,7 @@ class SoftmaxFocalLoss(nn.Module):
         if ((safe < 0) | (safe >= logits.shape[1])).any():
             raise ValueError(f'SoftmaxFocalLoss: targets must be in [0, {logits.shape[1]}) or ignore_index')
         logp = F.log_softmax(logits.float(), dim=-1).gather(1, safe[:, None])[:, 0]
-        loss = -(1.0 - logp.exp())**self.gamma * logp
+        loss = -((1.0 - logp.exp()) ** self.gamma) * logp
         if self.alpha is not None:
             loss = loss * self.alpha.to(loss.device)[safe]
         loss = loss * valid.float()

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Masked point-wise regression loss for trajectories and paths."""
+
 from typing import Optional
 
 import torch
@@ -28,8 +29,7 @@ class MaskedTrajectoryLoss(nn.Module):
     def __init__(self, loss_type: str = 'l1', loss_weight: float = 1.0, beta: float = 1.0) -> None:
         super().__init__()
         if loss_type not in _LOSS_TYPES:
-            raise ValueError(f'MaskedTrajectoryLoss: loss_type must be one of {sorted(_LOSS_TYPES)}, '
-                             f'got {loss_type!r}')
+            raise ValueError(f'MaskedTrajectoryLoss: loss_type must be one of {sorted(_LOSS_TYPES)}, got {loss_type!r}')
         cfg = dict(type=_LOSS_TYPES[loss_type], loss_weight=float(loss_weight), reduction='mean')
         if loss_type == 'smooth_l1':
             cfg['beta'] = float(beta)
@@ -49,13 +49,15 @@ class MaskedTrajectoryLoss(nn.Module):
             Tensor: scalar loss.
         """
         if pred.shape != target.shape:
-            raise ValueError(f'MaskedTrajectoryLoss: pred {tuple(pred.shape)} and target '
-                             f'{tuple(target.shape)} differ in shape')
+            raise ValueError(
+                f'MaskedTrajectoryLoss: pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape'
+            )
         if mask is None:
             mask = pred.new_ones(pred.shape[:-1])
         if mask.shape != pred.shape[:-1]:
-            raise ValueError(f'MaskedTrajectoryLoss: mask {tuple(mask.shape)} must be pred.shape[:-1] = '
-                             f'{tuple(pred.shape[:-1])}')
+            raise ValueError(
+                f'MaskedTrajectoryLoss: mask {tuple(mask.shape)} must be pred.shape[:-1] = {tuple(pred.shape[:-1])}'
+            )
         weight = mask.to(device=pred.device, dtype=pred.dtype).unsqueeze(-1).expand_as(pred)
         target = torch.where(weight > 0, target.to(pred.dtype), pred.detach())  # NaN-safe padding
         # mmdet divides by (avg_factor + eps): no valid element gives an exact 0 without a sync.

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Camera router (vision MoE): pick the one extra camera view that matters for the scene."""
+
 from typing import Optional, Tuple
 
 import torch
@@ -36,15 +37,17 @@ class CameraRouter(BaseModule):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 embed_dims: int,
-                 num_views: int = 5,
-                 num_heads: int = 8,
-                 goal_hidden: int = 128,
-                 goal_scale: float = 1.0,
-                 dropout: float = 0.1,
-                 tau: float = 1.0,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        embed_dims: int,
+        num_views: int = 5,
+        num_heads: int = 8,
+        goal_hidden: int = 128,
+        goal_scale: float = 1.0,
+        dropout: float = 0.1,
+        tau: float = 1.0,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         if embed_dims % num_heads:
             raise ValueError(f'CameraRouter: embed_dims={embed_dims} is not a multiple of num_heads={num_heads}')
@@ -54,14 +57,16 @@ class CameraRouter(BaseModule):
         self.cross_attn = nn.MultiheadAttention(embed_dims, num_heads, batch_first=True)
         self.norm = nn.LayerNorm(embed_dims)
         hidden = max(embed_dims // 2, 1)
-        self.mlp = nn.Sequential(nn.Linear(embed_dims, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, num_views))
+        self.mlp = nn.Sequential(
+            nn.Linear(embed_dims, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_views)
+        )
 
     def forward(self, front_tokens: Tensor, goal: Tensor) -> Tensor:
         """View logits (B, V) from front-view tokens (B, N, C) and the goal point (B, 2), ego frame, m."""
         if goal.shape != (front_tokens.shape[0], 2):
-            raise ValueError(f'CameraRouter: goal must be (B, 2) = ({front_tokens.shape[0]}, 2), '
-                             f'got {tuple(goal.shape)}')
+            raise ValueError(
+                f'CameraRouter: goal must be (B, 2) = ({front_tokens.shape[0]}, 2), got {tuple(goal.shape)}'
+            )
         dtype = self.query.dtype
         goal_tok = self.goal_mlp((goal / self.goal_scale).to(dtype))[:, None]
         kv = torch.cat([goal_tok, front_tokens.to(dtype)], dim=1)

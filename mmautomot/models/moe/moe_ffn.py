@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """A mixture-of-experts feed-forward: shared experts + top-k routed SwiGLU experts."""
+
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -8,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mmautomot.registry import MODELS
+
 from ..mot.action_expert_layer import _SwiGLU as SwiGLU  # the action expert's dense FFN, one definition
 
 
@@ -71,21 +73,22 @@ class MoEFFN(nn.Module):
             released code has none).
     """
 
-    def __init__(self,
-                 hidden_size: int,
-                 intermediate_size: int,
-                 num_experts: int = 7,
-                 num_shared_experts: int = 1,
-                 top_k: int = 3,
-                 router: Optional[dict] = None,
-                 route: bool = True,
-                 aux_loss: bool = False):
+    def __init__(
+        self,
+        hidden_size: int,
+        intermediate_size: int,
+        num_experts: int = 7,
+        num_shared_experts: int = 1,
+        top_k: int = 3,
+        router: Optional[dict] = None,
+        route: bool = True,
+        aux_loss: bool = False,
+    ):
         super().__init__()
         if not 1 <= top_k <= num_experts:
             raise ValueError(f'MoEFFN: top_k must be in [1, num_experts={num_experts}], got {top_k}')
         self.num_experts, self.top_k, self.aux_loss = num_experts, top_k, aux_loss
-        self.shared_experts = nn.ModuleList(SwiGLU(hidden_size, intermediate_size)
-                                            for _ in range(num_shared_experts))
+        self.shared_experts = nn.ModuleList(SwiGLU(hidden_size, intermediate_size) for _ in range(num_shared_experts))
         self.experts = nn.ModuleList(SwiGLU(hidden_size, intermediate_size) for _ in range(num_experts))
         self.router = None
         if route:
@@ -113,8 +116,11 @@ class MoEFFN(nn.Module):
         out = x.new_zeros(x.shape)
         for shared in self.shared_experts:
             out = out + shared(x)
-        flat_x, flat_w, flat_i = x.reshape(-1, x.shape[-1]), st.weights.reshape(-1, self.top_k), \
-            st.indices.reshape(-1, self.top_k)
+        flat_x, flat_w, flat_i = (
+            x.reshape(-1, x.shape[-1]),
+            st.weights.reshape(-1, self.top_k),
+            st.indices.reshape(-1, self.top_k),
+        )
         routed = torch.zeros_like(flat_x)
         for e, expert in enumerate(self.experts):
             rows, slot = (flat_i == e).nonzero(as_tuple=True)
@@ -139,11 +145,17 @@ def share_routing(ffns: Sequence[MoEFFN]) -> None:
 
 def moe_aux_losses(module: nn.Module) -> List[Tensor]:
     """Load-balancing losses of the routing MoE FFNs under ``module`` (computed in the last forward)."""
-    return [m.routing.aux_loss for m in module.modules()
-            if isinstance(m, MoEFFN) and m.router is not None and m.routing.aux_loss is not None]
+    return [
+        m.routing.aux_loss
+        for m in module.modules()
+        if isinstance(m, MoEFFN) and m.router is not None and m.routing.aux_loss is not None
+    ]
 
 
 def moe_router_logits(module: nn.Module) -> Dict[str, Tensor]:
     """Router logits (B, L, E) of the routing MoE FFNs under ``module``, by module name."""
-    return {n: m.routing.logits for n, m in module.named_modules()
-            if isinstance(m, MoEFFN) and m.router is not None and m.routing.logits is not None}
+    return {
+        n: m.routing.logits
+        for n, m in module.named_modules()
+        if isinstance(m, MoEFFN) and m.router is not None and m.routing.logits is not None
+    }

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Expert routers of a mixture-of-experts FFN: token level and trajectory (sample) level."""
+
 from typing import Optional
 
 import torch
@@ -60,8 +61,9 @@ class TrajectoryRouter(_LinearRouter):
         learn_temperature (bool): Defaults to True.
     """
 
-    def __init__(self, hidden_size: int, num_experts: int, num_pool_tokens: Optional[int] = None,
-                 learn_temperature: bool = True):
+    def __init__(
+        self, hidden_size: int, num_experts: int, num_pool_tokens: Optional[int] = None, learn_temperature: bool = True
+    ):
         super().__init__(hidden_size, num_experts, learn_temperature)
         self.num_pool_tokens = num_pool_tokens
 

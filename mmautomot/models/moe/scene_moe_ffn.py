@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Scene-adaptive mixture-of-experts FFN (SA-MoE): experts soft-weighted per scene, one router per layer."""
+
 from typing import Optional, Tuple
 
 import torch
@@ -76,15 +77,17 @@ class SceneMoEFFN(nn.Module):
         temperature (float): softmax temperature of the router logits. Defaults to 1.0.
     """
 
-    def __init__(self,
-                 hidden_size: int,
-                 intermediate_size: int,
-                 num_experts: int = 4,
-                 scene_dims: Optional[int] = None,
-                 routing: str = 'scene',
-                 mode: str = 'mix',
-                 top_k: int = 2,
-                 temperature: float = 1.0):
+    def __init__(
+        self,
+        hidden_size: int,
+        intermediate_size: int,
+        num_experts: int = 4,
+        scene_dims: Optional[int] = None,
+        routing: str = 'scene',
+        mode: str = 'mix',
+        top_k: int = 2,
+        temperature: float = 1.0,
+    ):
         super().__init__()
         if routing not in ('scene', 'token'):
             raise ValueError(f"SceneMoEFFN: routing must be 'scene' or 'token', got {routing!r}")
@@ -147,8 +150,11 @@ class SceneMoEFFN(nn.Module):
         if self.mode == 'merge':
             n = self.num_experts * self.intermediate_size
             down = self.down.permute(1, 0, 2)[None] * w[:, None, :, None]  # (B, C, E, I)
-            return (self.gate.reshape(n, self.hidden_size), self.up.reshape(n, self.hidden_size),
-                    down.reshape(w.shape[0], self.hidden_size, n))
+            return (
+                self.gate.reshape(n, self.hidden_size),
+                self.up.reshape(n, self.hidden_size),
+                down.reshape(w.shape[0], self.hidden_size, n),
+            )
         return tuple(torch.einsum('be,e...->b...', w, p) for p in (self.gate, self.up, self.down))
 
     def _run_merged(self, x: Tensor, w: Tensor) -> Tensor:

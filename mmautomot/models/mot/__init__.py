@@ -1,18 +1,27 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 from .action_expert_layer import ActionExpertLayer
-from .joint_block import JointLayer
 from .action_expert_padded import PaddedActionExpertLayer
+from .joint_block import JointLayer
 from .joint_layers import add_deepstack, ae_position_ids, mot_forward
 from .prefix_kv_cache import PrefixKVCache
 from .scheduler import AsyncScheduler, StaleCacheError
 from .task_mask import ae_rows, build_cmca_mask, build_task_mask
 
 __all__ = [
-    'ActionExpertLayer', 'PaddedActionExpertLayer', 'JointLayer', 'mot_forward', 'add_deepstack', 'ae_position_ids',
+    'ActionExpertLayer',
+    'PaddedActionExpertLayer',
+    'JointLayer',
+    'mot_forward',
+    'add_deepstack',
+    'ae_position_ids',
     'PrefixKVCache',
-    'AsyncScheduler', 'StaleCacheError', 'build_task_mask', 'build_cmca_mask', 'ae_rows'
+    'AsyncScheduler',
+    'StaleCacheError',
+    'build_task_mask',
+    'build_cmca_mask',
+    'ae_rows',
 ]
 from .fsdp import mot_auto_wrap_policy  # noqa: E402
 from .mot_transformer import MoTTransformer  # noqa: E402
 
-__all__ += ["MoTTransformer", "mot_auto_wrap_policy"]
+__all__ += ['MoTTransformer', 'mot_auto_wrap_policy']

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """One layer of the action expert (AE) of a mixture-of-transformers model."""
+
 from typing import Optional
 
 import torch.nn as nn
@@ -13,8 +14,7 @@ from mmautomot.registry import MODELS
 class _Attention(nn.Module):
     """Q/K/V/O projections with per-head q/k RMSNorm (names as in transformers' Qwen3-VL)."""
 
-    def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, head_dim: int, eps: float,
-                 bias: bool):
+    def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, head_dim: int, eps: float, bias: bool):
         super().__init__()
         self.q_proj = nn.Linear(hidden_size, num_heads * head_dim, bias=bias)
         self.k_proj = nn.Linear(hidden_size, num_kv_heads * head_dim, bias=bias)
@@ -64,23 +64,25 @@ class ActionExpertLayer(nn.Module):
             Defaults to None (SwiGLU).
     """
 
-    def __init__(self,
-                 hidden_size: int,
-                 intermediate_size: int,
-                 num_heads: int = 32,
-                 num_kv_heads: int = 8,
-                 head_dim: int = 128,
-                 rms_norm_eps: float = 1e-6,
-                 attention_bias: bool = False,
-                 mlp: Optional[dict] = None):
+    def __init__(
+        self,
+        hidden_size: int,
+        intermediate_size: int,
+        num_heads: int = 32,
+        num_kv_heads: int = 8,
+        head_dim: int = 128,
+        rms_norm_eps: float = 1e-6,
+        attention_bias: bool = False,
+        mlp: Optional[dict] = None,
+    ):
         super().__init__()
         if num_heads % num_kv_heads:
-            raise ValueError(f'ActionExpertLayer: num_heads={num_heads} is not a multiple of '
-                             f'num_kv_heads={num_kv_heads}')
+            raise ValueError(
+                f'ActionExpertLayer: num_heads={num_heads} is not a multiple of num_kv_heads={num_kv_heads}'
+            )
         self.hidden_size = hidden_size
         self.input_layernorm = Qwen3VLTextRMSNorm(hidden_size, eps=rms_norm_eps)
-        self.self_attn = _Attention(hidden_size, num_heads, num_kv_heads, head_dim, rms_norm_eps,
-                                    attention_bias)
+        self.self_attn = _Attention(hidden_size, num_heads, num_kv_heads, head_dim, rms_norm_eps, attention_bias)
         self.post_attention_layernorm = Qwen3VLTextRMSNorm(hidden_size, eps=rms_norm_eps)
         if mlp is None:
             self.mlp = _SwiGLU(hidden_size, intermediate_size)

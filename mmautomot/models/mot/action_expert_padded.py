@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The released AutoMoT action-expert layer: narrow heads zero-padded into the UE's head slots."""
+
 from typing import Tuple
 
 import torch.nn as nn
@@ -8,6 +9,7 @@ from torch import Tensor
 from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextRMSNorm, apply_rotary_pos_emb
 
 from mmautomot.registry import MODELS
+
 from .action_expert_layer import _Attention, _SwiGLU
 
 
@@ -52,27 +54,33 @@ class PaddedActionExpertLayer(nn.Module):
         attention_bias (bool): bias in Q/K/V/O (the released layers have none). Defaults to False.
     """
 
-    def __init__(self,
-                 hidden_size: int,
-                 intermediate_size: int,
-                 num_heads: int = 16,
-                 num_kv_heads: int = 4,
-                 head_dim: int = 80,
-                 ue_num_heads: int = 32,
-                 ue_num_kv_heads: int = 8,
-                 ue_head_dim: int = 128,
-                 rms_norm_eps: float = 1e-6,
-                 attention_bias: bool = False):
+    def __init__(
+        self,
+        hidden_size: int,
+        intermediate_size: int,
+        num_heads: int = 16,
+        num_kv_heads: int = 4,
+        head_dim: int = 80,
+        ue_num_heads: int = 32,
+        ue_num_kv_heads: int = 8,
+        ue_head_dim: int = 128,
+        rms_norm_eps: float = 1e-6,
+        attention_bias: bool = False,
+    ):
         super().__init__()
         if num_heads > ue_num_heads or num_kv_heads > ue_num_kv_heads or head_dim > ue_head_dim:
-            raise ValueError(f'PaddedActionExpertLayer: AE heads {num_heads}/{num_kv_heads}x{head_dim} do not fit '
-                             f'into the UE slots {ue_num_heads}/{ue_num_kv_heads}x{ue_head_dim}')
+            raise ValueError(
+                f'PaddedActionExpertLayer: AE heads {num_heads}/{num_kv_heads}x{head_dim} do not fit '
+                f'into the UE slots {ue_num_heads}/{ue_num_kv_heads}x{ue_head_dim}'
+            )
         if num_heads % num_kv_heads or ue_num_heads % ue_num_kv_heads:
             raise ValueError('PaddedActionExpertLayer: query heads must be multiples of the KV heads')
         if num_heads // num_kv_heads != ue_num_heads // ue_num_kv_heads:
-            raise ValueError(f'PaddedActionExpertLayer: the AE GQA group {num_heads // num_kv_heads} must equal the '
-                             f"UE's {ue_num_heads // ue_num_kv_heads} (query head h reads KV head h // group in "
-                             'both experts)')
+            raise ValueError(
+                f'PaddedActionExpertLayer: the AE GQA group {num_heads // num_kv_heads} must equal the '
+                f"UE's {ue_num_heads // ue_num_kv_heads} (query head h reads KV head h // group in "
+                'both experts)'
+            )
         self.hidden_size = hidden_size
         self.num_heads, self.num_kv_heads, self.head_dim = num_heads, num_kv_heads, head_dim
         self.ue_num_heads, self.ue_num_kv_heads, self.ue_head_dim = ue_num_heads, ue_num_kv_heads, ue_head_dim
@@ -88,12 +96,19 @@ class PaddedActionExpertLayer(nn.Module):
         ``hidden_size // ue_num_heads`` (the released rule)."""
         hidden = kwargs.pop('hidden_size', geometry['hidden_size'])
         if hidden != geometry['hidden_size']:
-            raise ValueError(f"PaddedActionExpertLayer: hidden_size={hidden} must equal the UE's "
-                             f"{geometry['hidden_size']} (the released layout keeps the UE's residual width)")
+            raise ValueError(
+                f"PaddedActionExpertLayer: hidden_size={hidden} must equal the UE's "
+                f"{geometry['hidden_size']} (the released layout keeps the UE's residual width)"
+            )
         kwargs.setdefault('head_dim', hidden // geometry['num_heads'])
         kwargs.setdefault('rms_norm_eps', geometry['rms_norm_eps'])
-        return cls(hidden, ue_num_heads=geometry['num_heads'], ue_num_kv_heads=geometry['num_kv_heads'],
-                   ue_head_dim=geometry['head_dim'], **kwargs)
+        return cls(
+            hidden,
+            ue_num_heads=geometry['num_heads'],
+            ue_num_kv_heads=geometry['num_kv_heads'],
+            ue_head_dim=geometry['head_dim'],
+            **kwargs,
+        )
 
     def reset_parameters(self, std: float = 0.02) -> None:
         """Normal(0, std) linear weights, zero biases (as transformers initialises Qwen3-VL)."""
@@ -125,7 +140,7 @@ class PaddedActionExpertLayer(nn.Module):
         k = self._pad(attn.k_norm(attn.k_proj(x).view(shape)), self.ue_num_kv_heads)
         v = self._pad(attn.v_proj(x).view(shape), self.ue_num_kv_heads)
         q, k = apply_rotary_pos_emb(q, k, rope[0], rope[1])
-        k = F.pad(k[..., :self.head_dim], (0, self.ue_head_dim - self.head_dim))  # keys keep [:head_dim] only
+        k = F.pad(k[..., : self.head_dim], (0, self.ue_head_dim - self.head_dim))  # keys keep [:head_dim] only
         return q, k, v
 
     def mot_finish(self, hidden: Tensor, attn_out: Tensor) -> Tensor:
@@ -138,6 +153,6 @@ class PaddedActionExpertLayer(nn.Module):
         Returns:
             Tensor: (B, L, C).
         """
-        out = attn_out.unflatten(-1, (self.ue_num_heads, self.ue_head_dim))[..., :self.num_heads, :self.head_dim]
+        out = attn_out.unflatten(-1, (self.ue_num_heads, self.ue_head_dim))[..., : self.num_heads, : self.head_dim]
         hidden = hidden + self.self_attn.o_proj(out.flatten(-2).to(hidden.dtype))
         return hidden + self.mlp(self.post_attention_layernorm(hidden))

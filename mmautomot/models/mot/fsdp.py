@@ -25,9 +25,11 @@ mmengine reads its first part as a registry scope)::
     strategy = dict(type='FSDPStrategy', model_wrapper=dict(
         auto_wrap_policy=dict(type='mmautomot.mot_auto_wrap_policy'), use_orig_params=True))
 """
+
 import torch.nn as nn
 
 from mmautomot.registry import FUNCTIONS
+
 from .joint_block import JointLayer
 
 #: class names of modules wrapped as their own units besides joint layers: the vision-encoder blocks of the VLM
@@ -57,6 +59,7 @@ def mot_auto_wrap_policy(module: nn.Module, recurse: bool, nonwrapped_numel: int
 def fsdp_unit_modules(model: nn.Module, min_num_params: int = 0):
     """The modules :func:`mot_auto_wrap_policy` makes units of (for FSDP2 ``fully_shard`` and DeepSpeed)."""
     return [
-        m for m in model.modules()
+        m
+        for m in model.modules()
         if mot_auto_wrap_policy(m, False, sum(p.numel() for p in m.parameters()), min_num_params)
     ]

@@ -18,6 +18,7 @@ An expert layer may define ``mot_qkv(hidden, rope) -> (q, k, v)`` and ``mot_fini
 replace the default steps below (e.g. an AE whose attention is zero-padded into the UE's head geometry);
 the default follows transformers' Qwen3-VL attribute names.
 """
+
 from typing import Optional, Tuple
 
 import torch
@@ -97,16 +98,18 @@ class JointLayer(nn.Module):
         self.layer_idx = layer_idx
         self.with_cp = with_cp
 
-    def forward(self,
-                ue_hidden: Optional[Tensor],
-                ae_hidden: Optional[Tensor],
-                ue_rope: Optional[RoPE],
-                ae_rope: Optional[RoPE],
-                mask: Tensor,
-                deepstack: Optional[Tensor] = None,
-                visual_pos_masks: Optional[Tensor] = None,
-                cache: Optional[PrefixKVCache] = None,
-                cache_mode: Optional[str] = None) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+    def forward(
+        self,
+        ue_hidden: Optional[Tensor],
+        ae_hidden: Optional[Tensor],
+        ue_rope: Optional[RoPE],
+        ae_rope: Optional[RoPE],
+        mask: Tensor,
+        deepstack: Optional[Tensor] = None,
+        visual_pos_masks: Optional[Tensor] = None,
+        cache: Optional[PrefixKVCache] = None,
+        cache_mode: Optional[str] = None,
+    ) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         """One joint step.
 
         Args:
@@ -126,8 +129,7 @@ class JointLayer(nn.Module):
             return checkpoint(self._step, *args, use_reentrant=False)
         return self._step(*args)
 
-    def _step(self, ue_hidden, ae_hidden, ue_rope, ae_rope, mask, deepstack, visual_pos_masks, cache,
-              cache_mode):
+    def _step(self, ue_hidden, ae_hidden, ue_rope, ae_rope, mask, deepstack, visual_pos_masks, cache, cache_mode):
         i = self.layer_idx
         qs, ks, vs = [], [], []
         if ue_hidden is not None:
@@ -147,10 +149,13 @@ class JointLayer(nn.Module):
         k = ks[0] if len(ks) == 1 else torch.cat([t.to(dt) for t in ks], dim=2)
         v = vs[0] if len(vs) == 1 else torch.cat([t.to(dt) for t in vs], dim=2)
         if mask.shape[-2:] != (q.shape[2], k.shape[2]):
-            raise ValueError(f'mot_forward: mask {tuple(mask.shape)} does not match {q.shape[2]} queries '
-                             f'x {k.shape[2]} keys at layer {i}')
+            raise ValueError(
+                f'mot_forward: mask {tuple(mask.shape)} does not match {q.shape[2]} queries '
+                f'x {k.shape[2]} keys at layer {i}'
+            )
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, scale=q.shape[-1]**-0.5, enable_gqa=q.shape[1] != k.shape[1])
+            q, k, v, attn_mask=mask, scale=q.shape[-1] ** -0.5, enable_gqa=q.shape[1] != k.shape[1]
+        )
         out = out.transpose(1, 2).flatten(2)  # (B, L_q, heads * D)
         n_ue_q = 0 if ue_hidden is None else ue_hidden.shape[1]
         if ue_hidden is not None:

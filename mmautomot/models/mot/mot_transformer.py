@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Understanding expert + action expert joined layer by layer (mixture of transformers)."""
+
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -9,9 +10,10 @@ from torch import Tensor
 from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextRMSNorm
 
 from mmautomot.registry import MODELS
+
 from .action_expert_layer import ActionExpertLayer
-from .joint_block import JointLayer
 from .action_expert_padded import PaddedActionExpertLayer  # noqa: F401 (registers the layout)
+from .joint_block import JointLayer
 from .joint_layers import mot_forward
 from .prefix_kv_cache import PrefixKVCache
 from .task_mask import ae_rows, build_task_mask
@@ -62,13 +64,15 @@ class MoTTransformer(BaseModule):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 ue: dict,
-                 ae: dict,
-                 cache_capacity: int = 1024,
-                 checkpoint_layers: bool = False,
-                 ue_attention: str = 'causal',
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        ue: dict,
+        ae: dict,
+        cache_capacity: int = 1024,
+        checkpoint_layers: bool = False,
+        ue_attention: str = 'causal',
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         if ue_attention not in ('causal', 'released'):
             raise ValueError(f"MoTTransformer: ue_attention must be 'causal' or 'released', got {ue_attention!r}")
@@ -80,27 +84,39 @@ class MoTTransformer(BaseModule):
         n = g['num_layers']
         if layer_type == 'ActionExpertLayer':
             mlp_layers = {i % n for i in ae.get('mlp_layers', range(n))}
-            self.ae_layers = nn.ModuleList([
-                ActionExpertLayer(ae['hidden_size'], ae['intermediate_size'], num_heads=g['num_heads'],
-                                  num_kv_heads=g['num_kv_heads'], head_dim=g['head_dim'],
-                                  rms_norm_eps=g['rms_norm_eps'], attention_bias=ae.get('attention_bias', False),
-                                  mlp=ae.get('mlp') if i in mlp_layers else None)
-                for i in range(n)
-            ])
+            self.ae_layers = nn.ModuleList(
+                [
+                    ActionExpertLayer(
+                        ae['hidden_size'],
+                        ae['intermediate_size'],
+                        num_heads=g['num_heads'],
+                        num_kv_heads=g['num_kv_heads'],
+                        head_dim=g['head_dim'],
+                        rms_norm_eps=g['rms_norm_eps'],
+                        attention_bias=ae.get('attention_bias', False),
+                        mlp=ae.get('mlp') if i in mlp_layers else None,
+                    )
+                    for i in range(n)
+                ]
+            )
         else:  # another AE layout, e.g. 'PaddedActionExpertLayer' (the released AutoMoT layout)
             layer_cls = MODELS.get(layer_type)
             if layer_cls is None or not hasattr(layer_cls, 'from_ue_geometry'):
-                raise KeyError(f'MoTTransformer: ae type {layer_type!r} is not a registered AE layer with '
-                               'from_ue_geometry(geometry, **kwargs)')
+                raise KeyError(
+                    f'MoTTransformer: ae type {layer_type!r} is not a registered AE layer with '
+                    'from_ue_geometry(geometry, **kwargs)'
+                )
             self.ae_layers = nn.ModuleList([layer_cls.from_ue_geometry(g, **ae) for _ in range(n)])
         self.ae_hidden_size = self.ae_layers[0].hidden_size
         self.ae_norm = Qwen3VLTextRMSNorm(self.ae_hidden_size, eps=g['rms_norm_eps'])
         self.cache_capacity = cache_capacity
         # registered last, so parameter names (deduplicated, first path wins) stay the owners' ones
-        self.joint_layers = nn.ModuleList([
-            JointLayer(u, a, i, with_cp=checkpoint_layers)
-            for i, (u, a) in enumerate(zip(self.ue.layers, self.ae_layers))
-        ])
+        self.joint_layers = nn.ModuleList(
+            [
+                JointLayer(u, a, i, with_cp=checkpoint_layers)
+                for i, (u, a) in enumerate(zip(self.ue.layers, self.ae_layers))
+            ]
+        )
         self._shared_prefixes = self._owner_prefixes()
         self._register_state_dict_hook(_joint_state_dict_hook)
         self._register_load_state_dict_pre_hook(_joint_load_pre_hook, with_module=True)
@@ -117,8 +133,11 @@ class MoTTransformer(BaseModule):
 
     def _owner_prefixes(self) -> Dict[str, str]:
         """``{'joint_layers.{i}.ue.': '<path of UE layer i>.', 'joint_layers.{i}.ae.': 'ae_layers.{i}.'}``."""
-        path = {id(m): name for name, m in self.named_modules(remove_duplicate=False)
-                if not name.startswith('joint_layers.')}
+        path = {
+            id(m): name
+            for name, m in self.named_modules(remove_duplicate=False)
+            if not name.startswith('joint_layers.')
+        }
         out = {}
         for i, jl in enumerate(self.joint_layers):
             for attr in ('ue', 'ae'):
@@ -135,16 +154,22 @@ class MoTTransformer(BaseModule):
             prefix = (emb or {}).get('prefix')
             return None if prefix is None else prefix.long()
         cfg = self.ue.core.config
-        return released_ue_spans(ue_batch['input_ids'], ue_batch['attention_mask'].bool(), cfg.vision_start_token_id,
-                                 cfg.vision_end_token_id, self.ue.tokenizer.encode('<|im_end|>')[0],
-                                 instruction=self.training)
+        return released_ue_spans(
+            ue_batch['input_ids'],
+            ue_batch['attention_mask'].bool(),
+            cfg.vision_start_token_id,
+            cfg.vision_end_token_id,
+            self.ue.tokenizer.encode('<|im_end|>')[0],
+            instruction=self.training,
+        )
 
     def _ae_rope(self, ae_hidden: Tensor, next_position: Tensor) -> Tuple[Tensor, Tensor]:
         pos = next_position.reshape(-1, 1) + torch.arange(ae_hidden.shape[1], device=next_position.device)
         return self.ue.text_rope(ae_hidden, pos)
 
-    def forward_joint(self, ue_batch: Dict[str, Tensor], ae_hidden: Tensor,
-                      group_sizes: Sequence[int]) -> Tuple[Tensor, Tensor]:
+    def forward_joint(
+        self, ue_batch: Dict[str, Tensor], ae_hidden: Tensor, group_sizes: Sequence[int]
+    ) -> Tuple[Tensor, Tensor]:
         """Joint pass.
 
         Args:
@@ -158,13 +183,24 @@ class MoTTransformer(BaseModule):
         emb = self.ue.embed(ue_batch)
         mask = build_task_mask(emb['valid'], group_sizes, self.ue_spans(ue_batch, emb))
         ae_rope = self._ae_rope(ae_hidden, emb['next_position'])
-        ue_h, ae_h = mot_forward(None, None, emb['hidden'], ae_hidden, emb['rope'], ae_rope, mask, emb.get('deepstack'),
-                                 emb.get('visual_pos_masks'), joint_layers=self.joint_layers)
+        ue_h, ae_h = mot_forward(
+            None,
+            None,
+            emb['hidden'],
+            ae_hidden,
+            emb['rope'],
+            ae_rope,
+            mask,
+            emb.get('deepstack'),
+            emb.get('visual_pos_masks'),
+            joint_layers=self.joint_layers,
+        )
         return self.ue.norm(ue_h), self.ae_norm(ae_h)
 
     @torch.no_grad()
-    def ue_refresh(self, ue_batch: Dict[str, Tensor], cache: Optional[PrefixKVCache] = None,
-                   tick: Optional[int] = None) -> PrefixKVCache:
+    def ue_refresh(
+        self, ue_batch: Dict[str, Tensor], cache: Optional[PrefixKVCache] = None, tick: Optional[int] = None
+    ) -> PrefixKVCache:
         """Run the UE alone and write its per-layer keys/values into ``cache`` (allocated if None or too
         small for the batch)."""
         bsz, length = ue_batch['input_ids'].shape
@@ -172,9 +208,20 @@ class MoTTransformer(BaseModule):
             cache = self.ue.new_cache(bsz, max(self.cache_capacity, length))
         emb = self.ue.embed(ue_batch)
         cache.begin_write(emb['valid'], emb['next_position'], tick)
-        mot_forward(None, None, emb['hidden'], None, emb['rope'], None,
-                    build_task_mask(emb['valid'], (), self.ue_spans(ue_batch, emb)),
-                    emb.get('deepstack'), emb.get('visual_pos_masks'), cache, 'write', joint_layers=self.joint_layers)
+        mot_forward(
+            None,
+            None,
+            emb['hidden'],
+            None,
+            emb['rope'],
+            None,
+            build_task_mask(emb['valid'], (), self.ue_spans(ue_batch, emb)),
+            emb.get('deepstack'),
+            emb.get('visual_pos_masks'),
+            cache,
+            'write',
+            joint_layers=self.joint_layers,
+        )
         return cache
 
     def ae_step(self, ae_hidden: Tensor, cache: PrefixKVCache, group_sizes: Sequence[int]) -> Tensor:
@@ -184,12 +231,21 @@ class MoTTransformer(BaseModule):
             Tensor: (B, L_a, C_a) final-normed AE hidden states.
         """
         if ae_hidden.shape[0] != cache.batch_size:
-            raise ValueError(f'MoTTransformer.ae_step: AE batch {ae_hidden.shape[0]} != cache batch '
-                             f'{cache.batch_size}')
+            raise ValueError(f'MoTTransformer.ae_step: AE batch {ae_hidden.shape[0]} != cache batch {cache.batch_size}')
         mask = ae_rows(build_task_mask(cache.valid(), group_sizes), cache.length)
         ae_rope = self._ae_rope(ae_hidden, cache.next_position)
-        _, ae_h = mot_forward(None, None, None, ae_hidden, None, ae_rope, mask, cache=cache, cache_mode='read',
-                              joint_layers=self.joint_layers)
+        _, ae_h = mot_forward(
+            None,
+            None,
+            None,
+            ae_hidden,
+            None,
+            ae_rope,
+            mask,
+            cache=cache,
+            cache_mode='read',
+            joint_layers=self.joint_layers,
+        )
         return self.ae_norm(ae_h)
 
     def count_params(self) -> Dict[str, int]:
@@ -211,7 +267,7 @@ def _joint_state_dict_hook(module: MoTTransformer, state_dict: dict, prefix: str
         for key in [k for k in state_dict if k.startswith(prefix + owner)]:
             del state_dict[key]
         for key in [k for k in state_dict if k.startswith(prefix + joint)]:
-            state_dict[prefix + owner + key[len(prefix + joint):]] = state_dict.pop(key)
+            state_dict[prefix + owner + key[len(prefix + joint) :]] = state_dict.pop(key)
 
 
 def _joint_load_pre_hook(module: MoTTransformer, state_dict: dict, prefix: str, *args) -> None:
@@ -219,7 +275,7 @@ def _joint_load_pre_hook(module: MoTTransformer, state_dict: dict, prefix: str, 
     module._load_prefix = prefix
     for joint, owner in module._shared_prefixes.items():
         for key in [k for k in state_dict if k.startswith(prefix + owner)]:
-            state_dict[prefix + joint + key[len(prefix + owner):]] = state_dict.pop(key)
+            state_dict[prefix + joint + key[len(prefix + owner) :]] = state_dict.pop(key)
 
 
 def _unwrapped(name: str) -> str:
@@ -241,7 +297,7 @@ def _joint_load_post_hook(module: MoTTransformer, incompatible_keys) -> None:
             continue
         for joint, owner in module._shared_prefixes.items():
             if key.startswith(prefix + joint):
-                key = prefix + owner + key[len(prefix + joint):]
+                key = prefix + owner + key[len(prefix + joint) :]
                 break
         kept.append(key)
     missing[:] = kept

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """A pre-allocated, per-layer key/value cache of the understanding-expert prefix."""
+
 import time
 from typing import List, Optional, Tuple
 
@@ -33,14 +34,16 @@ class PrefixKVCache:
         created_tick (int | None): scheduler tick of the last refresh; created_time (float): its wall time.
     """
 
-    def __init__(self,
-                 num_layers: int,
-                 batch_size: int,
-                 num_kv_heads: int,
-                 head_dim: int,
-                 capacity: int,
-                 dtype: torch.dtype = torch.float32,
-                 device='cpu'):
+    def __init__(
+        self,
+        num_layers: int,
+        batch_size: int,
+        num_kv_heads: int,
+        head_dim: int,
+        capacity: int,
+        dtype: torch.dtype = torch.float32,
+        device='cpu',
+    ):
         shape = (batch_size, num_kv_heads, capacity, head_dim)
         self.keys: List[Tensor] = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
         self.values: List[Tensor] = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(num_layers)]
@@ -63,8 +66,10 @@ class PrefixKVCache:
         if bsz != self.batch_size:
             raise ValueError(f'PrefixKVCache: batch size {bsz} != allocated {self.batch_size}')
         if n > self.capacity:
-            raise ValueError(f'PrefixKVCache: {n} UE tokens exceed the capacity {self.capacity}; '
-                             'raise `cache_capacity` in the model config')
+            raise ValueError(
+                f'PrefixKVCache: {n} UE tokens exceed the capacity {self.capacity}; '
+                'raise `cache_capacity` in the model config'
+            )
         self.length = n
         self.key_valid.zero_()
         self.key_valid[:, :n] = key_valid.bool()
@@ -76,12 +81,14 @@ class PrefixKVCache:
     def write(self, layer_idx: int, key: Tensor, value: Tensor) -> None:
         """Store one layer's UE keys/values ``(B, n_kv, L_u, D)`` (only between begin/end_write)."""
         if not self._writing:
-            raise RuntimeError('PrefixKVCache.write called outside begin_write()/end_write() '
-                               '(the cache is read-only during an action-expert pass)')
+            raise RuntimeError(
+                'PrefixKVCache.write called outside begin_write()/end_write() '
+                '(the cache is read-only during an action-expert pass)'
+            )
         if key.shape[2] != self.length:
             raise ValueError(f'PrefixKVCache: layer {layer_idx} key length {key.shape[2]} != {self.length}')
-        self.keys[layer_idx][:, :, :self.length].copy_(key.detach())
-        self.values[layer_idx][:, :, :self.length].copy_(value.detach())
+        self.keys[layer_idx][:, :, : self.length].copy_(key.detach())
+        self.values[layer_idx][:, :, : self.length].copy_(value.detach())
 
     def end_write(self) -> None:
         self._writing = False
@@ -90,11 +97,11 @@ class PrefixKVCache:
         """Read-only views ``(B, n_kv, length, D)`` of one layer's keys and values."""
         if self.length == 0:
             raise RuntimeError('PrefixKVCache is empty: run the understanding expert (ue_tick) first')
-        return (self.keys[layer_idx][:, :, :self.length], self.values[layer_idx][:, :, :self.length])
+        return (self.keys[layer_idx][:, :, : self.length], self.values[layer_idx][:, :, : self.length])
 
     def valid(self) -> Tensor:
         """(B, length) bool mask of real UE tokens."""
-        return self.key_valid[:, :self.length]
+        return self.key_valid[:, : self.length]
 
     def age(self, tick: int) -> int:
         """Ticks since the last refresh (a large number if never written)."""

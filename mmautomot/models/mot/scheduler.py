@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Asynchronous UE/AE scheduling: the UE refreshes the prefix cache once it is k action-expert ticks old."""
+
 import time
 from typing import Any, Callable, Dict, Optional
 
@@ -34,11 +35,13 @@ class AsyncScheduler:
         synchronous (bool): run the UE at every tick (AutoMoT-S). Defaults to False.
     """
 
-    def __init__(self,
-                 ue_interval: int = 2,
-                 max_cache_age: Optional[int] = None,
-                 on_stale: str = 'refresh',
-                 synchronous: bool = False):
+    def __init__(
+        self,
+        ue_interval: int = 2,
+        max_cache_age: Optional[int] = None,
+        on_stale: str = 'refresh',
+        synchronous: bool = False,
+    ):
         if ue_interval < 1:
             raise ValueError(f'AsyncScheduler: ue_interval must be >= 1, got {ue_interval}')
         if on_stale not in ('refresh', 'raise'):
@@ -76,13 +79,15 @@ class AsyncScheduler:
         if self.max_cache_age is None or age <= self.max_cache_age:
             return False
         if self.on_stale == 'raise':
-            raise StaleCacheError(f'AsyncScheduler: prefix cache is stale at tick {self.tick} (age {age} ticks, '
-                                  f'max_cache_age={self.max_cache_age}) and on_stale="raise"')
+            raise StaleCacheError(
+                f'AsyncScheduler: prefix cache is stale at tick {self.tick} (age {age} ticks, '
+                f'max_cache_age={self.max_cache_age}) and on_stale="raise"'
+            )
         return True
 
-    def step(self, ue_fn: Callable[[int], PrefixKVCache],
-             ae_fn: Callable[[PrefixKVCache], Any],
-             tick: Optional[int] = None) -> Dict[str, Any]:
+    def step(
+        self, ue_fn: Callable[[int], PrefixKVCache], ae_fn: Callable[[PrefixKVCache], Any], tick: Optional[int] = None
+    ) -> Dict[str, Any]:
         """Run one control tick.
 
         Args:
@@ -99,8 +104,10 @@ class AsyncScheduler:
         """
         if tick is not None:
             if tick < self.tick:
-                raise ValueError(f'AsyncScheduler: tick {tick} is before the current tick {self.tick}; '
-                                 'call reset() when a new route starts')
+                raise ValueError(
+                    f'AsyncScheduler: tick {tick} is before the current tick {self.tick}; '
+                    'call reset() when a new route starts'
+                )
             self.tick = int(tick)
         timings = {'ue': 0.0}
         ue_ran = self.needs_refresh()
@@ -112,7 +119,8 @@ class AsyncScheduler:
         t0 = time.perf_counter()
         output = ae_fn(self.cache)
         timings['ae'] = (time.perf_counter() - t0) * 1e3
-        result = dict(output=output, ue_ran=ue_ran, cache_age=self.cache.age(self.tick),
-                      timings_ms=timings, tick=self.tick)
+        result = dict(
+            output=output, ue_ran=ue_ran, cache_age=self.cache.age(self.tick), timings_ms=timings, tick=self.tick
+        )
         self.tick += 1
         return result

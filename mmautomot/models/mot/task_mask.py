@@ -20,6 +20,7 @@ bidirectional block, then the ego-state / action-history group, then the noisy-a
 The mask is a boolean tensor, ``True`` = may attend, in the layout torch's
 ``scaled_dot_product_attention`` takes: ``(B, 1, L_q, L_k)``.
 """
+
 from typing import Optional, Sequence
 
 import torch
@@ -53,9 +54,10 @@ def build_task_mask(ue_valid: Tensor, ae_group_sizes: Sequence[int], ue_spans: O
     total = n_ue + n_ae
     device = ue_valid.device
     # Group id per position: 0 = UE, 1.. = AE groups in order.
-    group = torch.cat([torch.zeros(n_ue, dtype=torch.long, device=device)] + [
-        torch.full((s, ), g + 1, dtype=torch.long, device=device) for g, s in enumerate(sizes)
-    ])
+    group = torch.cat(
+        [torch.zeros(n_ue, dtype=torch.long, device=device)]
+        + [torch.full((s,), g + 1, dtype=torch.long, device=device) for g, s in enumerate(sizes)]
+    )
     q_group, k_group = group[:, None], group[None, :]
     idx = torch.arange(total, device=device)
     causal = idx[None, :] <= idx[:, None]

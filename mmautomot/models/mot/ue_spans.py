@@ -7,14 +7,21 @@ text blocks are ``causal``. The instruction block that follows the images (up to
 ``<|im_end|>``) is ``full`` in the released *training* data and ``causal`` in the released *inference* code: a
 train/inference mismatch its weights were trained with (reproduced by ``instruction=True`` in training).
 """
+
 from typing import Optional
 
 import torch
 from torch import Tensor
 
 
-def released_ue_spans(input_ids: Tensor, valid: Tensor, vision_start_id: int, vision_end_id: int,
-                      end_id: Optional[int] = None, instruction: bool = False) -> Tensor:
+def released_ue_spans(
+    input_ids: Tensor,
+    valid: Tensor,
+    vision_start_id: int,
+    vision_end_id: int,
+    end_id: Optional[int] = None,
+    instruction: bool = False,
+) -> Tensor:
     """Span ids of the released AutoMoT UE attention.
 
     Args:

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Shared plumbing of the planners that only read ego state (the honest baselines)."""
+
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
@@ -28,12 +29,14 @@ class BaseEgoPlanner(BaseModel):
         init_cfg (dict, optional): MMEngine init config.
     """
 
-    def __init__(self,
-                 fut_steps: int = 6,
-                 plan_dt: float = 0.5,
-                 loss_plan: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        fut_steps: int = 6,
+        plan_dt: float = 0.5,
+        loss_plan: Optional[dict] = None,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='DrivingDataPreprocessor')
         if isinstance(data_preprocessor, dict):
@@ -49,8 +52,10 @@ class BaseEgoPlanner(BaseModel):
     def batched(inputs: dict, key: str) -> Tensor:
         """``inputs[key]`` as one batch tensor (stacks a per-sample list); clear error if absent."""
         if key not in inputs:
-            raise KeyError(f'this planner needs inputs[{key!r}] (has {sorted(inputs)}); keep '
-                           "BuildPlanningTargets and PackDrivingInputs in the pipeline")
+            raise KeyError(
+                f'this planner needs inputs[{key!r}] (has {sorted(inputs)}); keep '
+                'BuildPlanningTargets and PackDrivingInputs in the pipeline'
+            )
         value = inputs[key]
         if isinstance(value, (list, tuple)):
             value = torch.stack([torch.as_tensor(v) for v in value])
@@ -66,14 +71,15 @@ class BaseEgoPlanner(BaseModel):
         gt = stack_planning_gt(data_samples, ['gt_ego_fut_trajs', 'gt_ego_fut_masks'])
         target = gt['gt_ego_fut_trajs'].to(pred)
         if target.shape != pred.shape:
-            raise ValueError(f'{type(self).__name__}: predicted {tuple(pred.shape)} but the GT '
-                             f'future is {tuple(target.shape)}; check fut_steps')
+            raise ValueError(
+                f'{type(self).__name__}: predicted {tuple(pred.shape)} but the GT '
+                f'future is {tuple(target.shape)}; check fut_steps'
+            )
         return dict(loss_plan=self.loss_plan(pred, target, gt['gt_ego_fut_masks'].to(pred)))
 
-    def forward(self,
-                inputs: dict,
-                data_samples: Optional[List[DrivingDataSample]] = None,
-                mode: str = 'tensor') -> Union[Dict[str, Tensor], List[DrivingDataSample], Tensor]:
+    def forward(
+        self, inputs: dict, data_samples: Optional[List[DrivingDataSample]] = None, mode: str = 'tensor'
+    ) -> Union[Dict[str, Tensor], List[DrivingDataSample], Tensor]:
         """MMEngine entry point.
 
         Args:
@@ -93,5 +99,4 @@ class BaseEgoPlanner(BaseModel):
             for sample, traj in zip(data_samples, trajs):
                 sample.pred_ego_fut_trajs = traj
             return list(data_samples)
-        raise ValueError(f"{type(self).__name__}: mode must be 'loss', 'predict' or 'tensor', "
-                         f'got {mode!r}')
+        raise ValueError(f"{type(self).__name__}: mode must be 'loss', 'predict' or 'tensor', got {mode!r}")

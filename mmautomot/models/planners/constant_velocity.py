@@ -1,9 +1,11 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Constant-velocity baseline: no learning, just extrapolation of the current motion."""
+
 import torch
 from torch import Tensor, nn
 
 from mmautomot.registry import MODELS
+
 from .base_ego_planner import BaseEgoPlanner
 
 
@@ -31,15 +33,12 @@ class ConstantVelocityPlanner(BaseEgoPlanner):
             ``data_preprocessor``, ``init_cfg``).
     """
 
-    def __init__(self,
-                 velocity_source: str = 'status',
-                 use_yaw_rate: bool = False,
-                 hist_dt: float = 0.5,
-                 **kwargs) -> None:
+    def __init__(
+        self, velocity_source: str = 'status', use_yaw_rate: bool = False, hist_dt: float = 0.5, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         if velocity_source not in ('status', 'history'):
-            raise ValueError(f"velocity_source must be 'status' or 'history', got "
-                             f'{velocity_source!r}')
+            raise ValueError(f"velocity_source must be 'status' or 'history', got {velocity_source!r}")
         self.velocity_source = velocity_source
         self.use_yaw_rate = use_yaw_rate
         self.hist_dt = float(hist_dt)
@@ -76,6 +75,5 @@ class ConstantVelocityPlanner(BaseEgoPlanner):
         small = w.abs() < eps
         w_safe = torch.where(small, torch.ones_like(w), w)
         x = torch.where(small, speed[:, None] * t[None], speed[:, None] * torch.sin(wt) / w_safe)
-        y = torch.where(small, speed[:, None] * w * t[None]**2 / 2,
-                        speed[:, None] * (1 - torch.cos(wt)) / w_safe)
+        y = torch.where(small, speed[:, None] * w * t[None] ** 2 / 2, speed[:, None] * (1 - torch.cos(wt)) / w_safe)
         return torch.stack([x, y], dim=-1)

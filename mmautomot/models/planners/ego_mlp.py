@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """AD-MLP-style baseline: an MLP on ego state only."""
+
 from typing import Sequence
 
 import torch
@@ -8,6 +9,7 @@ from torch import Tensor, nn
 
 from mmautomot.registry import MODELS
 from mmautomot.structures import COMMANDS
+
 from .base_ego_planner import BaseEgoPlanner
 
 
@@ -34,21 +36,23 @@ class EgoMLPPlanner(BaseEgoPlanner):
             ``data_preprocessor``, ``init_cfg``).
     """
 
-    def __init__(self,
-                 hist_steps: int = 4,
-                 hidden_dims: Sequence[int] = (512, 512),
-                 num_commands: int = len(COMMANDS),
-                 use_hist: bool = True,
-                 use_status: bool = True,
-                 use_command: bool = True,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        hist_steps: int = 4,
+        hidden_dims: Sequence[int] = (512, 512),
+        num_commands: int = len(COMMANDS),
+        use_hist: bool = True,
+        use_status: bool = True,
+        use_command: bool = True,
+        **kwargs,
+    ) -> None:
         super().__init__(**kwargs)
         if not (use_hist or use_status or use_command):
             raise ValueError('EgoMLPPlanner needs at least one of use_hist/use_status/use_command')
         self.hist_steps = int(hist_steps)
         self.num_commands = int(num_commands)
         self.use_hist, self.use_status, self.use_command = use_hist, use_status, use_command
-        in_dim = (2 * self.hist_steps * use_hist + 4 * use_status + self.num_commands * use_command)
+        in_dim = 2 * self.hist_steps * use_hist + 4 * use_status + self.num_commands * use_command
         layers = []
         for width in hidden_dims:
             layers += [nn.Linear(in_dim, width), nn.ReLU(inplace=True)]
@@ -62,16 +66,17 @@ class EgoMLPPlanner(BaseEgoPlanner):
         if self.use_hist:
             hist = self.batched(inputs, 'ego_hist_trajs').float()
             if hist.shape[1:] != (self.hist_steps, 2):
-                raise ValueError(f'EgoMLPPlanner: ego_hist_trajs is {tuple(hist.shape)}, expected '
-                                 f'(B, {self.hist_steps}, 2); set hist_steps')
+                raise ValueError(
+                    f'EgoMLPPlanner: ego_hist_trajs is {tuple(hist.shape)}, expected '
+                    f'(B, {self.hist_steps}, 2); set hist_steps'
+                )
             feats.append(hist.flatten(1))
         if self.use_status:
             feats.append(self.batched(inputs, 'ego_status').float())
         if self.use_command:
             cmd = self.batched(inputs, 'command').long().reshape(-1)
             if ((cmd < 0) | (cmd >= self.num_commands)).any():
-                raise ValueError(f'EgoMLPPlanner: command ids {cmd.tolist()} outside '
-                                 f'[0, {self.num_commands})')
+                raise ValueError(f'EgoMLPPlanner: command ids {cmd.tolist()} outside [0, {self.num_commands})')
             feats.append(F.one_hot(cmd, self.num_commands).float())
         device = next(self.mlp.parameters()).device
         return torch.cat([f.to(device) for f in feats], dim=1)

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """DiT-based diffusion action refiner built of Mixture-of-Attention blocks (AutoMoT+)."""
+
 from typing import Dict, Mapping, Optional, Sequence, Union
 
 import torch
@@ -9,6 +10,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmautomot.registry import MODELS
+
 from .moa_block import MoABlock, modulate
 from .truncated_diffusion import TruncatedDiffusion
 
@@ -67,20 +69,22 @@ class DiTMoARefiner(BaseModule):
         (B, T, 2), 1 = valid. :meth:`loss` -> ``dict(loss_refine=scalar)``; :meth:`refine` -> (B, T, 2).
     """
 
-    def __init__(self,
-                 cond_sources: Union[Sequence[str], Mapping[str, int]] = ('decision', 'route', 'waypoint'),
-                 cond_channels: Optional[int] = None,
-                 num_waypoints: int = 6,
-                 hidden_size: int = 128,
-                 num_layers: int = 2,
-                 num_heads: int = 4,
-                 mlp_ratio: float = 4.0,
-                 traj_scale: float = 10.0,
-                 diffusion: Optional[dict] = None,
-                 loss_type: str = 'l1',
-                 loss_weight: float = 1.0,
-                 seed: int = 0,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        cond_sources: Union[Sequence[str], Mapping[str, int]] = ('decision', 'route', 'waypoint'),
+        cond_channels: Optional[int] = None,
+        num_waypoints: int = 6,
+        hidden_size: int = 128,
+        num_layers: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 4.0,
+        traj_scale: float = 10.0,
+        diffusion: Optional[dict] = None,
+        loss_type: str = 'l1',
+        loss_weight: float = 1.0,
+        seed: int = 0,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         if isinstance(cond_sources, Mapping):
             sources = {str(k): int(v) for k, v in cond_sources.items()}
@@ -105,11 +109,12 @@ class DiTMoARefiner(BaseModule):
         self.time_proj = Timesteps(d, flip_sin_to_cos=True, downscale_freq_shift=0)
         self.time_embed = TimestepEmbedding(d, d)
         self.cond_proj = nn.ModuleDict(
-            {name: nn.Sequential(nn.Linear(ch, d), nn.LayerNorm(d)) for name, ch in sources.items()})
-        self.source_embed = nn.ParameterDict(
-            {name: nn.Parameter(torch.randn(d) * 0.02) for name in sources})
+            {name: nn.Sequential(nn.Linear(ch, d), nn.LayerNorm(d)) for name, ch in sources.items()}
+        )
+        self.source_embed = nn.ParameterDict({name: nn.Parameter(torch.randn(d) * 0.02) for name in sources})
         self.blocks = nn.ModuleList(
-            [MoABlock(d, num_heads, list(sources), mlp_ratio=mlp_ratio) for _ in range(num_layers)])
+            [MoABlock(d, num_heads, list(sources), mlp_ratio=mlp_ratio) for _ in range(num_layers)]
+        )
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.final_adaln = nn.Sequential(nn.SiLU(), nn.Linear(d, 2 * d))
         self.out_proj = nn.Linear(d, 2)
@@ -130,17 +135,22 @@ class DiTMoARefiner(BaseModule):
     # ------------------------------------------------------------------ checks
     def _check(self, proposal: Tensor, cond_tokens: Mapping[str, Tensor], name: str) -> None:
         if proposal.dim() != 3 or proposal.shape[1:] != (self.num_waypoints, 2):
-            raise ValueError(f'DiTMoARefiner.{name}: proposal must be (B, {self.num_waypoints}, 2), got '
-                             f'{tuple(proposal.shape)}')
+            raise ValueError(
+                f'DiTMoARefiner.{name}: proposal must be (B, {self.num_waypoints}, 2), got {tuple(proposal.shape)}'
+            )
         missing = [k for k in self.cond_sources if k not in cond_tokens]
         if missing:
-            raise KeyError(f'DiTMoARefiner.{name}: cond_tokens lack sources {missing} '
-                           f'(got {sorted(cond_tokens)}, configured {list(self.cond_sources)})')
+            raise KeyError(
+                f'DiTMoARefiner.{name}: cond_tokens lack sources {missing} '
+                f'(got {sorted(cond_tokens)}, configured {list(self.cond_sources)})'
+            )
         for k, ch in self.cond_sources.items():
             tok = cond_tokens[k]
             if tok.dim() != 3 or tok.shape[0] != proposal.shape[0] or tok.shape[-1] != ch:
-                raise ValueError(f'DiTMoARefiner.{name}: cond_tokens[{k!r}] must be (B={proposal.shape[0]}, L, {ch}),'
-                                 f' got {tuple(tok.shape)}')
+                raise ValueError(
+                    f'DiTMoARefiner.{name}: cond_tokens[{k!r}] must be (B={proposal.shape[0]}, L, {ch}),'
+                    f' got {tuple(tok.shape)}'
+                )
 
     # ------------------------------------------------------------------ network
     def encode_cond(self, cond_tokens: Mapping[str, Tensor]) -> Dict[str, Tensor]:
@@ -172,8 +182,14 @@ class DiTMoARefiner(BaseModule):
         return out
 
     # ------------------------------------------------------------------ API
-    def loss(self, cond_tokens: Mapping[str, Tensor], proposal: Tensor, gt: Tensor, mask: Optional[Tensor] = None,
-             generator: Optional[torch.Generator] = None) -> Dict[str, Tensor]:
+    def loss(
+        self,
+        cond_tokens: Mapping[str, Tensor],
+        proposal: Tensor,
+        gt: Tensor,
+        mask: Optional[Tensor] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> Dict[str, Tensor]:
         """Masked diffusion regression loss.
 
         Args:
@@ -212,13 +228,19 @@ class DiTMoARefiner(BaseModule):
     def _training_generator(self) -> torch.Generator:
         """A CPU generator for this loss call, seeded from ``(seed, train_step, rank)``; bumps the step."""
         from mmengine.dist import get_rank
+
         step = int(self.train_step)
         self.train_step += 1
         mixed = ((int(self.seed) * 1_000_003 + step) * 1_009 + get_rank()) % (2**63 - 1)
         return torch.Generator(device='cpu').manual_seed(mixed)
 
-    def refine(self, cond_tokens: Mapping[str, Tensor], proposal: Tensor,
-               generator: Optional[torch.Generator] = None, num_inference_steps: Optional[int] = None) -> Tensor:
+    def refine(
+        self,
+        cond_tokens: Mapping[str, Tensor],
+        proposal: Tensor,
+        generator: Optional[torch.Generator] = None,
+        num_inference_steps: Optional[int] = None,
+    ) -> Tensor:
         """Refine a proposal with truncated few-step denoising.
 
         Args:
@@ -239,6 +261,7 @@ class DiTMoARefiner(BaseModule):
         if not steps:
             return proposal
         cond = self.encode_cond(cond_tokens)
-        x0 = self.diffusion.sample(lambda x, t: self.denoise(x, t, prop_n, cond), prop_n, generator,
-                                   num_inference_steps)
+        x0 = self.diffusion.sample(
+            lambda x, t: self.denoise(x, t, prop_n, cond), prop_n, generator, num_inference_steps
+        )
         return (x0 * self.traj_scale).to(proposal.dtype)

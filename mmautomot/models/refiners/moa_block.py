@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Mixture-of-Attention (MoA) DiT block: adaLN-Zero self-attention, gated multi-source cross-attention, MLP."""
+
 from typing import Dict, Sequence
 
 import torch
@@ -43,13 +44,15 @@ class MoABlock(BaseModule):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 hidden_size: int,
-                 num_heads: int,
-                 source_names: Sequence[str],
-                 mlp_ratio: float = 4.0,
-                 dropout: float = 0.0,
-                 init_cfg=None):
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        source_names: Sequence[str],
+        mlp_ratio: float = 4.0,
+        dropout: float = 0.0,
+        init_cfg=None,
+    ):
         super().__init__(init_cfg=init_cfg)
         if hidden_size % num_heads:
             raise ValueError(f'MoABlock: hidden_size {hidden_size} is not divisible by num_heads {num_heads}')
@@ -60,10 +63,9 @@ class MoABlock(BaseModule):
         self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.self_attn = nn.MultiheadAttention(d, num_heads, dropout=dropout, batch_first=True)
         self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
-        self.cross_attn = nn.ModuleDict({
-            name: nn.MultiheadAttention(d, num_heads, dropout=dropout, batch_first=True)
-            for name in self.source_names
-        })
+        self.cross_attn = nn.ModuleDict(
+            {name: nn.MultiheadAttention(d, num_heads, dropout=dropout, batch_first=True) for name in self.source_names}
+        )
         self.gate = nn.Linear(d, len(self.source_names))
         self.norm3 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         hidden = int(d * mlp_ratio)
@@ -102,8 +104,9 @@ class MoABlock(BaseModule):
         h = modulate(self.norm1(x), sh1, sc1)
         x = x + g1[:, None] * self.self_attn(h, h, h, need_weights=False)[0]
         q = modulate(self.norm2(x), sh2, sc2)
-        outs = torch.stack([self.cross_attn[n](q, cond[n], cond[n], need_weights=False)[0]
-                            for n in self.source_names], dim=-1)  # (B, T, D, S)
+        outs = torch.stack(
+            [self.cross_attn[n](q, cond[n], cond[n], need_weights=False)[0] for n in self.source_names], dim=-1
+        )  # (B, T, D, S)
         mixed = (outs * self.source_weights(q)[:, :, None]).sum(-1)
         x = x + g2[:, None] * mixed
         return x + g3[:, None] * self.mlp(modulate(self.norm3(x), sh3, sc3))

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Truncated diffusion around diffusers' schedulers: noise a proposal a little, denoise it in a few steps."""
+
 from typing import Callable, List, Optional, Tuple
 
 import numpy as np
@@ -51,25 +52,30 @@ class TruncatedDiffusion:
         noise_source (str): ``'proposal'`` or ``'gt'`` (see above). Defaults to 'proposal'.
     """
 
-    def __init__(self,
-                 scheduler: str = 'ddim',
-                 num_train_timesteps: int = 1000,
-                 truncation_timestep: int = 50,
-                 num_inference_steps: int = 2,
-                 prediction_type: str = 'sample',
-                 beta_schedule: str = 'scaled_linear',
-                 noise_source: str = 'proposal'):
+    def __init__(
+        self,
+        scheduler: str = 'ddim',
+        num_train_timesteps: int = 1000,
+        truncation_timestep: int = 50,
+        num_inference_steps: int = 2,
+        prediction_type: str = 'sample',
+        beta_schedule: str = 'scaled_linear',
+        noise_source: str = 'proposal',
+    ):
         if scheduler not in SCHEDULERS:
             raise ValueError(f'TruncatedDiffusion: scheduler must be one of {SCHEDULERS}, got {scheduler!r}')
         if prediction_type not in PREDICTIONS[scheduler]:
-            raise ValueError(f'TruncatedDiffusion: prediction_type must be one of {PREDICTIONS[scheduler]} for '
-                             f'{scheduler!r}, got {prediction_type!r}')
+            raise ValueError(
+                f'TruncatedDiffusion: prediction_type must be one of {PREDICTIONS[scheduler]} for '
+                f'{scheduler!r}, got {prediction_type!r}'
+            )
         if noise_source not in NOISE_SOURCES:
-            raise ValueError(f'TruncatedDiffusion: noise_source must be one of {NOISE_SOURCES}, '
-                             f'got {noise_source!r}')
+            raise ValueError(f'TruncatedDiffusion: noise_source must be one of {NOISE_SOURCES}, got {noise_source!r}')
         if not 1 <= truncation_timestep <= num_train_timesteps:
-            raise ValueError(f'TruncatedDiffusion: truncation_timestep must be in [1, {num_train_timesteps}], '
-                             f'got {truncation_timestep}')
+            raise ValueError(
+                f'TruncatedDiffusion: truncation_timestep must be in [1, {num_train_timesteps}], '
+                f'got {truncation_timestep}'
+            )
         self.kind = scheduler
         self.prediction_type = prediction_type
         self.noise_source = noise_source
@@ -78,9 +84,14 @@ class TruncatedDiffusion:
         self.num_inference_steps = num_inference_steps
         self.inference_timesteps()  # validate n against T and N
         if scheduler == 'ddim':
-            self.scheduler = DDIMScheduler(num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule,
-                                           clip_sample=False, set_alpha_to_one=True, steps_offset=0,
-                                           prediction_type=prediction_type)
+            self.scheduler = DDIMScheduler(
+                num_train_timesteps=num_train_timesteps,
+                beta_schedule=beta_schedule,
+                clip_sample=False,
+                set_alpha_to_one=True,
+                steps_offset=0,
+                prediction_type=prediction_type,
+            )
         else:
             self.scheduler = FlowMatchEulerDiscreteScheduler(num_train_timesteps=num_train_timesteps, shift=1.0)
 
@@ -92,12 +103,16 @@ class TruncatedDiffusion:
         if n == 0:
             return []
         if n < 0 or T % n:
-            raise ValueError(f'TruncatedDiffusion: truncation_timestep {T} must be a non-negative multiple of '
-                             f'num_inference_steps {n}')
+            raise ValueError(
+                f'TruncatedDiffusion: truncation_timestep {T} must be a non-negative multiple of '
+                f'num_inference_steps {n}'
+            )
         s = T // n
         if N // (N // s) != s:  # DDIMScheduler steps by N // num_inference_steps
-            raise ValueError(f'TruncatedDiffusion: step {s} = truncation_timestep / num_inference_steps cannot be '
-                             f'expressed as {N} // k (pick T/n dividing {N} or small)')
+            raise ValueError(
+                f'TruncatedDiffusion: step {s} = truncation_timestep / num_inference_steps cannot be '
+                f'expressed as {N} // k (pick T/n dividing {N} or small)'
+            )
         return [T - k * s for k in range(n)]
 
     def sigma(self, t: Tensor) -> Tensor:
@@ -135,20 +150,25 @@ class TruncatedDiffusion:
             return (x_t - output) / self.sigma(t).to(x_t.dtype).view(-1, *([1] * (x_t.dim() - 1)))
         return output
 
-    def training_sample(self, proposal: Tensor, gt: Tensor,
-                        generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor, Tensor]:
+    def training_sample(
+        self, proposal: Tensor, gt: Tensor, generator: Optional[torch.Generator] = None
+    ) -> Tuple[Tensor, Tensor, Tensor]:
         """Draw ``t ~ U{1..T}`` and noise; return ``(x_t, t (B,) long, target)`` (normalised units)."""
         bsz = gt.shape[0]
-        t = torch.randint(1, self.truncation_timestep + 1, (bsz, ), generator=generator,
-                          device='cpu').to(gt.device)
+        t = torch.randint(1, self.truncation_timestep + 1, (bsz,), generator=generator, device='cpu').to(gt.device)
         eps = self.noise(gt, generator)
         x_start = proposal if self.noise_source == 'proposal' else gt
         x_t = self.add_noise(x_start, eps, t)
         return x_t, t, self.target(x_t, gt, t)
 
     # ------------------------------------------------------------------ inference
-    def sample(self, denoise: Callable[[Tensor, Tensor], Tensor], proposal: Tensor,
-               generator: Optional[torch.Generator] = None, num_inference_steps: Optional[int] = None) -> Tensor:
+    def sample(
+        self,
+        denoise: Callable[[Tensor, Tensor], Tensor],
+        proposal: Tensor,
+        generator: Optional[torch.Generator] = None,
+        num_inference_steps: Optional[int] = None,
+    ) -> Tensor:
         """Refine ``proposal`` (B, ...) with ``denoise(x_t, t (B,)) -> model output``; returns the x0 estimate."""
         steps = self.inference_timesteps(num_inference_steps)
         if not steps:
@@ -156,7 +176,7 @@ class TruncatedDiffusion:
         bsz = proposal.shape[0]
         sched = self.scheduler
         eps = self.noise(proposal, generator)
-        t0 = torch.full((bsz, ), steps[0], dtype=torch.long, device=proposal.device)
+        t0 = torch.full((bsz,), steps[0], dtype=torch.long, device=proposal.device)
         x = self.add_noise(proposal, eps, t0)
         if self.kind == 'ddim':
             # DDIMScheduler.step goes from t to t - N // num_inference_steps = t - T / n

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The interface every vision-language understanding expert (UE) of a mixture-of-transformers model meets."""
+
 import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -53,8 +54,9 @@ class BaseVLMExpert(BaseModule):
 
     def _setup_training(self, freeze: bool, lora: Optional[dict]) -> None:
         """Freeze the wrapped model and/or wrap it with peft LoRA adapters (call at the end of ``__init__``)."""
-        tied = (getattr(self.text_config, 'tie_word_embeddings', False)
-                or getattr(self.core.config, 'tie_word_embeddings', False))
+        tied = getattr(self.text_config, 'tie_word_embeddings', False) or getattr(
+            self.core.config, 'tie_word_embeddings', False
+        )
         if tied:  # the LM head shares the embedding's weight: keep both in one FSDP unit (mot.fsdp)
             self.hf.lm_head._fsdp_no_wrap = True
         self.frozen = freeze
@@ -62,11 +64,19 @@ class BaseVLMExpert(BaseModule):
             self.hf.requires_grad_(False)
         if lora is not None:
             from peft import LoraConfig, get_peft_model
+
             self.hf = get_peft_model(self.hf, LoraConfig(**lora))
 
-    def _setup_processing(self, pretrained: Optional[str], tokenizer, special_tokens: Optional[Dict[str, int]],
-                          eos_token: str, pad_token: str, image_processor_fn: Callable[[], object],
-                          hf_eos_token: Optional[str] = None) -> None:
+    def _setup_processing(
+        self,
+        pretrained: Optional[str],
+        tokenizer,
+        special_tokens: Optional[Dict[str, int]],
+        eos_token: str,
+        pad_token: str,
+        image_processor_fn: Callable[[], object],
+        hf_eos_token: Optional[str] = None,
+    ) -> None:
         """Processor, tokenizer and chat template.
 
         From a local ``pretrained`` folder: ``AutoProcessor.from_pretrained`` (its image processor, tokenizer
@@ -79,10 +89,12 @@ class BaseVLMExpert(BaseModule):
         on_meta = torch.empty(0).device.type == 'meta'
         if pretrained is not None and osp.isdir(pretrained) and not on_meta:
             from transformers import AutoProcessor
+
             self.processor = AutoProcessor.from_pretrained(pretrained, local_files_only=True)
             self.image_processor = self.processor.image_processor
             self.chat_template = getattr(self.processor, 'chat_template', None) or getattr(
-                self.processor.tokenizer, 'chat_template', None)
+                self.processor.tokenizer, 'chat_template', None
+            )
             if tokenizer is None:
                 tokenizer = HFTokenizer(eos_token=hf_eos_token, tokenizer=self.processor.tokenizer)
         else:
@@ -90,15 +102,18 @@ class BaseVLMExpert(BaseModule):
         if tokenizer is not None:
             self.tokenizer = build_tokenizer(tokenizer, None, {})
         elif special_tokens and min(special_tokens.values()) >= 256:
-            self.tokenizer = ByteFallbackTokenizer(special_tokens=special_tokens, eos_token=eos_token,
-                                                   pad_token=pad_token)
+            self.tokenizer = ByteFallbackTokenizer(
+                special_tokens=special_tokens, eos_token=eos_token, pad_token=pad_token
+            )
         else:
             self.tokenizer = None
 
     def require_tokenizer(self):
         if self.tokenizer is None:
-            raise RuntimeError(f'{type(self).__name__}: no tokenizer; give `pretrained` (a local folder with the '
-                               'processor and tokenizer files) or `tokenizer`')
+            raise RuntimeError(
+                f'{type(self).__name__}: no tokenizer; give `pretrained` (a local folder with the '
+                'processor and tokenizer files) or `tokenizer`'
+            )
         return self.tokenizer
 
     def render_chat(self, user_text: str, system: Optional[str] = None) -> Optional[str]:
@@ -107,8 +122,9 @@ class BaseVLMExpert(BaseModule):
         if not getattr(self, 'chat_template', None):
             return None
         messages = ([dict(role='system', content=system)] if system else []) + [dict(role='user', content=user_text)]
-        return self.tokenizer.tok.apply_chat_template(messages, chat_template=self.chat_template, tokenize=False,
-                                                      add_generation_prompt=True)
+        return self.tokenizer.tok.apply_chat_template(
+            messages, chat_template=self.chat_template, tokenize=False, add_generation_prompt=True
+        )
 
     def right_pad(self, seqs: List[List[int]]) -> Tuple[Tensor, Tensor]:
         """Token id lists -> ``input_ids`` and ``attention_mask`` (B, L) long, right padded."""
@@ -116,8 +132,8 @@ class BaseVLMExpert(BaseModule):
         input_ids = torch.full((len(seqs), length), self.tokenizer.pad_token_id, dtype=torch.long)
         attn = torch.zeros((len(seqs), length), dtype=torch.long)
         for i, s in enumerate(seqs):
-            input_ids[i, :len(s)] = torch.tensor(s)
-            attn[i, :len(s)] = 1
+            input_ids[i, : len(s)] = torch.tensor(s)
+            attn[i, : len(s)] = 1
         return input_ids, attn
 
     # ------------------------------------------------------------------ geometry / sub-modules
@@ -152,9 +168,14 @@ class BaseVLMExpert(BaseModule):
         """``num_layers, num_heads, num_kv_heads, head_dim, hidden_size, rms_norm_eps`` of the text model."""
         t = self.text_config
         head_dim = getattr(t, 'head_dim', None) or t.hidden_size // t.num_attention_heads
-        return dict(num_layers=t.num_hidden_layers, num_heads=t.num_attention_heads,
-                    num_kv_heads=t.num_key_value_heads, head_dim=head_dim, hidden_size=t.hidden_size,
-                    rms_norm_eps=t.rms_norm_eps)
+        return dict(
+            num_layers=t.num_hidden_layers,
+            num_heads=t.num_attention_heads,
+            num_kv_heads=t.num_key_value_heads,
+            head_dim=head_dim,
+            hidden_size=t.hidden_size,
+            rms_norm_eps=t.rms_norm_eps,
+        )
 
     def text_rope(self, hidden: Tensor, positions: Tensor):
         """Rotary ``(cos, sin)`` (B, L, head_dim) for 1-D positions (B, L) (1-D RoPE families)."""
@@ -173,8 +194,9 @@ class BaseVLMExpert(BaseModule):
             if img_hist.dim() == 4:
                 img_hist = img_hist[None]
             if img_hist.dim() != 5 or img_hist.shape[2] != 3:
-                raise ValueError(f'{type(self).__name__}: img_hist must be (B, N, 3, H, W), got '
-                                 f'{tuple(img_hist.shape)}')
+                raise ValueError(
+                    f'{type(self).__name__}: img_hist must be (B, N, 3, H, W), got {tuple(img_hist.shape)}'
+                )
             return [list(sample) for sample in img_hist]
         out = []
         for sample in img_hist:
@@ -191,8 +213,9 @@ class BaseVLMExpert(BaseModule):
         """(3, H, W) -> (3, *image_size) uint8 (bilinear, antialiased)."""
         frame = frame.float()
         if tuple(frame.shape[-2:]) != tuple(self.image_size):
-            frame = F.interpolate(frame[None], size=tuple(self.image_size), mode='bilinear',
-                                  align_corners=False, antialias=True)[0]
+            frame = F.interpolate(
+                frame[None], size=tuple(self.image_size), mode='bilinear', align_corners=False, antialias=True
+            )[0]
         return frame.clamp(0, 255).round().to(torch.uint8)
 
     # ------------------------------------------------------------------ family specific
@@ -206,11 +229,19 @@ class BaseVLMExpert(BaseModule):
     def new_cache(self, batch_size: int, capacity: int, dtype=None, device=None) -> PrefixKVCache:
         """Allocate a :class:`PrefixKVCache` with this model's geometry."""
         g = self.head_geometry
-        return PrefixKVCache(g['num_layers'], batch_size, g['num_kv_heads'], g['head_dim'], capacity,
-                             dtype=dtype or self.core.dtype, device=device or self.core.device)
+        return PrefixKVCache(
+            g['num_layers'],
+            batch_size,
+            g['num_kv_heads'],
+            g['head_dim'],
+            capacity,
+            dtype=dtype or self.core.dtype,
+            device=device or self.core.device,
+        )
 
-    def forward(self, batch: Dict[str, Tensor], cache: Optional[PrefixKVCache] = None,
-                tick: Optional[int] = None) -> Tensor:
+    def forward(
+        self, batch: Dict[str, Tensor], cache: Optional[PrefixKVCache] = None, tick: Optional[int] = None
+    ) -> Tensor:
         """Run the UE alone through the MoT layer loop (optionally filling ``cache``).
 
         Returns:
@@ -221,9 +252,19 @@ class BaseVLMExpert(BaseModule):
         mask = build_task_mask(emb['valid'], (), None if prefix is None else prefix.long())
         if cache is not None:
             cache.begin_write(emb['valid'], emb['next_position'], tick)
-        hidden, _ = mot_forward(self.layers, None, emb['hidden'], None, emb['rope'], None, mask,
-                                emb.get('deepstack'), emb.get('visual_pos_masks'), cache,
-                                'write' if cache is not None else None)
+        hidden, _ = mot_forward(
+            self.layers,
+            None,
+            emb['hidden'],
+            None,
+            emb['rope'],
+            None,
+            mask,
+            emb.get('deepstack'),
+            emb.get('visual_pos_masks'),
+            cache,
+            'write' if cache is not None else None,
+        )
         return self.norm(hidden)
 
     @torch.no_grad()
@@ -231,9 +272,13 @@ class BaseVLMExpert(BaseModule):
         """Greedy answer token ids (KV-cached ``generate``; stops at ``tokenizer.eos_token_id``)."""
         batch = self.prepare_inputs([images], [question])
         out = self.core.generate(
-            **batch, max_new_tokens=max_new_tokens or self.max_new_tokens, do_sample=False,
-            eos_token_id=self.tokenizer.eos_token_id, pad_token_id=self.tokenizer.pad_token_id)
-        return out[0, batch['input_ids'].shape[1]:].tolist()
+            **batch,
+            max_new_tokens=max_new_tokens or self.max_new_tokens,
+            do_sample=False,
+            eos_token_id=self.tokenizer.eos_token_id,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        return out[0, batch['input_ids'].shape[1] :].tolist()
 
     @torch.no_grad()
     def answer(self, question: str, images, max_new_tokens: Optional[int] = None) -> str:

@@ -1,18 +1,26 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """InternVL (InternViT + a Qwen2/Qwen3 text model) as an understanding expert of the MoT loop."""
+
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from mmautomot.registry import MODELS
+
 from .base_expert import BaseVLMExpert
 from .loading import build_hf_vlm
 from .presets import resolve_vlm_config
 
 # Byte-level special ids of the tiny preset (ByteFallbackTokenizer); '<IMG_CONTEXT>' is its image_token_id.
-INTERNVL_TINY_SPECIAL_TOKENS = {'<|endoftext|>': 256, '<|im_start|>': 257, '<|im_end|>': 258, '<img>': 259,
-                                '</img>': 260, '<IMG_CONTEXT>': 261}
+INTERNVL_TINY_SPECIAL_TOKENS = {
+    '<|endoftext|>': 256,
+    '<|im_start|>': 257,
+    '<|im_end|>': 258,
+    '<img>': 259,
+    '</img>': 260,
+    '<IMG_CONTEXT>': 261,
+}
 
 
 @MODELS.register_module()
@@ -47,27 +55,36 @@ class InternVLUnderstandingExpert(BaseVLMExpert):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 config: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
-                 preset: Union[str, dict, None] = None,
-                 tokenizer=None,
-                 special_tokens: Optional[Dict[str, int]] = None,
-                 num_frames: int = 4,
-                 image_mean: Sequence[float] = (0.485, 0.456, 0.406),
-                 image_std: Sequence[float] = (0.229, 0.224, 0.225),
-                 system_prompt: str = '',
-                 freeze: bool = True,
-                 lora: Optional[dict] = None,
-                 torch_dtype: Optional[str] = None,
-                 max_new_tokens: int = 64,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        config: Optional[dict] = None,
+        pretrained: Optional[str] = None,
+        preset: Union[str, dict, None] = None,
+        tokenizer=None,
+        special_tokens: Optional[Dict[str, int]] = None,
+        num_frames: int = 4,
+        image_mean: Sequence[float] = (0.485, 0.456, 0.406),
+        image_std: Sequence[float] = (0.229, 0.224, 0.225),
+        system_prompt: str = '',
+        freeze: bool = True,
+        lora: Optional[dict] = None,
+        torch_dtype: Optional[str] = None,
+        max_new_tokens: int = 64,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         from transformers import GotOcr2ImageProcessor, InternVLConfig, InternVLForConditionalGeneration
-        need = ('config', 'weights', 'processor') + (('tokenizer', ) if tokenizer is None else ())
-        self.hf = build_hf_vlm(InternVLForConditionalGeneration, InternVLConfig,
-                               resolve_vlm_config('internvl', preset, config), pretrained, torch_dtype,
-                               owner='InternVLUnderstandingExpert', need=need)
+
+        need = ('config', 'weights', 'processor') + (('tokenizer',) if tokenizer is None else ())
+        self.hf = build_hf_vlm(
+            InternVLForConditionalGeneration,
+            InternVLConfig,
+            resolve_vlm_config('internvl', preset, config),
+            pretrained,
+            torch_dtype,
+            owner='InternVLUnderstandingExpert',
+            need=need,
+        )
         cfg = self.core.config
         size = cfg.vision_config.image_size
         self.image_size = tuple(size) if isinstance(size, (list, tuple)) else (size, size)
@@ -79,14 +96,25 @@ class InternVLUnderstandingExpert(BaseVLMExpert):
         specials = dict(special_tokens or INTERNVL_TINY_SPECIAL_TOKENS, **{'<IMG_CONTEXT>': cfg.image_token_id})
         byte_vocab = cfg.text_config.vocab_size <= 1024
         self._setup_processing(
-            pretrained, tokenizer, specials if byte_vocab else None, '<|im_end|>', '<|endoftext|>',
-            lambda: GotOcr2ImageProcessor(size=dict(height=self.image_size[0], width=self.image_size[1]),
-                                          crop_to_patches=False, image_mean=list(image_mean),
-                                          image_std=list(image_std)),
-            hf_eos_token='<|im_end|>')
+            pretrained,
+            tokenizer,
+            specials if byte_vocab else None,
+            '<|im_end|>',
+            '<|endoftext|>',
+            lambda: GotOcr2ImageProcessor(
+                size=dict(height=self.image_size[0], width=self.image_size[1]),
+                crop_to_patches=False,
+                image_mean=list(image_mean),
+                image_std=list(image_std),
+            ),
+            hf_eos_token='<|im_end|>',
+        )
         proc = self.processor
-        self.image_tokens = (getattr(proc, 'start_image_token', '<img>'), getattr(proc, 'image_token', '<IMG_CONTEXT>'),
-                             getattr(proc, 'end_image_token', '</img>'))
+        self.image_tokens = (
+            getattr(proc, 'start_image_token', '<img>'),
+            getattr(proc, 'image_token', '<IMG_CONTEXT>'),
+            getattr(proc, 'end_image_token', '</img>'),
+        )
         self._setup_training(freeze, lora)
 
     # ------------------------------------------------------------------ input preparation
@@ -115,12 +143,16 @@ class InternVLUnderstandingExpert(BaseVLMExpert):
         if len(frames) != len(texts):
             raise ValueError(f'InternVLUnderstandingExpert: {len(frames)} image sets but {len(texts)} texts')
         flat = [self.resize(f) for sample in frames for f in sample]
-        pixels = self.image_processor(images=flat, do_resize=False, crop_to_patches=False,
-                                      return_tensors='pt')['pixel_values']
+        pixels = self.image_processor(images=flat, do_resize=False, crop_to_patches=False, return_tensors='pt')[
+            'pixel_values'
+        ]
         input_ids, attn = self.right_pad([self.sample_ids(len(s), t) for s, t in zip(frames, texts)])
         device = device or self.core.device
-        return dict(input_ids=input_ids.to(device), attention_mask=attn.to(device),
-                    pixel_values=pixels.to(device, self.core.dtype))
+        return dict(
+            input_ids=input_ids.to(device),
+            attention_mask=attn.to(device),
+            pixel_values=pixels.to(device, self.core.dtype),
+        )
 
     def embed(self, batch: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Input embeddings (pixel-shuffled InternViT features in the ``<IMG_CONTEXT>`` slots), 1-D RoPE.
@@ -133,13 +165,21 @@ class InternVLUnderstandingExpert(BaseVLMExpert):
         input_ids = batch['input_ids']
         hidden = model.get_input_embeddings()(input_ids)
         feats = model.get_image_features(
-            pixel_values=batch['pixel_values'], vision_feature_layer=cfg.vision_feature_layer,
-            vision_feature_select_strategy=cfg.vision_feature_select_strategy, return_dict=True).pooler_output
+            pixel_values=batch['pixel_values'],
+            vision_feature_layer=cfg.vision_feature_layer,
+            vision_feature_select_strategy=cfg.vision_feature_select_strategy,
+            return_dict=True,
+        ).pooler_output
         feats = feats.to(hidden.device, hidden.dtype)
         image_mask = model.get_placeholder_mask(input_ids, inputs_embeds=hidden, image_features=feats)
         hidden = hidden.masked_scatter(image_mask, feats)
         valid = batch['attention_mask'].bool()
         bsz, length = input_ids.shape
         position_ids = torch.arange(length, device=input_ids.device)[None].expand(bsz, -1)
-        return dict(hidden=hidden, position_ids=position_ids, rope=self.text_rope(hidden, position_ids),
-                    valid=valid, next_position=valid.sum(1))
+        return dict(
+            hidden=hidden,
+            position_ids=position_ids,
+            rope=self.text_rope(hidden, position_ids),
+            valid=valid,
+            next_position=valid.sum(1),
+        )

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Build or load a transformers vision-language model from a config dict or a local folder (no hub access)."""
+
 import glob
 import json
 import os.path as osp
@@ -23,6 +24,7 @@ def load_checked_safetensors(model: torch.nn.Module, folder: str, owner: str = '
             missing / unexpected.
     """
     from safetensors.torch import load_file
+
     files = sorted(glob.glob(osp.join(folder, '*.safetensors')))
     if not files:
         raise FileNotFoundError(f'{owner}: no *.safetensors weights in {folder!r}')
@@ -34,13 +36,18 @@ def load_checked_safetensors(model: torch.nn.Module, folder: str, owner: str = '
             if name not in own:
                 raise ValueError(f'{owner}: unexpected parameter {name!r} in {f}')
             if tuple(own[name].shape) != tuple(tensor.shape):
-                raise ValueError(f'{owner}: shape mismatch for parameter {name!r}: checkpoint {f} has '
-                                 f'{tuple(tensor.shape)}, the model built from the config expects '
-                                 f'{tuple(own[name].shape)}')
+                raise ValueError(
+                    f'{owner}: shape mismatch for parameter {name!r}: checkpoint {f} has '
+                    f'{tuple(tensor.shape)}, the model built from the config expects '
+                    f'{tuple(own[name].shape)}'
+                )
         model.load_state_dict(state, strict=False)
         seen.update(state)
-    tied = {'lm_head.weight'} if model.config.get_text_config().tie_word_embeddings or \
-        getattr(model.config, 'tie_word_embeddings', False) else set()
+    tied = (
+        {'lm_head.weight'}
+        if model.config.get_text_config().tie_word_embeddings or getattr(model.config, 'tie_word_embeddings', False)
+        else set()
+    )
     missing = [k for k in own if k not in seen and k not in tied]
     if missing:
         raise ValueError(f'{owner}: {len(missing)} parameters missing from {folder!r}, e.g. {missing[:3]}')
@@ -73,20 +80,23 @@ def missing_pretrained_files(folder: str, need: Sequence[str] = ('config', 'weig
         elif not glob.glob(osp.join(folder, '*.safetensors')):
             missing.append('model.safetensors (or sharded *.safetensors)')
     if 'processor' in need and not any(
-            osp.isfile(osp.join(folder, f)) for f in ('preprocessor_config.json', 'processor_config.json')):
+        osp.isfile(osp.join(folder, f)) for f in ('preprocessor_config.json', 'processor_config.json')
+    ):
         missing.append('preprocessor_config.json / processor_config.json')
     if 'tokenizer' in need and not any(osp.isfile(osp.join(folder, f)) for f in TOKENIZER_FILES):
         missing.append('tokenizer files (' + ' / '.join(TOKENIZER_FILES) + ')')
     return missing
 
 
-def build_hf_vlm(model_cls,
-                 config_cls,
-                 config: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
-                 torch_dtype=None,
-                 owner: str = 'VLM expert',
-                 need: Sequence[str] = ('config', 'weights')):
+def build_hf_vlm(
+    model_cls,
+    config_cls,
+    config: Optional[dict] = None,
+    pretrained: Optional[str] = None,
+    torch_dtype=None,
+    owner: str = 'VLM expert',
+    need: Sequence[str] = ('config', 'weights'),
+):
     """Build a transformers ``*ForConditionalGeneration`` from a config dict or a local folder.
 
     Args:
@@ -112,16 +122,23 @@ def build_hf_vlm(model_cls,
         model = model_cls(config_cls(**config))
         return model.to(dtype) if dtype is not None else model
     if not osp.isdir(pretrained):
-        raise FileNotFoundError(f'{owner}: pretrained folder {pretrained!r} does not exist '
-                                '(no download is attempted; copy the model there first)')
+        raise FileNotFoundError(
+            f'{owner}: pretrained folder {pretrained!r} does not exist '
+            '(no download is attempted; copy the model there first)'
+        )
     need = [n for n in need if not (config is not None and n == 'config')]
     missing = missing_pretrained_files(pretrained, need)
     if missing:
         raise FileNotFoundError(f'{owner}: pretrained folder {pretrained!r} lacks {missing}')
     try:
         model, info = model_cls.from_pretrained(
-            pretrained, config=None if config is None else config_cls(**config), local_files_only=True,
-            dtype=dtype, ignore_mismatched_sizes=True, output_loading_info=True)
+            pretrained,
+            config=None if config is None else config_cls(**config),
+            local_files_only=True,
+            dtype=dtype,
+            ignore_mismatched_sizes=True,
+            output_loading_info=True,
+        )
     except (OSError, RuntimeError, ValueError) as e:
         raise type(e)(f'{owner}: loading {pretrained!r} failed: {e}') from e
     check_loading_info(info, pretrained, owner)
@@ -134,18 +151,28 @@ def check_loading_info(info: dict, folder: str, owner: str) -> None:
     mismatched = sorted(info.get('mismatched_keys') or [], key=lambda m: m[0])
     if mismatched:
         name, ckpt_shape, own_shape = mismatched[0]
-        raise ValueError(f'{owner}: shape mismatch for parameter {name!r}: checkpoint {folder!r} has '
-                         f'{tuple(ckpt_shape)}, the model built from the config expects {tuple(own_shape)} '
-                         f'({len(mismatched)} parameters differ)')
+        raise ValueError(
+            f'{owner}: shape mismatch for parameter {name!r}: checkpoint {folder!r} has '
+            f'{tuple(ckpt_shape)}, the model built from the config expects {tuple(own_shape)} '
+            f'({len(mismatched)} parameters differ)'
+        )
     for kind in ('missing_keys', 'unexpected_keys'):
         keys = sorted(info.get(kind) or [])
         if keys:
-            raise ValueError(f'{owner}: {len(keys)} {kind.replace("_keys", "")} parameters in {folder!r}, '
-                             f'e.g. {keys[:3]}')
+            raise ValueError(
+                f'{owner}: {len(keys)} {kind.replace("_keys", "")} parameters in {folder!r}, e.g. {keys[:3]}'
+            )
 
 
 def build_qwen3vl(config: Optional[dict] = None, pretrained: Optional[str] = None, torch_dtype=None):
     """Build transformers' ``Qwen3VLForConditionalGeneration`` (see :func:`build_hf_vlm`)."""
     from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
-    return build_hf_vlm(Qwen3VLForConditionalGeneration, Qwen3VLConfig, config, pretrained, torch_dtype,
-                        owner='Qwen3VLUnderstandingExpert')
+
+    return build_hf_vlm(
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLConfig,
+        config,
+        pretrained,
+        torch_dtype,
+        owner='Qwen3VLUnderstandingExpert',
+    )

@@ -1,11 +1,13 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """PaliGemma (SigLIP + Gemma) as an understanding expert of the mixture-of-transformers loop."""
+
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
 
 from mmautomot.registry import MODELS
+
 from .base_expert import BaseVLMExpert
 from .loading import build_hf_vlm
 from .presets import resolve_vlm_config
@@ -49,39 +51,60 @@ class PaliGemmaUnderstandingExpert(BaseVLMExpert):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 config: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
-                 preset: Union[str, dict, None] = None,
-                 tokenizer=None,
-                 num_frames: int = 4,
-                 image_mean: Sequence[float] = (0.5, 0.5, 0.5),
-                 image_std: Sequence[float] = (0.5, 0.5, 0.5),
-                 system_prompt: str = '',
-                 freeze: bool = True,
-                 lora: Optional[dict] = None,
-                 torch_dtype: Optional[str] = None,
-                 max_new_tokens: int = 64,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        config: Optional[dict] = None,
+        pretrained: Optional[str] = None,
+        preset: Union[str, dict, None] = None,
+        tokenizer=None,
+        num_frames: int = 4,
+        image_mean: Sequence[float] = (0.5, 0.5, 0.5),
+        image_std: Sequence[float] = (0.5, 0.5, 0.5),
+        system_prompt: str = '',
+        freeze: bool = True,
+        lora: Optional[dict] = None,
+        torch_dtype: Optional[str] = None,
+        max_new_tokens: int = 64,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         from transformers import PaliGemmaConfig, PaliGemmaForConditionalGeneration, SiglipImageProcessor
-        need = ('config', 'weights', 'processor') + (('tokenizer', ) if tokenizer is None else ())
-        self.hf = build_hf_vlm(PaliGemmaForConditionalGeneration, PaliGemmaConfig,
-                               resolve_vlm_config('paligemma', preset, config), pretrained, torch_dtype,
-                               owner='PaliGemmaUnderstandingExpert', need=need)
+
+        need = ('config', 'weights', 'processor') + (('tokenizer',) if tokenizer is None else ())
+        self.hf = build_hf_vlm(
+            PaliGemmaForConditionalGeneration,
+            PaliGemmaConfig,
+            resolve_vlm_config('paligemma', preset, config),
+            pretrained,
+            torch_dtype,
+            owner='PaliGemmaUnderstandingExpert',
+            need=need,
+        )
         cfg = self.core.config
         vis = cfg.vision_config
         self.image_size = (vis.image_size, vis.image_size)
-        self.tokens_per_image = (vis.image_size // vis.patch_size)**2
+        self.tokens_per_image = (vis.image_size // vis.patch_size) ** 2
         self.num_frames = num_frames
         self.system_prompt = system_prompt
         self.max_new_tokens = max_new_tokens
         text = cfg.text_config
         self._setup_processing(
-            pretrained, tokenizer, {'<pad>': text.pad_token_id, '<eos>': text.eos_token_id,
-                                    '<bos>': text.bos_token_id, '<image>': cfg.image_token_id}, '<eos>', '<pad>',
-            lambda: SiglipImageProcessor(size=dict(height=vis.image_size, width=vis.image_size),
-                                         image_mean=list(image_mean), image_std=list(image_std)))
+            pretrained,
+            tokenizer,
+            {
+                '<pad>': text.pad_token_id,
+                '<eos>': text.eos_token_id,
+                '<bos>': text.bos_token_id,
+                '<image>': cfg.image_token_id,
+            },
+            '<eos>',
+            '<pad>',
+            lambda: SiglipImageProcessor(
+                size=dict(height=vis.image_size, width=vis.image_size),
+                image_mean=list(image_mean),
+                image_std=list(image_std),
+            ),
+        )
         bos = getattr(self.tokenizer, 'bos_token_id', None)
         self.bos_token_id = text.bos_token_id if bos is None else bos
         self._setup_training(freeze, lora)
@@ -119,8 +142,12 @@ class PaliGemmaUnderstandingExpert(BaseVLMExpert):
         seqs = [self.prefix_ids(len(sample), text) for sample, text in zip(frames, texts)]
         input_ids, attn = self.right_pad(seqs)
         device = device or self.core.device
-        return dict(input_ids=input_ids.to(device), attention_mask=attn.to(device),
-                    token_type_ids=(1 - attn).to(device), pixel_values=pixels.to(device, self.core.dtype))
+        return dict(
+            input_ids=input_ids.to(device),
+            attention_mask=attn.to(device),
+            token_type_ids=(1 - attn).to(device),
+            pixel_values=pixels.to(device, self.core.dtype),
+        )
 
     def embed(self, batch: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Input embeddings (image features scattered into ``<image>`` slots), 1-D RoPE, prefix block.
@@ -144,5 +171,11 @@ class PaliGemmaUnderstandingExpert(BaseVLMExpert):
         bsz, length = input_ids.shape
         position_ids = torch.arange(1, length + 1, device=input_ids.device)[None].expand(bsz, -1)
         next_position = position_ids.masked_fill(~valid, 0).amax(dim=1) + 1
-        return dict(hidden=hidden, position_ids=position_ids, rope=self.text_rope(hidden, position_ids),
-                    valid=valid, prefix=prefix, next_position=next_position)
+        return dict(
+            hidden=hidden,
+            position_ids=position_ids,
+            rope=self.text_rope(hidden, position_ids),
+            valid=valid,
+            prefix=prefix,
+            next_position=next_position,
+        )

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The understanding expert (UE): transformers' Qwen3-VL, prepared for the mixture-of-transformers loop."""
+
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -7,15 +8,18 @@ import torch
 from torch import Tensor
 
 from mmautomot.registry import MODELS
-from ..mot.prefix_kv_cache import PrefixKVCache
 from mmautomot.structures import COMMANDS
+
+from ..mot.prefix_kv_cache import PrefixKVCache
 from .base_expert import BaseVLMExpert
 from .loading import build_qwen3vl
 from .presets import resolve_vlm_config
 from .tokenizer import MissingTokenizer, build_tokenizer
 
-DEFAULT_SYSTEM_PROMPT = ('You are a driving assistant. You see the last front-camera frames of the ego '
-                         'vehicle, oldest first, and know its navigation command and speed.')
+DEFAULT_SYSTEM_PROMPT = (
+    'You are a driving assistant. You see the last front-camera frames of the ego '
+    'vehicle, oldest first, and know its navigation command and speed.'
+)
 
 
 def driving_prompt(command: int, speed: float) -> str:
@@ -59,42 +63,55 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 config: Optional[dict] = None,
-                 pretrained: Optional[str] = None,
-                 preset: Union[str, dict, None] = None,
-                 tokenizer=None,
-                 image_size: Sequence[int] = (256, 512),
-                 num_frames: int = 4,
-                 image_mean: Sequence[float] = (0.5, 0.5, 0.5),
-                 image_std: Sequence[float] = (0.5, 0.5, 0.5),
-                 system_prompt: str = DEFAULT_SYSTEM_PROMPT,
-                 freeze: bool = True,
-                 lora: Optional[dict] = None,
-                 torch_dtype: Optional[str] = None,
-                 max_new_tokens: int = 64,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        config: Optional[dict] = None,
+        pretrained: Optional[str] = None,
+        preset: Union[str, dict, None] = None,
+        tokenizer=None,
+        image_size: Sequence[int] = (256, 512),
+        num_frames: int = 4,
+        image_mean: Sequence[float] = (0.5, 0.5, 0.5),
+        image_std: Sequence[float] = (0.5, 0.5, 0.5),
+        system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+        freeze: bool = True,
+        lora: Optional[dict] = None,
+        torch_dtype: Optional[str] = None,
+        max_new_tokens: int = 64,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         self.hf = build_qwen3vl(resolve_vlm_config('qwen3vl', preset, config), pretrained, torch_dtype)
         cfg = self.hf.config
         self.image_size = tuple(int(s) for s in image_size)
         unit = cfg.vision_config.patch_size * cfg.vision_config.spatial_merge_size
         if self.image_size[0] % unit or self.image_size[1] % unit:
-            raise ValueError(f'Qwen3VLUnderstandingExpert: image_size {self.image_size} must be multiples '
-                             f'of patch_size * spatial_merge_size = {unit}')
+            raise ValueError(
+                f'Qwen3VLUnderstandingExpert: image_size {self.image_size} must be multiples '
+                f'of patch_size * spatial_merge_size = {unit}'
+            )
         self.num_frames = num_frames
         self.system_prompt = system_prompt
         self.max_new_tokens = max_new_tokens
-        self.tokenizer = build_tokenizer(tokenizer, pretrained, {
-            '<|vision_start|>': cfg.vision_start_token_id,
-            '<|vision_end|>': cfg.vision_end_token_id,
-            '<|image_pad|>': cfg.image_token_id,
-            '<|video_pad|>': cfg.video_token_id,
-            **_other_special_ids(cfg)
-        }, meta=self.hf.lm_head.weight.device.type == 'meta')
+        self.tokenizer = build_tokenizer(
+            tokenizer,
+            pretrained,
+            {
+                '<|vision_start|>': cfg.vision_start_token_id,
+                '<|vision_end|>': cfg.vision_end_token_id,
+                '<|image_pad|>': cfg.image_token_id,
+                '<|video_pad|>': cfg.video_token_id,
+                **_other_special_ids(cfg),
+            },
+            meta=self.hf.lm_head.weight.device.type == 'meta',
+        )
         self.image_processor = _build_image_processor(pretrained, cfg.vision_config, image_mean, image_std)
-        self.chat_template = (None if isinstance(self.tokenizer, MissingTokenizer) else  # a meta build's placeholder
-                              getattr(getattr(self.tokenizer, 'tok', None), 'chat_template', None))
+        self.chat_template = (
+            None
+            if isinstance(self.tokenizer, MissingTokenizer)
+            # a meta build's placeholder
+            else getattr(getattr(self.tokenizer, 'tok', None), 'chat_template', None)
+        )
         self._setup_training(freeze, lora)
 
     def text_rope(self, hidden: Tensor, positions: Tensor):
@@ -108,8 +125,10 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
         chat = self.render_chat('{frames}' + user_text, self.system_prompt)
         if chat is not None:
             return chat
-        return (f'<|im_start|>system\n{self.system_prompt}<|im_end|>\n<|im_start|>user\n{{frames}}'
-                f'{user_text}<|im_end|>\n<|im_start|>assistant\n')
+        return (
+            f'<|im_start|>system\n{self.system_prompt}<|im_end|>\n<|im_start|>user\n{{frames}}'
+            f'{user_text}<|im_end|>\n<|im_start|>assistant\n'
+        )
 
     def prepare_inputs(self, img_hist, texts: Sequence[str], device=None) -> Dict[str, Tensor]:
         """Tokenise chat texts with history frames into Qwen3-VL inputs (right padding).
@@ -144,14 +163,17 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
         input_ids = torch.full((len(seqs), length), pad, dtype=torch.long)
         attn = torch.zeros((len(seqs), length), dtype=torch.long)
         for i, s in enumerate(seqs):
-            input_ids[i, :len(s)] = torch.tensor(s)
-            attn[i, :len(s)] = 1
+            input_ids[i, : len(s)] = torch.tensor(s)
+            attn[i, : len(s)] = 1
         mm_types = (input_ids == cfg.image_token_id).int()
         device = device or self.core.device
-        return dict(input_ids=input_ids.to(device), attention_mask=attn.to(device),
-                    mm_token_type_ids=mm_types.to(device),
-                    pixel_values=proc['pixel_values'].to(device, self.core.dtype),
-                    image_grid_thw=grid.to(device))
+        return dict(
+            input_ids=input_ids.to(device),
+            attention_mask=attn.to(device),
+            mm_token_type_ids=mm_types.to(device),
+            pixel_values=proc['pixel_values'].to(device, self.core.dtype),
+            image_grid_thw=grid.to(device),
+        )
 
     def embed(self, batch: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Input embeddings, M-RoPE positions and DeepStack features, exactly as transformers' Qwen3-VL.
@@ -178,12 +200,19 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
         image_mask, _ = model.get_placeholder_mask(input_ids, inputs_embeds=hidden, image_features=image_embeds)
         hidden = hidden.masked_scatter(image_mask, image_embeds)
         valid = batch['attention_mask'].bool()
-        position_ids, _ = model.get_rope_index(input_ids, batch['mm_token_type_ids'], batch['image_grid_thw'],
-                                               attention_mask=batch['attention_mask'])
+        position_ids, _ = model.get_rope_index(
+            input_ids, batch['mm_token_type_ids'], batch['image_grid_thw'], attention_mask=batch['attention_mask']
+        )
         next_position = position_ids.masked_fill(~valid[None], -1).amax(dim=(0, 2)) + 1
-        return dict(hidden=hidden, position_ids=position_ids, rope=self.rotary_emb(hidden, position_ids),
-                    valid=valid, next_position=next_position, visual_pos_masks=image_mask[..., 0],
-                    deepstack=deepstack)
+        return dict(
+            hidden=hidden,
+            position_ids=position_ids,
+            rope=self.rotary_emb(hidden, position_ids),
+            valid=valid,
+            next_position=next_position,
+            visual_pos_masks=image_mask[..., 0],
+            deepstack=deepstack,
+        )
 
     def encode_images(self, frames: Tensor) -> Dict[str, Tensor]:
         """Run the vision encoder once on N same-size frames.
@@ -196,17 +225,22 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
             DeepStack level); both usable as ``batch['image_features']`` of :meth:`embed`.
         """
         if frames.dim() != 4 or frames.shape[1] != 3:
-            raise ValueError(f'Qwen3VLUnderstandingExpert.encode_images: frames must be (N, 3, H, W), got '
-                             f'{tuple(frames.shape)}')
+            raise ValueError(
+                f'Qwen3VLUnderstandingExpert.encode_images: frames must be (N, 3, H, W), got {tuple(frames.shape)}'
+            )
         flat = [self.resize(f) for f in frames]
         proc = self.image_processor(images=flat, do_resize=False, return_tensors='pt')
         device = self.core.device
-        img = self.core.model.get_image_features(proc['pixel_values'].to(device, self.core.dtype),
-                                                 proc['image_grid_thw'].to(device))
+        img = self.core.model.get_image_features(
+            proc['pixel_values'].to(device, self.core.dtype), proc['image_grid_thw'].to(device)
+        )
         n = len(flat)
-        return dict(embeds=torch.stack(list(img.pooler_output)).reshape(n, -1, self.text_config.hidden_size),
-                    deepstack=[torch.stack(list(f)).reshape(n, -1, self.text_config.hidden_size)
-                               for f in img.deepstack_features])
+        return dict(
+            embeds=torch.stack(list(img.pooler_output)).reshape(n, -1, self.text_config.hidden_size),
+            deepstack=[
+                torch.stack(list(f)).reshape(n, -1, self.text_config.hidden_size) for f in img.deepstack_features
+            ],
+        )
 
     def question_ids(self, question: str, context: str = '') -> List[int]:
         """Tokens that follow a cached driving prefix to ask ``question``.
@@ -219,8 +253,9 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
         return self.tokenizer.encode(f'<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n')
 
     @torch.no_grad()
-    def answer_from_cache(self, cache: PrefixKVCache, token_ids: Sequence[int],
-                          max_new_tokens: Optional[int] = None) -> List[int]:
+    def answer_from_cache(
+        self, cache: PrefixKVCache, token_ids: Sequence[int], max_new_tokens: Optional[int] = None
+    ) -> List[int]:
         """Greedy decoding that continues a filled driving prefix cache (no vision tower, no prefill).
 
         The UE's keys/values depend only on the UE tokens (causal among themselves, never on AE tokens),
@@ -237,9 +272,12 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
             list[int]: the generated token ids, up to and including the end-of-turn token.
         """
         from transformers import DynamicCache
+
         if cache.length == 0 or cache.batch_size != 1:
-            raise ValueError(f'answer_from_cache needs a filled cache of batch size 1, got batch '
-                             f'{cache.batch_size} with {cache.length} tokens')
+            raise ValueError(
+                f'answer_from_cache needs a filled cache of batch size 1, got batch '
+                f'{cache.batch_size} with {cache.length} tokens'
+            )
         if not bool(cache.valid().all()):
             raise ValueError('answer_from_cache: the cached prefix has padding tokens')
         if len(token_ids) == 0:
@@ -277,8 +315,14 @@ def _build_image_processor(pretrained, vision_cfg, mean, std):
     """transformers' Qwen2-VL image processor: the folder's config if present, else from the config."""
     if pretrained is not None and osp.isfile(osp.join(pretrained, 'preprocessor_config.json')):
         from transformers import AutoImageProcessor
+
         return AutoImageProcessor.from_pretrained(pretrained, local_files_only=True)
     from transformers import Qwen2VLImageProcessor
+
     return Qwen2VLImageProcessor(
-        patch_size=vision_cfg.patch_size, merge_size=vision_cfg.spatial_merge_size,
-        temporal_patch_size=vision_cfg.temporal_patch_size, image_mean=list(mean), image_std=list(std))
+        patch_size=vision_cfg.patch_size,
+        merge_size=vision_cfg.spatial_merge_size,
+        temporal_patch_size=vision_cfg.temporal_patch_size,
+        image_mean=list(mean),
+        image_std=list(std),
+    )

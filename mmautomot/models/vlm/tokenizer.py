@@ -1,14 +1,22 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Tokenizers for the understanding expert: transformers' tokenizer of a local model folder, or a
 byte-level fallback for tiny random-weight models (no tokenizer files exist offline)."""
+
 import os.path as osp
 import re
 from typing import Dict, List, Optional
 
 from mmautomot.registry import TASK_UTILS
 
-QWEN_SPECIAL_TOKENS = ('<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|vision_start|>',
-                       '<|vision_end|>', '<|image_pad|>', '<|video_pad|>')
+QWEN_SPECIAL_TOKENS = (
+    '<|endoftext|>',
+    '<|im_start|>',
+    '<|im_end|>',
+    '<|vision_start|>',
+    '<|vision_end|>',
+    '<|image_pad|>',
+    '<|video_pad|>',
+)
 
 
 @TASK_UTILS.register_module()
@@ -26,10 +34,12 @@ class ByteFallbackTokenizer:
         pad_token (str): the padding token. Defaults to '<|endoftext|>'.
     """
 
-    def __init__(self,
-                 special_tokens: Optional[Dict[str, int]] = None,
-                 eos_token: str = '<|im_end|>',
-                 pad_token: str = '<|endoftext|>'):
+    def __init__(
+        self,
+        special_tokens: Optional[Dict[str, int]] = None,
+        eos_token: str = '<|im_end|>',
+        pad_token: str = '<|endoftext|>',
+    ):
         if special_tokens is None:
             special_tokens = {t: 256 + i for i, t in enumerate(QWEN_SPECIAL_TOKENS)}
         bad = {t: i for t, i in special_tokens.items() if i < 256}
@@ -84,6 +94,7 @@ class HFTokenizer:
             self.tok = tokenizer
         else:
             from transformers import AutoTokenizer
+
             if path is None or not osp.isdir(path):
                 raise FileNotFoundError(f'HFTokenizer: tokenizer folder {path!r} does not exist')
             self.tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -104,7 +115,8 @@ class HFTokenizer:
 def has_tokenizer_files(path: Optional[str]) -> bool:
     """Whether ``path`` is a folder holding tokenizer files."""
     return path is not None and any(
-        osp.isfile(osp.join(path, f)) for f in ('tokenizer.json', 'tokenizer_config.json', 'vocab.json'))
+        osp.isfile(osp.join(path, f)) for f in ('tokenizer.json', 'tokenizer_config.json', 'vocab.json')
+    )
 
 
 class MissingTokenizer:
@@ -118,9 +130,11 @@ class MissingTokenizer:
         self.folder = folder
 
     def message(self) -> str:
-        return (f'Qwen3VLUnderstandingExpert: pretrained folder {self.folder!r} has no tokenizer files '
-                '(tokenizer.json / tokenizer_config.json / vocab.json); copy the full model folder there or give '
-                '`tokenizer=` explicitly')
+        return (
+            f'Qwen3VLUnderstandingExpert: pretrained folder {self.folder!r} has no tokenizer files '
+            '(tokenizer.json / tokenizer_config.json / vocab.json); copy the full model folder there or give '
+            '`tokenizer=` explicitly'
+        )
 
     def __getattr__(self, name):
         if name.startswith('__') or name in ('folder', 'message'):

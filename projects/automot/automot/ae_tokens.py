@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Input tokens of the AutoMoT action expert: BEV, target point, speed and learned queries."""
+
 from typing import Dict, Optional
 
 import torch
@@ -39,21 +40,29 @@ class AutoMoTActionTokens(BaseModule):
         target_scale (float): metres divided out of the target point before embedding. Defaults to 32.
     """
 
-    def __init__(self,
-                 hidden_size: int,
-                 bev_channels: int,
-                 num_bev_tokens: int = 64,
-                 num_target_tokens: int = 2,
-                 num_speed_tokens: int = 1,
-                 num_decision_queries: int = 8,
-                 num_route_queries: int = 20,
-                 num_waypoint_queries: int = 6,
-                 num_commands: int = 6,
-                 target_scale: float = 32.0,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        hidden_size: int,
+        bev_channels: int,
+        num_bev_tokens: int = 64,
+        num_target_tokens: int = 2,
+        num_speed_tokens: int = 1,
+        num_decision_queries: int = 8,
+        num_route_queries: int = 20,
+        num_waypoint_queries: int = 6,
+        num_commands: int = 6,
+        target_scale: float = 32.0,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
-        self.num = dict(bev=num_bev_tokens, target=num_target_tokens, speed=num_speed_tokens,
-                        decision=num_decision_queries, route=num_route_queries, waypoint=num_waypoint_queries)
+        self.num = dict(
+            bev=num_bev_tokens,
+            target=num_target_tokens,
+            speed=num_speed_tokens,
+            decision=num_decision_queries,
+            route=num_route_queries,
+            waypoint=num_waypoint_queries,
+        )
         self.target_scale = target_scale
         self.bev_proj = nn.Linear(bev_channels, hidden_size)
         self.bev_pos = nn.Parameter(torch.randn(num_bev_tokens, hidden_size) * 0.02)
@@ -94,12 +103,16 @@ class AutoMoTActionTokens(BaseModule):
         """
         bsz = bev_tokens.shape[0]
         if bev_tokens.shape[1] != self.num['bev']:
-            raise ValueError(f'AutoMoTActionTokens: expected {self.num["bev"]} BEV tokens, got '
-                             f'{bev_tokens.shape[1]} (check the BEV encoder grid_size)')
+            raise ValueError(
+                f'AutoMoTActionTokens: expected {self.num["bev"]} BEV tokens, got '
+                f'{bev_tokens.shape[1]} (check the BEV encoder grid_size)'
+            )
         tp = target_point.reshape(bsz, -1, 2).float() / self.target_scale
         if tp.shape[1] not in (1, self.num['target']):
-            raise ValueError(f'AutoMoTActionTokens: target_point must be (B, 2) or (B, {self.num["target"]}, 2), '
-                             f'got {tuple(target_point.shape)}')
+            raise ValueError(
+                f'AutoMoTActionTokens: target_point must be (B, 2) or (B, {self.num["target"]}, 2), '
+                f'got {tuple(target_point.shape)}'
+            )
         tp = self.target_mlp(tp.to(self.target_slot.dtype)).expand(-1, self.num['target'], -1) + self.target_slot
         speed = self.speed_mlp(ego_status.reshape(bsz, 4).to(self.speed_slot.dtype))[:, None]
         speed = speed + self.command_embed(command.reshape(bsz).long())[:, None] + self.speed_slot
@@ -107,5 +120,14 @@ class AutoMoTActionTokens(BaseModule):
         def q(p):
             return p[None].expand(bsz, -1, -1)
 
-        return torch.cat([self.bev_proj(bev_tokens) + self.bev_pos, tp, speed, q(self.decision_queries),
-                          q(self.route_queries), q(self.waypoint_queries)], dim=1)
+        return torch.cat(
+            [
+                self.bev_proj(bev_tokens) + self.bev_pos,
+                tp,
+                speed,
+                q(self.decision_queries),
+                q(self.route_queries),
+                q(self.waypoint_queries),
+            ],
+            dim=1,
+        )

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """AutoMoT: Qwen3-VL understanding expert + action expert, joined layer by layer."""
+
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
@@ -52,18 +53,20 @@ class AutoMoT(BaseModel):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 mot: dict,
-                 bev_encoder: dict,
-                 meta_action_head: dict,
-                 path_head: dict,
-                 traj_head: dict,
-                 tokens: Optional[dict] = None,
-                 refiner: Optional[dict] = None,
-                 refiner_detach_proposal: bool = True,
-                 velocity_head: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        mot: dict,
+        bev_encoder: dict,
+        meta_action_head: dict,
+        path_head: dict,
+        traj_head: dict,
+        tokens: Optional[dict] = None,
+        refiner: Optional[dict] = None,
+        refiner_detach_proposal: bool = True,
+        velocity_head: Optional[dict] = None,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         mot = dict(mot)
         mot.setdefault('type', 'MoTTransformer')
@@ -91,16 +94,19 @@ class AutoMoT(BaseModel):
             self.refiner = MODELS.build(refiner)
             unknown = [k for k in self.refiner.cond_sources if k not in self.tokens.slices()]
             if unknown:
-                raise KeyError(f'AutoMoT: refiner cond_sources {unknown} are not AE token groups '
-                               f'{list(self.tokens.slices())}')
+                raise KeyError(
+                    f'AutoMoT: refiner cond_sources {unknown} are not AE token groups {list(self.tokens.slices())}'
+                )
 
     # ------------------------------------------------------------------ inputs
     @staticmethod
     def _check(inputs: dict, keys: Sequence[str]) -> None:
         missing = [k for k in keys if k not in inputs]
         if missing:
-            raise KeyError(f'AutoMoT: inputs lack {missing}; got keys {sorted(inputs)} '
-                           '(expected the DrivingDataPreprocessor output)')
+            raise KeyError(
+                f'AutoMoT: inputs lack {missing}; got keys {sorted(inputs)} '
+                '(expected the DrivingDataPreprocessor output)'
+            )
 
     def prompts(self, inputs: dict, data_samples: Optional[list] = None) -> List[str]:
         """UE user texts: ``data_sample.prompt`` (metainfo), ``inputs['prompt']``, or built from the
@@ -115,14 +121,17 @@ class AutoMoT(BaseModel):
         return [driving_prompt(int(c), float(s)) for c, s in zip(inputs['command'], inputs['ego_status'][:, 0])]
 
     def ue_inputs(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
-        self._check(inputs, ('img_hist', ))
+        self._check(inputs, ('img_hist',))
         return self.mot.ue.prepare_inputs(inputs['img_hist'], self.prompts(inputs, data_samples))
 
     def ae_inputs(self, inputs: dict) -> Tensor:
         """(B, L_a, C_a) action-expert tokens."""
         # the encoder's ``input_keys``: a LiDAR-only or camera-only encoder needs only its own sensor
-        self._check(inputs, tuple(getattr(self.bev_encoder, 'input_keys', ('imgs', 'points'))) +
-                    ('target_point', 'ego_status', 'command'))
+        self._check(
+            inputs,
+            tuple(getattr(self.bev_encoder, 'input_keys', ('imgs', 'points')))
+            + ('target_point', 'ego_status', 'command'),
+        )
         bev = self.bev_encoder(inputs.get('imgs'), inputs.get('points'))
         dtype = self.mot.ae_norm.weight.dtype
         return self.tokens(bev, inputs['target_point'], inputs['ego_status'], inputs['command']).to(dtype)
@@ -133,8 +142,11 @@ class AutoMoT(BaseModel):
         s = self.tokens.slices()
         speed = inputs['ego_status'][:, 0]
         logits = self.meta_action_head(ae_out[:, s['decision']])
-        out = dict(meta_action_logits=logits, path=self.path_head(ae_out[:, s['route']], speed),
-                   waypoints=self.traj_head(ae_out[:, s['waypoint']], speed))
+        out = dict(
+            meta_action_logits=logits,
+            path=self.path_head(ae_out[:, s['route']], speed),
+            waypoints=self.traj_head(ae_out[:, s['waypoint']], speed),
+        )
         if self.velocity_head is not None:
             out['velocity'] = self.velocity_head(ae_out[:, s['speed']][:, 0])
         return out
@@ -147,8 +159,9 @@ class AutoMoT(BaseModel):
     # ------------------------------------------------------------------ passes
     def joint_tokens(self, inputs: dict, data_samples: Optional[list] = None) -> Tensor:
         """Synchronous joint pass up to the AE output tokens (B, L_a, C_a)."""
-        _, ae_out = self.mot.forward_joint(self.ue_inputs(inputs, data_samples), self.ae_inputs(inputs),
-                                           self.tokens.group_sizes)
+        _, ae_out = self.mot.forward_joint(
+            self.ue_inputs(inputs, data_samples), self.ae_inputs(inputs), self.tokens.group_sizes
+        )
         return ae_out
 
     def joint(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
@@ -157,8 +170,13 @@ class AutoMoT(BaseModel):
         return self._heads(self.joint_tokens(inputs, data_samples), inputs)
 
     @torch.no_grad()
-    def ue_tick(self, inputs: dict, cache: Optional[PrefixKVCache] = None, data_samples: Optional[list] = None,
-                tick: Optional[int] = None) -> PrefixKVCache:
+    def ue_tick(
+        self,
+        inputs: dict,
+        cache: Optional[PrefixKVCache] = None,
+        data_samples: Optional[list] = None,
+        tick: Optional[int] = None,
+    ) -> PrefixKVCache:
         """Run the understanding expert and (re)fill the prefix KV cache (allocated when ``cache`` is None).
 
         Args:
@@ -188,8 +206,9 @@ class AutoMoT(BaseModel):
         return self.refiner is not None
 
     @torch.no_grad()
-    def refiner_tick(self, inputs: dict, ae_out: Dict[str, Tensor],
-                     generator: Optional[torch.Generator] = None) -> Dict[str, Tensor]:
+    def refiner_tick(
+        self, inputs: dict, ae_out: Dict[str, Tensor], generator: Optional[torch.Generator] = None
+    ) -> Dict[str, Tensor]:
         """Refine the AE waypoints of an :meth:`ae_tick` output.
 
         Args:
@@ -202,8 +221,9 @@ class AutoMoT(BaseModel):
             dict: ``ae_out`` with ``waypoints`` (B, T, 2) refined and ``waypoints_proposal`` (B, T, 2) the AE's.
         """
         if self.refiner is None:
-            raise RuntimeError(f'{type(self).__name__}.refiner_tick: the model was built without a refiner '
-                               '(check has_refiner)')
+            raise RuntimeError(
+                f'{type(self).__name__}.refiner_tick: the model was built without a refiner (check has_refiner)'
+            )
         missing = [k for k in ('ae_tokens', 'waypoints') if k not in ae_out]
         if missing:
             raise KeyError(f'AutoMoT.refiner_tick: ae_out lacks {missing} (pass the ae_tick output)')
@@ -257,12 +277,12 @@ class AutoMoT(BaseModel):
             valid = None
             if gt_speed is None and gt_traj is not None:
                 gt_speed, valid = self.velocity_head.speeds_from_traj(
-                    gt_traj.float(), self._stack(data_samples, 'gt_ego_fut_masks', dev))
+                    gt_traj.float(), self._stack(data_samples, 'gt_ego_fut_masks', dev)
+                )
             if gt_speed is not None:
                 losses.update(self.velocity_head.loss(out['velocity'], gt_speed.float(), valid))
         if not losses:
-            raise KeyError('AutoMoT.loss: data samples carry none of gt_meta_actions, gt_ego_path, '
-                           'gt_ego_fut_trajs')
+            raise KeyError('AutoMoT.loss: data samples carry none of gt_meta_actions, gt_ego_path, gt_ego_fut_trajs')
         return losses
 
     def predict(self, inputs: dict, data_samples: list) -> list:

@@ -11,6 +11,7 @@ note; any other key is *unmapped* and reported.
 Weights load with :func:`load_released_weights` (safetensors; no pickle) or, after conversion to ``.pth``,
 with mmengine's ``load_from``.
 """
+
 import glob
 import os.path as osp
 import re
@@ -20,8 +21,10 @@ import torch
 from torch import Tensor
 
 _L = r'^language_model\.model\.layers\.(\d+)\.'
-_UE_LAYER_PARTS = (r'self_attn\.[qkvo]_proj\.(?:weight|bias)|self_attn\.[qk]_norm\.weight|'
-                   r'(?:input|post_attention)_layernorm\.weight|mlp\.(?:gate|up|down)_proj\.weight')
+_UE_LAYER_PARTS = (
+    r'self_attn\.[qkvo]_proj\.(?:weight|bias)|self_attn\.[qk]_norm\.weight|'
+    r'(?:input|post_attention)_layernorm\.weight|mlp\.(?:gate|up|down)_proj\.weight'
+)
 
 #: (released key pattern, mmautomot key template), tried in order.
 RULES: List[Tuple[str, str]] = [
@@ -49,8 +52,10 @@ RULES: List[Tuple[str, str]] = [
 
 #: released keys that its forward never reads: (pattern, reason).
 UNUSED: List[Tuple[str, str]] = [
-    (r'^(route_head|waypoints_head)\.query$', 'learned queries built by the head but never used (the '
-     '*_queries embeddings are)'),
+    (
+        r'^(route_head|waypoints_head)\.query$',
+        'learned queries built by the head but never used (the *_queries embeddings are)',
+    ),
     (r'^language_model\.lm_head\.weight$', 'tied to language_model.model.embed_tokens.weight'),
 ]
 
@@ -98,11 +103,15 @@ def find_checkpoint_files(src: str, file: Optional[str] = None) -> List[str]:
     elif file is not None:
         paths = [osp.join(src, file)]
     else:
-        paths = next(([osp.join(src, n)] for n in ('ema.safetensors', 'model.safetensors')
-                      if osp.isfile(osp.join(src, n))), sorted(glob.glob(osp.join(src, '*.safetensors'))))
+        paths = next(
+            ([osp.join(src, n)] for n in ('ema.safetensors', 'model.safetensors') if osp.isfile(osp.join(src, n))),
+            sorted(glob.glob(osp.join(src, '*.safetensors'))),
+        )
     if not paths or not all(osp.isfile(p) for p in paths):
-        raise FileNotFoundError(f'no safetensors checkpoint in {src!r} (file={file!r}); pickled .pt/.bin files '
-                                'are not read (convert them to safetensors in a trusted environment first)')
+        raise FileNotFoundError(
+            f'no safetensors checkpoint in {src!r} (file={file!r}); pickled .pt/.bin files '
+            'are not read (convert them to safetensors in a trusted environment first)'
+        )
     bad = [p for p in paths if not p.endswith('.safetensors')]
     if bad:
         raise ValueError(f'only .safetensors checkpoints are read, got {bad}')
@@ -112,6 +121,7 @@ def find_checkpoint_files(src: str, file: Optional[str] = None) -> List[str]:
 def read_released(src: str, file: Optional[str] = None) -> Dict[str, Tensor]:
     """Read every tensor of the released checkpoint (see :func:`find_checkpoint_files`)."""
     from safetensors.torch import load_file
+
     state = {}
     for path in find_checkpoint_files(src, file):
         part = load_file(path)
@@ -140,11 +150,11 @@ def check_against_model(converted: Dict[str, Tensor], model: torch.nn.Module) ->
     return missing, problems
 
 
-def load_released_weights(model: torch.nn.Module, path: str, strict_prefixes: Tuple[str, ...] = ('mot.', 'tokens.',
-                                                                                                      'path_head.',
-                                                                                                      'traj_head.',
-                                                                                                      'velocity_head.')
-                          ) -> List[str]:
+def load_released_weights(
+    model: torch.nn.Module,
+    path: str,
+    strict_prefixes: Tuple[str, ...] = ('mot.', 'tokens.', 'path_head.', 'traj_head.', 'velocity_head.'),
+) -> List[str]:
     """Load a converted (or released) safetensors checkpoint into an AutoMoT in the released layout.
 
     Released keys are converted on the fly; the tied ``lm_head`` is re-tied to the loaded embeddings. Every
@@ -158,6 +168,7 @@ def load_released_weights(model: torch.nn.Module, path: str, strict_prefixes: Tu
         KeyError: unmapped keys, keys the model lacks, shape mismatches or missing strict keys, all named.
     """
     from safetensors.torch import load_file
+
     state = load_file(path)
     if any(map_key(k) is not None for k in state):  # a released checkpoint: convert it here
         state, unmapped, _ = convert_state_dict(state)
@@ -166,8 +177,10 @@ def load_released_weights(model: torch.nn.Module, path: str, strict_prefixes: Tu
     missing, problems = check_against_model(state, model)
     strict_missing = [k for k in missing if k.startswith(strict_prefixes)]
     if problems or strict_missing:
-        raise KeyError(f'{path}: cannot load into {type(model).__name__}: ' + '; '.join(
-            problems + [f'missing {k}' for k in strict_missing]))
+        raise KeyError(
+            f'{path}: cannot load into {type(model).__name__}: '
+            + '; '.join(problems + [f'missing {k}' for k in strict_missing])
+        )
     model.load_state_dict(state, strict=False)
     core = model.mot.ue.core
     core.lm_head.weight = core.get_input_embeddings().weight  # keep the tie after loading

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Heads of the released AutoMoT code: route / waypoints, velocity, and decisions through the UE's lm_head."""
+
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -45,38 +46,46 @@ class ReleasedTrajectoryHead(BaseModule):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 in_channels: int,
-                 num_points: int,
-                 hidden_channels: Sequence[int] = (512, 256),
-                 loss_on: str = 'points',
-                 step_weights: Optional[Sequence[float]] = None,
-                 loss_weight: float = 1.0,
-                 released_cumsum_quirk: bool = False,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        in_channels: int,
+        num_points: int,
+        hidden_channels: Sequence[int] = (512, 256),
+        loss_on: str = 'points',
+        step_weights: Optional[Sequence[float]] = None,
+        loss_weight: float = 1.0,
+        released_cumsum_quirk: bool = False,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         if loss_on not in ('points', 'offsets'):
             raise ValueError(f"ReleasedTrajectoryHead: loss_on must be 'points' or 'offsets', got {loss_on!r}")
         if released_cumsum_quirk and loss_on != 'points':
-            raise ValueError('ReleasedTrajectoryHead: released_cumsum_quirk is the released route head '
-                             "(loss_on='points'); offsets are undefined with it")
+            raise ValueError(
+                'ReleasedTrajectoryHead: released_cumsum_quirk is the released route head '
+                "(loss_on='points'); offsets are undefined with it"
+            )
         if step_weights is not None and len(step_weights) != num_points:
             raise ValueError(f'ReleasedTrajectoryHead: {len(step_weights)} step_weights for {num_points} points')
         h1, h2 = hidden_channels
-        self.mlp = nn.Sequential(nn.Linear(in_channels, h1), nn.SiLU(), nn.Linear(h1, h2), nn.SiLU(),
-                                 nn.Linear(h2, 2, bias=False))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_channels, h1), nn.SiLU(), nn.Linear(h1, h2), nn.SiLU(), nn.Linear(h2, 2, bias=False)
+        )
         self.num_points = num_points
         self.loss_on = loss_on
         self.loss_weight = loss_weight
         self.released_cumsum_quirk = released_cumsum_quirk
-        self.register_buffer('step_weights', torch.tensor(step_weights if step_weights is not None else
-                                                          [1.0] * num_points, dtype=torch.float32),
-                             persistent=False)
+        self.register_buffer(
+            'step_weights',
+            torch.tensor(step_weights if step_weights is not None else [1.0] * num_points, dtype=torch.float32),
+            persistent=False,
+        )
 
     def forward(self, tokens: Tensor, speed: Optional[Tensor] = None) -> Tensor:
         if tokens.dim() != 3 or tokens.shape[1] != self.num_points:
-            raise ValueError(f'ReleasedTrajectoryHead: tokens must be (B, {self.num_points}, C), '
-                             f'got {tuple(tokens.shape)}')
+            raise ValueError(
+                f'ReleasedTrajectoryHead: tokens must be (B, {self.num_points}, C), got {tuple(tokens.shape)}'
+            )
         deltas = self.mlp(tokens)
         return deltas.cumsum(dim=-1) if self.released_cumsum_quirk else deltas.cumsum(dim=1)
 
@@ -85,12 +94,12 @@ class ReleasedTrajectoryHead(BaseModule):
         """(B, P, 2) points -> per-step offsets (the first point itself, then differences)."""
         return torch.cat([points[:, :1], points[:, 1:] - points[:, :-1]], dim=1)
 
-    def loss(self, pred: Tensor, gt: Tensor, mask: Optional[Tensor] = None,
-             prefix: str = 'traj') -> Dict[str, Tensor]:
+    def loss(self, pred: Tensor, gt: Tensor, mask: Optional[Tensor] = None, prefix: str = 'traj') -> Dict[str, Tensor]:
         gt = gt.to(pred.device, pred.dtype)
         if gt.shape != pred.shape:
-            raise ValueError(f'ReleasedTrajectoryHead.loss ({prefix}): gt {tuple(gt.shape)} != '
-                             f'pred {tuple(pred.shape)}')
+            raise ValueError(
+                f'ReleasedTrajectoryHead.loss ({prefix}): gt {tuple(gt.shape)} != pred {tuple(pred.shape)}'
+            )
         w = torch.ones(pred.shape[:2], device=pred.device, dtype=pred.dtype)
         if mask is not None:
             w = w * mask.to(pred.device, pred.dtype).reshape(pred.shape[:2])
@@ -123,11 +132,19 @@ class ReleasedVelocityHead(BaseModule):
         steps_per_second (int): Defaults to 2.
     """
 
-    def __init__(self, in_channels: int, num_outputs: int = 3, loss_weight: float = 0.5, dt: float = 0.5,
-                 steps_per_second: int = 2, init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        in_channels: int,
+        num_outputs: int = 3,
+        loss_weight: float = 0.5,
+        dt: float = 0.5,
+        steps_per_second: int = 2,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
-        self.mlp = nn.Sequential(nn.Linear(in_channels, in_channels), nn.LeakyReLU(0.1),
-                                 nn.Linear(in_channels, num_outputs))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_channels, in_channels), nn.LeakyReLU(0.1), nn.Linear(in_channels, num_outputs)
+        )
         self.num_outputs, self.loss_weight = num_outputs, loss_weight
         self.dt, self.steps_per_second = dt, steps_per_second
 
@@ -140,12 +157,14 @@ class ReleasedVelocityHead(BaseModule):
         step_speed = (pts[:, 1:] - pts[:, :-1]).norm(dim=-1) / self.dt  # (B, T)
         n = self.steps_per_second
         if step_speed.shape[1] < n * self.num_outputs:
-            raise ValueError(f'ReleasedVelocityHead: {step_speed.shape[1]} waypoints < {n * self.num_outputs} '
-                             'needed for the speed targets')
-        sp = step_speed[:, :n * self.num_outputs].unflatten(1, (self.num_outputs, n)).mean(-1)
+            raise ValueError(
+                f'ReleasedVelocityHead: {step_speed.shape[1]} waypoints < {n * self.num_outputs} '
+                'needed for the speed targets'
+            )
+        sp = step_speed[:, : n * self.num_outputs].unflatten(1, (self.num_outputs, n)).mean(-1)
         valid = torch.ones_like(sp)
         if mask is not None:
-            valid = mask[:, :n * self.num_outputs].to(sp).unflatten(1, (self.num_outputs, n)).amin(-1)
+            valid = mask[:, : n * self.num_outputs].to(sp).unflatten(1, (self.num_outputs, n)).amin(-1)
         return sp, valid
 
     def loss(self, pred: Tensor, gt: Tensor, valid: Optional[Tensor] = None) -> Dict[str, Tensor]:
@@ -191,18 +210,22 @@ class LMHeadDecisionHead(BaseModule):
     num_lon = len(LONGITUDINAL_CLASSES)
     ignore_index = -1
 
-    def __init__(self,
-                 decision_token_ids: dict,
-                 lateral_slots: Sequence[int] = (0, 2, 4),
-                 longitudinal_slots: Sequence[int] = (1, 3, 5),
-                 loss_weight: float = 0.4,
-                 in_channels: Optional[int] = None,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        decision_token_ids: dict,
+        lateral_slots: Sequence[int] = (0, 2, 4),
+        longitudinal_slots: Sequence[int] = (1, 3, 5),
+        loss_weight: float = 0.4,
+        in_channels: Optional[int] = None,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         lat, lon = list(decision_token_ids['lateral']), list(decision_token_ids['longitudinal'])
         if len(lat) != self.num_lat or len(lon) != self.num_lon:
-            raise ValueError(f'LMHeadDecisionHead: decision_token_ids needs {self.num_lat} lateral and {self.num_lon} '
-                             f'longitudinal ids, got {len(lat)} / {len(lon)}')
+            raise ValueError(
+                f'LMHeadDecisionHead: decision_token_ids needs {self.num_lat} lateral and {self.num_lon} '
+                f'longitudinal ids, got {len(lat)} / {len(lon)}'
+            )
         if len(lateral_slots) != len(longitudinal_slots):
             raise ValueError('LMHeadDecisionHead: lateral_slots and longitudinal_slots differ in length')
         self._cand = lat + lon  # ints, or texts resolved by the bound tokenizer at the first forward
@@ -230,8 +253,10 @@ class LMHeadDecisionHead(BaseModule):
                 raise RuntimeError(f'LMHeadDecisionHead: decision token {c!r} is a text but no tokenizer is bound')
             enc = self._tokenizer.encode(c)
             if len(enc) != 1:
-                raise ValueError(f'LMHeadDecisionHead: decision token text {c!r} encodes to {len(enc)} tokens {enc}; '
-                                 'give one token per class (or its id)')
+                raise ValueError(
+                    f'LMHeadDecisionHead: decision token text {c!r} encodes to {len(enc)} tokens {enc}; '
+                    'give one token per class (or its id)'
+                )
             ids.append(int(enc[0]))
         self.cand_ids.copy_(torch.tensor(ids, dtype=torch.long))
 
@@ -245,12 +270,13 @@ class LMHeadDecisionHead(BaseModule):
             if (self.cand_ids < 0).any():
                 self._resolve()
             if self.cand_ids.max() >= weight.shape[0]:
-                raise ValueError(f'LMHeadDecisionHead: decision token id {int(self.cand_ids.max())} >= vocabulary '
-                                 f'{weight.shape[0]}')
+                raise ValueError(
+                    f'LMHeadDecisionHead: decision token id {int(self.cand_ids.max())} >= vocabulary {weight.shape[0]}'
+                )
             ids = self.cand_ids
         logp = F.log_softmax(self._lm_head(tokens.to(weight.dtype)).float(), dim=-1)  # one pass, (B, N_q, V)
-        lat = logp[:, self.lateral_slots][..., ids[:self.num_lat]]  # (B, K, n_lat)
-        lon = logp[:, self.longitudinal_slots][..., ids[self.num_lat:]]
+        lat = logp[:, self.lateral_slots][..., ids[: self.num_lat]]  # (B, K, n_lat)
+        lon = logp[:, self.longitudinal_slots][..., ids[self.num_lat :]]
         return torch.cat([lat, lon], dim=-1)
 
     def loss(self, logits: Tensor, gt: Tensor) -> Dict[str, Tensor]:
@@ -259,7 +285,7 @@ class LMHeadDecisionHead(BaseModule):
             raise ValueError(f'LMHeadDecisionHead.loss: gt must be {(*logits.shape[:2], 2)}, got {tuple(gt.shape)}')
         gt = gt.long().to(logits.device)
         nll = []
-        for part, lp in ((gt[..., 0], logits[..., :self.num_lat]), (gt[..., 1], logits[..., self.num_lat:])):
+        for part, lp in ((gt[..., 0], logits[..., : self.num_lat]), (gt[..., 1], logits[..., self.num_lat :])):
             keep = part != self.ignore_index
             nll.append(-lp[keep].gather(-1, part[keep][:, None]).squeeze(-1))
         nll = torch.cat(nll)
@@ -267,4 +293,4 @@ class LMHeadDecisionHead(BaseModule):
         return dict(loss_decision=loss * self.loss_weight)
 
     def predict(self, logits: Tensor) -> Tensor:
-        return torch.stack([logits[..., :self.num_lat].argmax(-1), logits[..., self.num_lat:].argmax(-1)], dim=-1)
+        return torch.stack([logits[..., : self.num_lat].argmax(-1), logits[..., self.num_lat :].argmax(-1)], dim=-1)

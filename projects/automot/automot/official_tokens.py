@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Action-expert input tokens of the released AutoMoT code (what its checkpoint holds)."""
+
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -66,24 +67,32 @@ class ReleasedActionTokens(BaseModule):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 hidden_size: int,
-                 bev_channels: int,
-                 num_bev_tokens: int = 64,
-                 num_target_tokens: int = 2,
-                 num_speed_tokens: int = 1,
-                 num_decision_queries: int = 8,
-                 num_route_queries: int = 20,
-                 num_waypoint_queries: int = 6,
-                 query_dim: int = 588,
-                 encoder_channels: Sequence[int] = (256, 512),
-                 connector_act: str = 'gelu_pytorch_tanh',
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        hidden_size: int,
+        bev_channels: int,
+        num_bev_tokens: int = 64,
+        num_target_tokens: int = 2,
+        num_speed_tokens: int = 1,
+        num_decision_queries: int = 8,
+        num_route_queries: int = 20,
+        num_waypoint_queries: int = 6,
+        query_dim: int = 588,
+        encoder_channels: Sequence[int] = (256, 512),
+        connector_act: str = 'gelu_pytorch_tanh',
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(init_cfg=init_cfg)
         if num_speed_tokens != 1:
             raise ValueError(f'ReleasedActionTokens: one velocity token, got num_speed_tokens={num_speed_tokens}')
-        self.num = dict(bev=num_bev_tokens, target=num_target_tokens, speed=num_speed_tokens,
-                        decision=num_decision_queries, route=num_route_queries, waypoint=num_waypoint_queries)
+        self.num = dict(
+            bev=num_bev_tokens,
+            target=num_target_tokens,
+            speed=num_speed_tokens,
+            decision=num_decision_queries,
+            route=num_route_queries,
+            waypoint=num_waypoint_queries,
+        )
         self.bev_proj = nn.Linear(bev_channels, hidden_size)
         self.target_point_encoder = point_encoder(2, encoder_channels, hidden_size)
         self.velocity_encoder = point_encoder(1, encoder_channels, hidden_size)
@@ -109,24 +118,36 @@ class ReleasedActionTokens(BaseModule):
             start += self.num[k]
         return out
 
-    def forward(self, bev_tokens: Tensor, target_point: Tensor, ego_status: Tensor,
-                command: Optional[Tensor] = None) -> Tensor:
+    def forward(
+        self, bev_tokens: Tensor, target_point: Tensor, ego_status: Tensor, command: Optional[Tensor] = None
+    ) -> Tensor:
         bsz = bev_tokens.shape[0]
         if bev_tokens.shape[1] != self.num['bev']:
-            raise ValueError(f'ReleasedActionTokens: expected {self.num["bev"]} BEV tokens, got '
-                             f'{bev_tokens.shape[1]} (check the BEV encoder grid_size)')
+            raise ValueError(
+                f'ReleasedActionTokens: expected {self.num["bev"]} BEV tokens, got '
+                f'{bev_tokens.shape[1]} (check the BEV encoder grid_size)'
+            )
         dtype = self.bev_proj.weight.dtype
         tp = target_point.reshape(bsz, -1, 2).to(dtype)
         if tp.shape[1] not in (1, self.num['target']):
-            raise ValueError(f'ReleasedActionTokens: target_point must be (B, 2) or (B, {self.num["target"]}, 2), '
-                             f'got {tuple(target_point.shape)}')
+            raise ValueError(
+                f'ReleasedActionTokens: target_point must be (B, 2) or (B, {self.num["target"]}, 2), '
+                f'got {tuple(target_point.shape)}'
+            )
         tp = self.target_point_encoder(tp.expand(-1, self.num['target'], -1))
         speed = self.velocity_encoder(ego_status.reshape(bsz, -1)[:, :1].to(dtype))[:, None]
 
         def queries(emb: nn.Embedding, proj: QueryConnector) -> Tensor:
             return proj(emb.weight)[None].expand(bsz, -1, -1)
 
-        return torch.cat([self.bev_proj(bev_tokens.to(dtype)), tp, speed,
-                          queries(self.reasoning_queries, self.reasoning_projector),
-                          queries(self.route_queries, self.route_projector),
-                          queries(self.waypoint_queries, self.waypoint_projector)], dim=1)
+        return torch.cat(
+            [
+                self.bev_proj(bev_tokens.to(dtype)),
+                tp,
+                speed,
+                queries(self.reasoning_queries, self.reasoning_projector),
+                queries(self.route_queries, self.route_projector),
+                queries(self.waypoint_queries, self.waypoint_projector),
+            ],
+            dim=1,
+        )

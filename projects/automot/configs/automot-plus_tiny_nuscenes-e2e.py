@@ -13,9 +13,18 @@ model = dict(
         num_heads=2,
         mlp_ratio=2.0,
         traj_scale=10.0,  # metres per normalised unit
-        diffusion=dict(scheduler='ddim', num_train_timesteps=1000, truncation_timestep=50, num_inference_steps=2,
-                       prediction_type='sample', beta_schedule='scaled_linear', noise_source='proposal'),
+        diffusion=dict(
+            scheduler='ddim',
+            num_train_timesteps=1000,
+            truncation_timestep=50,
+            num_inference_steps=2,
+            prediction_type='sample',
+            beta_schedule='scaled_linear',
+            noise_source='proposal',
+        ),
         loss_type='l1',
         loss_weight=1.0,
-        seed=0),
-    refiner_detach_proposal=True)
+        seed=0,
+    ),
+    refiner_detach_proposal=True,
+)

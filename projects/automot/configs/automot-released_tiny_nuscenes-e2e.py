@@ -13,34 +13,71 @@ default_scope = 'mmautomot'
 
 qwen3vl_tiny_padded = dict(
     text_config=dict(
-        vocab_size=272, hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=32, rms_norm_eps=1e-6, max_position_embeddings=4096,
+        vocab_size=272,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=32,
+        rms_norm_eps=1e-6,
+        max_position_embeddings=4096,
         tie_word_embeddings=True,
-        rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[8, 4, 4],
-                             mrope_interleaved=True)),
+        rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[8, 4, 4], mrope_interleaved=True),
+    ),
     vision_config=dict(
-        depth=3, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16, spatial_merge_size=2,
-        temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=64, deepstack_visual_indexes=[0, 1, 2]),
-    image_token_id=258, video_token_id=259, vision_start_token_id=256, vision_end_token_id=257,
-    tie_word_embeddings=True)
+        depth=3,
+        hidden_size=32,
+        intermediate_size=64,
+        num_heads=2,
+        patch_size=16,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        out_hidden_size=64,
+        num_position_embeddings=64,
+        deepstack_visual_indexes=[0, 1, 2],
+    ),
+    image_token_id=258,
+    video_token_id=259,
+    vision_start_token_id=256,
+    vision_end_token_id=257,
+    tie_word_embeddings=True,
+)
 
 model = dict(
     type='AutoMoT',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
     mot=dict(
-        ue=dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_tiny_padded, image_size=(64, 128), num_frames=2,
-                freeze=True, max_new_tokens=16),
+        ue=dict(
+            type='Qwen3VLUnderstandingExpert',
+            config=qwen3vl_tiny_padded,
+            image_size=(64, 128),
+            num_frames=2,
+            freeze=True,
+            max_new_tokens=16,
+        ),
         ae=dict(num_heads=2, num_kv_heads=1, intermediate_size=96),
-        cache_capacity=512),
+        cache_capacity=512,
+    ),
     bev_encoder=dict(
-        type='TransFuserBEVEncoder', image_backbone='test_resnet', lidar_backbone='test_resnet',
-        out_indices=(1, 2, 3, 4), bev=dict(x_range=(-16.0, 16.0), y_range=(-16.0, 16.0), resolution=0.5),
-        num_cams=1, img_anchors=(2, 4), bev_anchors=(4, 4), fusion_heads=2, grid_size=8, out_channels=24),
+        type='TransFuserBEVEncoder',
+        image_backbone='test_resnet',
+        lidar_backbone='test_resnet',
+        out_indices=(1, 2, 3, 4),
+        bev=dict(x_range=(-16.0, 16.0), y_range=(-16.0, 16.0), resolution=0.5),
+        num_cams=1,
+        img_anchors=(2, 4),
+        bev_anchors=(4, 4),
+        fusion_heads=2,
+        grid_size=8,
+        out_channels=24,
+    ),
     tokens=dict(query_dim=12, encoder_channels=(16, 32)),
     path_head=dict(hidden_channels=(32, 16)),
     traj_head=dict(hidden_channels=(32, 16)),
     # byte-level tokenizer ids of the tiny vocabulary, one per class (lateral 5, longitudinal 4)
-    meta_action_head=dict(decision_token_ids=dict(lateral=[76, 108, 83, 114, 82], longitudinal=[115, 100, 107, 97])))
+    meta_action_head=dict(decision_token_ids=dict(lateral=[76, 108, 83, 114, 82], longitudinal=[115, 100, 107, 97])),
+)
 
 hist_size = (128, 64)
 cam_size = (128, 64)
@@ -51,20 +88,22 @@ train_pipeline = [
     dict(type='BuildPlanningTargets', use_target_point=False),  # target point is GT-derived on nuScenes
     dict(type='PackDrivingInputs'),
 ]
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                      dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(pipeline=train_pipeline))
 test_dataloader = val_dataloader
 
 # The released recipe (AdamW 1e-4, betas (0.9, 0.95), wd 0, clip 1.0, cosine to 2e-5; EMA from the recipe).
 max_iters = 200
-optim_wrapper = dict(_delete_=True, type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.95), weight_decay=0.0),
-                     clip_grad=dict(max_norm=1.0, norm_type=2))
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.95), weight_decay=0.0),
+    clip_grad=dict(max_norm=1.0, norm_type=2),
+)
 train_cfg = dict(max_iters=max_iters, val_interval=100)
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=2e-5, by_epoch=False, begin=0,
-                        end=max_iters)]
+param_scheduler = [
+    dict(type='CosineAnnealingLR', T_max=max_iters, eta_min=2e-5, by_epoch=False, begin=0, end=max_iters)
+]
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=100), logger=dict(interval=10))
 log_processor = dict(by_epoch=False)
 

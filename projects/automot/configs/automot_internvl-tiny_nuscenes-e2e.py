@@ -3,5 +3,14 @@
 _base_ = ['./automot_tiny_nuscenes-e2e.py']
 
 model = dict(
-    mot=dict(ue=dict(_delete_=True, type='InternVLUnderstandingExpert', preset='tiny', num_frames=2, freeze=True,
-                     max_new_tokens=16)))
+    mot=dict(
+        ue=dict(
+            _delete_=True,
+            type='InternVLUnderstandingExpert',
+            preset='tiny',
+            num_frames=2,
+            freeze=True,
+            max_new_tokens=16,
+        )
+    )
+)

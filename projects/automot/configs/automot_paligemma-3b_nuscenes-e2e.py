@@ -9,7 +9,17 @@ ue_pretrained = 'checkpoints/paligemma-3b-pt-224'  # local save_pretrained folde
 
 model = dict(
     mot=dict(
-        ue=dict(_delete_=True, type='PaliGemmaUnderstandingExpert', preset='paligemma-3b', pretrained=ue_pretrained,
-                num_frames=4, freeze=True, torch_dtype='bfloat16', max_new_tokens=128),
+        ue=dict(
+            _delete_=True,
+            type='PaliGemmaUnderstandingExpert',
+            preset='paligemma-3b',
+            pretrained=ue_pretrained,
+            num_frames=4,
+            freeze=True,
+            torch_dtype='bfloat16',
+            max_new_tokens=128,
+        ),
         ae=dict(_delete_=True, hidden_size=1024, intermediate_size=4096),  # own width (not the released padding)
-        cache_capacity=1280))
+        cache_capacity=1280,
+    )
+)

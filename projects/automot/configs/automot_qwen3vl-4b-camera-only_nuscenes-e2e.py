@@ -3,7 +3,19 @@
 # the TransFuser++ camera branch). The model swap is the `bev_encoder` line; the pipelines drop the LiDAR.
 _base_ = ['./automot_qwen3vl-4b_nuscenes-e2e.py']
 
-model = dict(bev_encoder=dict(_delete_=True, type='CameraQueryBEVEncoder', image_backbone='regnety_032', num_cams=1, embed_dims=512, num_layers=3, num_heads=8, grid_size=8, out_channels=1512))  # noqa: E501
+model = dict(
+    bev_encoder=dict(
+        _delete_=True,
+        type='CameraQueryBEVEncoder',
+        image_backbone='regnety_032',
+        num_cams=1,
+        embed_dims=512,
+        num_layers=3,
+        num_heads=8,
+        grid_size=8,
+        out_channels=1512,
+    )
+)  # noqa: E501
 
 train_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=4, img_size={{_base_.hist_size}}),

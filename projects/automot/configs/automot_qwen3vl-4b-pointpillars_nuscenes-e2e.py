@@ -12,4 +12,29 @@
 # Loading is strict: a checkpoint of another layout fails naming the first mismatching keys and shapes.
 _base_ = ['./automot_qwen3vl-4b_nuscenes-e2e.py']
 
-model = dict(bev_encoder=dict(_delete_=True, type='PointPillarsBEVEncoder', point_cloud_range=[-50, -50, -5, 50, 50, 3], voxel_size=[0.25, 0.25, 8], in_channels=4, max_num_points=64, max_voxels=(30000, 40000), voxel_encoder=dict(type='HardVFE', feat_channels=[64, 64], with_distance=False, with_cluster_center=True, with_voxel_center=True, norm_cfg=dict(type='naiveSyncBN1d', eps=1e-3, momentum=0.01)), backbone=dict(norm_cfg=dict(type='naiveSyncBN2d', eps=1e-3, momentum=0.01)), neck=dict(norm_cfg=dict(type='naiveSyncBN2d', eps=1e-3, momentum=0.01)), ego2sensor=[[0, -1, 0, 0], [1, 0, 0, -0.943713], [0, 0, 1, -1.84023], [0, 0, 0, 1]], bev_range=[-32, -32, 32, 32], grid_size=8, out_channels=384, pretrained=dict(checkpoint=None, prefix='auto')))  # noqa: E501
+model = dict(
+    bev_encoder=dict(
+        _delete_=True,
+        type='PointPillarsBEVEncoder',
+        point_cloud_range=[-50, -50, -5, 50, 50, 3],
+        voxel_size=[0.25, 0.25, 8],
+        in_channels=4,
+        max_num_points=64,
+        max_voxels=(30000, 40000),
+        voxel_encoder=dict(
+            type='HardVFE',
+            feat_channels=[64, 64],
+            with_distance=False,
+            with_cluster_center=True,
+            with_voxel_center=True,
+            norm_cfg=dict(type='naiveSyncBN1d', eps=1e-3, momentum=0.01),
+        ),
+        backbone=dict(norm_cfg=dict(type='naiveSyncBN2d', eps=1e-3, momentum=0.01)),
+        neck=dict(norm_cfg=dict(type='naiveSyncBN2d', eps=1e-3, momentum=0.01)),
+        ego2sensor=[[0, -1, 0, 0], [1, 0, 0, -0.943713], [0, 0, 1, -1.84023], [0, 0, 0, 1]],
+        bev_range=[-32, -32, 32, 32],
+        grid_size=8,
+        out_channels=384,
+        pretrained=dict(checkpoint=None, prefix='auto'),
+    )
+)  # noqa: E501

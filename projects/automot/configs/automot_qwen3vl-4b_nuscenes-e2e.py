@@ -25,21 +25,39 @@ model = dict(
     type='AutoMoT',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
     mot=dict(
-        ue=dict(type='Qwen3VLUnderstandingExpert', preset='4b', pretrained=ue_pretrained,
-                image_size=(256, 512), num_frames=4, freeze=True, torch_dtype='bfloat16', max_new_tokens=128),
+        ue=dict(
+            type='Qwen3VLUnderstandingExpert',
+            preset='4b',
+            pretrained=ue_pretrained,
+            image_size=(256, 512),
+            num_frames=4,
+            freeze=True,
+            torch_dtype='bfloat16',
+            max_new_tokens=128,
+        ),
         cache_capacity=1024,  # ae: the released padded layout (released_recipe.py)
-        checkpoint_layers=False),  # True: activation checkpointing per joint layer (see estimate_memory.py)
+        checkpoint_layers=False,
+    ),  # True: activation checkpointing per joint layer (see estimate_memory.py)
     bev_encoder=dict(
-        type='TransFuserBEVEncoder', image_backbone='regnety_032', lidar_backbone='regnety_032', num_cams=1,
-        grid_size=8, out_channels=1512),
+        type='TransFuserBEVEncoder',
+        image_backbone='regnety_032',
+        lidar_backbone='regnety_032',
+        num_cams=1,
+        grid_size=8,
+        out_channels=1512,
+    ),
     # tokens / heads: released_recipe.py. Decisions are read by the UE lm_head at reasoning slots (0, 2, 4)
     # (lateral, 1 s / 2 s / 3 s) and (1, 3, 5) (longitudinal); each class is one vocabulary token given here
     # as text (resolved by the Qwen3 tokenizer at the first forward, which fails if a text is not one token).
     # The released decision vocabulary is not documented: check these against its labels before loading
     # released weights.
-    meta_action_head=dict(decision_token_ids=dict(
-        lateral=['Left', 'Slight left', 'Straight', 'Slight right', 'Right'],
-        longitudinal=['Stop', 'Decelerate', 'Keep', 'Accelerate'])))
+    meta_action_head=dict(
+        decision_token_ids=dict(
+            lateral=['Left', 'Slight left', 'Straight', 'Slight right', 'Right'],
+            longitudinal=['Stop', 'Decelerate', 'Keep', 'Accelerate'],
+        )
+    ),
+)
 
 # FSDP: one unit per joint layer (UE layer i + AE layer i) plus one per vision block; bf16 compute, fp32
 # gradient reduction. DeepSpeed ZeRO-3 instead: automot_qwen3vl-4b_nuscenes-e2e_zero3.py.
@@ -49,15 +67,19 @@ strategy = dict(
     model_wrapper=dict(
         auto_wrap_policy=dict(type='mmautomot.mot_auto_wrap_policy'),  # a unit per joint layer
         mixed_precision=dict(param_dtype='bfloat16', reduce_dtype='float32', buffer_dtype='float32'),
-        use_orig_params=True),  # the frozen UE and the trainable AE share FSDP units
-    state_dict_cfg='full')
+        use_orig_params=True,
+    ),  # the frozen UE and the trainable AE share FSDP units
+    state_dict_cfg='full',
+)
 # The released recipe: AdamW 1e-4, betas (0.9, 0.95), wd 0, clip 1.0, cosine to 2e-5 (EMA: released_recipe.py).
-optim_wrapper = dict(_delete_=True, type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.95), weight_decay=0.0),
-                     clip_grad=dict(max_norm=1.0, norm_type=2))
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=1e-4, betas=(0.9, 0.95), weight_decay=0.0),
+    clip_grad=dict(max_norm=1.0, norm_type=2),
+)
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=12, eta_min=2e-5, by_epoch=True, begin=0, end=12,
-         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=12, eta_min=2e-5, by_epoch=True, begin=0, end=12, convert_to_iter_based=True),
 ]
 train_dataloader = dict(batch_size=1, num_workers=4)
 env_cfg = dict(dist_cfg=dict(backend='nccl'))

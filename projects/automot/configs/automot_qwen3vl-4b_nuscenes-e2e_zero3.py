@@ -19,10 +19,13 @@ strategy = dict(
         reduce_bucket_size=5e7,
         stage3_prefetch_bucket_size=5e7,
         stage3_param_persistence_threshold=1e5,
-        stage3_gather_16bit_weights_on_model_save=True),  # full bf16 weights in saved checkpoints
+        stage3_gather_16bit_weights_on_model_save=True,
+    ),  # full bf16 weights in saved checkpoints
     gradient_clipping=1.0,
     train_micro_batch_size_per_gpu=micro_batch,
     gradient_accumulation_steps=1,
-    exclude_frozen_parameters=True)  # checkpoints hold the trainable AE, BEV encoder and heads
+    exclude_frozen_parameters=True,
+)  # checkpoints hold the trainable AE, BEV encoder and heads
 optim_wrapper = dict(
-    _delete_=True, type='DeepSpeedOptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.01))
+    _delete_=True, type='DeepSpeedOptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.01)
+)

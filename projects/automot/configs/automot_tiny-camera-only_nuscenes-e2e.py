@@ -4,7 +4,19 @@
 # the one `bev_encoder` line; the pipelines below only drop the LiDAR loading.
 _base_ = ['./automot_tiny_nuscenes-e2e.py']
 
-model = dict(bev_encoder=dict(_delete_=True, type='CameraQueryBEVEncoder', image_backbone='test_resnet', num_cams=1, embed_dims=32, num_layers=1, num_heads=2, grid_size=8, out_channels=32))  # noqa: E501
+model = dict(
+    bev_encoder=dict(
+        _delete_=True,
+        type='CameraQueryBEVEncoder',
+        image_backbone='test_resnet',
+        num_cams=1,
+        embed_dims=32,
+        num_layers=1,
+        num_heads=2,
+        grid_size=8,
+        out_channels=32,
+    )
+)  # noqa: E501
 
 train_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size={{_base_.hist_size}}),

@@ -5,4 +5,19 @@
 # camera, which this encoder does not read).
 _base_ = ['./automot_tiny_nuscenes-e2e.py']
 
-model = dict(bev_encoder=dict(_delete_=True, type='PointPillarsBEVEncoder', point_cloud_range=[-16, -16, -5, 16, 16, 3], voxel_size=[0.5, 0.5, 8], in_channels=4, max_num_points=16, max_voxels=(8000, 8000), voxel_encoder=dict(feat_channels=(32, )), backbone=dict(out_channels=[32, 64, 64], layer_nums=[1, 1, 1]), neck=dict(out_channels=[32, 32, 32]), grid_size=8, out_channels=32))  # noqa: E501
+model = dict(
+    bev_encoder=dict(
+        _delete_=True,
+        type='PointPillarsBEVEncoder',
+        point_cloud_range=[-16, -16, -5, 16, 16, 3],
+        voxel_size=[0.5, 0.5, 8],
+        in_channels=4,
+        max_num_points=16,
+        max_voxels=(8000, 8000),
+        voxel_encoder=dict(feat_channels=(32,)),
+        backbone=dict(out_channels=[32, 64, 64], layer_nums=[1, 1, 1]),
+        neck=dict(out_channels=[32, 32, 32]),
+        grid_size=8,
+        out_channels=32,
+    )
+)  # noqa: E501

@@ -16,9 +16,23 @@ b2d_pipeline = [
     dict(type='BuildPlanningTargets'),
     dict(type='PackDrivingInputs'),
 ]
-train_dataloader = dict(dataset=dict(_delete_=True, type=dataset_type, data_root=data_root,
-                                     ann_file='bench2drive_infos_train.pkl', pipeline=b2d_pipeline))
-val_dataloader = dict(dataset=dict(_delete_=True, type=dataset_type, data_root=data_root,
-                                   ann_file='bench2drive_infos_val.pkl', pipeline=b2d_pipeline,
-                                   test_mode=True))
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='bench2drive_infos_train.pkl',
+        pipeline=b2d_pipeline,
+    )
+)
+val_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='bench2drive_infos_val.pkl',
+        pipeline=b2d_pipeline,
+        test_mode=True,
+    )
+)
 test_dataloader = val_dataloader

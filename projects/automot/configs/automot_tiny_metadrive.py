@@ -22,14 +22,26 @@ default_hooks = dict(checkpoint=dict(by_epoch=False, interval=200))
 env = dict(camera=dict(_delete_=True, width=128, height=64))
 agent = dict(
     sensors=[
-        dict(type='sensor.camera.rgb', id='CAM_FRONT', x=0.8, y=0.0, z=1.5, roll=0.0, pitch=0.0, yaw=0.0,
-             width=128, height=64, fov=60),
+        dict(
+            type='sensor.camera.rgb',
+            id='CAM_FRONT',
+            x=0.8,
+            y=0.0,
+            z=1.5,
+            roll=0.0,
+            pitch=0.0,
+            yaw=0.0,
+            width=128,
+            height=64,
+            fov=60,
+        ),
         dict(type='sensor.lidar.ray_cast', id='LIDAR', x=0.0, y=0.0, z=2.5, roll=0.0, pitch=0.0, yaw=-90.0),
         dict(type='sensor.other.imu', id='IMU', x=0.0, y=0.0, z=0.0, roll=0.0, pitch=0.0, yaw=0.0),
         dict(type='sensor.other.gnss', id='GPS', x=0.0, y=0.0, z=0.0, roll=0.0, pitch=0.0, yaw=0.0),
         dict(type='sensor.speedometer', id='SPEED', reading_frequency=20),
     ],
-    preprocess=dict(resize=(128, 64), max_points=4096))
+    preprocess=dict(resize=(128, 64), max_points=4096),
+)
 driver = dict(type='automot', driver_kwargs=dict())
 # MetaDrive labels are the ego (rear-axle-free, centre) trajectory, not a LIDAR_TOP one.
 val_evaluator = dict(collision_cfg=dict(ego_reference='ego'))

@@ -14,21 +14,46 @@ model = dict(
     type='AutoMoT',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
     mot=dict(
-        ue=dict(type='Qwen3VLUnderstandingExpert', preset='tiny', image_size=(64, 128), num_frames=2,
-                freeze=True, max_new_tokens=16),
+        ue=dict(
+            type='Qwen3VLUnderstandingExpert',
+            preset='tiny',
+            image_size=(64, 128),
+            num_frames=2,
+            freeze=True,
+            max_new_tokens=16,
+        ),
         ae=dict(hidden_size=48, intermediate_size=96),
-        cache_capacity=512),
+        cache_capacity=512,
+    ),
     bev_encoder=dict(
-        type='TransFuserBEVEncoder', image_backbone='test_resnet', lidar_backbone='test_resnet',
-        out_indices=(1, 2, 3, 4), bev=dict(x_range=(-16.0, 16.0), y_range=(-16.0, 16.0), resolution=0.5),
-        num_cams=1, img_anchors=(2, 4), bev_anchors=(4, 4), fusion_heads=2, grid_size=8, out_channels=32),
-    tokens=dict(num_bev_tokens=64, num_target_tokens=2, num_speed_tokens=1, num_decision_queries=8,
-                num_route_queries=20, num_waypoint_queries=6),
+        type='TransFuserBEVEncoder',
+        image_backbone='test_resnet',
+        lidar_backbone='test_resnet',
+        out_indices=(1, 2, 3, 4),
+        bev=dict(x_range=(-16.0, 16.0), y_range=(-16.0, 16.0), resolution=0.5),
+        num_cams=1,
+        img_anchors=(2, 4),
+        bev_anchors=(4, 4),
+        fusion_heads=2,
+        grid_size=8,
+        out_channels=32,
+    ),
+    tokens=dict(
+        num_bev_tokens=64,
+        num_target_tokens=2,
+        num_speed_tokens=1,
+        num_decision_queries=8,
+        num_route_queries=20,
+        num_waypoint_queries=6,
+    ),
     meta_action_head=dict(type='MetaActionHead', num_horizons=3, pool_heads=2),
-    path_head=dict(type='TrajectoryHead', num_points=20, cumulative=True, loss_weight=1.0,
-                   prior='straight', prior_step=1.0),  # residual over a straight 1 m path
-    traj_head=dict(type='TrajectoryHead', num_points=6, cumulative=True, loss_weight=1.0,
-                   prior='constant_velocity', prior_step=0.5))  # residual over constant velocity
+    path_head=dict(
+        type='TrajectoryHead', num_points=20, cumulative=True, loss_weight=1.0, prior='straight', prior_step=1.0
+    ),  # residual over a straight 1 m path
+    traj_head=dict(
+        type='TrajectoryHead', num_points=6, cumulative=True, loss_weight=1.0, prior='constant_velocity', prior_step=0.5
+    ),
+)  # residual over constant velocity
 
 # Front history 2 x (128 x 64), one current front camera at 128 x 64.
 hist_size = (128, 64)
@@ -40,10 +65,8 @@ train_pipeline = [
     dict(type='BuildPlanningTargets', use_target_point=False),  # target point is GT-derived on nuScenes
     dict(type='PackDrivingInputs'),
 ]
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                      dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(pipeline=train_pipeline))
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3))

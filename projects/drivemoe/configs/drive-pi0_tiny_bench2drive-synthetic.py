@@ -10,16 +10,46 @@ dataset_type = 'Bench2DriveE2EDataset'
 data_root = 'data/bench2drive-synthetic/'
 hist_size = (128, 64)  # (W, H)
 routed_cams = ['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT']
-meta_keys = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'lidar2ego', 'ego2global', 'img_shape',
-             'prompt', 'command', 'plan_dt', 'can_bus', 'camera_label', 'scenario_label')
+meta_keys = (
+    'sample_idx',
+    'token',
+    'scene_token',
+    'timestamp',
+    'dataset',
+    'cam_names',
+    'lidar2ego',
+    'ego2global',
+    'img_shape',
+    'prompt',
+    'command',
+    'plan_dt',
+    'can_bus',
+    'camera_label',
+    'scenario_label',
+)
 b2d_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size=hist_size),
     dict(type='LoadMultiViewImages', cam_names=routed_cams, img_size=hist_size),
     dict(type='BuildPlanningTargets'),
     dict(type='PackDrivingInputs', meta_keys=meta_keys),
 ]
-train_dataloader = dict(dataset=dict(_delete_=True, type=dataset_type, data_root=data_root,
-                                     ann_file='bench2drive_infos_train.pkl', pipeline=b2d_pipeline))
-val_dataloader = dict(dataset=dict(_delete_=True, type=dataset_type, data_root=data_root,
-                                   ann_file='bench2drive_infos_val.pkl', pipeline=b2d_pipeline, test_mode=True))
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='bench2drive_infos_train.pkl',
+        pipeline=b2d_pipeline,
+    )
+)
+val_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='bench2drive_infos_val.pkl',
+        pipeline=b2d_pipeline,
+        test_mode=True,
+    )
+)
 test_dataloader = val_dataloader

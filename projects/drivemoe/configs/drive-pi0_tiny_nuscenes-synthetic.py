@@ -12,8 +12,14 @@ custom_imports = dict(imports=['projects.drivemoe.drivemoe'], allow_failed_impor
 default_scope = 'mmautomot'
 
 # the VLM is trained with the action expert (the released recipe: train_vlm=True)
-vlm = dict(type='Qwen3VLUnderstandingExpert', preset='tiny', image_size=(64, 128), num_frames=2, freeze=False,
-           max_new_tokens=16)
+vlm = dict(
+    type='Qwen3VLUnderstandingExpert',
+    preset='tiny',
+    image_size=(64, 128),
+    num_frames=2,
+    freeze=False,
+    max_new_tokens=16,
+)
 
 # metres per normalised unit at each of the 6 steps (x, y): about the RMS of the residual over constant velocity
 # on the synthetic training data (it grows ~ quadratically with the horizon: accelerations)
@@ -22,12 +28,22 @@ model = dict(
     type='DrivePi0',
     data_preprocessor=dict(type='DrivingDataPreprocessor', mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)),
     mot=dict(ue=vlm, ae=dict(hidden_size=48, intermediate_size=96), cache_capacity=512),
-    action_head=dict(type='FlowMatchingActionHead', action_dim=2, horizon=6, time_embed_dim=32, num_steps=10,
-                     sigma_min=0.001, time_beta=(1.5, 1.0), time_max=0.999, action_scale=residual_scale),
+    action_head=dict(
+        type='FlowMatchingActionHead',
+        action_dim=2,
+        horizon=6,
+        time_embed_dim=32,
+        num_steps=10,
+        sigma_min=0.001,
+        time_beta=(1.5, 1.0),
+        time_max=0.999,
+        action_scale=residual_scale,
+    ),
     num_hist_states=4,
     num_commands=6,
     prior='constant_velocity',
-    prior_step=0.5)
+    prior_step=0.5,
+)
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 max_iters = 300

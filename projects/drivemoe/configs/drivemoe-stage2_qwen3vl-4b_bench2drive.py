@@ -9,20 +9,44 @@ model = dict(
     router_supervision=True,
     view_teacher_forcing=True,  # released stage 2: the labelled view is encoded in training
     # released label counts: cameras (FL, FR, BACK, BL, BR), skills (7, DriveMoE's order in README)
-    camera_loss=dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0,
-                     class_counts=[35105, 8865, 161717, 13671, 5990]),
-    action_router_loss=dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0,
-                            class_counts=[13304, 1036, 29921, 12064, 5200, 45332, 118491]))
+    camera_loss=dict(
+        type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0, class_counts=[35105, 8865, 161717, 13671, 5990]
+    ),
+    action_router_loss=dict(
+        type='SoftmaxFocalLoss',
+        gamma=2.0,
+        loss_weight=5.0,
+        class_counts=[13304, 1036, 29921, 12064, 5200, 45332, 118491],
+    ),
+)
 labels = dict(type='BuildDriveMoELabels', camera_label_dir=None)
 train_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size=(224, 224)),
-    dict(type='LoadMultiViewImages',
-         cam_names=['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT'],
-         img_size=(224, 224)),
+    dict(
+        type='LoadMultiViewImages',
+        cam_names=['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT'],
+        img_size=(224, 224),
+    ),
     dict(type='BuildPlanningTargets'),
     labels,
-    dict(type='PackDrivingInputs',
-         meta_keys=('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'ego2global',
-                    'img_shape', 'prompt', 'command', 'plan_dt', 'can_bus', 'camera_label', 'scenario_label')),
+    dict(
+        type='PackDrivingInputs',
+        meta_keys=(
+            'sample_idx',
+            'token',
+            'scene_token',
+            'timestamp',
+            'dataset',
+            'cam_names',
+            'ego2global',
+            'img_shape',
+            'prompt',
+            'command',
+            'plan_dt',
+            'can_bus',
+            'camera_label',
+            'scenario_label',
+        ),
+    ),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

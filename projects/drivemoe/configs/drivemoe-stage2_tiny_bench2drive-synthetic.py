@@ -9,14 +9,35 @@ _base_ = ['./drivemoe_tiny_bench2drive-synthetic.py']
 model = dict(
     router_supervision=True,
     view_teacher_forcing=True,  # released stage 2: the labelled view is encoded in training
-    camera_loss=dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0,
-                     class_counts=[35105, 8865, 161717, 13671, 5990]),
-    action_router_loss=dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0,
-                            class_counts=[13304, 1036, 29921, 12064, 5200, 45332, 118491]))
+    camera_loss=dict(
+        type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0, class_counts=[35105, 8865, 161717, 13671, 5990]
+    ),
+    action_router_loss=dict(
+        type='SoftmaxFocalLoss',
+        gamma=2.0,
+        loss_weight=5.0,
+        class_counts=[13304, 1036, 29921, 12064, 5200, 45332, 118491],
+    ),
+)
 hist_size = (128, 64)  # (W, H)
 routed_cams = ['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT']
-meta_keys = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'lidar2ego', 'ego2global', 'img_shape',
-             'prompt', 'command', 'plan_dt', 'can_bus', 'camera_label', 'scenario_label')
+meta_keys = (
+    'sample_idx',
+    'token',
+    'scene_token',
+    'timestamp',
+    'dataset',
+    'cam_names',
+    'lidar2ego',
+    'ego2global',
+    'img_shape',
+    'prompt',
+    'command',
+    'plan_dt',
+    'can_bus',
+    'camera_label',
+    'scenario_label',
+)
 b2d_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size=hist_size),
     dict(type='LoadMultiViewImages', cam_names=routed_cams, img_size=hist_size),

@@ -6,9 +6,16 @@
 _base_ = ['./drivemoe_tiny_bench2drive-synthetic.py']
 
 model = dict(
-    mot=dict(ue=dict(preset='small', image_size=(224, 224)),
-             ae=dict(hidden_size=384, intermediate_size=1536, mlp_layers=[-4, -3, -2, -1],
-                     mlp=dict(router=dict(type='TrajectoryRouter', num_pool_tokens=10))),
-             cache_capacity=1024),
-    action_head=dict(horizon=10, time_embed_dim=256, action_scale=(5.0, 2.0)))
+    mot=dict(
+        ue=dict(preset='small', image_size=(224, 224)),
+        ae=dict(
+            hidden_size=384,
+            intermediate_size=1536,
+            mlp_layers=[-4, -3, -2, -1],
+            mlp=dict(router=dict(type='TrajectoryRouter', num_pool_tokens=10)),
+        ),
+        cache_capacity=1024,
+    ),
+    action_head=dict(horizon=10, time_embed_dim=256, action_scale=(5.0, 2.0)),
+)
 benchmark_inputs = dict(img_size=(224, 224))

@@ -7,10 +7,21 @@ _base_ = ['./drive-pi0_tiny_nuscenes-synthetic.py']
 
 model = dict(
     type='DriveMoE',
-    mot=dict(ae=dict(mlp=dict(type='MoEFFN', num_experts=7, num_shared_experts=1, top_k=3,
-                              router=dict(type='TrajectoryRouter', num_pool_tokens=6), aux_loss=False),
-                     mlp_layers=[-2, -1])),
+    mot=dict(
+        ae=dict(
+            mlp=dict(
+                type='MoEFFN',
+                num_experts=7,
+                num_shared_experts=1,
+                top_k=3,
+                router=dict(type='TrajectoryRouter', num_pool_tokens=6),
+                aux_loss=False,
+            ),
+            mlp_layers=[-2, -1],
+        )
+    ),
     camera_router=dict(num_heads=8, goal_hidden=32, goal_scale=1.0),
     candidate_views=[0, 1, 2, 3, 4],
     share_action_routing=True,
-    router_supervision=False)
+    router_supervision=False,
+)

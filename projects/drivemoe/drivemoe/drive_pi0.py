@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Drive-pi0: a VLM prefix and a flow-matching action expert joined layer by layer (pi0 for driving)."""
+
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -56,16 +57,18 @@ class DrivePi0(BaseModel):
         init_cfg (dict | None): mmengine init config.
     """
 
-    def __init__(self,
-                 mot: dict,
-                 action_head: dict,
-                 extra_views: Sequence[int] = (),
-                 num_hist_states: int = 4,
-                 num_commands: int = 6,
-                 prior: Optional[str] = 'constant_velocity',
-                 prior_step: float = 0.5,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        mot: dict,
+        action_head: dict,
+        extra_views: Sequence[int] = (),
+        num_hist_states: int = 4,
+        num_commands: int = 6,
+        prior: Optional[str] = 'constant_velocity',
+        prior_step: float = 0.5,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if prior not in (None, 'constant_velocity'):
             raise ValueError(f"DrivePi0: prior must be None or 'constant_velocity', got {prior!r}")
@@ -74,8 +77,7 @@ class DrivePi0(BaseModel):
         self.mot = MODELS.build(mot)
         self.num_hist_states, self.num_commands = num_hist_states, num_commands
         self.proprio_dim = _STATE_DIMS + num_commands
-        self.head = MODELS.build(dict(action_head, hidden_size=self.mot.ae_hidden_size,
-                                      proprio_dim=self.proprio_dim))
+        self.head = MODELS.build(dict(action_head, hidden_size=self.mot.ae_hidden_size, proprio_dim=self.proprio_dim))
         self.extra_views = tuple(int(v) for v in extra_views)
         self.prior, self.prior_step = prior, float(prior_step)
 
@@ -101,8 +103,9 @@ class DrivePi0(BaseModel):
         hist = inputs.get('ego_hist_trajs')  # absent in closed loop unless the caller tracks past poses
         hist = inputs['ego_status'].new_zeros(bsz, self.num_hist_states, 2) if hist is None else hist.float()
         if hist.shape[1:] != (self.num_hist_states, 2):
-            raise ValueError(f'{type(self).__name__}: ego_hist_trajs must be (B, {self.num_hist_states}, 2), got '
-                             f'{tuple(hist.shape)}')
+            raise ValueError(
+                f'{type(self).__name__}: ego_hist_trajs must be (B, {self.num_hist_states}, 2), got {tuple(hist.shape)}'
+            )
         feats = hist.new_zeros(bsz, self.num_hist_states + 1, self.proprio_dim)
         feats[:, :-1, :2] = torch.nan_to_num(hist) / 10.0
         status = inputs['ego_status'].float().reshape(bsz, 4) / hist.new_tensor([10.0, 5.0, 5.0, 1.0])
@@ -110,8 +113,9 @@ class DrivePi0(BaseModel):
         tp = inputs.get('target_point')
         if tp is not None:
             feats[:, -1, 6:8] = tp.float().reshape(bsz, 2) / 32.0
-        feats[:, -1, _STATE_DIMS:] = F.one_hot(inputs['command'].long().reshape(bsz).clamp(0, self.num_commands - 1),
-                                               self.num_commands).float()
+        feats[:, -1, _STATE_DIMS:] = F.one_hot(
+            inputs['command'].long().reshape(bsz).clamp(0, self.num_commands - 1), self.num_commands
+        ).float()
         return feats
 
     def prior_points(self, inputs: dict) -> Tensor:
@@ -127,8 +131,9 @@ class DrivePi0(BaseModel):
         bsz = inputs['img_hist'].shape[0]
         if data_samples is not None and all('prompt' in ds for ds in data_samples):
             return [ds.prompt for ds in data_samples]
-        return [driving_prompt(int(c), float(s)) for c, s in zip(inputs['command'].reshape(bsz),
-                                                                  inputs['ego_status'][:, 0])]
+        return [
+            driving_prompt(int(c), float(s)) for c, s in zip(inputs['command'].reshape(bsz), inputs['ego_status'][:, 0])
+        ]
 
     # ------------------------------------------------------------------ VLM prefix
     def vision_features(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, object]:
@@ -137,10 +142,10 @@ class DrivePi0(BaseModel):
         Returns:
             dict: ``embeds`` (B, n_img, n_tok, C), ``deepstack`` list of (B, n_img, n_tok, C).
         """
-        self._check(inputs, ('img_hist', ))
+        self._check(inputs, ('img_hist',))
         frames = inputs['img_hist']
         if self.extra_views:
-            self._check(inputs, ('imgs', ))
+            self._check(inputs, ('imgs',))
             frames = torch.cat([frames.to(inputs['imgs'].dtype), inputs['imgs'][:, list(self.extra_views)]], 1)
         return self._encode(frames)
 
@@ -148,8 +153,9 @@ class DrivePi0(BaseModel):
         """(B, n, 3, H, W) -> features reshaped to (B, n, n_tok, C)."""
         bsz, n = frames.shape[:2]
         f = self.vlm.encode_images(frames.flatten(0, 1))
-        return dict(embeds=f['embeds'].unflatten(0, (bsz, n)),
-                    deepstack=[d.unflatten(0, (bsz, n)) for d in f['deepstack']])
+        return dict(
+            embeds=f['embeds'].unflatten(0, (bsz, n)), deepstack=[d.unflatten(0, (bsz, n)) for d in f['deepstack']]
+        )
 
     def ue_batch(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, object]:
         """The VLM batch (tokens with one image block per prefix image) carrying precomputed image features;
@@ -161,8 +167,9 @@ class DrivePi0(BaseModel):
         # token layout only: the processor sees copies of the front frame, the features are ours
         placeholders = hist[:, -1:].expand(-1, n_img, -1, -1, -1)
         batch = self.vlm.prepare_inputs(placeholders, self.prompts(inputs, data_samples))
-        batch['image_features'] = dict(embeds=feats['embeds'].flatten(0, 1),
-                                       deepstack=[d.flatten(0, 1) for d in feats['deepstack']])
+        batch['image_features'] = dict(
+            embeds=feats['embeds'].flatten(0, 1), deepstack=[d.flatten(0, 1) for d in feats['deepstack']]
+        )
         batch['extras'] = extras
         return batch
 
@@ -174,17 +181,23 @@ class DrivePi0(BaseModel):
     def velocity_joint(self, batch: dict, proprio: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
         """Velocity (B, H, A) from one joint (VLM + AE) pass."""
         _, ae_out = self.mot.forward_joint(batch, self.ae_tokens(proprio, x_t, t), self.group_sizes)
-        return self.head.velocity(ae_out[:, -self.head.horizon:]).float()
+        return self.head.velocity(ae_out[:, -self.head.horizon :]).float()
 
     def velocity_cached(self, cache: PrefixKVCache, proprio: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
         """Velocity (B, H, A) from the AE alone over a filled prefix cache (never modified)."""
         ae_out = self.mot.ae_step(self.ae_tokens(proprio, x_t, t), cache, self.group_sizes)
-        return self.head.velocity(ae_out[:, -self.head.horizon:]).float()
+        return self.head.velocity(ae_out[:, -self.head.horizon :]).float()
 
     @torch.no_grad()
-    def sample_actions(self, inputs: dict, data_samples: Optional[list] = None, noise: Optional[Tensor] = None,
-                       num_steps: Optional[int] = None, recompute_prefix: bool = False,
-                       generator: Optional[torch.Generator] = None) -> Dict[str, object]:
+    def sample_actions(
+        self,
+        inputs: dict,
+        data_samples: Optional[list] = None,
+        noise: Optional[Tensor] = None,
+        num_steps: Optional[int] = None,
+        recompute_prefix: bool = False,
+        generator: Optional[torch.Generator] = None,
+    ) -> Dict[str, object]:
         """Sample waypoints: VLM prefix once (cache), then N Euler steps of the AE over the read-only cache.
 
         Args:
@@ -211,14 +224,23 @@ class DrivePi0(BaseModel):
             actions = self.head.sample(lambda x, t: self.velocity_cached(cache, proprio, x, t), noise, num_steps)
         t2 = time.perf_counter()
         waypoints = self.head.from_actions(actions) + self.prior_points(inputs)
-        return dict(waypoints=waypoints, actions=actions, extras=batch['extras'],
-                    timings_ms=dict(prefix=(t1 - t0) * 1e3, flow=(t2 - t1) * 1e3),
-                    flow_steps=num_steps or self.head.num_steps)
+        return dict(
+            waypoints=waypoints,
+            actions=actions,
+            extras=batch['extras'],
+            timings_ms=dict(prefix=(t1 - t0) * 1e3, flow=(t2 - t1) * 1e3),
+            flow_steps=num_steps or self.head.num_steps,
+        )
 
     # ------------------------------------------------------------------ closed loop (mmautomot.apis.Driver)
     @torch.no_grad()
-    def ue_tick(self, inputs: dict, cache: Optional[PrefixKVCache] = None, data_samples: Optional[list] = None,
-                tick: Optional[int] = None) -> PrefixKVCache:
+    def ue_tick(
+        self,
+        inputs: dict,
+        cache: Optional[PrefixKVCache] = None,
+        data_samples: Optional[list] = None,
+        tick: Optional[int] = None,
+    ) -> PrefixKVCache:
         """Vision (+ router) and the VLM prefix into a :class:`PrefixKVCache` (``Driver``'s UE step). The
         prefix's extras (e.g. the routed view) are kept for the next :meth:`ae_tick`."""
         batch = self.ue_batch(inputs, data_samples)
@@ -243,9 +265,12 @@ class DrivePi0(BaseModel):
         extras = getattr(self, '_tick_extras', None) or {}
         if 'camera_index' in extras:
             info['routed_view'] = float(extras['camera_index'][0])
-        return dict(waypoints=waypoints, path=waypoints, meta_actions=waypoints.new_zeros(waypoints.shape[0], 0, 2,
-                                                                                          dtype=torch.long),
-                    info=info)
+        return dict(
+            waypoints=waypoints,
+            path=waypoints,
+            meta_actions=waypoints.new_zeros(waypoints.shape[0], 0, 2, dtype=torch.long),
+            info=info,
+        )
 
     # ------------------------------------------------------------------ BaseModel
     def forward(self, inputs: dict, data_samples: Optional[list] = None, mode: str = 'tensor'):
@@ -275,8 +300,10 @@ class DrivePi0(BaseModel):
         mask = self._stack(data_samples, 'gt_ego_fut_masks', dev)
         mask = torch.ones(gt.shape[:2], device=dev) if mask is None else mask.float()
         if gt.shape[1] != self.head.horizon:
-            raise ValueError(f'{type(self).__name__}: GT has {gt.shape[1]} future steps but action_head.horizon = '
-                             f'{self.head.horizon}; set the horizon to the dataset planning.fut_steps')
+            raise ValueError(
+                f'{type(self).__name__}: GT has {gt.shape[1]} future steps but action_head.horizon = '
+                f'{self.head.horizon}; set the horizon to the dataset planning.fut_steps'
+            )
         prior = self.prior_points(inputs)
         gt = torch.where(mask[..., None] > 0, torch.nan_to_num(gt.float()), prior)
         return self.head.to_actions(gt - prior), mask
@@ -312,8 +339,11 @@ class DrivePi0(BaseModel):
         """``vlm_params`` (VLM incl. vision), ``ae_params`` (AE layers + final norm), ``head_params``,
         ``other_params`` and ``total_params``."""
         counts = self.mot.count_params()
-        out = dict(vlm_params=counts['ue_params'], ae_params=counts['ae_params'],
-                   head_params=sum(p.numel() for p in self.head.parameters()))
+        out = dict(
+            vlm_params=counts['ue_params'],
+            ae_params=counts['ae_params'],
+            head_params=sum(p.numel() for p in self.head.parameters()),
+        )
         total = sum(p.numel() for p in self.parameters())
         out['other_params'] = total - sum(out.values())
         out['total_params'] = total

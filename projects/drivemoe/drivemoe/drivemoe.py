@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """DriveMoE: Drive-pi0 + a camera router (vision MoE) + skill experts in the action expert (action MoE)."""
+
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -8,6 +9,7 @@ from torch import Tensor
 
 from mmautomot.models.moe import MoEFFN, moe_aux_losses, share_routing
 from mmautomot.registry import MODELS
+
 from .drive_pi0 import DrivePi0
 
 
@@ -52,23 +54,30 @@ class DriveMoE(DrivePi0):
         **kwargs: :class:`DrivePi0` arguments (``extra_views`` must stay empty).
     """
 
-    def __init__(self,
-                 camera_router: Optional[dict] = None,
-                 candidate_views: Sequence[int] = (0, 1, 2, 3, 4),
-                 share_action_routing: bool = True,
-                 router_supervision: bool = False,
-                 camera_loss: Optional[dict] = None,
-                 action_router_loss: Optional[dict] = None,
-                 aux_loss_weight: float = 0.01,
-                 view_teacher_forcing: bool = False,
-                 **kwargs):
+    def __init__(
+        self,
+        camera_router: Optional[dict] = None,
+        candidate_views: Sequence[int] = (0, 1, 2, 3, 4),
+        share_action_routing: bool = True,
+        router_supervision: bool = False,
+        camera_loss: Optional[dict] = None,
+        action_router_loss: Optional[dict] = None,
+        aux_loss_weight: float = 0.01,
+        view_teacher_forcing: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if self.extra_views:
             raise ValueError('DriveMoE: extra_views must be empty (the routed view replaces fixed views)')
         self.candidate_views = tuple(int(v) for v in candidate_views)
         width = self.vlm.head_geometry['hidden_size']
-        self.camera_router = MODELS.build(dict(dict(type='CameraRouter', **(camera_router or {})),
-                                               embed_dims=width, num_views=len(self.candidate_views)))
+        self.camera_router = MODELS.build(
+            dict(
+                dict(type='CameraRouter', **(camera_router or {})),
+                embed_dims=width,
+                num_views=len(self.candidate_views),
+            )
+        )
         self.view_embed = nn.Embedding(len(self.candidate_views), width)
         nn.init.normal_(self.view_embed.weight, std=0.02)
         self.moe_layers = [m for m in self.mot.ae_layers.modules() if isinstance(m, MoEFFN)]
@@ -78,8 +87,9 @@ class DriveMoE(DrivePi0):
             share_routing(self.moe_layers)
         self.router_supervision = router_supervision
         self.camera_loss = MODELS.build(camera_loss or dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0))
-        self.action_router_loss = MODELS.build(action_router_loss
-                                               or dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0))
+        self.action_router_loss = MODELS.build(
+            action_router_loss or dict(type='SoftmaxFocalLoss', gamma=2.0, loss_weight=5.0)
+        )
         self.aux_loss_weight = float(aux_loss_weight)
         self.view_teacher_forcing = view_teacher_forcing
 
@@ -113,17 +123,19 @@ class DriveMoE(DrivePi0):
 
             def pick(t):
                 return t
+
         view = self.view_embed(idx)[:, None, None]
         embeds = torch.cat([hist['embeds'], pick(allv['embeds']) + view.to(hist['embeds'].dtype)], dim=1)
         deepstack = [torch.cat([h, pick(a)], dim=1) for h, a in zip(hist['deepstack'], allv['deepstack'])]
-        return dict(embeds=embeds, deepstack=deepstack,
-                    extras=dict(camera_logits=logits, camera_index=idx, camera_weights=w))
+        return dict(
+            embeds=embeds, deepstack=deepstack, extras=dict(camera_logits=logits, camera_index=idx, camera_weights=w)
+        )
 
     def action_router_logits(self) -> Optional[Tensor]:
         """(B, E) sample-level logits of the first routing MoE layer (last forward), mean over actions."""
         if not self.moe_layers or self.moe_layers[0].routing.logits is None:
             return None
-        return self.moe_layers[0].routing.logits[:, -self.head.horizon:].mean(dim=1)
+        return self.moe_layers[0].routing.logits[:, -self.head.horizon :].mean(dim=1)
 
     def _labels(self, data_samples: list, key: str, device) -> Optional[Tensor]:
         if not all(key in ds for ds in data_samples):
@@ -136,8 +148,10 @@ class DriveMoE(DrivePi0):
             logits = extras['camera_logits']
             cam = self._labels(data_samples, 'camera_label', logits.device)
             if cam is None:
-                raise KeyError('DriveMoE: router_supervision=True needs camera_label in every data sample '
-                               '(add BuildDriveMoELabels and the key to PackDrivingInputs.meta_keys)')
+                raise KeyError(
+                    'DriveMoE: router_supervision=True needs camera_label in every data sample '
+                    '(add BuildDriveMoELabels and the key to PackDrivingInputs.meta_keys)'
+                )
             losses['loss_camera_router'] = self.camera_loss(logits, cam)
             act = self.action_router_logits()
             if act is not None:

@@ -21,6 +21,7 @@ Rules on our infos (``docs/contracts.md`` fields, ego frame x forward / y left):
   :data:`SCENARIO_SKILLS`; (3) else a lane-change command -> merging; (4) else normal. nuScenes has no
   scenario type: rules (1), (3), (4).
 """
+
 import json
 import math
 import os.path as osp
@@ -39,27 +40,76 @@ SKILLS = ('merging', 'parking_exit', 'overtaking', 'emergency_brake', 'give_way'
 
 #: Bench2Drive scenario type -> skill (our reading of the scenario definitions; unknown types -> normal).
 SCENARIO_SKILLS = {
-    **dict.fromkeys(('HighwayCutIn', 'HighwayExit', 'MergerIntoSlowTraffic', 'MergerIntoSlowTrafficV2',
-                     'InterurbanActorFlow', 'InterurbanAdvancedActorFlow', 'EnterActorFlow', 'EnterActorFlowV2',
-                     'StaticCutIn', 'ParkingCutIn'), 'merging'),
+    **dict.fromkeys(
+        (
+            'HighwayCutIn',
+            'HighwayExit',
+            'MergerIntoSlowTraffic',
+            'MergerIntoSlowTrafficV2',
+            'InterurbanActorFlow',
+            'InterurbanAdvancedActorFlow',
+            'EnterActorFlow',
+            'EnterActorFlowV2',
+            'StaticCutIn',
+            'ParkingCutIn',
+        ),
+        'merging',
+    ),
     'ParkingExit': 'parking_exit',
-    **dict.fromkeys(('Accident', 'AccidentTwoWays', 'ConstructionObstacle', 'ConstructionObstacleTwoWays',
-                     'HazardAtSideLane', 'HazardAtSideLaneTwoWays', 'ParkedObstacle', 'ParkedObstacleTwoWays',
-                     'VehicleOpensDoorTwoWays', 'LaneChange'), 'overtaking'),
-    **dict.fromkeys(('HardBreakRoute', 'ControlLoss', 'DynamicObjectCrossing', 'ParkingCrossingPedestrian',
-                     'PedestrianCrossing', 'VehicleTurningRoute', 'VehicleTurningRoutePedestrian',
-                     'CrossingBicycleFlow', 'BlockedIntersection'), 'emergency_brake'),
+    **dict.fromkeys(
+        (
+            'Accident',
+            'AccidentTwoWays',
+            'ConstructionObstacle',
+            'ConstructionObstacleTwoWays',
+            'HazardAtSideLane',
+            'HazardAtSideLaneTwoWays',
+            'ParkedObstacle',
+            'ParkedObstacleTwoWays',
+            'VehicleOpensDoorTwoWays',
+            'LaneChange',
+        ),
+        'overtaking',
+    ),
+    **dict.fromkeys(
+        (
+            'HardBreakRoute',
+            'ControlLoss',
+            'DynamicObjectCrossing',
+            'ParkingCrossingPedestrian',
+            'PedestrianCrossing',
+            'VehicleTurningRoute',
+            'VehicleTurningRoutePedestrian',
+            'CrossingBicycleFlow',
+            'BlockedIntersection',
+        ),
+        'emergency_brake',
+    ),
     **dict.fromkeys(('YieldToEmergencyVehicle', 'InvadingTurn'), 'give_way'),
-    **dict.fromkeys(('SignalizedJunctionLeftTurn', 'SignalizedJunctionRightTurn', 'NonSignalizedJunctionLeftTurn',
-                     'NonSignalizedJunctionRightTurn', 'OppositeVehicleRunningRedLight',
-                     'OppositeVehicleTakingPriority', 'T_Junction', 'VanillaSignalizedTurnEncounterGreenLight',
-                     'VanillaSignalizedTurnEncounterRedLight', 'VanillaNonSignalizedTurn',
-                     'VanillaNonSignalizedTurnEncounterStopsign', 'SignalizedJunctionLeftTurnEnterFlow',
-                     'NonSignalizedJunctionLeftTurnEnterFlow'), 'traffic_sign'),
+    **dict.fromkeys(
+        (
+            'SignalizedJunctionLeftTurn',
+            'SignalizedJunctionRightTurn',
+            'NonSignalizedJunctionLeftTurn',
+            'NonSignalizedJunctionRightTurn',
+            'OppositeVehicleRunningRedLight',
+            'OppositeVehicleTakingPriority',
+            'T_Junction',
+            'VanillaSignalizedTurnEncounterGreenLight',
+            'VanillaSignalizedTurnEncounterRedLight',
+            'VanillaNonSignalizedTurn',
+            'VanillaNonSignalizedTurnEncounterStopsign',
+            'SignalizedJunctionLeftTurnEnterFlow',
+            'NonSignalizedJunctionLeftTurnEnterFlow',
+        ),
+        'traffic_sign',
+    ),
 }
 
-_ROUTE_RE = re.compile(r'^(?P<scenario>[A-Za-z0-9]+(?:_[A-Za-z][A-Za-z0-9]*)*?)_(?P<town>Town\d+\w*)_Route'
-                       r'(?P<route>\d+)_Weather(?P<weather>\d+)')
+_ROUTE_RE = re.compile(
+    r'^(?P<scenario>[A-Za-z0-9]+(?:_[A-Za-z][A-Za-z0-9]*)*?)_(?P<town>Town\d+\w*)_Route'
+    r'(?P<route>\d+)_Weather(?P<weather>\d+)'
+)
 
 
 def parse_route_name(name: str) -> Optional[Dict[str, str]]:
@@ -68,8 +118,9 @@ def parse_route_name(name: str) -> Optional[Dict[str, str]]:
     return m.groupdict() if m else None
 
 
-def camera_label_from_rules(command: int, agent_xy: Optional[np.ndarray], near_radius: float = 30.0,
-                            front_half_fov: float = 35.0) -> int:
+def camera_label_from_rules(
+    command: int, agent_xy: Optional[np.ndarray], near_radius: float = 30.0, front_half_fov: float = 35.0
+) -> int:
     """The camera label of one frame (rules in the module docstring).
 
     Args:
@@ -97,8 +148,9 @@ def camera_label_from_rules(command: int, agent_xy: Optional[np.ndarray], near_r
     return NULL_CAMERA
 
 
-def skill_label_from_rules(command: int, lon_acc: float, scenario: Optional[str] = None,
-                           brake_acc: float = -3.0) -> int:
+def skill_label_from_rules(
+    command: int, lon_acc: float, scenario: Optional[str] = None, brake_acc: float = -3.0
+) -> int:
     """The skill label of one frame (rules in the module docstring); ``lon_acc`` in m/s^2."""
     if math.isfinite(lon_acc) and lon_acc <= brake_acc:
         return SKILLS.index('emergency_brake')
@@ -134,9 +186,20 @@ def read_label_file(path: str, kind: str = 'camera') -> Dict[int, int]:
     return out
 
 
-_SKILL_NAMES = {'MERGING': 0, 'MERGING_HIGHWAY': 0, 'MERGING_JUNCTION': 0, 'PARKING_EXIT': 1, 'OVERTAKING': 2,
-                'EMERGENCY_BRAKE': 3, 'GIVEWAY': 4, 'GIVEWAY_HIGHWAY': 4, 'GIVE_WAY': 4, 'TRAFFIC_LIGHT': 5,
-                'TRAFFIC_SIGN': 5, 'NORMAL': 6}
+_SKILL_NAMES = {
+    'MERGING': 0,
+    'MERGING_HIGHWAY': 0,
+    'MERGING_JUNCTION': 0,
+    'PARKING_EXIT': 1,
+    'OVERTAKING': 2,
+    'EMERGENCY_BRAKE': 3,
+    'GIVEWAY': 4,
+    'GIVEWAY_HIGHWAY': 4,
+    'GIVE_WAY': 4,
+    'TRAFFIC_LIGHT': 5,
+    'TRAFFIC_SIGN': 5,
+    'NORMAL': 6,
+}
 
 
 def _label_index(value: str, kind: str, where: str) -> int:
@@ -169,8 +232,13 @@ class BuildDriveMoELabels(BaseTransform):
         brake_acc (float): m/s^2 at or below which a frame is emergency braking. Defaults to -3.
     """
 
-    def __init__(self, camera_label_dir: Optional[str] = None, scenario_label_dir: Optional[str] = None,
-                 near_radius: float = 30.0, brake_acc: float = -3.0):
+    def __init__(
+        self,
+        camera_label_dir: Optional[str] = None,
+        scenario_label_dir: Optional[str] = None,
+        near_radius: float = 30.0,
+        brake_acc: float = -3.0,
+    ):
         self.camera_label_dir, self.scenario_label_dir = camera_label_dir, scenario_label_dir
         self.near_radius, self.brake_acc = near_radius, brake_acc
         self._files: Dict[str, Dict[int, int]] = {}
@@ -203,6 +271,7 @@ class BuildDriveMoELabels(BaseTransform):
         if self.scenario_label_dir:
             results['scenario_label'] = self._from_file(self.scenario_label_dir, 'scenario', results)
         else:
-            results['scenario_label'] = skill_label_from_rules(command, lon_acc, route and route['scenario'],
-                                                               self.brake_acc)
+            results['scenario_label'] = skill_label_from_rules(
+                command, lon_acc, route and route['scenario'], self.brake_acc
+            )
         return results

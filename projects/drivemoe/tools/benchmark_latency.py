@@ -9,6 +9,7 @@ Usage::
 Prints one JSON object (see ``projects.drivemoe.drivemoe.benchmark.benchmark_drivemoe``). Image size: the
 config's ``benchmark_inputs.img_size`` (H, W), else the VLM's ``image_size``.
 """
+
 import argparse
 import json
 import os.path as osp
@@ -31,9 +32,11 @@ def main(argv=None) -> dict:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    from mmengine.registry import init_default_scope
+
     import projects.drivemoe.drivemoe  # noqa: F401
     from projects.drivemoe.drivemoe.benchmark import benchmark_drivemoe
-    from mmengine.registry import init_default_scope
+
     init_default_scope(cfg.get('default_scope', 'mmautomot'))
     img_size = cfg.get('benchmark_inputs', {}).get('img_size') or cfg.model.mot.ue.get('image_size', (224, 224))
     res = benchmark_drivemoe(cfg.model.to_dict(), iters=args.iters, warmup=args.warmup, img_size=tuple(img_size))

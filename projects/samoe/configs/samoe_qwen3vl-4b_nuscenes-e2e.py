@@ -19,19 +19,40 @@ vlm_pretrained = 'checkpoints/Qwen3-VL-4B-Instruct'  # local copy (config.json, 
 model = dict(
     type='SAMoEVLA',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
-    vlm=dict(type='Qwen3VLUnderstandingExpert', preset='4b', pretrained=vlm_pretrained,
-             image_size=(256, 512), num_frames=1, freeze=False, torch_dtype='bfloat16', max_new_tokens=64),
-    bev_encoder=dict(type='TransFuserBEVEncoder', image_backbone='regnety_032', lidar_backbone='regnety_032',
-                     num_cams=1, grid_size=8, out_channels=1512),
+    vlm=dict(
+        type='Qwen3VLUnderstandingExpert',
+        preset='4b',
+        pretrained=vlm_pretrained,
+        image_size=(256, 512),
+        num_frames=1,
+        freeze=False,
+        torch_dtype='bfloat16',
+        max_new_tokens=64,
+    ),
+    bev_encoder=dict(
+        type='TransFuserBEVEncoder',
+        image_backbone='regnety_032',
+        lidar_backbone='regnety_032',
+        num_cams=1,
+        grid_size=8,
+        out_channels=1512,
+    ),
     scene_encoder=dict(embed_dims=256, num_queries=16, num_heads=8, num_points=4, num_layers=2, impl='auto'),
     world=dict(num_soft_prompts=16, max_instruction_tokens=64),
     planner=dict(hidden_size=1024, intermediate_size=2048),
     moe=dict(num_experts=4, routing='scene', mode='merge'),
-    action_head=dict(type='FlowMatchingActionHead', action_dim=2, horizon=6, time_embed_dim=256, num_steps=10,
-                     action_scale=(2.0, 1.0)),
+    action_head=dict(
+        type='FlowMatchingActionHead',
+        action_dim=2,
+        horizon=6,
+        time_embed_dim=256,
+        num_steps=10,
+        action_scale=(2.0, 1.0),
+    ),
     num_hist_states=4,
     num_commands=6,
-    prior_step=0.5)
+    prior_step=0.5,
+)
 
 runner_type = 'FlexibleRunner'
 strategy = dict(
@@ -39,9 +60,12 @@ strategy = dict(
     model_wrapper=dict(
         auto_wrap_policy=dict(type='mmautomot.models.mot.fsdp.mot_auto_wrap_policy', min_num_params=1_000_000),
         mixed_precision=dict(param_dtype='bfloat16', reduce_dtype='float32', buffer_dtype='float32'),
-        use_orig_params=True),
-    state_dict_cfg='full')
-optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.01),
-                     clip_grad=dict(max_norm=1.0))
+        use_orig_params=True,
+    ),
+    state_dict_cfg='full',
+)
+optim_wrapper = dict(
+    type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.01), clip_grad=dict(max_norm=1.0)
+)
 train_dataloader = dict(batch_size=1, num_workers=4)
 env_cfg = dict(dist_cfg=dict(backend='nccl'))

@@ -17,13 +17,29 @@ b2d_pipeline = [
     dict(type='PackDrivingInputs', meta_keys={{_base_.meta_keys}}),
 ]
 model = dict(use_target_point=True)
-train_dataloader = dict(dataset=dict(_delete_=True, type=dataset_type, data_root=data_root,
-                                     ann_file='bench2drive_infos_train.pkl', pipeline=b2d_pipeline))
-val_dataloader = dict(dataset=dict(_delete_=True, type=dataset_type, data_root=data_root,
-                                   ann_file='bench2drive_infos_val.pkl', pipeline=b2d_pipeline, test_mode=True))
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='bench2drive_infos_train.pkl',
+        pipeline=b2d_pipeline,
+    )
+)
+val_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='bench2drive_infos_val.pkl',
+        pipeline=b2d_pipeline,
+        test_mode=True,
+    )
+)
 test_dataloader = val_dataloader
 # open-loop sanity check on the val routes; CARLA logs have no LIDAR_TOP reference point: collisions at the ego
 # origin (as configs/_base_/datasets/bench2drive_e2e.py)
-val_evaluator = dict(type='PlanningMetric', protocols=('stp3', 'uniad'), plan_dt=0.5,
-                     collision_cfg=dict(ego_reference='ego'))
+val_evaluator = dict(
+    type='PlanningMetric', protocols=('stp3', 'uniad'), plan_dt=0.5, collision_cfg=dict(ego_reference='ego')
+)
 test_evaluator = val_evaluator

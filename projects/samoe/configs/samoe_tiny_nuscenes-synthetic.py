@@ -13,16 +13,36 @@ default_scope = 'mmautomot'
 
 qwen3vl_tiny = dict(
     text_config=dict(
-        vocab_size=272, hidden_size=64, intermediate_size=128, num_hidden_layers=3, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-6, max_position_embeddings=4096,
+        vocab_size=272,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        rms_norm_eps=1e-6,
+        max_position_embeddings=4096,
         tie_word_embeddings=True,
-        rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[4, 2, 2],
-                             mrope_interleaved=True)),
+        rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[4, 2, 2], mrope_interleaved=True),
+    ),
     vision_config=dict(
-        depth=1, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=16, spatial_merge_size=2,
-        temporal_patch_size=2, out_hidden_size=64, num_position_embeddings=64, deepstack_visual_indexes=[0]),
-    image_token_id=258, video_token_id=259, vision_start_token_id=256, vision_end_token_id=257,
-    tie_word_embeddings=True)
+        depth=1,
+        hidden_size=32,
+        intermediate_size=64,
+        num_heads=2,
+        patch_size=16,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        out_hidden_size=64,
+        num_position_embeddings=64,
+        deepstack_visual_indexes=[0],
+    ),
+    image_token_id=258,
+    video_token_id=259,
+    vision_start_token_id=256,
+    vision_end_token_id=257,
+    tie_word_embeddings=True,
+)
 
 # routing ablation: 'scene' (SA-MoE) or 'token' (top-k per token); see samoe_tiny_token-routing_*.py
 moe = dict(num_experts=4, routing='scene', mode='mix', top_k=2)
@@ -30,21 +50,46 @@ moe = dict(num_experts=4, routing='scene', mode='mix', top_k=2)
 model = dict(
     type='SAMoEVLA',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
-    vlm=dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_tiny, image_size=(64, 128), num_frames=1,
-             freeze=False, max_new_tokens=8),
+    vlm=dict(
+        type='Qwen3VLUnderstandingExpert',
+        config=qwen3vl_tiny,
+        image_size=(64, 128),
+        num_frames=1,
+        freeze=False,
+        max_new_tokens=8,
+    ),
     bev_encoder=dict(
-        type='TransFuserBEVEncoder', image_backbone='test_resnet', lidar_backbone='test_resnet',
-        out_indices=(1, 2, 3, 4), bev=dict(x_range=(-16.0, 16.0), y_range=(-16.0, 16.0), resolution=0.5),
-        num_cams=1, img_anchors=(2, 4), bev_anchors=(4, 4), fusion_heads=2, grid_size=8, out_channels=32),
+        type='TransFuserBEVEncoder',
+        image_backbone='test_resnet',
+        lidar_backbone='test_resnet',
+        out_indices=(1, 2, 3, 4),
+        bev=dict(x_range=(-16.0, 16.0), y_range=(-16.0, 16.0), resolution=0.5),
+        num_cams=1,
+        img_anchors=(2, 4),
+        bev_anchors=(4, 4),
+        fusion_heads=2,
+        grid_size=8,
+        out_channels=32,
+    ),
     scene_encoder=dict(embed_dims=32, num_queries=8, num_heads=4, num_points=4, num_layers=1, impl='auto'),
     world=dict(num_soft_prompts=4, max_instruction_tokens=48),
     planner=dict(hidden_size=48, intermediate_size=96),
     moe=moe,
-    action_head=dict(type='FlowMatchingActionHead', action_dim=2, horizon=6, time_embed_dim=32, num_steps=10,
-                     sigma_min=0.001, time_beta=(1.5, 1.0), time_max=0.999, action_scale=(2.0, 1.0)),
+    action_head=dict(
+        type='FlowMatchingActionHead',
+        action_dim=2,
+        horizon=6,
+        time_embed_dim=32,
+        num_steps=10,
+        sigma_min=0.001,
+        time_beta=(1.5, 1.0),
+        time_max=0.999,
+        action_scale=(2.0, 1.0),
+    ),
     num_hist_states=4,
     num_commands=6,
-    prior_step=0.5)
+    prior_step=0.5,
+)
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 max_iters = 1200

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """SAMoE-VLA: a World-Language expert and a scene-adaptive MoE Planning expert under CMCA."""
+
 import time
 from typing import Dict, List, Optional, Sequence
 
@@ -13,6 +14,7 @@ from transformers.models.qwen3_vl.modeling_qwen3_vl import Qwen3VLTextRMSNorm
 from mmautomot.models.moe import SceneMoEFFN, link_scene_context
 from mmautomot.models.mot import ActionExpertLayer, ae_position_ids, ae_rows, build_cmca_mask, mot_forward
 from mmautomot.registry import MODELS
+
 from .world_language import WorldLanguageTokens, instructions_of, vlm_text_rope
 
 #: state-token features: (x, y) / 10 of a past position; the current-state token holds
@@ -70,40 +72,52 @@ class SAMoEVLA(BaseModel):
         data_preprocessor (dict | None), init_cfg (dict | None): as mmengine.
     """
 
-    def __init__(self,
-                 vlm: dict,
-                 bev_encoder: dict,
-                 scene_encoder: dict,
-                 planner: dict,
-                 moe: Optional[dict],
-                 action_head: dict,
-                 moe_layers: Optional[Sequence[int]] = None,
-                 world: Optional[dict] = None,
-                 num_hist_states: int = 4,
-                 num_commands: int = 6,
-                 use_target_point: bool = False,
-                 prior_step: float = 0.5,
-                 data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None):
+    def __init__(
+        self,
+        vlm: dict,
+        bev_encoder: dict,
+        scene_encoder: dict,
+        planner: dict,
+        moe: Optional[dict],
+        action_head: dict,
+        moe_layers: Optional[Sequence[int]] = None,
+        world: Optional[dict] = None,
+        num_hist_states: int = 4,
+        num_commands: int = 6,
+        use_target_point: bool = False,
+        prior_step: float = 0.5,
+        data_preprocessor: Optional[dict] = None,
+        init_cfg: Optional[dict] = None,
+    ):
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.vlm = MODELS.build(vlm)
         self.bev_encoder = MODELS.build(bev_encoder)
         grid = self.bev_encoder.grid_size
         bev_ch = self.bev_encoder.out_channels
-        self.scene_encoder = MODELS.build(dict(dict(type='DeformableSceneEncoder'), **scene_encoder,
-                                               in_channels=bev_ch, bev_shape=(grid, grid)))
+        self.scene_encoder = MODELS.build(
+            dict(dict(type='DeformableSceneEncoder'), **scene_encoder, in_channels=bev_ch, bev_shape=(grid, grid))
+        )
         g = self.vlm.head_geometry
         self.world = WorldLanguageTokens(bev_ch, grid * grid, g['hidden_size'], **(world or {}))
         n = g['num_layers']
         moe_set = {i % n for i in (range(n) if moe_layers is None else moe_layers)} if moe else set()
         layers = []
         for i in range(n):
-            layer = ActionExpertLayer(planner['hidden_size'], planner['intermediate_size'], num_heads=g['num_heads'],
-                                      num_kv_heads=g['num_kv_heads'], head_dim=g['head_dim'],
-                                      rms_norm_eps=g['rms_norm_eps'])
+            layer = ActionExpertLayer(
+                planner['hidden_size'],
+                planner['intermediate_size'],
+                num_heads=g['num_heads'],
+                num_kv_heads=g['num_kv_heads'],
+                head_dim=g['head_dim'],
+                rms_norm_eps=g['rms_norm_eps'],
+            )
             if i in moe_set:
-                layer.mlp = SceneMoEFFN(planner['hidden_size'], planner['intermediate_size'],
-                                        scene_dims=self.scene_encoder.embed_dims, **moe)
+                layer.mlp = SceneMoEFFN(
+                    planner['hidden_size'],
+                    planner['intermediate_size'],
+                    scene_dims=self.scene_encoder.embed_dims,
+                    **moe,
+                )
             layers.append(layer)
         self.plan_layers = nn.ModuleList(layers)
         self.plan_norm = Qwen3VLTextRMSNorm(planner['hidden_size'], eps=g['rms_norm_eps'])
@@ -135,13 +149,14 @@ class SAMoEVLA(BaseModel):
             hist = inputs['ego_status'].new_zeros(bsz, self.num_hist_states, 2)
         hist = hist.float()
         if hist.shape[1:] != (self.num_hist_states, 2):
-            raise ValueError(f'SAMoEVLA: ego_hist_trajs must be (B, {self.num_hist_states}, 2), '
-                             f'got {tuple(hist.shape)}')
+            raise ValueError(
+                f'SAMoEVLA: ego_hist_trajs must be (B, {self.num_hist_states}, 2), got {tuple(hist.shape)}'
+            )
         feats = hist.new_zeros(bsz, self.num_hist_states + 1, self.state_dim)
         feats[:, :-1, :2] = torch.nan_to_num(hist) / 10.0
         feats[:, -1, 2:6] = inputs['ego_status'].float().reshape(bsz, 4) / hist.new_tensor([10.0, 5.0, 5.0, 1.0])
         if self.use_target_point:
-            self._check(inputs, ('target_point', ))
+            self._check(inputs, ('target_point',))
             feats[:, -1, 6:8] = inputs['target_point'].float().reshape(bsz, 2) / 32.0
         cmd = inputs['command'].long().reshape(bsz).clamp(0, self.num_commands - 1)
         feats[:, -1, _STATE_DIMS:] = F.one_hot(cmd, self.num_commands).float()
@@ -163,8 +178,14 @@ class SAMoEVLA(BaseModel):
         self.scene_context.set(scene)
         hidden, valid = self.world(self.vlm, bev, instructions_of(inputs['command'], data_samples))
         positions = (valid.long().cumsum(1) - 1).clamp(min=0)
-        return dict(bev=bev, scene=scene, hidden=hidden, valid=valid,
-                    rope=vlm_text_rope(self.vlm, hidden, positions), next_position=valid.sum(1))
+        return dict(
+            bev=bev,
+            scene=scene,
+            hidden=hidden,
+            valid=valid,
+            rope=vlm_text_rope(self.vlm, hidden, positions),
+            next_position=valid.sum(1),
+        )
 
     def plan_tokens(self, state: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
         tokens = torch.cat([self.head.embed_proprio(state), self.head.embed_actions(x_t, t)], dim=1)
@@ -179,30 +200,61 @@ class SAMoEVLA(BaseModel):
         """Velocity (B, H, A) from one joint World-Language + Planning pass under the CMCA mask."""
         plan = self.plan_tokens(state, x_t, t)
         mask = build_cmca_mask(world['valid'], *self.group_sizes)
-        _, out = mot_forward(self.vlm.layers, self.plan_layers, world['hidden'], plan, world['rope'],
-                             self._plan_rope(plan, world['next_position']), mask)
-        return self.head.velocity(self.plan_norm(out)[:, -self.head.horizon:]).float()
+        _, out = mot_forward(
+            self.vlm.layers,
+            self.plan_layers,
+            world['hidden'],
+            plan,
+            world['rope'],
+            self._plan_rope(plan, world['next_position']),
+            mask,
+        )
+        return self.head.velocity(self.plan_norm(out)[:, -self.head.horizon :]).float()
 
     def world_prefix(self, world: dict):
         """Run the World-Language expert alone into a new prefix cache (its rows of the CMCA mask)."""
         bsz, length = world['valid'].shape
         cache = self.vlm.new_cache(bsz, length)
         cache.begin_write(world['valid'], world['next_position'])
-        mot_forward(self.vlm.layers, None, world['hidden'], None, world['rope'], None,
-                    build_cmca_mask(world['valid'], 0, 0), cache=cache, cache_mode='write')
+        mot_forward(
+            self.vlm.layers,
+            None,
+            world['hidden'],
+            None,
+            world['rope'],
+            None,
+            build_cmca_mask(world['valid'], 0, 0),
+            cache=cache,
+            cache_mode='write',
+        )
         return cache
 
     def velocity_cached(self, cache, state: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
         """Velocity (B, H, A) from the Planning expert alone over the read-only world prefix cache."""
         plan = self.plan_tokens(state, x_t, t)
         mask = ae_rows(build_cmca_mask(cache.valid(), *self.group_sizes), cache.length)
-        _, out = mot_forward(None, self.plan_layers, None, plan, None, self._plan_rope(plan, cache.next_position),
-                             mask, cache=cache, cache_mode='read')
-        return self.head.velocity(self.plan_norm(out)[:, -self.head.horizon:]).float()
+        _, out = mot_forward(
+            None,
+            self.plan_layers,
+            None,
+            plan,
+            None,
+            self._plan_rope(plan, cache.next_position),
+            mask,
+            cache=cache,
+            cache_mode='read',
+        )
+        return self.head.velocity(self.plan_norm(out)[:, -self.head.horizon :]).float()
 
     @torch.no_grad()
-    def sample_actions(self, inputs: dict, data_samples: Optional[list] = None, noise: Optional[Tensor] = None,
-                       num_steps: Optional[int] = None, use_cache: bool = True) -> Dict[str, object]:
+    def sample_actions(
+        self,
+        inputs: dict,
+        data_samples: Optional[list] = None,
+        noise: Optional[Tensor] = None,
+        num_steps: Optional[int] = None,
+        use_cache: bool = True,
+    ) -> Dict[str, object]:
         """Waypoints by Euler flow steps; world prefix and scene vector computed once per sample.
 
         Returns:
@@ -223,8 +275,10 @@ class SAMoEVLA(BaseModel):
             t1 = time.perf_counter()
             actions = self.head.sample(lambda x, t: self.velocity_joint(world, state, x, t), noise, num_steps)
         t2 = time.perf_counter()
-        out = dict(waypoints=self.head.from_actions(actions) + self.prior_points(inputs),
-                   timings_ms=dict(prefix=(t1 - t0) * 1e3, flow=(t2 - t1) * 1e3))
+        out = dict(
+            waypoints=self.head.from_actions(actions) + self.prior_points(inputs),
+            timings_ms=dict(prefix=(t1 - t0) * 1e3, flow=(t2 - t1) * 1e3),
+        )
         weights = self.expert_weights()
         if weights is not None:
             out['expert_weights'] = weights
@@ -255,9 +309,12 @@ class SAMoEVLA(BaseModel):
             noise = torch.randn(state.shape[0], self.head.horizon, self.head.action_dim, device=state.device)
         actions = self.head.sample(lambda x, t: self.velocity_cached(cache, state, x, t), noise)
         waypoints = self.head.from_actions(actions) + self.prior_points(inputs)
-        return dict(waypoints=waypoints, path=waypoints,
-                    meta_actions=waypoints.new_zeros(waypoints.shape[0], 0, 2, dtype=torch.long),
-                    info=dict(flow_steps=self.head.num_steps))
+        return dict(
+            waypoints=waypoints,
+            path=waypoints,
+            meta_actions=waypoints.new_zeros(waypoints.shape[0], 0, 2, dtype=torch.long),
+            info=dict(flow_steps=self.head.num_steps),
+        )
 
     def moe_ffns(self) -> List[SceneMoEFFN]:
         return [m for m in self.plan_layers.modules() if isinstance(m, SceneMoEFFN)]
@@ -284,8 +341,10 @@ class SAMoEVLA(BaseModel):
         dev = inputs['ego_status'].device
         gt = torch.stack([torch.as_tensor(ds.gt_ego_fut_trajs) for ds in data_samples]).to(dev).float()
         if gt.shape[1] != self.head.horizon:
-            raise ValueError(f'SAMoEVLA: GT has {gt.shape[1]} future steps but action_head.horizon = '
-                             f'{self.head.horizon}; set the horizon to the dataset planning.fut_steps')
+            raise ValueError(
+                f'SAMoEVLA: GT has {gt.shape[1]} future steps but action_head.horizon = '
+                f'{self.head.horizon}; set the horizon to the dataset planning.fut_steps'
+            )
         if all('gt_ego_fut_masks' in ds for ds in data_samples):
             mask = torch.stack([torch.as_tensor(ds.gt_ego_fut_masks) for ds in data_samples]).to(dev).float()
         else:
@@ -315,12 +374,16 @@ class SAMoEVLA(BaseModel):
     def count_params(self) -> Dict[str, int]:
         """Parameters of the World-Language expert (the VLM), the Planning expert, the scene/BEV encoders,
         the head and in total."""
+
         def n(m):
             return sum(p.numel() for p in m.parameters())
 
-        out = dict(world_language_params=n(self.vlm) + n(self.world),
-                   planning_params=n(self.plan_layers) + n(self.plan_norm),
-                   scene_encoder_params=n(self.scene_encoder), bev_encoder_params=n(self.bev_encoder),
-                   head_params=n(self.head))
+        out = dict(
+            world_language_params=n(self.vlm) + n(self.world),
+            planning_params=n(self.plan_layers) + n(self.plan_norm),
+            scene_encoder_params=n(self.scene_encoder),
+            bev_encoder_params=n(self.bev_encoder),
+            head_params=n(self.head),
+        )
         out['total_params'] = n(self)
         return out

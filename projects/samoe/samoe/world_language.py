@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """World-language tokens of SAMoE-VLA: BEV tokens, soft prompts and instruction tokens for a VLM's layers."""
+
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -68,8 +69,14 @@ class WorldLanguageTokens(nn.Module):
         max_instruction_tokens (int): Defaults to 48.
     """
 
-    def __init__(self, bev_channels: int, num_bev_tokens: int, hidden_size: int, num_soft_prompts: int = 8,
-                 max_instruction_tokens: int = 48):
+    def __init__(
+        self,
+        bev_channels: int,
+        num_bev_tokens: int,
+        hidden_size: int,
+        num_soft_prompts: int = 8,
+        max_instruction_tokens: int = 48,
+    ):
         super().__init__()
         self.bev_proj = nn.Linear(bev_channels, hidden_size)
         self.bev_pos = nn.Parameter(torch.randn(num_bev_tokens, hidden_size) * 0.02)
@@ -81,7 +88,7 @@ class WorldLanguageTokens(nn.Module):
             raise ValueError(f'WorldLanguageTokens: {bev.shape[1]} BEV tokens, built for {self.num_bev_tokens}')
         embed = vlm.core.get_input_embeddings()
         bsz, dev = bev.shape[0], bev.device
-        ids = [vlm.tokenizer.encode(t)[:self.max_instruction_tokens] for t in texts]
+        ids = [vlm.tokenizer.encode(t)[: self.max_instruction_tokens] for t in texts]
         if any(len(s) == 0 for s in ids):
             raise ValueError('WorldLanguageTokens: an instruction encodes to no tokens')
         n_txt = max(len(s) for s in ids)
@@ -89,8 +96,8 @@ class WorldLanguageTokens(nn.Module):
         tok = torch.full((bsz, n_txt), pad, dtype=torch.long, device=dev)
         txt_valid = torch.zeros(bsz, n_txt, dtype=torch.bool, device=dev)
         for i, s in enumerate(ids):
-            tok[i, :len(s)] = torch.tensor(s, device=dev)
-            txt_valid[i, :len(s)] = True
+            tok[i, : len(s)] = torch.tensor(s, device=dev)
+            txt_valid[i, : len(s)] = True
         dtype = embed.weight.dtype
         world = self.bev_proj(bev.to(self.bev_proj.weight.dtype)) + self.bev_pos
         soft = self.soft_prompts[None].expand(bsz, -1, -1)

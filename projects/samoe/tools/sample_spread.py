@@ -9,6 +9,7 @@ reported: ``spread_m`` the mean over samples and steps of the per-coordinate sta
 valid steps (all steps, no protocol), and ``num_samples``. SAMoE-VLA argues scene-level routing reduces the
 variance of the trajectories compared with token-level routing; this measures the spread of ours.
 """
+
 import argparse
 import json
 
@@ -51,8 +52,13 @@ def main():
             err = (plans - gt[None]).norm(dim=-1)  # (D, B, H)
             l2s.append((err * mask[None]).sum(dim=(0, 2)) / (mask.sum(-1) * args.draws).clamp(min=1))
             n += bsz
-    out = dict(num_samples=n, draws=args.draws, spread_m=float(torch.cat(spreads).mean()),
-               spread_final_m=float(torch.cat(finals).mean()), l2_avg_m=float(torch.cat(l2s).mean()))
+    out = dict(
+        num_samples=n,
+        draws=args.draws,
+        spread_m=float(torch.cat(spreads).mean()),
+        spread_final_m=float(torch.cat(finals).mean()),
+        l2_avg_m=float(torch.cat(l2s).mean()),
+    )
     print(json.dumps(out))
 
 

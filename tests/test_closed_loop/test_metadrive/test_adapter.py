@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The MetaDrive adapter: placeholder assets (used only without the official pack), the asset redirect."""
+
 import os.path as osp
 
 import numpy as np
@@ -19,17 +20,20 @@ def test_placeholder_pack_is_accepted_by_the_engine_checks(tmp_path, monkeypatch
         assert f.read().strip() == '0.4.3'
     assert osp.isfile(osp.join(root, *adapter.GRASS))
     import cv2
+
     grass = cv2.imread(osp.join(root, *adapter.GRASS))
     assert grass.shape == (8, 8, 3)
     assert np.abs(grass[0, 0].astype(int) - adapter._COLOURS['grass'][::-1]).max() <= 3  # JPEG
     # idempotent: a second call keeps the pack
     assert adapter.write_placeholder_assets(root) == root
 
-    from metadrive.engine.asset_loader import AssetLoader
     import metadrive.version as md_version
+    from metadrive.engine.asset_loader import AssetLoader
+
     monkeypatch.setattr(AssetLoader, 'asset_path', AssetLoader.asset_path)
     monkeypatch.setattr(md_version, 'asset_version', md_version.asset_version)
     import metadrive.engine.base_engine as base_engine
+
     monkeypatch.setattr(base_engine, 'asset_version', base_engine.asset_version)
     adapter.use_asset_dir(root)
     assert AssetLoader.file_path('textures', 'x.png') == osp.join(osp.abspath(root), 'textures', 'x.png')

@@ -1,6 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Front camera through headless EGL on the placeholder pack (fresh process: Panda3D picks its display
 once per process)."""
+
 import json
 import os
 import os.path as osp
@@ -12,7 +13,7 @@ import pytest
 pytest.importorskip('metadrive')
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-SCRIPT = r'''
+SCRIPT = r"""
 import json, sys
 import numpy as np
 from mmautomot.closed_loop.metadrive import make_env
@@ -32,15 +33,14 @@ env.close()
 img = frames[-1]
 print(json.dumps(dict(shape=list(img.shape), dtype=str(img.dtype), alpha=int(img[..., 3].min()),
                       std=float(img[..., :3].std()), colours=int(len(np.unique(img[..., :3].reshape(-1, 3), axis=0))))))
-'''
+"""
 
 
 def test_front_camera_renders_headless(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''), OMP_NUM_THREADS='1')
     env.pop('DISPLAY', None)
     cache = str(tmp_path / 'metadrive_0.4.3' / 'assets')
-    proc = subprocess.run([sys.executable, '-c', SCRIPT, cache], capture_output=True, text=True, env=env,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, '-c', SCRIPT, cache], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out['shape'] == [36, 64, 4] and out['dtype'] == 'uint8' and out['alpha'] == 255

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """MetaDrive expert episodes -> PDM-Lite route folders -> info pkls with consistent planning labels."""
+
 import pickle
 
 import numpy as np
@@ -11,9 +12,18 @@ pytest.importorskip('metadrive')
 def test_expert_episode_becomes_info_pkls(tmp_path, monkeypatch):
     monkeypatch.setenv('MMAUTOMOT_CACHE', str(tmp_path / 'cache'))
     from mmautomot.closed_loop.metadrive.collect import collect
+
     out = tmp_path / 'data'
-    res = collect(str(out), episodes=2, seed=7, max_steps=80, every=2, env_cfg=dict(map='S', traffic_density=0.3),
-                  val_ratio=0.5, progress=False)
+    res = collect(
+        str(out),
+        episodes=2,
+        seed=7,
+        max_steps=80,
+        every=2,
+        env_cfg=dict(map='S', traffic_density=0.3),
+        val_ratio=0.5,
+        progress=False,
+    )
     assert [e['frames'] for e in res['episodes']] == [40, 40]
     assert (out / 'seed_0007' / 'measurements' / '0000.json.gz').is_file()
     assert (out / 'seed_0008' / 'lidar' / '0039.npy').is_file()

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """ActionDelay: actions reach the simulator after their compute time, in order, at the control rate."""
+
 import pytest
 
 from mmautomot.closed_loop.metadrive.delay import BRAKE, ActionDelay
@@ -15,10 +16,10 @@ def test_measured_delay_rounds_up_to_ticks():
     d = ActionDelay(0.05)
     assert d.ticks_for(0.0) == 0 and d.ticks_for(0.05) == 1 and d.ticks_for(0.051) == 2
     assert d.push(0, [0.1, 0.5], compute_s=0.01) == list(BRAKE)  # ready at tick 1
-    assert d.push(1, [0.2, 0.5], compute_s=0.12) == [0.1, 0.5]    # ready at tick 4
+    assert d.push(1, [0.2, 0.5], compute_s=0.12) == [0.1, 0.5]  # ready at tick 4
     # a fast action never overtakes a slow one queued before it (one compute stream, FIFO order)
     assert d.push(2, [0.3, 0.5], compute_s=0.0) == [0.1, 0.5]
-    assert d.push(4, [0.4, 0.5], compute_s=0.2) == [0.3, 0.5]     # ticks 1 and 2 both released at 4
+    assert d.push(4, [0.4, 0.5], compute_s=0.2) == [0.3, 0.5]  # ticks 1 and 2 both released at 4
     assert [d.push(t, [0.0, 0.0], 0.2) for t in (7, 8)] == [[0.3, 0.5], [0.4, 0.5]]
 
 

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Short MetaDrive episodes through the Bench2Drive agent core: observations, records, faults."""
+
 import numpy as np
 import pytest
 
@@ -10,8 +11,11 @@ from mmautomot.closed_loop.metadrive.episode import closed_loop_env_overrides, r
 from mmautomot.closed_loop.metadrive.scoring import PENALTIES, empty_infractions, make_record, summarize  # noqa: E402
 from mmautomot.closed_loop.protocol import validate_observation  # noqa: E402
 
-AGENT_CFG = dict(sensors=[dict(type='sensor.lidar.ray_cast', id='LIDAR', x=0.0, y=0.0, z=2.5, yaw=-90.0)],
-                 dt=0.05, fallback=dict(required_sensors=[]))
+AGENT_CFG = dict(
+    sensors=[dict(type='sensor.lidar.ray_cast', id='LIDAR', x=0.0, y=0.0, z=2.5, yaw=-90.0)],
+    dt=0.05,
+    fallback=dict(required_sensors=[]),
+)
 
 
 class TargetDriver:
@@ -32,8 +36,15 @@ class TargetDriver:
 @pytest.fixture(scope='module')
 def env(tmp_path_factory):
     cache = tmp_path_factory.mktemp('md') / 'metadrive_0.4.3' / 'assets'
-    e = make_env('pg', cache_dir=str(cache), map='SC', traffic_density=0.1, num_scenarios=4, start_seed=0,
-                 **closed_loop_env_overrides())
+    e = make_env(
+        'pg',
+        cache_dir=str(cache),
+        map='SC',
+        traffic_density=0.1,
+        num_scenarios=4,
+        start_seed=0,
+        **closed_loop_env_overrides(),
+    )
     yield e
     e.close()
 
@@ -49,8 +60,9 @@ def test_short_episode_drives_and_logs(env, tmp_path):
     assert moved > 10.0  # 6 s of driving towards the target points
     assert len(res['metric_info']) == 120 and (tmp_path / 'ep' / 'metric_info.json').is_file()
     obs = drv.obs[50]
-    validate_observation({k: v for k, v in obs.items() if k != 'images'} | dict(images={'CAM_FRONT': np.zeros(
-        (2, 2, 3), np.uint8)}))
+    validate_observation(
+        {k: v for k, v in obs.items() if k != 'images'} | dict(images={'CAM_FRONT': np.zeros((2, 2, 3), np.uint8)})
+    )
     assert obs['points'].dtype == np.float32 and obs['points'].shape[1] == 4 and len(obs['points']) > 0
     assert np.abs(obs['points'][:, :2]).max() < 32.0
     assert obs['target_point'][0] > 0  # the route lies ahead
@@ -89,7 +101,7 @@ def test_record_penalties_and_summary_use_the_bench2drive_code():
     inf['collisions_vehicle'] += ['a', 'b']
     inf['collisions_pedestrian'] += ['c']
     rec = make_record('0', 0.5, inf, 'Failed - Route timeout', offroad_fraction=0.1)
-    assert rec['scores']['score_penalty'] == pytest.approx(PENALTIES['collisions_vehicle']**2 * 0.5)
+    assert rec['scores']['score_penalty'] == pytest.approx(PENALTIES['collisions_vehicle'] ** 2 * 0.5)
     assert rec['scores']['score_composed'] == pytest.approx(50 * 0.36 * 0.5 * 0.9)
     ok = make_record('1', 1.0, empty_infractions(), 'Completed')
     summ = summarize([dict(record=rec, seed=0), dict(record=ok, seed=1)])

@@ -1,12 +1,12 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """MetaDrive state -> leaderboard sensors: the agent core's estimator recovers the simulator's pose."""
+
 import numpy as np
 import pytest
 
 pytest.importorskip('metadrive')
 
-from mmautomot.closed_loop.metadrive.sensors import (box_side_points, route_commands, world_to_gps,  # noqa: E402
-                                                     yaw_to_compass)
+from mmautomot.closed_loop.metadrive.sensors import box_side_points, route_commands, world_to_gps, yaw_to_compass  # noqa: E402
 from mmautomot.closed_loop.preprocess import carla_lidar_to_ego  # noqa: E402
 from mmautomot.closed_loop.state import StateEstimator  # noqa: E402
 from mmautomot.structures.geometry import lidar_mount_matrix  # noqa: E402
@@ -24,6 +24,7 @@ def test_gps_and_compass_round_trip_through_the_state_estimator(xy, yaw):
 
 def test_lidar_points_survive_the_agents_preprocessing():
     from mmautomot.closed_loop.metadrive.sensors import MetaDriveSensors
+
     sens = MetaDriveSensors.__new__(MetaDriveSensors)
     mount = dict(x=0.3, y=0.0, z=2.5, yaw=-90.0)
     sens.ego2lidar = np.linalg.inv(lidar_mount_matrix(**mount))

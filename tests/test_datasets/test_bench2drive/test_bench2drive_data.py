@@ -4,8 +4,12 @@ import pickle
 import numpy as np
 import pytest
 
-from mmautomot.datasets.bench2drive import (Bench2DriveE2EDataset, LoadCarlaPoints,
-                                            create_bench2drive_infos, load_carla_points)
+from mmautomot.datasets.bench2drive import (
+    Bench2DriveE2EDataset,
+    LoadCarlaPoints,
+    create_bench2drive_infos,
+    load_carla_points,
+)
 from mmautomot.datasets.bench2drive.converter import route_infos
 from mmautomot.datasets.bench2drive.synthetic import make_synthetic_routes
 
@@ -23,8 +27,7 @@ def test_labels_b2d(b2d):
     assert len(infos) == 45
     first = infos[0]
     # straight at 5 m/s until the turn at 2.2 s: waypoints every 0.5 s are 2.5 m apart along +x
-    np.testing.assert_allclose(first['ego_fut_trajs'][:4], np.stack([np.arange(1, 5) * 2.5, np.zeros(4)], 1),
-                               atol=1e-4)
+    np.testing.assert_allclose(first['ego_fut_trajs'][:4], np.stack([np.arange(1, 5) * 2.5, np.zeros(4)], 1), atol=1e-4)
     assert first['ego_fut_trajs'][5, 1] > 0.1  # then bends left
     np.testing.assert_allclose(first['ego_path'][:11, 0], np.arange(1, 12), atol=1e-4)
     assert first['ego_path_masks'].all() and first['command'] == 3  # LANEFOLLOW -> lane_follow
@@ -49,8 +52,12 @@ def test_labels_b2d(b2d):
 def test_lidar_lands_on_agents(b2d):
     root, names = b2d
     info = route_infos(str(root), names[0], 'bench2drive', fps=10.0)[0]
-    res = LoadCarlaPoints()(dict(lidar_points=dict(info['lidar_points'], lidar_path=str(
-        root / info['lidar_points']['lidar_path'])), token=info['token']))
+    res = LoadCarlaPoints()(
+        dict(
+            lidar_points=dict(info['lidar_points'], lidar_path=str(root / info['lidar_points']['lidar_path'])),
+            token=info['token'],
+        )
+    )
     pts = res['points']
     assert pts.shape[1] == 4 and pts.dtype == np.float32
     near_car = np.abs(pts[:, 0] - 12) < 2.3
@@ -102,5 +109,4 @@ def test_point_formats_and_errors(tmp_path):
         with pytest.raises(ImportError, match=r'laspy\[lazrs\]'):
             load_carla_points(str(tmp_path / 'c.laz'))
     with pytest.raises(FileNotFoundError, match='sample .tok.'):
-        LoadCarlaPoints()(dict(lidar_points=dict(lidar_path=str(tmp_path / 'x.npy'), lidar2ego=np.eye(4)),
-                               token='tok'))
+        LoadCarlaPoints()(dict(lidar_points=dict(lidar_path=str(tmp_path / 'x.npy'), lidar2ego=np.eye(4)), token='tok'))

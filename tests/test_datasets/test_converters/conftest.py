@@ -20,6 +20,7 @@ def infos(synth_root, tmp_path_factory):
     from mmengine.fileio import load
 
     from mmautomot.datasets.converters import create_nuscenes_infos
+
     out = tmp_path_factory.mktemp('infos')
     paths = create_nuscenes_infos(str(synth_root), str(out), version='v1.0-mini', max_sweeps=3)
     return {k: load(v) for k, v in paths.items()}

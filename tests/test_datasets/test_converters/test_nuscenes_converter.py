@@ -4,8 +4,13 @@ import shutil
 import numpy as np
 import pytest
 
-from mmautomot.datasets.converters import (NUS_CLASSES, create_nuscenes_infos, pad_history,
-                                           resample_path, status_from_poses)
+from mmautomot.datasets.converters import (
+    NUS_CLASSES,
+    create_nuscenes_infos,
+    pad_history,
+    resample_path,
+    status_from_poses,
+)
 from mmautomot.structures import COMMANDS, LATERAL_CLASSES
 
 
@@ -25,9 +30,17 @@ def test_metainfo_and_shapes(infos):
     assert meta['planning']['fut_steps'] == 6 and meta['planning']['path_points'] == 20
     info = infos['train']['data_list'][3]
     assert info['sample_idx'] == 3
-    shapes = dict(ego2global=(4, 4), ego_fut_trajs=(6, 2), ego_fut_masks=(6, ), ego_hist_trajs=(4, 2),
-                  ego_status=(4, ), target_point=(2, ), meta_actions=(3, 2), ego_path=(20, 2),
-                  ego_path_masks=(20, ))
+    shapes = dict(
+        ego2global=(4, 4),
+        ego_fut_trajs=(6, 2),
+        ego_fut_masks=(6,),
+        ego_hist_trajs=(4, 2),
+        ego_status=(4,),
+        target_point=(2,),
+        meta_actions=(3, 2),
+        ego_path=(20, 2),
+        ego_path_masks=(20,),
+    )
     for key, shape in shapes.items():
         assert info[key].shape == shape, key
     assert info['meta_actions'].dtype == np.int64 and info['ego_fut_trajs'].dtype == np.float32
@@ -36,8 +49,14 @@ def test_metainfo_and_shapes(infos):
     assert len(info['lidar_sweeps']) == 3
     ts = [s['timestamp'] for s in info['lidar_sweeps']]
     assert ts == sorted(ts, reverse=True) and ts[0] < info['timestamp']  # newest first
-    assert list(info['images']) == ['CAM_FRONT', 'CAM_FRONT_RIGHT', 'CAM_FRONT_LEFT', 'CAM_BACK',
-                                    'CAM_BACK_LEFT', 'CAM_BACK_RIGHT']
+    assert list(info['images']) == [
+        'CAM_FRONT',
+        'CAM_FRONT_RIGHT',
+        'CAM_FRONT_LEFT',
+        'CAM_BACK',
+        'CAM_BACK_LEFT',
+        'CAM_BACK_RIGHT',
+    ]
     assert info['images']['CAM_FRONT']['cam2img'].shape == (3, 3)
     hist = info['cam_front_hist']
     assert len(hist) == 4 and [h['timestamp'] for h in hist] == sorted(h['timestamp'] for h in hist)
@@ -104,14 +123,14 @@ def test_agent_boxes_lidar_and_ego_frames_agree(infos, synth_root):
             p = pts[:, :3] - np.array([x, y, z - h / 2])  # from the bottom centre
             lx = p[:, 0] * np.cos(yaw) + p[:, 1] * np.sin(yaw)
             ly = -p[:, 0] * np.sin(yaw) + p[:, 1] * np.cos(yaw)
-            inside = (np.abs(lx) < l / 2 + 0.05) & (np.abs(ly) < w / 2 + 0.05) & (p[:, 2] > 0.02) & (
-                p[:, 2] < h + 0.05)
+            inside = (np.abs(lx) < l / 2 + 0.05) & (np.abs(ly) < w / 2 + 0.05) & (p[:, 2] > 0.02) & (p[:, 2] < h + 0.05)
             assert abs(int(inside.sum()) - ins['num_lidar_pts']) <= max(2, 0.1 * ins['num_lidar_pts'])
             assert ins['bbox_3d_isvalid'] == (ins['num_lidar_pts'] > 0)
 
 
 def test_ego_status_without_can_bus(synth_root, tmp_path):
     from mmengine.fileio import load
+
     root = tmp_path / 'nocan'
     shutil.copytree(synth_root, root, ignore=shutil.ignore_patterns('sweeps', 'CAM_*'))
     shutil.rmtree(root / 'can_bus')
@@ -120,10 +139,12 @@ def test_ego_status_without_can_bus(synth_root, tmp_path):
     for cam in (synth_root / 'samples').iterdir():
         if cam.name.startswith('CAM_'):
             (root / 'samples' / cam.name).symlink_to(cam)
-    with_can = load(str(create_nuscenes_infos(str(synth_root), str(tmp_path / 'a'),
-                                              version='v1.0-mini')['train']))['data_list']
-    without = load(str(create_nuscenes_infos(str(root), str(tmp_path / 'b'),
-                                             version='v1.0-mini')['train']))['data_list']
+    with_can = load(str(create_nuscenes_infos(str(synth_root), str(tmp_path / 'a'), version='v1.0-mini')['train']))[
+        'data_list'
+    ]
+    without = load(str(create_nuscenes_infos(str(root), str(tmp_path / 'b'), version='v1.0-mini')['train']))[
+        'data_list'
+    ]
     for a, b in zip(with_can, without):
         assert a['can_bus'] and not b['can_bus']
         assert b['ego_status'][0] == pytest.approx(a['ego_status'][0], abs=0.3)
@@ -143,6 +164,7 @@ def test_missing_table_and_file_errors(synth_root, tmp_path, capsys):
         (root / sub).symlink_to(synth_root / sub)
     shutil.copytree(synth_root / 'samples', root / 'samples')
     from nuscenes.nuscenes import NuScenes
+
     nusc = NuScenes('v1.0-mini', str(root), verbose=False)
     sample = nusc.sample[2]
     lidar_file = nusc.get('sample_data', sample['data']['LIDAR_TOP'])['filename']
@@ -154,6 +176,7 @@ def test_missing_table_and_file_errors(synth_root, tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'Skipped 1 samples' in out and 'missing LiDAR/camera file' in out
     from mmengine.fileio import load
+
     assert len(load(paths['train'])['data_list']) == 7
 
 
@@ -161,8 +184,9 @@ def test_label_helpers():
     path, mask = resample_path(np.array([[1.5, 0.0], [3.0, 0.0]]), num=5, spacing=1.0)
     np.testing.assert_allclose(path[:, 0], [1, 2, 3, 3, 3])
     np.testing.assert_array_equal(mask, [1, 1, 1, 0, 0])
-    hist = pad_history(np.array([[0, 0], [0, 0], [-2.0, 0.0], [-1.0, 0.0]]),
-                       np.array([False, False, True, True]), speed=5.0, dt=0.5)
+    hist = pad_history(
+        np.array([[0, 0], [0, 0], [-2.0, 0.0], [-1.0, 0.0]]), np.array([False, False, True, True]), speed=5.0, dt=0.5
+    )
     np.testing.assert_allclose(hist[:, 0], [-4, -3, -2, -1])
     hist = pad_history(np.zeros((4, 2)), np.zeros(4, bool), speed=4.0, dt=0.5)
     np.testing.assert_allclose(hist[:, 0], [-8, -6, -4, -2])
@@ -215,6 +239,7 @@ def test_skip_missing_fixes_every_reference(synth_root, tmp_path, capsys):
     from nuscenes.nuscenes import NuScenes
 
     from mmautomot.utils.safe_pickle import load_pickle_safe
+
     root = tmp_path / 'holes'
     shutil.copytree(synth_root / 'v1.0-mini', root / 'v1.0-mini')
     for sub in ('maps', 'can_bus', 'sweeps'):
@@ -230,8 +255,9 @@ def test_skip_missing_fixes_every_reference(synth_root, tmp_path, capsys):
     lidar = nusc.get('sample_data', nusc.get('sample', toks[4])['data']['LIDAR_TOP'])['filename']
     (root / front).unlink()
     (root / lidar).unlink()
-    paths = create_nuscenes_infos(str(root), str(tmp_path / 'out'), version='v1.0-mini', max_sweeps=10,
-                                  skip_missing=True)
+    paths = create_nuscenes_infos(
+        str(root), str(tmp_path / 'out'), version='v1.0-mini', max_sweeps=10, skip_missing=True
+    )
     out = capsys.readouterr().out
     assert 'Skipped 2 samples' in out and 'front-camera history frame with a missing file replaced' in out
     kept = {}
@@ -239,7 +265,7 @@ def test_skip_missing_fixes_every_reference(synth_root, tmp_path, capsys):
         for info in load_pickle_safe(path)['data_list']:
             kept[info['token']] = info
             missing = [f for f in _referenced_files(info) if not (root / f).is_file()]
-            assert not missing, f"{info['token']} references missing files {missing}"
+            assert not missing, f'{info["token"]} references missing files {missing}'
     assert toks[2] not in kept and toks[4] not in kept and toks[3] in kept
     hist = [f['img_path'] for f in kept[toks[3]]['cam_front_hist']]
     cur = kept[toks[3]]['images']['CAM_FRONT']['img_path']

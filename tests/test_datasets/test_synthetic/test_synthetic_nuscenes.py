@@ -10,11 +10,30 @@ from nuscenes.nuscenes import NuScenes
 from nuscenes.utils import splits
 from pyquaternion import Quaternion
 
-from mmautomot.datasets.synthetic import (CAM_NAMES, RoadGrid, SyntheticNuScenesConfig,
-                                          make_synthetic_nuscenes, render_camera, scene_names)
+from mmautomot.datasets.synthetic import (
+    CAM_NAMES,
+    RoadGrid,
+    SyntheticNuScenesConfig,
+    make_synthetic_nuscenes,
+    render_camera,
+    scene_names,
+)
 
-TABLES = ('attribute', 'calibrated_sensor', 'category', 'ego_pose', 'instance', 'log', 'map', 'sample',
-          'sample_annotation', 'sample_data', 'scene', 'sensor', 'visibility')
+TABLES = (
+    'attribute',
+    'calibrated_sensor',
+    'category',
+    'ego_pose',
+    'instance',
+    'log',
+    'map',
+    'sample',
+    'sample_annotation',
+    'sample_data',
+    'scene',
+    'sensor',
+    'visibility',
+)
 
 
 def _mat(rec):
@@ -73,8 +92,7 @@ def test_can_bus_files(synth_root):
 
 
 def test_deterministic(tmp_path):
-    cfg = SyntheticNuScenesConfig(num_scenes=1, num_keyframes=2, image_size=(96, 54), azimuth_step=15.0,
-                                  seed=3)
+    cfg = SyntheticNuScenesConfig(num_scenes=1, num_keyframes=2, image_size=(96, 54), azimuth_step=15.0, seed=3)
     make_synthetic_nuscenes(str(tmp_path / 'a'), cfg, verbose=False)
     make_synthetic_nuscenes(str(tmp_path / 'b'), cfg, verbose=False)
     files = []
@@ -83,11 +101,9 @@ def test_deterministic(tmp_path):
     assert len(files) > 30
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files, shallow=False)
     assert not mismatch and not errors
-    other = SyntheticNuScenesConfig(num_scenes=1, num_keyframes=2, image_size=(96, 54),
-                                    azimuth_step=15.0, seed=4)
+    other = SyntheticNuScenesConfig(num_scenes=1, num_keyframes=2, image_size=(96, 54), azimuth_step=15.0, seed=4)
     make_synthetic_nuscenes(str(tmp_path / 'c'), other, verbose=False)
-    poses = [json.loads((tmp_path / d / 'v1.0-mini' / 'ego_pose.json').read_text())[0]['translation']
-             for d in 'ac']
+    poses = [json.loads((tmp_path / d / 'v1.0-mini' / 'ego_pose.json').read_text())[0]['translation'] for d in 'ac']
     assert poses[0] != poses[1]
 
 

@@ -6,8 +6,7 @@ from mmautomot.datasets.transforms import LoadFrontCamHistory, LoadMultiViewImag
 
 
 def test_multi_view_resize_and_intrinsics(tiny_e2e_infos):
-    out = LoadMultiViewImages(cam_names=['CAM_BACK', 'CAM_FRONT'], img_size=(32, 18))(
-        tiny_e2e_infos[1])
+    out = LoadMultiViewImages(cam_names=['CAM_BACK', 'CAM_FRONT'], img_size=(32, 18))(tiny_e2e_infos[1])
     imgs = out['imgs']
     assert imgs.shape == (2, 18, 32, 3) and imgs.dtype == np.uint8
     # files hold BGR (10, 20, 40) / (10, 20, 30); loaded as RGB

@@ -10,7 +10,7 @@ def test_gt_fields_dtypes_and_shapes(tiny_e2e_infos):
     assert out['gt_ego_fut_trajs'].shape == (6, 2) and out['gt_ego_fut_trajs'].dtype == np.float32
     np.testing.assert_allclose(out['gt_ego_fut_trajs'][:, 0], [5, 10, 15, 20, 25, 30])
     assert out['gt_ego_fut_masks'].tolist() == [1] * 6
-    assert out['gt_ego_path'].shape == (20, 2) and out['gt_ego_path_masks'].shape == (20, )
+    assert out['gt_ego_path'].shape == (20, 2) and out['gt_ego_path_masks'].shape == (20,)
     assert out['gt_meta_actions'].dtype == np.int64 and out['gt_meta_actions'].shape == (3, 2)
     assert out['gt_agent_boxes'].shape == (2, 7)
     assert out['gt_agent_labels'].dtype == np.int64
@@ -29,9 +29,9 @@ def test_prompt_template(tiny_e2e_infos):
     info = dict(tiny_e2e_infos[0], command=0)
     out = BuildPlanningTargets(system_prompt='SYS')(info)
     assert out['prompt'] == 'SYS\nNavigation command: turn left.\nCurrent speed: 10.0 m/s.'
-    custom = BuildPlanningTargets(
-        prompt_template='{command}|{speed:.2f}|{target_x:.0f},{target_y:.0f}|{num_frames}')(
-            dict(tiny_e2e_infos[2], command=1))
+    custom = BuildPlanningTargets(prompt_template='{command}|{speed:.2f}|{target_x:.0f},{target_y:.0f}|{num_frames}')(
+        dict(tiny_e2e_infos[2], command=1)
+    )
     assert custom['prompt'] == 'turn right|10.00|30,0|3'
     assert 'prompt' not in BuildPlanningTargets(with_prompt=False)(dict(tiny_e2e_infos[0]))
     assert command_words(5) == 'change lane right'
@@ -58,8 +58,9 @@ def test_target_point_can_be_withheld(tiny_e2e_infos):
     """nuScenes target points are GT-derived: ``use_target_point=False`` feeds (0, 0) instead."""
     kept = BuildPlanningTargets()(dict(tiny_e2e_infos[2]))
     assert kept['target_point'].tolist() == [30.0, 0.0]
-    withheld = BuildPlanningTargets(
-        use_target_point=False, prompt_template='{target_x:.0f},{target_y:.0f}')(dict(tiny_e2e_infos[2]))
+    withheld = BuildPlanningTargets(use_target_point=False, prompt_template='{target_x:.0f},{target_y:.0f}')(
+        dict(tiny_e2e_infos[2])
+    )
     assert withheld['target_point'].tolist() == [0.0, 0.0]
     assert withheld['target_point'].dtype == np.float32
     assert withheld['prompt'] == '0,0'
@@ -71,14 +72,12 @@ def test_lidar_reference_fields_are_copied_when_present(tiny_e2e_infos):
     """The metric's LiDAR reference point: ``gt_ego_fut_lidar_trajs`` and ``lidar2ego``."""
     l2e = np.array([[0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84], [0, 0, 0, 1]])
     lidar = np.asarray(tiny_e2e_infos[0]['ego_fut_trajs']) + [0.94, 0.0]
-    out = BuildPlanningTargets()(dict(tiny_e2e_infos[0], ego_fut_lidar_trajs=lidar,
-                                      lidar_points=dict(lidar2ego=l2e)))
+    out = BuildPlanningTargets()(dict(tiny_e2e_infos[0], ego_fut_lidar_trajs=lidar, lidar_points=dict(lidar2ego=l2e)))
     assert out['gt_ego_fut_lidar_trajs'].dtype == np.float32
     np.testing.assert_allclose(out['gt_ego_fut_lidar_trajs'], lidar)
     np.testing.assert_allclose(out['lidar2ego'], l2e)
     # a loader's lidar2ego wins; infos without the fields still work
-    kept = BuildPlanningTargets()(dict(tiny_e2e_infos[0], lidar2ego=np.eye(4),
-                                       lidar_points=dict(lidar2ego=l2e)))
+    kept = BuildPlanningTargets()(dict(tiny_e2e_infos[0], lidar2ego=np.eye(4), lidar_points=dict(lidar2ego=l2e)))
     np.testing.assert_array_equal(kept['lidar2ego'], np.eye(4))
     plain = {k: v for k, v in tiny_e2e_infos[0].items() if k != 'ego_fut_lidar_trajs'}
     assert 'gt_ego_fut_lidar_trajs' not in BuildPlanningTargets()(plain)

@@ -17,7 +17,8 @@ def _item(seed, n_pts=5, with_imgs=True):
         ego_status=torch.tensor([5.0 + seed, 0.1, 0.0, 0.01]),
         ego_hist_trajs=torch.randn(4, 2, generator=g),
         target_point=torch.tensor([20.0, float(seed)]),
-        command=torch.tensor(seed % 3))
+        command=torch.tensor(seed % 3),
+    )
     if with_imgs:
         inputs['imgs'] = torch.randint(0, 256, (2, 3, 8, 16), generator=g, dtype=torch.uint8)
     sample = DrivingDataSample(metainfo=dict(sample_idx=seed))
@@ -40,8 +41,7 @@ def test_collate_shapes_and_values(collate):
     out = _pre(mean=mean, std=std)(collate(items))
     inp = out['inputs']
     assert inp['imgs'].shape == (2, 2, 3, 8, 16) and inp['imgs'].dtype == torch.float32
-    expected = (raw_imgs.float() - torch.tensor(mean).view(1, 1, 3, 1, 1)) / torch.tensor(std).view(
-        1, 1, 3, 1, 1)
+    expected = (raw_imgs.float() - torch.tensor(mean).view(1, 1, 3, 1, 1)) / torch.tensor(std).view(1, 1, 3, 1, 1)
     assert torch.allclose(inp['imgs'], expected)
     assert inp['img_hist'].dtype == torch.uint8 and torch.equal(inp['img_hist'], raw_hist)
     assert [p.shape for p in inp['points']] == [(5, 4), (7, 4)]

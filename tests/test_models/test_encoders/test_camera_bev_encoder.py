@@ -1,13 +1,22 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """CameraQueryBEVEncoder (camera-only BEV tokens) and the AutoMoT encoder swap."""
+
 import pytest
 import torch
 
 from mmautomot.models.encoders import sine_position_2d
 from mmautomot.registry import MODELS
 
-CFG = dict(type='CameraQueryBEVEncoder', image_backbone='test_resnet', num_cams=2, embed_dims=16, num_layers=1,
-           num_heads=2, grid_size=4, out_channels=12)
+CFG = dict(
+    type='CameraQueryBEVEncoder',
+    image_backbone='test_resnet',
+    num_cams=2,
+    embed_dims=16,
+    num_layers=1,
+    num_heads=2,
+    grid_size=4,
+    out_channels=12,
+)
 
 
 def test_tokens_contract_and_camera_dependence():
@@ -46,17 +55,32 @@ def test_sine_position_2d_rows_and_columns():
 def test_automot_reads_only_the_encoder_inputs():
     """A camera-only encoder needs no ``points``, a LiDAR-only one no ``imgs``; a missing one is named."""
     import sys
+
     sys.path.insert(0, 'tests/test_projects/test_automot')
-    import projects.automot.automot  # noqa: F401
     from automot_test_utils import tiny_automot_cfg
+
+    import projects.automot.automot  # noqa: F401
+
     cfg = tiny_automot_cfg()
-    cfg['bev_encoder'] = dict(type='CameraQueryBEVEncoder', image_backbone='test_resnet', num_cams=1,
-                              embed_dims=16, num_layers=1, num_heads=2, grid_size=8, out_channels=16)
+    cfg['bev_encoder'] = dict(
+        type='CameraQueryBEVEncoder',
+        image_backbone='test_resnet',
+        num_cams=1,
+        embed_dims=16,
+        num_layers=1,
+        num_heads=2,
+        grid_size=8,
+        out_channels=16,
+    )
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     bsz = 2
-    inputs = dict(imgs=torch.randn(bsz, 1, 3, 64, 128), target_point=torch.zeros(bsz, 2),
-                  ego_status=torch.zeros(bsz, 4), command=torch.zeros(bsz, dtype=torch.long))
+    inputs = dict(
+        imgs=torch.randn(bsz, 1, 3, 64, 128),
+        target_point=torch.zeros(bsz, 2),
+        ego_status=torch.zeros(bsz, 4),
+        command=torch.zeros(bsz, dtype=torch.long),
+    )
     tokens = model.ae_inputs(inputs)
     assert tokens.shape[:2] == (bsz, sum(model.tokens.group_sizes))
     inputs.pop('imgs')

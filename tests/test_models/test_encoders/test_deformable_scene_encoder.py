@@ -34,8 +34,9 @@ def test_core_rejects_wrong_value_length():
 
 def test_module_equals_mmcv_module_with_same_weights():
     torch.manual_seed(0)
-    ref = mmcv_ops.MultiScaleDeformableAttention(embed_dims=16, num_heads=4, num_levels=1, num_points=3,
-                                                 dropout=0.0, batch_first=True)
+    ref = mmcv_ops.MultiScaleDeformableAttention(
+        embed_dims=16, num_heads=4, num_levels=1, num_points=3, dropout=0.0, batch_first=True
+    )
     ref.init_weights()
     ours = TorchMSDeformAttn(16, num_heads=4, num_levels=1, num_points=3)
     # the same initialisation (deterministic parts) and then the same random weights

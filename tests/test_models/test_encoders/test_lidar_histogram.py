@@ -6,14 +6,16 @@ from mmautomot.models.encoders import bev_cell_of, lidar_to_bev_histogram
 
 
 def test_counts_cells_and_height_split():
-    pts = torch.tensor([
-        [10.0, 0.0, 1.0, 0.3],  # ahead, above split
-        [9.9, -0.1, 1.5, 0.3],  # same cell (x in (9.75, 10], y in (-0.25, 0]), above
-        [9.9, -0.1, 0.0, 0.3],  # same cell, below
-        [0.0, 5.0, 2.0, 0.3],  # to the left, above
-        [40.0, 0.0, 1.0, 0.3],  # outside x range
-        [0.0, 0.0, 20.0, 0.3],  # above z range
-    ])
+    pts = torch.tensor(
+        [
+            [10.0, 0.0, 1.0, 0.3],  # ahead, above split
+            [9.9, -0.1, 1.5, 0.3],  # same cell (x in (9.75, 10], y in (-0.25, 0]), above
+            [9.9, -0.1, 0.0, 0.3],  # same cell, below
+            [0.0, 5.0, 2.0, 0.3],  # to the left, above
+            [40.0, 0.0, 1.0, 0.3],  # outside x range
+            [0.0, 0.0, 20.0, 0.3],  # above z range
+        ]
+    )
     hist = lidar_to_bev_histogram([pts], max_count=5)
     assert hist.shape == (1, 2, 256, 256)
     assert bev_cell_of(10.0, 0.0) == (88, 128)
@@ -35,14 +37,16 @@ def test_orientation_ahead_is_up_left_is_left():
 
 def test_clipping_small_grid_batch_and_empty():
     many = torch.tensor([[0.2, 0.2, 1.0]]).repeat(9, 1)
-    hist = lidar_to_bev_histogram([many, torch.zeros(0, 4)], x_range=(-1, 1), y_range=(-2, 2),
-                                  resolution=0.5, max_count=4, use_ground_plane=False)
+    hist = lidar_to_bev_histogram(
+        [many, torch.zeros(0, 4)], x_range=(-1, 1), y_range=(-2, 2), resolution=0.5, max_count=4, use_ground_plane=False
+    )
     assert hist.shape == (2, 1, 4, 8)
     assert hist[0, 0, 1, 3].item() == 1.0  # 9 points clipped at 4 -> 1.0
     assert hist[0].sum().item() == 1.0
     assert hist[1].abs().sum().item() == 0.0
-    below_only = lidar_to_bev_histogram([torch.tensor([[0.2, 0.2, 0.0]])], x_range=(-1, 1),
-                                        y_range=(-1, 1), resolution=0.5, use_ground_plane=False)
+    below_only = lidar_to_bev_histogram(
+        [torch.tensor([[0.2, 0.2, 0.0]])], x_range=(-1, 1), y_range=(-1, 1), resolution=0.5, use_ground_plane=False
+    )
     assert below_only.sum().item() == 0.0  # one-channel mode keeps points above the split only
 
 

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """PointPillarsBEVEncoder: token contract, ego-frame layout, mmdet3d detector weights."""
+
 import math
 import pickle
 
@@ -15,10 +16,18 @@ from mmautomot.utils.checkpoint_compat import UnsafeCheckpointError
 
 PCR = [-8.0, -8.0, -3.0, 8.0, 8.0, 5.0]
 VOXEL = [0.5, 0.5, 8.0]
-TINY = dict(point_cloud_range=PCR, voxel_size=VOXEL, in_channels=4, max_num_points=8, max_voxels=(2000, 2000),
-            voxel_encoder=dict(feat_channels=(8, )),
-            backbone=dict(out_channels=[8, 16, 16], layer_nums=[1, 1, 1]),
-            neck=dict(in_channels=[8, 16, 16], out_channels=[8, 8, 8]), grid_size=4, out_channels=12)
+TINY = dict(
+    point_cloud_range=PCR,
+    voxel_size=VOXEL,
+    in_channels=4,
+    max_num_points=8,
+    max_voxels=(2000, 2000),
+    voxel_encoder=dict(feat_channels=(8,)),
+    backbone=dict(out_channels=[8, 16, 16], layer_nums=[1, 1, 1]),
+    neck=dict(in_channels=[8, 16, 16], out_channels=[8, 8, 8]),
+    grid_size=4,
+    out_channels=12,
+)
 
 
 def tiny_encoder(**kw):
@@ -111,14 +120,31 @@ def _tiny_mvx_nus():
     """A tiny MVXFasterRCNN LiDAR branch in mmdet3d's nuScenes PointPillars layout (HardVFE + mmdet FPN)."""
     cfg = dict(
         type='MVXFasterRCNN',
-        pts_voxel_encoder=dict(type='HardVFE', in_channels=4, feat_channels=[8, 8], with_distance=False,
-                               voxel_size=VOXEL, with_cluster_center=True, with_voxel_center=True,
-                               point_cloud_range=PCR, norm_cfg=dict(type='BN1d', eps=1e-3, momentum=0.01)),
+        pts_voxel_encoder=dict(
+            type='HardVFE',
+            in_channels=4,
+            feat_channels=[8, 8],
+            with_distance=False,
+            voxel_size=VOXEL,
+            with_cluster_center=True,
+            with_voxel_center=True,
+            point_cloud_range=PCR,
+            norm_cfg=dict(type='BN1d', eps=1e-3, momentum=0.01),
+        ),
         pts_middle_encoder=dict(type='PointPillarsScatter', in_channels=8, output_shape=[32, 32]),
-        pts_backbone=dict(type='SECOND', in_channels=8, layer_nums=[1, 1, 1], layer_strides=[2, 2, 2],
-                          out_channels=[8, 16, 16]),
-        pts_neck=dict(type='mmdet.FPN', in_channels=[8, 16, 16], out_channels=8, start_level=0, num_outs=3,
-                      norm_cfg=dict(type='BN', eps=1e-3, momentum=0.01), act_cfg=dict(type='ReLU')))
+        pts_backbone=dict(
+            type='SECOND', in_channels=8, layer_nums=[1, 1, 1], layer_strides=[2, 2, 2], out_channels=[8, 16, 16]
+        ),
+        pts_neck=dict(
+            type='mmdet.FPN',
+            in_channels=[8, 16, 16],
+            out_channels=8,
+            start_level=0,
+            num_outs=3,
+            norm_cfg=dict(type='BN', eps=1e-3, momentum=0.01),
+            act_cfg=dict(type='ReLU'),
+        ),
+    )
     torch.manual_seed(2)
     det = build_mmdet3d_module(cfg)
     for p in det.parameters():
@@ -128,10 +154,23 @@ def _tiny_mvx_nus():
 
 #: the encoder modules matching :func:`_tiny_mvx_nus`
 MVX_NUS_LAYOUT = dict(
-    voxel_encoder=dict(type='HardVFE', feat_channels=[8, 8], with_cluster_center=True, with_voxel_center=True,
-                       norm_cfg=dict(type='BN1d', eps=1e-3, momentum=0.01)),
-    neck=dict(type='mmdet.FPN', in_channels=[8, 16, 16], out_channels=8, start_level=0, num_outs=3,
-              norm_cfg=dict(type='BN', eps=1e-3, momentum=0.01), act_cfg=dict(type='ReLU')))
+    voxel_encoder=dict(
+        type='HardVFE',
+        feat_channels=[8, 8],
+        with_cluster_center=True,
+        with_voxel_center=True,
+        norm_cfg=dict(type='BN1d', eps=1e-3, momentum=0.01),
+    ),
+    neck=dict(
+        type='mmdet.FPN',
+        in_channels=[8, 16, 16],
+        out_channels=8,
+        start_level=0,
+        num_outs=3,
+        norm_cfg=dict(type='BN', eps=1e-3, momentum=0.01),
+        act_cfg=dict(type='ReLU'),
+    ),
+)
 
 
 def _check_equal(enc, det, prefix):
@@ -176,24 +215,28 @@ def test_mismatched_or_unsafe_checkpoint_fails_clearly(tmp_path):
     det = _tiny_voxelnet()
     ckpt = str(tmp_path / 'pp.pth')
     torch.save(dict(state_dict=det.state_dict()), ckpt)
-    wider = tiny_encoder(backbone=dict(out_channels=[8, 16, 32], layer_nums=[1, 1, 1]),
-                         neck=dict(in_channels=[8, 16, 32], out_channels=[8, 8, 8]),
-                         pretrained=dict(checkpoint=ckpt))
+    wider = tiny_encoder(
+        backbone=dict(out_channels=[8, 16, 32], layer_nums=[1, 1, 1]),
+        neck=dict(in_channels=[8, 16, 32], out_channels=[8, 8, 8]),
+        pretrained=dict(checkpoint=ckpt),
+    )
     with pytest.raises(ValueError, match=r"pp.pth' does not match backbone: shape mismatch.*backbone.blocks.2"):
         wider.init_weights()
-    deeper = tiny_encoder(backbone=dict(out_channels=[8, 16, 16], layer_nums=[1, 2, 1]),
-                          pretrained=dict(checkpoint=ckpt))
+    deeper = tiny_encoder(
+        backbone=dict(out_channels=[8, 16, 16], layer_nums=[1, 2, 1]), pretrained=dict(checkpoint=ckpt)
+    )
     with pytest.raises(KeyError, match=r"does not match backbone .*missing \['blocks.1.6.weight'"):
         deeper.init_weights()
     with pytest.raises(KeyError, match=r"cannot tell the LiDAR branch prefix.*'bbox_head'"):
         load = tiny_encoder(pretrained=dict(checkpoint=ckpt, prefix='auto'))
-        torch.save(dict(state_dict={k: v for k, v in det.state_dict().items()
-                                    if not k.startswith('voxel_encoder')}), ckpt)
+        torch.save(
+            dict(state_dict={k: v for k, v in det.state_dict().items() if not k.startswith('voxel_encoder')}), ckpt
+        )
         load.init_weights()
 
     class Evil:
         def __reduce__(self):
-            return (print, ('pwned', ))
+            return (print, ('pwned',))
 
     evil = str(tmp_path / 'evil.pth')
     torch.save(dict(state_dict=det.state_dict(), meta=Evil()), evil, pickle_protocol=pickle.DEFAULT_PROTOCOL)
@@ -214,6 +257,7 @@ def test_pseudo_image_cells_match_the_transfuser_histogram_convention():
     """voxelize -> mmdet3d's PointPillarsScatter -> to_ego_grid puts a point in the same (row, col) cell as
     ``lidar_to_bev_histogram`` does (row 0 ahead, column 0 left)."""
     from mmautomot.models.encoders import bev_cell_of, lidar_to_bev_histogram
+
     enc = tiny_encoder()
     for x, y in [(6.1, 5.2), (-3.3, 7.9), (0.2, -6.6)]:
         pts = torch.tensor([[x, y, 0.5, 1.0]])
@@ -230,15 +274,20 @@ def test_explicit_key_map_and_safetensors(tmp_path):
     from safetensors.torch import save_file
 
     from mmautomot.models.encoders.mmdet3d_weights import load_detector_branch
+
     det = _tiny_mvx_nus()
     path = str(tmp_path / 'mvx.safetensors')
     save_file({k: v.contiguous() for k, v in det.state_dict().items()}, path)
     enc = tiny_encoder(**MVX_NUS_LAYOUT)
-    report = load_detector_branch(enc.lidar_modules(), path, prefix=None,
-                                  key_map=dict(voxel_encoder='pts_voxel_encoder', backbone='pts_backbone',
-                                               neck='pts_neck'))
+    report = load_detector_branch(
+        enc.lidar_modules(),
+        path,
+        prefix=None,
+        key_map=dict(voxel_encoder='pts_voxel_encoder', backbone='pts_backbone', neck='pts_neck'),
+    )
     _check_equal(enc, det, 'pts_')
     assert report['ignored'] == [] and len(report['loaded']) == len(
-        [k for k in det.state_dict() if not k.startswith('pts_middle')])
+        [k for k in det.state_dict() if not k.startswith('pts_middle')]
+    )
     with pytest.raises(KeyError, match=r"key_map names \['head'\]"):
         load_detector_branch(enc.lidar_modules(), path, key_map=dict(head='pts_bbox_head'))

@@ -14,7 +14,8 @@ TINY = dict(
     img_anchors=(1, 2),
     bev_anchors=(2, 2),
     grid_size=4,
-    out_channels=24)
+    out_channels=24,
+)
 
 
 def test_output_shape_grad_and_empty_cloud():

@@ -7,8 +7,17 @@ from mmautomot.registry import MODELS
 
 def _head(**kw):
     torch.manual_seed(0)
-    return MODELS.build(dict(type='FlowMatchingActionHead', hidden_size=16, action_dim=2, horizon=4,
-                             proprio_dim=3, time_embed_dim=8, **kw))
+    return MODELS.build(
+        dict(
+            type='FlowMatchingActionHead',
+            hidden_size=16,
+            action_dim=2,
+            horizon=4,
+            proprio_dim=3,
+            time_embed_dim=8,
+            **kw,
+        )
+    )
 
 
 def test_pi0_conventions():
@@ -31,7 +40,7 @@ def test_pi0_conventions():
     v = torch.randn(5, 4, 2)
     mask = torch.ones(5, 4)
     mask[:, 2:] = 0
-    ref = ((v - head.target_velocity(x0, x1))[:, :2]**2).mean()
+    ref = ((v - head.target_velocity(x0, x1))[:, :2] ** 2).mean()
     assert head.loss(v, x0, x1, mask)['loss_flow'].item() == pytest.approx(ref.item(), rel=1e-6)
 
 

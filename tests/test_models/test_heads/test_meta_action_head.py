@@ -36,7 +36,8 @@ def test_predict_on_constructed_logits():
 def test_loss_values_ignore_and_weights():
     head = _head(
         loss_lat=dict(type='mmdet.CrossEntropyLoss', avg_non_ignore=True, loss_weight=2.0),
-        loss_lon=dict(type='mmdet.CrossEntropyLoss', avg_non_ignore=True, loss_weight=0.5))
+        loss_lon=dict(type='mmdet.CrossEntropyLoss', avg_non_ignore=True, loss_weight=0.5),
+    )
     torch.manual_seed(0)
     logits = torch.randn(2, 3, N_LAT + N_LON)
     gt = torch.tensor([[[1, 2], [-1, -1], [4, 0]], [[0, 3], [2, 1], [-1, -1]]])

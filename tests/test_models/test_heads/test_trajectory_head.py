@@ -19,11 +19,12 @@ def test_forward_shapes_and_cumulative():
         head(torch.randn(1, 6, 8))
 
 
-@pytest.mark.parametrize('loss_type,expected', [('l1', (1.0 + 3.0 + 0.5 + 0.5) / 4 * 3.0),
-                                                ('smooth_l1', (0.5 + 2.5 + 0.125 + 0.125) / 4 * 3.0)])
+@pytest.mark.parametrize(
+    'loss_type,expected',
+    [('l1', (1.0 + 3.0 + 0.5 + 0.5) / 4 * 3.0), ('smooth_l1', (0.5 + 2.5 + 0.125 + 0.125) / 4 * 3.0)],
+)
 def test_masked_loss_values(loss_type, expected):
-    head = MODELS.build(
-        dict(type='TrajectoryHead', in_channels=8, loss_type=loss_type, loss_weight=3.0))
+    head = MODELS.build(dict(type='TrajectoryHead', in_channels=8, loss_type=loss_type, loss_weight=3.0))
     pred = torch.zeros(1, 3, 2)
     gt = torch.tensor([[[1.0, -3.0], [0.5, 0.5], [50.0, 50.0]]])
     mask = torch.tensor([[True, True, False]])

@@ -2,8 +2,15 @@
 import pytest
 import torch
 
-from mmautomot.models.moe import (MoEFFN, TokenRouter, TrajectoryRouter, load_balancing_loss, moe_aux_losses,
-                                  share_routing, top_k_routing)
+from mmautomot.models.moe import (
+    MoEFFN,
+    TokenRouter,
+    TrajectoryRouter,
+    load_balancing_loss,
+    moe_aux_losses,
+    share_routing,
+    top_k_routing,
+)
 from mmautomot.models.mot import ActionExpertLayer, MoTTransformer  # noqa: F401
 from mmautomot.registry import MODELS
 
@@ -47,8 +54,9 @@ def test_trajectory_routing_is_per_sample_token_routing_per_token():
     traj = _ffn('TrajectoryRouter', num_pool_tokens=4)
     traj(x)
     idx = traj.routing.indices
-    assert (idx == idx[:, :1]).all() and torch.equal(traj.routing.weights, traj.routing.weights[:, :1].expand_as(
-        traj.routing.weights))
+    assert (idx == idx[:, :1]).all() and torch.equal(
+        traj.routing.weights, traj.routing.weights[:, :1].expand_as(traj.routing.weights)
+    )
     # averaged logits over the last 4 (action) tokens, divided by the learned temperature
     router = traj.router
     with torch.no_grad():
@@ -87,9 +95,17 @@ def test_shared_routing_and_aux_loss():
 
 
 def test_action_expert_layer_takes_a_pluggable_ffn():
-    layer = MODELS.build(dict(type='ActionExpertLayer', hidden_size=16, intermediate_size=24, num_heads=2,
-                              num_kv_heads=1, head_dim=8,
-                              mlp=dict(type='MoEFFN', num_experts=3, top_k=1, router=dict(type='TokenRouter'))))
+    layer = MODELS.build(
+        dict(
+            type='ActionExpertLayer',
+            hidden_size=16,
+            intermediate_size=24,
+            num_heads=2,
+            num_kv_heads=1,
+            head_dim=8,
+            mlp=dict(type='MoEFFN', num_experts=3, top_k=1, router=dict(type='TokenRouter')),
+        )
+    )
     assert isinstance(layer.mlp, MoEFFN) and isinstance(layer.mlp.router, TokenRouter)
     assert layer.mlp.experts[0].up_proj.out_features == 24
     dense = ActionExpertLayer(16, 24, num_heads=2, num_kv_heads=1, head_dim=8)

@@ -124,5 +124,5 @@ def test_batch_one_path_equals_batched_path(mode):
     both = ffn(x)
     scene = ctx.scene
     for b in range(2):
-        ctx.set(scene[b:b + 1])
-        torch.testing.assert_close(ffn(x[b:b + 1]), both[b:b + 1], atol=1e-6, rtol=1e-5)
+        ctx.set(scene[b : b + 1])
+        torch.testing.assert_close(ffn(x[b : b + 1]), both[b : b + 1], atol=1e-6, rtol=1e-5)

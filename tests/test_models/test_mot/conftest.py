@@ -7,8 +7,9 @@ from mmautomot.models.vlm import qwen3vl_preset
 
 
 def tiny_ue_cfg(**kw):
-    return dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_preset('tiny'), image_size=(32, 64),
-                num_frames=2, **kw)
+    return dict(
+        type='Qwen3VLUnderstandingExpert', config=qwen3vl_preset('tiny'), image_size=(32, 64), num_frames=2, **kw
+    )
 
 
 @pytest.fixture(scope='module')

@@ -7,6 +7,7 @@ fsdp_worker.py fsdp OUT`` runs 2 gloo processes, rank r on sample r, wrapped by 
 ``use_orig_params``) on the CPU. Written: the per-iteration loss (averaged over ranks), the number of FSDP
 units and the full state dict of a few tensors after training. Used by ``test_fsdp.py``.
 """
+
 import json
 import os
 import sys
@@ -20,10 +21,15 @@ from mmautomot.models.mot import JointLayer, MoTTransformer
 from mmautomot.models.vlm import qwen3vl_preset
 
 GROUPS = (3, 4)
-PAPER_CFG = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'projects', 'automot', 'configs',
-                         'automot_qwen3vl-4b_nuscenes-e2e.py')
-KEYS = ('mot.ae_layers.0.self_attn.q_proj.weight', 'mot.ae_layers.1.mlp.down_proj.weight',
-        'mot.ae_norm.weight', 'mot.ue.hf.model.language_model.layers.1.mlp.up_proj.weight')
+PAPER_CFG = os.path.join(
+    os.path.dirname(__file__), '..', '..', '..', 'projects', 'automot', 'configs', 'automot_qwen3vl-4b_nuscenes-e2e.py'
+)
+KEYS = (
+    'mot.ae_layers.0.self_attn.q_proj.weight',
+    'mot.ae_layers.1.mlp.down_proj.weight',
+    'mot.ae_norm.weight',
+    'mot.ue.hf.model.language_model.layers.1.mlp.up_proj.weight',
+)
 
 
 class Net(nn.Module):
@@ -31,10 +37,10 @@ class Net(nn.Module):
 
     def __init__(self, checkpoint_layers=False):
         super().__init__()
-        ue = dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_preset('tiny'), image_size=(32, 64),
-                  num_frames=2)
-        self.mot = MoTTransformer(ue=ue, ae=dict(hidden_size=48, intermediate_size=96), cache_capacity=64,
-                                  checkpoint_layers=checkpoint_layers)
+        ue = dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_preset('tiny'), image_size=(32, 64), num_frames=2)
+        self.mot = MoTTransformer(
+            ue=ue, ae=dict(hidden_size=48, intermediate_size=96), cache_capacity=64, checkpoint_layers=checkpoint_layers
+        )
 
     def forward(self, ue_batch, ae_in, target):
         _, ae = self.mot.forward_joint(ue_batch, ae_in, GROUPS)
@@ -60,6 +66,7 @@ def main(mode, out, checkpoint_layers):
         from mmengine.model import MMFullyShardedDataParallel
 
         from mmautomot.utils import register_all_modules
+
         register_all_modules(init_default_scope=True)
         # the paper-scale config's wrapper, fp32 (exact comparison) and on the CPU
         wrapper = Config.fromfile(PAPER_CFG).strategy.model_wrapper.to_dict()
@@ -87,6 +94,7 @@ def main(mode, out, checkpoint_layers):
     if mode == 'fsdp':
         from torch.distributed.fsdp import FullStateDictConfig, StateDictType
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+
         with FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT, FullStateDictConfig(rank0_only=False)):
             state = model.state_dict()
         # the full state dict loads back (strict) through the joint-layer units: one more step, then reload
@@ -100,12 +108,23 @@ def main(mode, out, checkpoint_layers):
             result = model.load_state_dict(state, strict=True)
         with torch.no_grad():
             reloaded_loss = model(batch, ae_in, target).item()
-        info.update(reload=dict(missing=list(result.missing_keys), unexpected=list(result.unexpected_keys),
-                                trained=trained_loss, stepped=stepped_loss, reloaded=reloaded_loss))
+        info.update(
+            reload=dict(
+                missing=list(result.missing_keys),
+                unexpected=list(result.unexpected_keys),
+                trained=trained_loss,
+                stepped=stepped_loss,
+                reloaded=reloaded_loss,
+            )
+        )
     else:
         state = model.state_dict()
-    info.update(losses=losses, num_keys=len(state), joint_keys=sum(k.startswith('mot.joint_layers') for k in state),
-                tensors={k: state[k].flatten()[:64].tolist() for k in KEYS})
+    info.update(
+        losses=losses,
+        num_keys=len(state),
+        joint_keys=sum(k.startswith('mot.joint_layers') for k in state),
+        tensors={k: state[k].flatten()[:64].tolist() for k in KEYS},
+    )
     if rank == 0:
         with open(out, 'w') as f:
             json.dump(info, f)

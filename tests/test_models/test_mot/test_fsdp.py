@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """FSDP with one unit per joint layer on the CPU (2 gloo processes) trains exactly like one process."""
+
 import json
 import os
 import os.path as osp
@@ -26,10 +27,26 @@ pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason='tests the CPU
 
 
 def _fsdp_run(out, **env):
-    proc = subprocess.run([
-        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_addr', '127.0.0.1',
-        '--master_port', str(_free_port()), WORKER, 'fsdp', out
-    ], env=dict(ENV, **env), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            '-m',
+            'torch.distributed.run',
+            '--nproc_per_node',
+            '2',
+            '--master_addr',
+            '127.0.0.1',
+            '--master_port',
+            str(_free_port()),
+            WORKER,
+            'fsdp',
+            out,
+        ],
+        env=dict(ENV, **env),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     with open(out) as f:
         return json.load(f)
@@ -38,8 +55,7 @@ def _fsdp_run(out, **env):
 @pytest.fixture(scope='module')
 def single_run(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('fsdp') / 'single.json')
-    proc = subprocess.run([sys.executable, WORKER, 'single', out], env=ENV, capture_output=True, text=True,
-                          timeout=240)
+    proc = subprocess.run([sys.executable, WORKER, 'single', out], env=ENV, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-4000:]
     with open(out) as f:
         return json.load(f)
@@ -58,8 +74,9 @@ def test_fsdp_per_joint_layer_equals_single_process(single_run, tmp_path):
     # the gathered full state dict has the single-process keys (no joint_layers duplicates) and values
     assert out['num_keys'] == ref['num_keys'] and out['joint_keys'] == ref['joint_keys'] == 0
     for key, values in ref['tensors'].items():
-        torch.testing.assert_close(torch.tensor(out['tensors'][key]), torch.tensor(values), rtol=1e-5, atol=1e-6,
-                                   msg=key)
+        torch.testing.assert_close(
+            torch.tensor(out['tensors'][key]), torch.tensor(values), rtol=1e-5, atol=1e-6, msg=key
+        )
     # loading that full state dict back (strict) restores the trained weights on every shard
     reload = out['reload']
     assert reload['missing'] == [] and reload['unexpected'] == []
@@ -73,5 +90,4 @@ def test_fsdp_bf16_mixed_precision_of_the_paper_config(single_run, tmp_path):
     for a, b in zip(single_run['losses'], out['losses']):
         assert b == pytest.approx(a, rel=5e-3) and b != a  # bf16 rounding, not the fp32 result
     for key, values in single_run['tensors'].items():  # fp32 master weights, updated alike
-        torch.testing.assert_close(torch.tensor(out['tensors'][key]), torch.tensor(values), rtol=0, atol=2e-4,
-                                   msg=key)
+        torch.testing.assert_close(torch.tensor(out['tensors'][key]), torch.tensor(values), rtol=0, atol=2e-4, msg=key)

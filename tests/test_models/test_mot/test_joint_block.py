@@ -17,8 +17,7 @@ def tiny_ue_cfg():
 
 def _model(**kw):
     torch.manual_seed(0)
-    return MoTTransformer(ue=tiny_ue_cfg(), ae=dict(hidden_size=48, intermediate_size=96), cache_capacity=64,
-                          **kw)
+    return MoTTransformer(ue=tiny_ue_cfg(), ae=dict(hidden_size=48, intermediate_size=96), cache_capacity=64, **kw)
 
 
 def test_joint_layers_share_the_owners_modules(tiny_mot):
@@ -73,14 +72,25 @@ def test_registered_joint_layers_equal_transient_ones(tiny_mot, ue_batch):
         ue_j, ae_j = tiny_mot.forward_joint(ue_batch, ae_in, GROUPS)
         emb = tiny_mot.ue.embed(ue_batch)
         from mmautomot.models.mot import build_task_mask
+
         mask = build_task_mask(emb['valid'], GROUPS)
         ae_rope = tiny_mot._ae_rope(ae_in, emb['next_position'])
-        ue_h, ae_h = mot_forward(tiny_mot.ue.layers, tiny_mot.ae_layers, emb['hidden'], ae_in, emb['rope'],
-                                 ae_rope, mask, emb['deepstack'], emb['visual_pos_masks'])
+        ue_h, ae_h = mot_forward(
+            tiny_mot.ue.layers,
+            tiny_mot.ae_layers,
+            emb['hidden'],
+            ae_in,
+            emb['rope'],
+            ae_rope,
+            mask,
+            emb['deepstack'],
+            emb['visual_pos_masks'],
+        )
     assert torch.equal(tiny_mot.ue.norm(ue_h), ue_j) and torch.equal(tiny_mot.ae_norm(ae_h), ae_j)
     with pytest.raises(ValueError, match='not both'):
-        mot_forward(tiny_mot.ue.layers, None, emb['hidden'], None, emb['rope'], None, mask,
-                    joint_layers=tiny_mot.joint_layers)
+        mot_forward(
+            tiny_mot.ue.layers, None, emb['hidden'], None, emb['rope'], None, mask, joint_layers=tiny_mot.joint_layers
+        )
     ue_only = [JointLayer(layer, None, i) for i, layer in enumerate(tiny_mot.ue.layers)]
     with pytest.raises(ValueError, match='no AE layer'):
         mot_forward(None, None, emb['hidden'], ae_in, emb['rope'], ae_rope, mask, joint_layers=ue_only)
@@ -128,7 +138,7 @@ def test_frozen_ue_rows_cut_from_the_graph_same_ae_grads(ue_batch):
         ue, ae = model.forward_joint(ue_batch, ae_in, GROUPS)
         outs.append((ue.requires_grad, ue.detach(), ae.detach()))
         ae.square().mean().backward()
-        outs[-1] += ({n: p.grad.clone() for n, p in model.named_parameters() if n.startswith('ae_')}, )
+        outs[-1] += ({n: p.grad.clone() for n, p in model.named_parameters() if n.startswith('ae_')},)
     assert not outs[0][0] and outs[1][0]
     torch.testing.assert_close(outs[0][1], outs[1][1], rtol=0, atol=0)
     torch.testing.assert_close(outs[0][2], outs[1][2], rtol=0, atol=0)

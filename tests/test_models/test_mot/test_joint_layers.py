@@ -25,8 +25,12 @@ def test_joint_equals_cache_then_ae_tick(tiny_mot, ue_batch):
     valid = ue_batch['attention_mask'].bool()
     torch.testing.assert_close(ue_joint[valid], ue_alone[valid], atol=1e-5, rtol=1e-5)
     # sanity: the AE output does depend on the UE prefix
-    other = dict(ue_batch, input_ids=ue_batch['input_ids'].flip(0), attention_mask=ue_batch['attention_mask'].flip(0),
-                 mm_token_type_ids=ue_batch['mm_token_type_ids'].flip(0))
+    other = dict(
+        ue_batch,
+        input_ids=ue_batch['input_ids'].flip(0),
+        attention_mask=ue_batch['attention_mask'].flip(0),
+        mm_token_type_ids=ue_batch['mm_token_type_ids'].flip(0),
+    )
     with torch.no_grad():
         ae_other = tiny_mot.ae_step(ae_in, tiny_mot.ue_refresh(other), GROUPS)
     assert (ae_other - ae_tick).abs().max() > 1e-3
@@ -58,8 +62,11 @@ def test_cache_is_read_only_and_sized(tiny_mot, ue_batch):
     assert cache.capacity == 256 and cache.keys[0].shape[2] == 256
     # AE positions continue after the UE's M-RoPE positions (transformers' rope_deltas + valid length)
     _, deltas = tiny_mot.ue.core.model.get_rope_index(
-        ue_batch['input_ids'], ue_batch['mm_token_type_ids'], ue_batch['image_grid_thw'],
-        attention_mask=ue_batch['attention_mask'])
+        ue_batch['input_ids'],
+        ue_batch['mm_token_type_ids'],
+        ue_batch['image_grid_thw'],
+        attention_mask=ue_batch['attention_mask'],
+    )
     expected = deltas[:, 0] + ue_batch['attention_mask'].sum(1)
     assert torch.equal(cache.next_position, expected) and expected[1] - expected[0] == 28
     with pytest.raises(RuntimeError, match='read-only'):
@@ -70,8 +77,17 @@ def test_cache_is_read_only_and_sized(tiny_mot, ue_batch):
     with pytest.raises(RuntimeError, match='empty'):
         PrefixKVCache(1, 1, 1, 4, 4).get(0)
     with pytest.raises(ValueError, match='AE-only pass'):
-        mot_forward(None, tiny_mot.ae_layers, torch.zeros(1, 1, 64), None, None, None, torch.ones(1, 1, 1, 1),
-                    cache=cache, cache_mode='read')
+        mot_forward(
+            None,
+            tiny_mot.ae_layers,
+            torch.zeros(1, 1, 64),
+            None,
+            None,
+            None,
+            torch.ones(1, 1, 1, 1),
+            cache=cache,
+            cache_mode='read',
+        )
 
 
 def test_ae_batch_mismatch(tiny_mot, ue_batch):
@@ -84,6 +100,7 @@ def test_ae_batch_mismatch(tiny_mot, ue_batch):
 def test_mixed_dtype_experts(tiny_mot, ue_batch):
     """A bf16 UE (and cache) with an fp32 AE: attention runs in the UE dtype, outputs keep the AE dtype."""
     import copy
+
     model = copy.deepcopy(tiny_mot)
     model.ue.to(torch.bfloat16)
     ae_in = _ae_tokens(model, 2)

@@ -80,6 +80,8 @@ def test_reset_restarts_the_clock():
     sched = AsyncScheduler(ue_interval=2)
     calls, _ = _run(sched, 3)
     sched.reset()
-    out = [sched.step(lambda t: calls.append(t) or PrefixKVCache(1, 1, 1, 2, 4), lambda c: None, tick=t)
-           for t in (0, 3, 4, 5)]
+    out = [
+        sched.step(lambda t: calls.append(t) or PrefixKVCache(1, 1, 1, 2, 4), lambda c: None, tick=t)
+        for t in (0, 3, 4, 5)
+    ]
     assert calls == [0, 2, 0, 3, 5] and [o['cache_age'] for o in out] == [0, 0, 1, 0]

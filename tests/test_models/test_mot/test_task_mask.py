@@ -30,16 +30,18 @@ def test_ae_rows_and_errors():
     mask = build_task_mask(valid, (2, 1))
     rows = ae_rows(mask, 4)
     assert rows.shape == (1, 1, 3, 7)
-    assert torch.equal(rows[0, 0].int(), torch.tensor([[1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 0],
-                                                     [1, 1, 1, 1, 1, 1, 1]]))
+    assert torch.equal(
+        rows[0, 0].int(), torch.tensor([[1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 1, 1, 1]])
+    )
     with pytest.raises(ValueError, match='ue_valid must be'):
-        build_task_mask(torch.ones(4), (1, ))
+        build_task_mask(torch.ones(4), (1,))
     with pytest.raises(ValueError, match='negative'):
         build_task_mask(valid, (2, -1))
 
 
 def test_ue_spans_add_bidirectional_blocks_only_inside_the_ue():
     from mmautomot.models.mot.ue_spans import released_ue_spans
+
     # tokens: t s i i e t s i e t t END t (s/e = vision start/end 1/2, END = 9), one padding token
     ids = torch.tensor([[5, 1, 3, 3, 2, 5, 1, 3, 2, 5, 5, 9, 5, 0]])
     valid = torch.ones_like(ids, dtype=torch.bool)
@@ -69,8 +71,8 @@ def test_bidirectional_prefix_block():
     the UE's blindness to AE tokens do not change."""
     valid = torch.tensor([[1, 1, 1, 1, 0]])
     prefix = torch.tensor([[1, 1, 1, 0, 0]], dtype=torch.bool)
-    mask = build_task_mask(valid, (2, ), ue_spans=prefix.long())[0, 0]
-    plain = build_task_mask(valid, (2, ))[0, 0]
+    mask = build_task_mask(valid, (2,), ue_spans=prefix.long())[0, 0]
+    plain = build_task_mask(valid, (2,))[0, 0]
     assert mask[0, :3].all() and mask[1, :3].all()  # token 0 sees the later prefix tokens 1 and 2
     assert not mask[2, 3] and mask[3, :4].all()  # a prefix token does not see the causal token after it
     assert not mask[:, 4].any() and not mask[:5, 5:].any()  # padding key masked; UE never sees AE
@@ -78,4 +80,4 @@ def test_bidirectional_prefix_block():
     diff = mask ^ plain
     assert diff.nonzero().tolist() == [[0, 1], [0, 2], [1, 2]]  # only the upper triangle of the prefix
     with pytest.raises(ValueError, match='ue_spans'):
-        build_task_mask(valid, (2, ), ue_spans=prefix[:, :3].long())
+        build_task_mask(valid, (2,), ue_spans=prefix[:, :3].long())

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The baseline configs run end to end with MMEngine's Runner on a planning-only info pkl."""
+
 import os.path as osp
 import pickle
 
@@ -19,30 +20,44 @@ def _write_planning_pkl(root, n=6):
     for i in range(n):
         v = 2.0 + i
         t = np.arange(1, 7, dtype=np.float32) * 0.5
-        data_list.append(dict(
-            sample_idx=i, token=f'tok{i}', scene_token='s0', timestamp=0.5 * i,
-            ego_fut_trajs=np.stack([v * t, np.zeros(6, np.float32)], 1),
-            ego_fut_masks=np.ones(6, np.float32),
-            # the metric's LiDAR reference point: a mount 0.94 m ahead (driving straight)
-            ego_fut_lidar_trajs=np.stack([v * t + 0.94, np.zeros(6, np.float32)], 1),
-            lidar_points=dict(lidar_path=f'samples/LIDAR_TOP/tok{i}.bin',
-                              lidar2ego=np.array([[0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84],
-                                                  [0, 0, 0, 1]], np.float32)),
-            ego_hist_trajs=np.stack([-v * np.arange(4, 0, -1, dtype=np.float32) * 0.5,
-                                     np.zeros(4, np.float32)], 1),
-            ego_status=np.array([v, 0, 0, 0], np.float32), can_bus=True, command=2,
-            target_point=np.array([3 * v, 0], np.float32),
-            meta_actions=np.full((3, 2), 2, np.int64),
-            ego_path=np.zeros((20, 2), np.float32), ego_path_masks=np.ones(20, np.float32),
-            plan_agent_boxes=np.array([[0, 20, 0.8, 4, 2, 1.6, 0]], np.float32),
-            plan_agent_labels=np.zeros(1, np.int64),
-            plan_agent_fut_trajs=np.tile(np.array([0, 20], np.float32), (1, 6, 1)),
-            plan_agent_fut_yaws=np.zeros((1, 6), np.float32),
-            plan_agent_fut_masks=np.ones((1, 6), np.float32)))
+        data_list.append(
+            dict(
+                sample_idx=i,
+                token=f'tok{i}',
+                scene_token='s0',
+                timestamp=0.5 * i,
+                ego_fut_trajs=np.stack([v * t, np.zeros(6, np.float32)], 1),
+                ego_fut_masks=np.ones(6, np.float32),
+                # the metric's LiDAR reference point: a mount 0.94 m ahead (driving straight)
+                ego_fut_lidar_trajs=np.stack([v * t + 0.94, np.zeros(6, np.float32)], 1),
+                lidar_points=dict(
+                    lidar_path=f'samples/LIDAR_TOP/tok{i}.bin',
+                    lidar2ego=np.array([[0, 1, 0, 0.94], [-1, 0, 0, 0], [0, 0, 1, 1.84], [0, 0, 0, 1]], np.float32),
+                ),
+                ego_hist_trajs=np.stack([-v * np.arange(4, 0, -1, dtype=np.float32) * 0.5, np.zeros(4, np.float32)], 1),
+                ego_status=np.array([v, 0, 0, 0], np.float32),
+                can_bus=True,
+                command=2,
+                target_point=np.array([3 * v, 0], np.float32),
+                meta_actions=np.full((3, 2), 2, np.int64),
+                ego_path=np.zeros((20, 2), np.float32),
+                ego_path_masks=np.ones(20, np.float32),
+                plan_agent_boxes=np.array([[0, 20, 0.8, 4, 2, 1.6, 0]], np.float32),
+                plan_agent_labels=np.zeros(1, np.int64),
+                plan_agent_fut_trajs=np.tile(np.array([0, 20], np.float32), (1, 6, 1)),
+                plan_agent_fut_yaws=np.zeros((1, 6), np.float32),
+                plan_agent_fut_masks=np.ones((1, 6), np.float32),
+            )
+        )
     for split in ('train', 'val'):
         with open(osp.join(root, f'nuscenes_infos_{split}.pkl'), 'wb') as f:
-            pickle.dump(dict(metainfo=dict(dataset='nuscenes', info_version=INFO_VERSION, planning=PLANNING_LAYOUT),
-                             data_list=data_list), f)
+            pickle.dump(
+                dict(
+                    metainfo=dict(dataset='nuscenes', info_version=INFO_VERSION, planning=PLANNING_LAYOUT),
+                    data_list=data_list,
+                ),
+                f,
+            )
 
 
 def _cfg(name, tmp_path):
@@ -58,8 +73,7 @@ def _cfg(name, tmp_path):
     return cfg
 
 
-@pytest.mark.parametrize('name', ['constant_velocity_nuscenes.py',
-                                  'constant_velocity_nuscenes_tiny.py'])
+@pytest.mark.parametrize('name', ['constant_velocity_nuscenes.py', 'constant_velocity_nuscenes_tiny.py'])
 def test_constant_velocity_config_tests_directly(name, tmp_path):
     runner = Runner.from_cfg(_cfg(name, tmp_path))
     metrics = runner.test()

@@ -17,12 +17,17 @@ def _batch(speeds=(10.0, 4.0), commands=(2, 0), valid=(6, 3)):
         sample = DrivingDataSample(metainfo=dict(token=f'tok{v}'))
         sample.gt_ego_fut_trajs = torch.stack([v * t_fut, torch.zeros(6)], -1)
         sample.gt_ego_fut_masks = (torch.arange(6) < n).float()
-        data.append(dict(
-            inputs=dict(ego_status=torch.tensor([v, 0.0, 0.0, 0.0]),
-                        ego_hist_trajs=torch.stack([v * t_hist, torch.zeros(4)], -1),
-                        target_point=torch.tensor([v * 3.0, 0.0]),
-                        command=torch.tensor(cmd)),
-            data_samples=sample))
+        data.append(
+            dict(
+                inputs=dict(
+                    ego_status=torch.tensor([v, 0.0, 0.0, 0.0]),
+                    ego_hist_trajs=torch.stack([v * t_hist, torch.zeros(4)], -1),
+                    target_point=torch.tensor([v * 3.0, 0.0]),
+                    command=torch.tensor(cmd),
+                ),
+                data_samples=sample,
+            )
+        )
     return data
 
 
@@ -32,7 +37,7 @@ def test_constant_velocity_exact(source):
     data = model.data_preprocessor(_batch())
     trajs = model(**data, mode='tensor')
     assert trajs.shape == (2, 6, 2)
-    expected_x = torch.tensor([[5., 10, 15, 20, 25, 30], [2., 4, 6, 8, 10, 12]])
+    expected_x = torch.tensor([[5.0, 10, 15, 20, 25, 30], [2.0, 4, 6, 8, 10, 12]])
     torch.testing.assert_close(trajs[..., 0], expected_x)
     torch.testing.assert_close(trajs[..., 1], torch.zeros(2, 6))
     samples = model(**data, mode='predict')
@@ -41,8 +46,10 @@ def test_constant_velocity_exact(source):
     losses = model(**data, mode='loss')
     assert losses['loss_plan'].item() == pytest.approx(0.0, abs=1e-6)  # exact on straight lines
     # history velocity: lateral drift is extrapolated too
-    hist = dict(ego_hist_trajs=torch.tensor([[[-4., -2.], [-3., -1.5], [-2., -1.], [-1., -0.5]]]),
-                ego_status=torch.tensor([[2.0, 0, 0, 0]]))
+    hist = dict(
+        ego_hist_trajs=torch.tensor([[[-4.0, -2.0], [-3.0, -1.5], [-2.0, -1.0], [-1.0, -0.5]]]),
+        ego_status=torch.tensor([[2.0, 0, 0, 0]]),
+    )
     if source == 'history':
         out = model(hist, mode='tensor')
         torch.testing.assert_close(out[0, :2], torch.tensor([[1.0, 0.5], [2.0, 1.0]]))
@@ -72,8 +79,7 @@ def test_constant_velocity_errors():
 def test_ego_mlp_loss_decreases_and_predict():
     torch.manual_seed(0)
     model = MODELS.build(dict(type='EgoMLPPlanner', hidden_dims=(32, 32)))
-    data = model.data_preprocessor(_batch(speeds=(10.0, 4.0, 7.0), commands=(2, 0, 1),
-                                          valid=(6, 3, 0)))
+    data = model.data_preprocessor(_batch(speeds=(10.0, 4.0, 7.0), commands=(2, 0, 1), valid=(6, 3, 0)))
     optim = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
     for _ in range(60):
@@ -91,19 +97,17 @@ def test_ego_mlp_loss_decreases_and_predict():
 
 
 def test_ego_mlp_inputs_and_masks():
-    model = MODELS.build(dict(type='EgoMLPPlanner', hidden_dims=(8, ), use_hist=False,
-                              num_commands=3))
+    model = MODELS.build(dict(type='EgoMLPPlanner', hidden_dims=(8,), use_hist=False, num_commands=3))
     assert model.mlp[0].in_features == 4 + 3
     data = model.data_preprocessor(_batch())
     assert model(**data, mode='tensor').shape == (2, 6, 2)
     with pytest.raises(ValueError, match=r'command ids \[5\]'):
         model(dict(ego_status=torch.zeros(1, 4), command=torch.tensor([5])), mode='tensor')
-    hist_model = MODELS.build(dict(type='EgoMLPPlanner', hidden_dims=(8, ), hist_steps=3))
+    hist_model = MODELS.build(dict(type='EgoMLPPlanner', hidden_dims=(8,), hist_steps=3))
     with pytest.raises(ValueError, match=r'ego_hist_trajs is \(2, 4, 2\)'):
         hist_model(**data, mode='tensor')
     with pytest.raises(ValueError, match='at least one'):
-        MODELS.build(dict(type='EgoMLPPlanner', use_hist=False, use_status=False,
-                          use_command=False))
+        MODELS.build(dict(type='EgoMLPPlanner', use_hist=False, use_status=False, use_command=False))
     # masked steps do not contribute: changing GT beyond the mask leaves the loss unchanged
     loss_a = model(**data, mode='loss')['loss_plan'].item()
     data['data_samples'][1].gt_ego_fut_trajs[3:] += 100.0
@@ -112,7 +116,7 @@ def test_ego_mlp_inputs_and_masks():
 
 def test_constant_velocity_loss_backward_is_a_noop():
     model = MODELS.build(dict(type='ConstantVelocityPlanner'))
-    data = model.data_preprocessor(_batch(speeds=(10.0, ), commands=(2, ), valid=(6, )))
+    data = model.data_preprocessor(_batch(speeds=(10.0,), commands=(2,), valid=(6,)))
     data['data_samples'][0].gt_ego_fut_trajs[:, 1] += 1.0  # 1 m lateral error everywhere
     loss = model(**data, mode='loss')['loss_plan']
     assert loss.item() == pytest.approx(0.5)  # mean over x (0) and y (1) elements

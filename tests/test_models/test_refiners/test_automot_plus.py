@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """AutoMoT+ (AutoMoT with the DiTMoARefiner): config, loss, predict, refiner_tick, Driver, latency tool."""
+
 import importlib.util
 import os.path as osp
 
@@ -17,6 +18,7 @@ PLUS = osp.join(ROOT, 'projects', 'automot', 'configs', 'automot-plus_tiny_nusce
 
 def _model_cfg(**overrides):
     import projects.automot.automot  # noqa: F401
+
     model = Config.fromfile(PLUS).model.to_dict()
     model.pop('data_preprocessor', None)
     model['mot']['ue']['image_size'] = (32, 64)  # test speed
@@ -42,8 +44,11 @@ def test_config_builds_with_refiner(plus):
     assert counts['refiner_params'] == sum(p.numel() for p in ref.parameters()) > 0
     assert counts['ue_params'] + counts['ae_params'] + counts['other_params'] == counts['total_params']
     with pytest.raises(KeyError, match=r"refiner cond_sources \['lidar'\] are not AE token groups"):
-        MODELS.build(_model_cfg(refiner=dict(type='DiTMoARefiner', cond_sources=['decision', 'lidar'],
-                                             hidden_size=16, num_heads=2)))
+        MODELS.build(
+            _model_cfg(
+                refiner=dict(type='DiTMoARefiner', cond_sources=['decision', 'lidar'], hidden_size=16, num_heads=2)
+            )
+        )
 
 
 def test_loss_detaches_proposal_and_trains_one_step(plus):
@@ -119,14 +124,19 @@ def test_base_automot_has_no_refiner_tick():
 def test_driver_runs_refiner(plus):
     from mmautomot.apis import Driver
     from mmautomot.models.data_preprocessors import DrivingDataPreprocessor
+
     model = plus.eval()
     if not isinstance(model.data_preprocessor, DrivingDataPreprocessor):
         model.data_preprocessor = DrivingDataPreprocessor()
     rng = np.random.default_rng(0)
     driver = Driver(model, scheduler=dict(type='AsyncScheduler', ue_interval=2))
-    obs = dict(images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
-               points=(rng.standard_normal((300, 4)) * 8).astype(np.float32), speed=4.0,
-               target_point=np.array([20.0, 1.0], dtype=np.float32), command=2)
+    obs = dict(
+        images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
+        points=(rng.standard_normal((300, 4)) * 8).astype(np.float32),
+        speed=4.0,
+        target_point=np.array([20.0, 1.0], dtype=np.float32),
+        command=2,
+    )
     out = driver.step(obs)
     assert set(out['timings_ms']) == {'preprocess', 'ue', 'ae', 'refiner', 'total'}
     assert out['timings_ms']['refiner'] > 0

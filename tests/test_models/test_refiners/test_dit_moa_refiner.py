@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """DiTMoARefiner / MoABlock / TruncatedDiffusion: contract, equivalences, determinism, overfitting."""
+
 import pytest
 import torch
 
@@ -26,9 +27,16 @@ def _refiner(**kw):
     return MODELS.build(cfg)
 
 
-@pytest.mark.parametrize('diffusion', [dict(), dict(prediction_type='epsilon'), dict(scheduler='flow'),
-                                       dict(scheduler='flow', prediction_type='velocity', noise_source='gt'),
-                                       dict(noise_source='gt', num_inference_steps=5)])
+@pytest.mark.parametrize(
+    'diffusion',
+    [
+        dict(),
+        dict(prediction_type='epsilon'),
+        dict(scheduler='flow'),
+        dict(scheduler='flow', prediction_type='velocity', noise_source='gt'),
+        dict(noise_source='gt', num_inference_steps=5),
+    ],
+)
 def test_contract_and_determinism(diffusion):
     ref = _refiner(diffusion=diffusion)
     cond, prop = _cond(), _traj()

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """Every registered VLM expert family meets the :class:`BaseVLMExpert` interface the MoT loop relies on."""
+
 import pytest
 import torch
 
@@ -27,7 +28,7 @@ def test_interface(family):
     emb = ue.embed(batch)
     assert emb['hidden'].shape == (bsz, length, g['hidden_size'])
     assert all(t.shape == (bsz, length, g['head_dim']) for t in emb['rope'])
-    assert torch.equal(emb['valid'], batch['attention_mask'].bool()) and emb['next_position'].shape == (bsz, )
+    assert torch.equal(emb['valid'], batch['attention_mask'].bool()) and emb['next_position'].shape == (bsz,)
     pos = emb['next_position'][:, None] + torch.arange(5)
     assert all(t.shape == (bsz, 5, g['head_dim']) for t in ue.text_rope(emb['hidden'][:, :5], pos))
     cache = ue.new_cache(bsz, 256)
@@ -46,9 +47,9 @@ def test_interface(family):
 @pytest.mark.parametrize('family', sorted(FAMILIES))
 def test_fsdp_policy_wraps_vision_blocks(family):
     from mmautomot.models.mot.fsdp import mot_auto_wrap_policy
+
     ue = MODELS.build(FAMILIES[family])
     vision = getattr(ue.core.model, 'vision_tower', None) or ue.core.model.visual  # Qwen3-VL: visual
-    blocks = [m for m in vision.modules()
-              if mot_auto_wrap_policy(m, recurse=False, nonwrapped_numel=10**7)]
+    blocks = [m for m in vision.modules() if mot_auto_wrap_policy(m, recurse=False, nonwrapped_numel=10**7)]
     linears = [m for m in blocks if isinstance(m, torch.nn.Linear)]
     assert len(blocks) - len(linears) >= 2  # one unit per vision block (the tiny presets have 2 or 3)

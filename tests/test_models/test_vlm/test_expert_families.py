@@ -2,6 +2,7 @@
 """What every VLM expert family must do, on tiny random-weight models built offline from presets: our layer
 loop equals transformers' own forward (hidden states and logits), greedy answers equal a manual greedy loop
 over transformers' model, LoRA / frozen / full training, and the joint pass equals the cached async pass."""
+
 import pytest
 import torch
 
@@ -50,8 +51,7 @@ def test_equals_transformers_forward(family_ue):
         ours = ue(batch)
         ref = ue.core.model(**batch).last_hidden_state  # after the final norm
         torch.testing.assert_close(ours[valid], ref[valid], atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(ue.lm_logits(ours)[valid], ue.core(**batch).logits[valid], atol=1e-5,
-                                   rtol=1e-5)
+        torch.testing.assert_close(ue.lm_logits(ours)[valid], ue.core(**batch).logits[valid], atol=1e-5, rtol=1e-5)
 
 
 def test_greedy_answer_equals_manual_loop(family_ue):
@@ -99,8 +99,10 @@ def test_joint_pass_equals_cached_async_pass(family):
     mot.eval()
     g = mot.ue.head_geometry
     attn = mot.ae_layers[0].self_attn  # the AE takes the UE's head geometry
-    assert (attn.q_proj.out_features, attn.k_proj.out_features) == (g['num_heads'] * g['head_dim'],
-                                                                     g['num_kv_heads'] * g['head_dim'])
+    assert (attn.q_proj.out_features, attn.k_proj.out_features) == (
+        g['num_heads'] * g['head_dim'],
+        g['num_kv_heads'] * g['head_dim'],
+    )
     ue_batch = mot.ue.prepare_inputs(frames(2, 1), ['go', 'turn left at the junction'])
     ae_in = torch.randn(2, sum(GROUPS), 48, generator=torch.Generator().manual_seed(2))
     valid = ue_batch['attention_mask'].bool()
@@ -109,8 +111,7 @@ def test_joint_pass_equals_cached_async_pass(family):
         cache = mot.ue_refresh(ue_batch, tick=0)
         ae_tick = mot.ae_step(ae_in, cache, GROUPS)
         ue_alone = mot.ue(ue_batch)
-        other = mot.ae_step(ae_in, mot.ue_refresh(mot.ue.prepare_inputs(frames(2, 1), ['stop', 'go straight'])),
-                            GROUPS)
+        other = mot.ae_step(ae_in, mot.ue_refresh(mot.ue.prepare_inputs(frames(2, 1), ['stop', 'go straight'])), GROUPS)
     torch.testing.assert_close(ae_tick, ae_joint, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(ue_joint[valid], ue_alone[valid], atol=1e-5, rtol=1e-5)
     assert (other - ae_tick).abs().max() > 1e-3  # the AE reads the prefix

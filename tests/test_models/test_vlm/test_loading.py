@@ -33,8 +33,9 @@ def test_meta_build_defers_the_missing_tokenizer(tmp_path):
     """A structure-only build (meta device, e.g. parameter counting of the paper config) does not read the
     folder; using its tokenizer fails naming the folder."""
     with torch.device('meta'):
-        ue = Qwen3VLUnderstandingExpert(pretrained=str(tmp_path / 'Qwen3-VL'), config=qwen3vl_preset('tiny'),
-                                        image_size=(32, 64))
+        ue = Qwen3VLUnderstandingExpert(
+            pretrained=str(tmp_path / 'Qwen3-VL'), config=qwen3vl_preset('tiny'), image_size=(32, 64)
+        )
     with pytest.raises(FileNotFoundError, match='Qwen3-VL.* has no tokenizer files'):
         ue.tokenizer.encode('hi')
 
@@ -51,8 +52,9 @@ def test_load_pretrained_same_weights(saved):
     for name, p in ref.state_dict().items():
         assert torch.equal(p, ue.core.state_dict()[name]), name
     # config override with the matching shapes loads with the name/shape check
-    ue2 = Qwen3VLUnderstandingExpert(pretrained=str(path), config=qwen3vl_preset('tiny'), image_size=(32, 64),
-                                     tokenizer=BYTES)
+    ue2 = Qwen3VLUnderstandingExpert(
+        pretrained=str(path), config=qwen3vl_preset('tiny'), image_size=(32, 64), tokenizer=BYTES
+    )
     w = 'model.language_model.layers.2.mlp.down_proj.weight'
     assert torch.equal(ue2.core.state_dict()[w], ref.state_dict()[w])
 
@@ -70,8 +72,10 @@ def test_no_weights(tmp_path):
         Qwen3VLUnderstandingExpert(pretrained=str(tmp_path), config=qwen3vl_preset('tiny'))
 
 
-QWEN_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-                 "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+QWEN_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    '{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}'
+)
 
 
 def test_folder_tokenizer_chat_template_and_processor(saved, tmp_path):
@@ -79,14 +83,23 @@ def test_folder_tokenizer_chat_template_and_processor(saved, tmp_path):
     renders exactly the text the expert writes itself without one."""
     from transformers import Qwen2VLImageProcessor
     from vlm_test_utils import char_tokenizer
+
     path, _ = saved
     folder = tmp_path / 'with_tokenizer'
     shutil.copytree(path, folder)
-    specials = ('<|vision_start|>', '<|vision_end|>', '<|image_pad|>', '<|video_pad|>', '<|endoftext|>',
-                '<|im_start|>', '<|im_end|>')  # ids 256..262, as the tiny preset's
+    specials = (
+        '<|vision_start|>',
+        '<|vision_end|>',
+        '<|image_pad|>',
+        '<|video_pad|>',
+        '<|endoftext|>',
+        '<|im_start|>',
+        '<|im_end|>',
+    )  # ids 256..262, as the tiny preset's
     char_tokenizer(specials, eos='<|im_end|>', pad='<|endoftext|>', chat_template=QWEN_TEMPLATE).save_pretrained(folder)
-    Qwen2VLImageProcessor(patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.1, 0.2, 0.3],
-                          image_std=[0.5, 0.5, 0.5]).save_pretrained(folder)
+    Qwen2VLImageProcessor(
+        patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.1, 0.2, 0.3], image_std=[0.5, 0.5, 0.5]
+    ).save_pretrained(folder)
     ue = Qwen3VLUnderstandingExpert(pretrained=str(folder), image_size=(32, 64))
     plain = Qwen3VLUnderstandingExpert(config=qwen3vl_preset('tiny'), image_size=(32, 64))
     assert ue.chat_template == QWEN_TEMPLATE and plain.chat_template is None

@@ -1,6 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """PaliGemma specifics: input layout, the bidirectional prefix (prefix-LM), presets (tiny and the paper-scale
 3B on the meta device). The checks shared by every family are in test_expert_families.py."""
+
 import pytest
 import torch
 
@@ -52,8 +53,9 @@ def test_prefix_lm_equals_transformers(ue, batch):
         torch.testing.assert_close(ours[valid], ref[valid], atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(ue.lm_logits(ours)[valid], ue.core(**batch).logits[valid], atol=1e-5, rtol=1e-5)
         # the prefix is bidirectional: a causal mask (no token types) gives other hidden states
-        causal = ue.core.model(input_ids=batch['input_ids'], pixel_values=batch['pixel_values'],
-                               attention_mask=batch['attention_mask']).last_hidden_state
+        causal = ue.core.model(
+            input_ids=batch['input_ids'], pixel_values=batch['pixel_values'], attention_mask=batch['attention_mask']
+        ).last_hidden_state
         assert (causal[valid] - ours[valid]).abs().max() > 1e-2
     emb = ue.embed(batch)
     assert torch.equal(emb['prefix'], valid)
@@ -70,8 +72,9 @@ def test_presets_and_paper_scale_on_meta():
         PaliGemmaUnderstandingExpert(preset='huge')
     with torch.device('meta'):
         big = PaliGemmaUnderstandingExpert(preset='paligemma-3b')
-    assert big.head_geometry == dict(num_layers=18, num_heads=8, num_kv_heads=1, head_dim=256, hidden_size=2048,
-                                     rms_norm_eps=1e-6)
+    assert big.head_geometry == dict(
+        num_layers=18, num_heads=8, num_kv_heads=1, head_dim=256, hidden_size=2048, rms_norm_eps=1e-6
+    )
     assert big.layers[0].mlp.up_proj.out_features == 16384 and big.tokens_per_image == 256
     n = sum(p.numel() for p in big.parameters())
     vision = sum(p.numel() for p in big.core.model.vision_tower.parameters())

@@ -1,6 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """A local PaliGemma folder loads the transformers way (weights, processor, tokenizer, chat template), and a
 folder missing files fails naming the folder and the files."""
+
 import os
 import shutil
 
@@ -8,17 +9,19 @@ import numpy as np
 import pytest
 import torch
 from transformers import PaliGemmaConfig, PaliGemmaForConditionalGeneration
-
-from mmautomot.models.vlm import PaliGemmaUnderstandingExpert, paligemma_preset
 from vlm_test_utils import char_tokenizer
 
-TEMPLATE = ("{% for m in messages %}USER: {{ m['content'] }}{% endfor %}"
-            "{% if add_generation_prompt %} ANSWER:{% endif %}")
+from mmautomot.models.vlm import PaliGemmaUnderstandingExpert, paligemma_preset
+
+TEMPLATE = (
+    "{% for m in messages %}USER: {{ m['content'] }}{% endfor %}{% if add_generation_prompt %} ANSWER:{% endif %}"
+)
 
 
 def _tiny_processor(chat_template=None):
     """PaliGemma's processor over a character-level tokenizer with the tiny preset's special ids."""
     from transformers import PaliGemmaProcessor, SiglipImageProcessor
+
     fast = char_tokenizer(('<pad>', '<eos>', '<bos>', '<image>'), bos='<bos>', eos='<eos>', pad='<pad>')
     image_processor = SiglipImageProcessor(size=dict(height=32, width=32))
     image_processor.image_seq_length = 16
@@ -47,8 +50,9 @@ def test_load_folder_the_transformers_way(saved):
     assert ue.prompt_text('hello') == 'USER: hello ANSWER:'
     img = torch.randint(0, 256, (1, 1, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     ours = ue.prepare_inputs(img, ['hello'])
-    theirs = processor(text=['<image>' + ue.prompt_text('hello')], images=[[img[0, 0].permute(1, 2, 0).numpy()]],
-                       return_tensors='pt')
+    theirs = processor(
+        text=['<image>' + ue.prompt_text('hello')], images=[[img[0, 0].permute(1, 2, 0).numpy()]], return_tensors='pt'
+    )
     assert torch.equal(ours['input_ids'], theirs['input_ids'])
     assert torch.equal(ours['token_type_ids'], theirs['token_type_ids'])
     torch.testing.assert_close(ours['pixel_values'], theirs['pixel_values'])
@@ -60,8 +64,9 @@ def test_preset_override_is_shape_checked(saved):
     w = 'model.language_model.layers.2.mlp.down_proj.weight'
     assert torch.equal(ue.core.state_dict()[w], ref.state_dict()[w])
     with pytest.raises(ValueError, match=r"shape mismatch for parameter 'model\.language_model\.layers\.0\.mlp"):
-        PaliGemmaUnderstandingExpert(pretrained=str(path), preset='tiny',
-                                     config=dict(text_config=dict(intermediate_size=96)))
+        PaliGemmaUnderstandingExpert(
+            pretrained=str(path), preset='tiny', config=dict(text_config=dict(intermediate_size=96))
+        )
 
 
 def test_missing_files_are_named(saved, tmp_path):
@@ -78,8 +83,9 @@ def test_missing_files_are_named(saved, tmp_path):
     assert "'config.json'" not in msg
     # the weights alone are not enough either: the processor and tokenizer are named
     shutil.copy(path / 'model.safetensors', partial / 'model.safetensors')
-    with pytest.raises(FileNotFoundError,
-                       match=r"lacks \['preprocessor_config.json / processor_config.json', 'tokenizer files"):
+    with pytest.raises(
+        FileNotFoundError, match=r"lacks \['preprocessor_config.json / processor_config.json', 'tokenizer files"
+    ):
         PaliGemmaUnderstandingExpert(pretrained=str(partial))
     # a sharded checkpoint names the missing shard
     with open(partial / 'model.safetensors.index.json', 'w') as f:

@@ -3,16 +3,16 @@ import numpy as np
 import pytest
 import torch
 
-from mmautomot.models.vlm import (ByteFallbackTokenizer, Qwen3VLUnderstandingExpert, driving_prompt,
-                                  qwen3vl_preset)
+from mmautomot.models.vlm import ByteFallbackTokenizer, Qwen3VLUnderstandingExpert, driving_prompt, qwen3vl_preset
 from mmautomot.registry import MODELS
 
 
 @pytest.fixture(scope='module')
 def ue():
     torch.manual_seed(0)
-    return MODELS.build(dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_preset('tiny'),
-                             image_size=(32, 64), num_frames=2)).eval()
+    return MODELS.build(
+        dict(type='Qwen3VLUnderstandingExpert', config=qwen3vl_preset('tiny'), image_size=(32, 64), num_frames=2)
+    ).eval()
 
 
 @pytest.fixture(scope='module')
@@ -43,8 +43,9 @@ def test_ue_path_equals_transformers_forward(ue, batch):
         # DeepStack matters: dropping it changes the result
         emb = ue.embed(batch)
         assert len(emb['deepstack']) == 3 and emb['visual_pos_masks'].sum() == 8
-        no_ds = ue.core.model.language_model(inputs_embeds=emb['hidden'], attention_mask=batch['attention_mask'],
-                                             position_ids=emb['position_ids']).last_hidden_state
+        no_ds = ue.core.model.language_model(
+            inputs_embeds=emb['hidden'], attention_mask=batch['attention_mask'], position_ids=emb['position_ids']
+        ).last_hidden_state
         assert (no_ds[valid] - ref[valid]).abs().max() > 1e-3
 
 
@@ -59,8 +60,11 @@ def test_frozen_by_default_and_lora():
     assert not any(p.requires_grad for p in ue.parameters())
     full = Qwen3VLUnderstandingExpert(config=qwen3vl_preset('tiny'), image_size=(32, 64), freeze=False)
     assert all(p.requires_grad for p in full.parameters())
-    lora = Qwen3VLUnderstandingExpert(config=qwen3vl_preset('tiny'), image_size=(32, 64),
-                                      lora=dict(r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj']))
+    lora = Qwen3VLUnderstandingExpert(
+        config=qwen3vl_preset('tiny'),
+        image_size=(32, 64),
+        lora=dict(r=4, lora_alpha=8, target_modules=['q_proj', 'v_proj']),
+    )
     trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
     assert trainable and all('lora_' in n for n in trainable)
     assert len(lora.layers) == 3 and hasattr(lora.layers[0].self_attn.q_proj, 'lora_A')
@@ -88,8 +92,9 @@ def test_precomputed_image_features_equal_the_encoder_path(ue):
     frames = torch.randint(0, 256, (2, 2, 3, 40, 70), dtype=torch.uint8, generator=g)  # resized inside
     batch = ue.prepare_inputs(frames, ['a', 'bb'])
     feats = ue.encode_images(frames.flatten(0, 1))
-    assert feats['embeds'].shape[0] == 4 and len(feats['deepstack']) == len(ue.core.config.vision_config
-                                                                             .deepstack_visual_indexes)
+    assert feats['embeds'].shape[0] == 4 and len(feats['deepstack']) == len(
+        ue.core.config.vision_config.deepstack_visual_indexes
+    )
     ref, pre = ue.embed(batch), ue.embed(dict(batch, image_features=feats))
     assert torch.allclose(ref['hidden'], pre['hidden'], atol=1e-6)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ref['deepstack'], pre['deepstack']))

@@ -5,6 +5,7 @@ projections, AE q/k/v zero-padded into the UE's head slots, q/k norm over the AE
 rotary on the padded q and k, then either the training path (GQA expansion keeping AE keys/values in
 heads [:h] and dims [:d]) or the cached-inference path (AE keys zeroed beyond d, repeat of the padded KV
 heads); AE output projection over heads [:h], dims [:d]."""
+
 import torch
 import torch.nn.functional as F
 from transformers.models.qwen3_vl.modeling_qwen3_vl import apply_rotary_pos_emb
@@ -16,8 +17,10 @@ def rms(x, w, eps=1e-6):
 
 
 def swiglu(x, p, sd):
-    return F.linear(F.silu(F.linear(x, sd[p + 'gate_proj.weight'])) * F.linear(x, sd[p + 'up_proj.weight']),
-                    sd[p + 'down_proj.weight'])
+    return F.linear(
+        F.silu(F.linear(x, sd[p + 'gate_proj.weight'])) * F.linear(x, sd[p + 'up_proj.weight']),
+        sd[p + 'down_proj.weight'],
+    )
 
 
 def released_layer(sd, i, x, n_und, cos, sin, mask, geo, path='train'):
@@ -26,8 +29,9 @@ def released_layer(sd, i, x, n_und, cos, sin, mask, geo, path='train'):
     H, KV, D, h, kv, d = (geo[k] for k in ('H', 'KV', 'D', 'h', 'kv', 'd'))
     n = x.shape[0]
     und, gen = slice(0, n_und), slice(n_und, n)
-    xn = torch.cat([rms(x[und], sd[p + 'input_layernorm.weight']),
-                    rms(x[gen], sd[p + 'input_layernorm_mot_gen.weight'])])
+    xn = torch.cat(
+        [rms(x[und], sd[p + 'input_layernorm.weight']), rms(x[gen], sd[p + 'input_layernorm_mot_gen.weight'])]
+    )
     q, k, v = x.new_zeros(n, H, D), x.new_zeros(n, KV, D), x.new_zeros(n, KV, D)
     q[und] = F.linear(xn[und], sd[p + 'self_attn.q_proj.weight']).view(-1, H, D)
     k[und] = F.linear(xn[und], sd[p + 'self_attn.k_proj.weight']).view(-1, KV, D)
@@ -52,13 +56,22 @@ def released_layer(sd, i, x, n_und, cos, sin, mask, geo, path='train'):
         kn = kn.clone()
         kn[gen, :, d:] = 0
         K, V = kn.repeat_interleave(H // KV, dim=1), v.repeat_interleave(H // KV, dim=1)
-    att = F.scaled_dot_product_attention(qn.transpose(0, 1)[None], K.transpose(0, 1)[None],
-                                         V.transpose(0, 1)[None], attn_mask=mask)[0].transpose(0, 1)
-    o = torch.cat([F.linear(att[und].reshape(-1, H * D), sd[p + 'self_attn.o_proj.weight']),
-                   F.linear(att[gen, :h, :d].reshape(-1, h * d), sd[p + 'self_attn.o_proj_mot_gen.weight'])])
+    att = F.scaled_dot_product_attention(
+        qn.transpose(0, 1)[None], K.transpose(0, 1)[None], V.transpose(0, 1)[None], attn_mask=mask
+    )[0].transpose(0, 1)
+    o = torch.cat(
+        [
+            F.linear(att[und].reshape(-1, H * D), sd[p + 'self_attn.o_proj.weight']),
+            F.linear(att[gen, :h, :d].reshape(-1, h * d), sd[p + 'self_attn.o_proj_mot_gen.weight']),
+        ]
+    )
     x = x + o
-    m = torch.cat([swiglu(rms(x[und], sd[p + 'post_attention_layernorm.weight']), p + 'mlp.', sd),
-                   swiglu(rms(x[gen], sd[p + 'post_attention_layernorm_mot_gen.weight']), p + 'mlp_mot_gen.', sd)])
+    m = torch.cat(
+        [
+            swiglu(rms(x[und], sd[p + 'post_attention_layernorm.weight']), p + 'mlp.', sd),
+            swiglu(rms(x[gen], sd[p + 'post_attention_layernorm_mot_gen.weight']), p + 'mlp_mot_gen.', sd),
+        ]
+    )
     return x + m
 
 
@@ -72,13 +85,14 @@ def released_mask(n_und, group_sizes, ue_full=None):
         allow[s:e, s:e] = True
     start = n_und
     for g in group_sizes:
-        allow[start:start + g, :start + g] = True
+        allow[start : start + g, : start + g] = True
         start += g
     return torch.zeros(n, n).masked_fill(~allow, float('-inf'))
 
 
-def released_forward(sd, ue_hidden, ae_hidden, cos, sin, deepstack, vis_mask, group_sizes, geo, num_layers,
-                     path='train', ue_full=None):
+def released_forward(
+    sd, ue_hidden, ae_hidden, cos, sin, deepstack, vis_mask, group_sizes, geo, num_layers, path='train', ue_full=None
+):
     """Whole joint pass of one sample; returns the final-normed AE states (L_a, C)."""
     n_und = ue_hidden.shape[0]
     x = torch.cat([ue_hidden, ae_hidden])

@@ -36,8 +36,9 @@ def test_predict_and_async_ticks_match_joint(tiny_model):
     assert ds.pred_ego_fut_trajs.shape == (6, 2) and ds.pred_ego_path.shape == (20, 2)
     assert ds.pred_meta_actions.shape == (3, 2) and ds.pred_meta_actions.dtype == torch.long
     assert ds.pred_meta_action_logits.shape == (3, 9)
-    torch.testing.assert_close(tick['waypoints'], torch.stack([d.pred_ego_fut_trajs for d in out]),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        tick['waypoints'], torch.stack([d.pred_ego_fut_trajs for d in out]), atol=1e-5, rtol=1e-5
+    )
     torch.testing.assert_close(tick['path'], torch.stack([d.pred_ego_path for d in out]), atol=1e-5, rtol=1e-5)
     assert torch.equal(tick['meta_actions'], torch.stack([d.pred_meta_actions for d in out]))
 

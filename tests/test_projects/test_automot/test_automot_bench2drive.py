@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The tiny AutoMoT trains on Bench2Drive-layout data through its config (synthetic routes, CPU)."""
+
 import os.path as osp
 import sys
 

@@ -1,5 +1,6 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The BEV-encoder variants of the AutoMoT configs: one ``bev_encoder`` line, the rest unchanged."""
+
 import pytest
 import torch
 from mmengine.config import Config
@@ -11,6 +12,7 @@ CFG_DIR = 'projects/automot/configs/'
 
 def _build_meta(name):
     import projects.automot.automot  # noqa: F401
+
     cfg = Config.fromfile(CFG_DIR + name)
     model_cfg = cfg.model.to_dict()
     model_cfg['mot']['ue']['pretrained'] = None
@@ -22,8 +24,9 @@ def _loaders(cfg, split='train_dataloader'):
     return [t['type'] for t in cfg[split].dataset.pipeline]
 
 
-@pytest.mark.parametrize('variant, encoder', [('pointpillars', 'PointPillarsBEVEncoder'),
-                                              ('camera-only', 'CameraQueryBEVEncoder')])
+@pytest.mark.parametrize(
+    'variant, encoder', [('pointpillars', 'PointPillarsBEVEncoder'), ('camera-only', 'CameraQueryBEVEncoder')]
+)
 def test_paper_scale_variants_on_meta_device(variant, encoder):
     cfg, model = _build_meta(f'automot_qwen3vl-4b-{variant}_nuscenes-e2e.py')
     base = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b_nuscenes-e2e.py')
@@ -43,14 +46,19 @@ def test_paper_scale_variants_on_meta_device(variant, encoder):
         assert enc.pretrained == dict(checkpoint=None, prefix='auto')
         # ego (5, 0, 0) -> LIDAR_TOP (0, 4.06, -1.84): x right, y forward, 0.94 m ahead, 1.84 m up
         ego2sensor = torch.tensor(cfg.model.bev_encoder.ego2sensor, dtype=torch.float64)
-        torch.testing.assert_close(ego2sensor @ torch.tensor([5.0, 0, 0, 1], dtype=torch.float64),
-                                   torch.tensor([0.0, 4.056287, -1.84023, 1], dtype=torch.float64))
-        torch.testing.assert_close(ego2sensor @ torch.tensor([0.0, -3.0, 0, 1], dtype=torch.float64),
-                                   torch.tensor([3.0, -0.943713, -1.84023, 1], dtype=torch.float64))
+        torch.testing.assert_close(
+            ego2sensor @ torch.tensor([5.0, 0, 0, 1], dtype=torch.float64),
+            torch.tensor([0.0, 4.056287, -1.84023, 1], dtype=torch.float64),
+        )
+        torch.testing.assert_close(
+            ego2sensor @ torch.tensor([0.0, -3.0, 0, 1], dtype=torch.float64),
+            torch.tensor([3.0, -0.943713, -1.84023, 1], dtype=torch.float64),
+        )
 
 
-@pytest.mark.parametrize('name', ['automot_tiny-pointpillars_nuscenes-e2e.py',
-                                  'automot_tiny-camera-only_nuscenes-e2e.py'])
+@pytest.mark.parametrize(
+    'name', ['automot_tiny-pointpillars_nuscenes-e2e.py', 'automot_tiny-camera-only_nuscenes-e2e.py']
+)
 def test_tiny_variants_change_only_the_bev_encoder(name):
     cfg = Config.fromfile(CFG_DIR + name)
     base = Config.fromfile(CFG_DIR + 'automot_tiny_nuscenes-e2e.py')
@@ -66,8 +74,14 @@ def test_pointpillars_config_matches_mmdet3d_nuscenes_model_zoo_layout(tmp_path)
     import mmdet3d
 
     from mmautomot.models.encoders.pillar_bev_encoder import build_mmdet3d_module
-    zoo = osp.join(osp.dirname(mmdet3d.__file__), '.mim', 'configs', 'pointpillars',
-                   'pointpillars_hv_secfpn_sbn-all_8xb4-2x_nus-3d.py')
+
+    zoo = osp.join(
+        osp.dirname(mmdet3d.__file__),
+        '.mim',
+        'configs',
+        'pointpillars',
+        'pointpillars_hv_secfpn_sbn-all_8xb4-2x_nus-3d.py',
+    )
     if not osp.isfile(zoo):
         pytest.skip(f'mmdet3d ships no {zoo}')
     torch.manual_seed(0)
@@ -79,6 +93,9 @@ def test_pointpillars_config_matches_mmdet3d_nuscenes_model_zoo_layout(tmp_path)
     enc.init_weights()
     theirs = det.state_dict()
     ours = {k: v for k, v in enc.state_dict().items() if k.split('.')[0] in ('voxel_encoder', 'backbone', 'neck')}
-    assert len(ours) == len([k for k in theirs if k.split('.')[0] in ('pts_voxel_encoder', 'pts_backbone',
-                                                                      'pts_neck')]) > 50
+    assert (
+        len(ours)
+        == len([k for k in theirs if k.split('.')[0] in ('pts_voxel_encoder', 'pts_backbone', 'pts_neck')])
+        > 50
+    )
     assert all(torch.equal(v, theirs['pts_' + k]) for k, v in ours.items())

@@ -10,6 +10,7 @@ CFG_DIR = 'projects/automot/configs/'
 
 def _build_meta(name):
     import projects.automot.automot  # noqa: F401
+
     cfg = Config.fromfile(CFG_DIR + name)
     assert cfg.default_scope == 'mmautomot'
     assert cfg.custom_imports['imports'] == ['projects.automot.automot']
@@ -37,8 +38,10 @@ def test_paper_scale_config_on_meta_device():
     assert model.tokens.reasoning_queries.weight.shape == (8, 588)
     assert model.tokens.bev_proj.weight.shape == (2560, 1512)
     assert model.velocity_head.mlp[2].out_features == 3
-    print(f"paper-scale released layout: UE {counts['ue_params']:,} AE {counts['ae_params']:,} "
-          f"other {counts['other_params']:,}")
+    print(
+        f'paper-scale released layout: UE {counts["ue_params"]:,} AE {counts["ae_params"]:,} '
+        f'other {counts["other_params"]:,}'
+    )
     assert model.tokens.group_sizes == (64, 2 + 1, 8, 20, 6)  # the released packing's full blocks
     assert model.bev_encoder.out_channels == 1512
     assert cfg.runner_type == 'FlexibleRunner' and cfg.strategy['type'] == 'FSDPStrategy'
@@ -50,13 +53,18 @@ def test_paper_scale_config_on_meta_device():
     assert [s['type'] for s in cfg.param_scheduler] == ['CosineAnnealingLR']
     assert cfg.param_scheduler[0]['eta_min'] == 2e-5
     assert [(h['type'], h['momentum']) for h in cfg.custom_hooks] == [('EMAHook', 1e-4)]
-    assert (model.traj_head.loss_weight, model.path_head.loss_weight, model.velocity_head.loss_weight,
-            model.meta_action_head.loss_weight) == (2.0, 1.0, 0.5, 0.4)
+    assert (
+        model.traj_head.loss_weight,
+        model.path_head.loss_weight,
+        model.velocity_head.loss_weight,
+        model.meta_action_head.loss_weight,
+    ) == (2.0, 1.0, 0.5, 0.4)
     assert cfg.model.traj_head.step_weights == [3, 3, 2, 2, 1, 1] and model.traj_head.loss_on == 'offsets'
     assert not model.path_head.released_cumsum_quirk
     assert model.mot.ue.frozen and not any(p.requires_grad for p in model.mot.ue.parameters())
     from mmautomot.models.mot import JointLayer
     from mmautomot.models.mot.fsdp import fsdp_unit_modules
+
     units = fsdp_unit_modules(model)
     assert sum(isinstance(u, JointLayer) for u in units) == 36 and len(units) == 36 + 24  # + vision blocks
 
@@ -66,6 +74,7 @@ def test_zero3_config_parses():
     import inspect
 
     from mmengine._strategy import DeepSpeedStrategy
+
     cfg = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b_nuscenes-e2e_zero3.py')
     assert cfg.runner_type == 'FlexibleRunner' and cfg.strategy['type'] == 'DeepSpeedStrategy'
     assert cfg.strategy['zero_optimization']['stage'] == 3 and cfg.strategy['bf16']['enabled']
@@ -94,8 +103,10 @@ def test_tiny_config_parses(name):
 
 def test_fsdp_policy_wraps_joint_layers_not_linears():
     import torch.nn as nn
+
     from mmautomot.models.mot import JointLayer
     from mmautomot.models.mot.fsdp import mot_auto_wrap_policy
+
     lin = nn.Linear(1000, 1000)
     joint = JointLayer(lin, None, 0)
     assert mot_auto_wrap_policy(joint, False, 1_001_000) and not mot_auto_wrap_policy(lin, False, 1_001_000)

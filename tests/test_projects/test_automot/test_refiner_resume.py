@@ -4,6 +4,7 @@
 The refiner's training noise used to come from the global random state, which checkpoints do not hold
 (MMEngine re-seeds it on resume), so ``loss_refine`` drifted after a resume.
 """
+
 import importlib.util
 import os.path as osp
 

@@ -1,6 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The released AutoMoT layout: padded AE attention, tokens/heads, converter, equivalence with a direct
 re-implementation of the released padded attention (released_reference.py)."""
+
 import os
 import os.path as osp
 import subprocess
@@ -9,10 +10,10 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
+from released_reference import released_forward
 
 from mmautomot.registry import MODELS
 from mmautomot.testing import demo_driving_batch as make_batch
-from released_reference import released_forward
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CFG = osp.join(REPO, 'projects/automot/configs/automot-released_tiny_nuscenes-e2e.py')
@@ -34,6 +35,7 @@ def released_model_cfg():
 
 def build(seed=0, **over):
     import projects.automot.automot  # noqa: F401
+
     torch.manual_seed(seed)
     cfg = released_model_cfg()
     for k, v in over.items():
@@ -59,9 +61,9 @@ def released_state_dict(model, seed=5):
     sd = {}
     for k, v in model.mot.ue.state_dict().items():
         if k.startswith('hf.model.language_model.'):
-            sd['language_model.model.' + k[len('hf.model.language_model.'):]] = v.clone()
+            sd['language_model.model.' + k[len('hf.model.language_model.') :]] = v.clone()
         elif k.startswith('hf.model.visual.'):
-            sd['vision_model.' + k[len('hf.model.visual.'):]] = v.clone()
+            sd['vision_model.' + k[len('hf.model.visual.') :]] = v.clone()
     h, kv, d, ffn = GEO['h'], GEO['kv'], GEO['d'], 96
     for i in range(NL):
         p = f'language_model.model.layers.{i}.'
@@ -98,6 +100,7 @@ def released_state_dict(model, seed=5):
 @pytest.fixture(scope='module')
 def converted(tmp_path_factory, released_model):
     from safetensors.torch import save_file
+
     root = tmp_path_factory.mktemp('released')
     sd = released_state_dict(released_model)
     os.makedirs(root / 'src')
@@ -108,6 +111,7 @@ def converted(tmp_path_factory, released_model):
     assert 'dropped route_head.query' in proc.stdout and 'UNMAPPED' not in proc.stderr
     model = build(seed=1)
     from projects.automot.automot.official_converter import load_released_weights
+
     missing = load_released_weights(model, dst)
     assert missing and all(k.startswith('bev_encoder.') for k in missing)  # trained apart in the release
     return sd, model.eval(), root
@@ -115,9 +119,11 @@ def converted(tmp_path_factory, released_model):
 
 def test_padded_layer_geometry_and_key_cut():
     from mmautomot.models.mot import PaddedActionExpertLayer
+
     torch.manual_seed(0)
-    layer = PaddedActionExpertLayer(64, 96, num_heads=2, num_kv_heads=1, head_dim=16, ue_num_heads=4,
-                                    ue_num_kv_heads=2, ue_head_dim=32)
+    layer = PaddedActionExpertLayer(
+        64, 96, num_heads=2, num_kv_heads=1, head_dim=16, ue_num_heads=4, ue_num_kv_heads=2, ue_head_dim=32
+    )
     x = torch.randn(2, 5, 64)
     ang = torch.rand(2, 5, 16) * 3
     rope = (torch.cat([ang.cos()] * 2, -1), torch.cat([ang.sin()] * 2, -1))
@@ -131,11 +137,13 @@ def test_padded_layer_geometry_and_key_cut():
     ref = ref + layer.mlp(layer.post_attention_layernorm(ref))
     torch.testing.assert_close(layer.mot_finish(x, out), ref)
     with pytest.raises(ValueError, match='GQA group'):
-        PaddedActionExpertLayer(64, 96, num_heads=2, num_kv_heads=2, head_dim=16, ue_num_heads=4,
-                                ue_num_kv_heads=2, ue_head_dim=32)
+        PaddedActionExpertLayer(
+            64, 96, num_heads=2, num_kv_heads=2, head_dim=16, ue_num_heads=4, ue_num_kv_heads=2, ue_head_dim=32
+        )
     with pytest.raises(ValueError, match='do not fit'):
-        PaddedActionExpertLayer(64, 96, num_heads=2, num_kv_heads=1, head_dim=48, ue_num_heads=4,
-                                ue_num_kv_heads=2, ue_head_dim=32)
+        PaddedActionExpertLayer(
+            64, 96, num_heads=2, num_kv_heads=1, head_dim=48, ue_num_heads=4, ue_num_kv_heads=2, ue_head_dim=32
+        )
 
 
 def test_converter_maps_every_released_tensor(converted):
@@ -144,12 +152,14 @@ def test_converter_maps_every_released_tensor(converted):
     pairs = {
         'language_model.model.layers.2.self_attn.q_proj_mot_gen.weight': 'mot.ae_layers.2.self_attn.q_proj.weight',
         'language_model.model.layers.0.self_attn.k_norm_mot_gen.weight': 'mot.ae_layers.0.self_attn.k_norm.weight',
-        'language_model.model.layers.1.post_attention_layernorm_mot_gen.weight':
-        'mot.ae_layers.1.post_attention_layernorm.weight',
+        'language_model.model.layers.1.post_attention_layernorm_mot_gen.weight': (
+            'mot.ae_layers.1.post_attention_layernorm.weight'
+        ),
         'language_model.model.layers.1.mlp_mot_gen.down_proj.weight': 'mot.ae_layers.1.mlp.down_proj.weight',
         'language_model.model.norm_mot_gen.weight': 'mot.ae_norm.weight',
-        'language_model.model.layers.1.self_attn.q_proj.weight':
-        'mot.ue.hf.model.language_model.layers.1.self_attn.q_proj.weight',
+        'language_model.model.layers.1.self_attn.q_proj.weight': (
+            'mot.ue.hf.model.language_model.layers.1.self_attn.q_proj.weight'
+        ),
         'bev_encoder_proj.bias': 'tokens.bev_proj.bias',
         'target_point_encoder.mlp.4.weight': 'tokens.target_point_encoder.4.weight',
         'velocity_encoder.0.weight': 'tokens.velocity_encoder.0.weight',
@@ -162,6 +172,7 @@ def test_converter_maps_every_released_tensor(converted):
     for src, dst in pairs.items():
         assert torch.equal(sd[src], ours[dst]), (src, dst)
     from projects.automot.automot.official_converter import convert_state_dict
+
     out, unmapped, dropped = convert_state_dict(sd)
     assert not unmapped and set(dropped) == {'route_head.query', 'waypoints_head.query'}
     assert len(out) == len(sd) - 2
@@ -177,6 +188,7 @@ def run_tool_in_process(args):
     import contextlib
     import importlib.util
     import io
+
     spec = importlib.util.spec_from_file_location('automot_official_to_mmautomot', TOOL)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
@@ -188,6 +200,7 @@ def run_tool_in_process(args):
 
 def test_converter_reports_unmapped_keys(converted, tmp_path):
     from safetensors.torch import save_file
+
     sd, _, _ = converted
     bad = dict(sd)
     bad['language_model.model.layers.0.self_attn.extra_mot_gen.weight'] = torch.zeros(2)
@@ -203,8 +216,13 @@ def test_converter_reports_unmapped_keys(converted, tmp_path):
     ckpt = torch.load(dst, weights_only=True)
     assert torch.equal(ckpt['state_dict']['mot.ae_norm.weight'], sd['language_model.model.norm_mot_gen.weight'])
     # the command line itself (argument parsing happens before any heavy import)
-    cli = subprocess.run([sys.executable, TOOL, '--help'], capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, PYTHONPATH=REPO))
+    cli = subprocess.run(
+        [sys.executable, TOOL, '--help'],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=REPO),
+    )
     assert cli.returncode == 0 and '--allow-unmapped' in cli.stdout and 'SRC' not in cli.stderr
     with pytest.raises(FileNotFoundError, match='nowhere.*does not exist'):
         run_tool_in_process([str(tmp_path / 'nowhere'), dst])
@@ -224,12 +242,13 @@ def _per_sample_reference(model, sd, inputs, samples, path):
     for b in range(ae_in.shape[0]):
         valid = emb['valid'][b]
         vis = emb['visual_pos_masks'][b][valid]
-        ds = [f[start:start + vis_counts[b]] for f in emb['deepstack']]
+        ds = [f[start : start + vis_counts[b]] for f in emb['deepstack']]
         start += vis_counts[b]
         cos = torch.cat([emb['rope'][0][b][valid], ae_cos[b]])
         sin = torch.cat([emb['rope'][1][b][valid], ae_sin[b]])
-        outs.append(released_forward(sd, emb['hidden'][b][valid], ae_in[b], cos, sin, ds, vis, groups, GEO, NL,
-                                     path=path))
+        outs.append(
+            released_forward(sd, emb['hidden'][b][valid], ae_in[b], cos, sin, ds, vis, groups, GEO, NL, path=path)
+        )
     return torch.stack(outs), ue_batch, ae_in
 
 
@@ -247,8 +266,10 @@ def test_converted_model_equals_released_padded_attention(converted):
     err_paths = (ref_train - ref_infer).abs().max().item()
     err_joint = (joint - ref_train).abs().max().item()
     err_tick = (tick - ref_infer).abs().max().item()
-    print(f'released padded attention: |train - infer| {err_paths:.2e}, |joint - ref| {err_joint:.2e}, '
-          f'|tick - ref| {err_tick:.2e} (scale {ref_train.abs().max().item():.2f})')
+    print(
+        f'released padded attention: |train - infer| {err_paths:.2e}, |joint - ref| {err_joint:.2e}, '
+        f'|tick - ref| {err_tick:.2e} (scale {ref_train.abs().max().item():.2f})'
+    )
     assert err_paths < 1e-5 and err_joint < 1e-5 and err_tick < 1e-5
     # not vacuous: AE keys that kept their rotated dims d..D would give another result
     ref_nocut, _, _ = _per_sample_reference(model, sd, inputs, samples, 'nocut')
@@ -272,7 +293,7 @@ def test_heads_follow_the_released_formulas(converted):
     offsets = model.traj_head.mlp(wfeats)
     gt = torch.randn(3, 6, 2).cumsum(1)
     gt_off = torch.cat([gt[:, :1], gt[:, 1:] - gt[:, :-1]], 1)
-    w = torch.tensor([3., 3, 2, 2, 1, 1]).view(1, 6, 1)
+    w = torch.tensor([3.0, 3, 2, 2, 1, 1]).view(1, 6, 1)
     released = ((offsets - gt_off).abs() * w).sum() / (w.sum() * 3 * 2)
     pred = model.traj_head(wfeats)
     torch.testing.assert_close(pred, offsets.cumsum(1))
@@ -280,11 +301,19 @@ def test_heads_follow_the_released_formulas(converted):
     # route: released F.l1_loss on points
     route = model.path_head(feats)
     gt_route = torch.randn(3, 20, 2)
-    torch.testing.assert_close(model.path_head.loss(route, gt_route, prefix='path')['loss_path'],
-                               torch.nn.functional.l1_loss(route, gt_route))
+    torch.testing.assert_close(
+        model.path_head.loss(route, gt_route, prefix='path')['loss_path'], torch.nn.functional.l1_loss(route, gt_route)
+    )
     with pytest.raises(ValueError, match='released_cumsum_quirk'):
-        MODELS.build(dict(type='ReleasedTrajectoryHead', in_channels=8, num_points=6, loss_on='offsets',
-                          released_cumsum_quirk=True))
+        MODELS.build(
+            dict(
+                type='ReleasedTrajectoryHead',
+                in_channels=8,
+                num_points=6,
+                loss_on='offsets',
+                released_cumsum_quirk=True,
+            )
+        )
 
 
 def test_decisions_read_by_the_ue_lm_head(converted):
@@ -305,8 +334,9 @@ def test_decisions_read_by_the_ue_lm_head(converted):
                 terms.append(ce(full[b, 2 * k], torch.tensor(lat_ids[gt[b, k, 0]])))
             if gt[b, k, 1] >= 0:
                 terms.append(ce(full[b, 2 * k + 1], torch.tensor(lon_ids[gt[b, k, 1]])))
-    torch.testing.assert_close(model.meta_action_head.loss(logits, gt)['loss_decision'],
-                               0.4 * torch.stack(terms).mean())
+    torch.testing.assert_close(
+        model.meta_action_head.loss(logits, gt)['loss_decision'], 0.4 * torch.stack(terms).mean()
+    )
     assert 'lm_head' not in ''.join(n for n, _ in model.meta_action_head.named_parameters())
 
 
@@ -330,8 +360,9 @@ def test_released_model_trains_predicts_and_ticks(released_model):
     with torch.no_grad():
         out = model(inputs, samples, mode='predict')
         tick = model.ae_tick(inputs, model.ue_tick(inputs, data_samples=samples))
-    torch.testing.assert_close(tick['waypoints'], torch.stack([d.pred_ego_fut_trajs for d in out]),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        tick['waypoints'], torch.stack([d.pred_ego_fut_trajs for d in out]), atol=1e-5, rtol=1e-5
+    )
     assert torch.equal(tick['meta_actions'], torch.stack([d.pred_meta_actions for d in out]))
     assert tick['velocity'].shape == (2, 3)
 
@@ -370,11 +401,20 @@ def test_released_ue_attention_quirk(converted):
             for b in range(2):
                 valid = emb['valid'][b]
                 images, instr = _spans_by_hand(ue_batch['input_ids'][b][valid], im_end)
-                ds = [f[start:start + n_vis[b]] for f in emb['deepstack']]
+                ds = [f[start : start + n_vis[b]] for f in emb['deepstack']]
                 start += n_vis[b]
-                args = (sd, emb['hidden'][b][valid], ae_in[b], torch.cat([emb['rope'][0][b][valid], ae_cos[b]]),
-                        torch.cat([emb['rope'][1][b][valid], ae_sin[b]]), ds, emb['visual_pos_masks'][b][valid],
-                        RELEASED_BLOCKS, GEO, NL)
+                args = (
+                    sd,
+                    emb['hidden'][b][valid],
+                    ae_in[b],
+                    torch.cat([emb['rope'][0][b][valid], ae_cos[b]]),
+                    torch.cat([emb['rope'][1][b][valid], ae_sin[b]]),
+                    ds,
+                    emb['visual_pos_masks'][b][valid],
+                    RELEASED_BLOCKS,
+                    GEO,
+                    NL,
+                )
                 ref_train = released_forward(*args, path='train', ue_full=images + [instr])
                 ref_eval = released_forward(*args, path='infer', ue_full=images)
                 torch.testing.assert_close(joint_train[b], ref_train, atol=1e-5, rtol=1e-5)

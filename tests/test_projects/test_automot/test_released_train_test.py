@@ -1,6 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The tiny released-layout config trains through ``tools/train.py`` and tests through ``tools/test.py``
 (subprocesses, CPU), with the released recipe's EMA: checkpoints hold the EMA weights as ``state_dict``."""
+
 import importlib.util
 import json
 import os
@@ -31,13 +32,29 @@ def _run(args, cwd):
 def test_released_tiny_trains_and_tests_with_ema(tmp_path):
     data = tmp_path / 'data'
     ann = _tiny_dataset(data)
-    opts = [f'{s}_dataloader.dataset.{k}={v}' for s in ('train', 'val', 'test')
-            for k, v in (('data_root', str(data)), ('ann_file', ann))]
+    opts = [
+        f'{s}_dataloader.dataset.{k}={v}'
+        for s in ('train', 'val', 'test')
+        for k, v in (('data_root', str(data)), ('ann_file', ann))
+    ]
     opts += ['default_hooks.logger.interval=1', 'model.mot.ue.image_size=(32,64)']
     work = str(tmp_path / 'work')
-    log = _run([osp.join(REPO, 'tools/train.py'), CFG, '--work-dir', work, '--cfg-options', *opts,
-                'train_cfg.max_iters=3', 'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=3',
-                'param_scheduler.0.T_max=3', 'param_scheduler.0.end=3'], cwd=str(tmp_path))
+    log = _run(
+        [
+            osp.join(REPO, 'tools/train.py'),
+            CFG,
+            '--work-dir',
+            work,
+            '--cfg-options',
+            *opts,
+            'train_cfg.max_iters=3',
+            'train_cfg.val_interval=3',
+            'default_hooks.checkpoint.interval=3',
+            'param_scheduler.0.T_max=3',
+            'param_scheduler.0.end=3',
+        ],
+        cwd=str(tmp_path),
+    )
     for key in ('loss_decision', 'loss_path', 'loss_traj', 'loss_velocity'):
         assert key in log, key
     ckpt = torch.load(osp.join(work, 'iter_3.pth'), weights_only=True)
@@ -46,8 +63,18 @@ def test_released_tiny_trains_and_tests_with_ema(tmp_path):
     ema, raw = ckpt['state_dict'][w], ckpt['ema_state_dict']['module.' + w]
     assert not torch.equal(ema, raw)  # state_dict = the EMA (momentum 1e-4), which lags the trained weights
     test_dir = str(tmp_path / 'test')
-    _run([osp.join(REPO, 'tools/test.py'), CFG, osp.join(work, 'iter_3.pth'), '--work-dir', test_dir,
-          '--cfg-options', *opts], cwd=str(tmp_path))
+    _run(
+        [
+            osp.join(REPO, 'tools/test.py'),
+            CFG,
+            osp.join(work, 'iter_3.pth'),
+            '--work-dir',
+            test_dir,
+            '--cfg-options',
+            *opts,
+        ],
+        cwd=str(tmp_path),
+    )
     with open(osp.join(test_dir, 'test_metrics.json')) as f:
         metrics = json.load(f)
     assert 'stp3/L2_avg' in metrics and 'uniad/L2_avg' in metrics

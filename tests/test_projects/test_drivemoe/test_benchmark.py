@@ -3,12 +3,19 @@ import json
 
 import pytest
 
-from projects.drivemoe.drivemoe.benchmark import benchmark_drivemoe, fixed_views_model_cfg
+from projects.drivemoe.drivemoe.benchmark import fixed_views_model_cfg
 
 
 def test_fixed_views_counterpart():
-    cfg = dict(type='DriveMoE', mot=dict(), action_head=dict(), camera_router=dict(num_heads=8),
-               candidate_views=[0, 1, 2, 3, 4], router_supervision=False, share_action_routing=True)
+    cfg = dict(
+        type='DriveMoE',
+        mot=dict(),
+        action_head=dict(),
+        camera_router=dict(num_heads=8),
+        candidate_views=[0, 1, 2, 3, 4],
+        router_supervision=False,
+        share_action_routing=True,
+    )
     fixed = fixed_views_model_cfg(cfg)
     assert fixed['type'] == 'DrivePi0' and fixed['extra_views'] == [0, 1, 2, 3, 4]
     assert not {'camera_router', 'candidate_views', 'router_supervision'} & set(fixed)
@@ -17,11 +24,21 @@ def test_fixed_views_counterpart():
 
 def test_benchmark_tool_prints_json(capsys):
     import importlib.util
+
     spec = importlib.util.spec_from_file_location('drivemoe_bench_tool', 'projects/drivemoe/tools/benchmark_latency.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    res = tool.main(['projects/drivemoe/configs/drivemoe_tiny_nuscenes-synthetic.py', '--iters', '1', '--warmup', '0',
-                     '--cfg-options', 'model.mot.ue.image_size=(32,64)'])
+    res = tool.main(
+        [
+            'projects/drivemoe/configs/drivemoe_tiny_nuscenes-synthetic.py',
+            '--iters',
+            '1',
+            '--warmup',
+            '0',
+            '--cfg-options',
+            'model.mot.ue.image_size=(32,64)',
+        ]
+    )
     printed = json.loads(capsys.readouterr().out)
     assert printed['images_routed'] == res['images_routed'] == 3  # 2 front frames + the routed view
     assert res['images_all_views'] == 7  # 2 front frames + 5 views

@@ -5,6 +5,7 @@ The 6-camera rig; the Driver feeds the routed views in label order then the fron
 runs the VLM prefix (synchronous, pi0-style) and 10 flow steps over its cache; the latency log records the
 flow steps and the routed view.
 """
+
 import json
 import math
 import os.path as osp
@@ -24,17 +25,19 @@ CFG = osp.join(REPO, 'projects', 'drivemoe', 'configs', 'drivemoe_tiny_bench2dri
 CAMS = ['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT', 'CAM_FRONT']
 W, H = 128, 64
 RIG = [s for s in SENSORS if s['id'] not in ('CAM_FRONT', 'LIDAR')] + [
-    dict(type='sensor.camera.rgb', id=c, x=0.0, y=0.0, z=1.6, roll=0.0, pitch=0.0, yaw=0.0, width=W, height=H,
-         fov=70) for c in CAMS]
+    dict(type='sensor.camera.rgb', id=c, x=0.0, y=0.0, z=1.6, roll=0.0, pitch=0.0, yaw=0.0, width=W, height=H, fov=70)
+    for c in CAMS
+]
 
 
 def _metric_provider():
-    return dict(location=[0, 0, 0], rotation=[0, 0, 0], velocity=[3, 0, 0], acceleration=[0, 0, 0],
-                angular_velocity=[0, 0, 0])
+    return dict(
+        location=[0, 0, 0], rotation=[0, 0, 0], velocity=[3, 0, 0], acceleration=[0, 0, 0], angular_velocity=[0, 0, 0]
+    )
 
 
 def _data(k):
-    data = make_input_data(k, x=0.15 * k, speed=3.0, h=H, w=W, drop=('LIDAR', ))
+    data = make_input_data(k, x=0.15 * k, speed=3.0, h=H, w=W, drop=('LIDAR',))
     rng = np.random.default_rng(100 + k)
     for c in CAMS[:-1]:
         data[c] = (k, rng.integers(0, 255, (H, W, 4), dtype=np.uint8))
@@ -74,8 +77,15 @@ def test_drivemoe_drives_the_agent_in_process(driver, tmp_path):
         assert o['meta_actions'].shape == (0, 2) and o['info']['flow_steps'] == 10
     # the routed view logged is the model's argmax for that tick's images
     model = driver.model
-    data = driver.prepare(dict(images={c: np.zeros((H, W, 3), np.uint8) for c in CAMS}, points=np.zeros((0, 4)),
-                               speed=3.0, target_point=np.array([10.0, 0.0]), command=3))
+    data = driver.prepare(
+        dict(
+            images={c: np.zeros((H, W, 3), np.uint8) for c in CAMS},
+            points=np.zeros((0, 4)),
+            speed=3.0,
+            target_point=np.array([10.0, 0.0]),
+            command=3,
+        )
+    )
     out = model.sample_actions(data['inputs'], data['data_samples'])
     assert int(out['extras']['camera_index'][0]) == int(out['extras']['camera_logits'][0].argmax())
 

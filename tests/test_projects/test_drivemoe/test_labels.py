@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 
 from mmautomot.structures.commands import COMMANDS
-from projects.drivemoe.drivemoe import (CAMERA_VIEWS, SKILLS, BuildDriveMoELabels, camera_label_from_rules,
-                                        parse_route_name, read_label_file, skill_label_from_rules)
+from projects.drivemoe.drivemoe import (
+    CAMERA_VIEWS,
+    SKILLS,
+    BuildDriveMoELabels,
+    camera_label_from_rules,
+    parse_route_name,
+    read_label_file,
+    skill_label_from_rules,
+)
 
 C = {n: i for i, n in enumerate(COMMANDS)}
 V = {n: i for i, n in enumerate(CAMERA_VIEWS)}
@@ -29,7 +36,8 @@ def test_camera_rules():
 
 def test_skill_rules_and_route_names():
     assert parse_route_name('/data/ParkingExit_Town12_Route922_Weather12') == dict(
-        scenario='ParkingExit', town='Town12', route='922', weather='12')
+        scenario='ParkingExit', town='Town12', route='922', weather='12'
+    )
     assert parse_route_name('HazardAtSideLane_Town05_Route1_Weather3')['scenario'] == 'HazardAtSideLane'
     assert parse_route_name('scene-0001') is None
     S = {n: i for i, n in enumerate(SKILLS)}
@@ -59,7 +67,13 @@ def test_released_label_files(tmp_path):
     with pytest.raises(ValueError, match="bad.json frame 0: camera label 'CAM_FRONT'"):
         read_label_file(str(cam_dir / 'bad.json'))
     # rules when no files are given
-    rules = BuildDriveMoELabels()(dict(scene_token=route, token='t', command=C['lane_follow'],
-                                       ego_status=np.array([5.0, 0.0, 0.0, 0.0], np.float32),
-                                       plan_agent_boxes=np.array([[-8.0, 0.2, 0, 4, 2, 1.5, 0]], np.float32)))
+    rules = BuildDriveMoELabels()(
+        dict(
+            scene_token=route,
+            token='t',
+            command=C['lane_follow'],
+            ego_status=np.array([5.0, 0.0, 0.0, 0.0], np.float32),
+            plan_agent_boxes=np.array([[-8.0, 0.2, 0, 4, 2, 1.5, 0]], np.float32),
+        )
+    )
     assert (rules['camera_label'], rules['scenario_label']) == (V['CAM_BACK'], SKILLS.index('overtaking'))

@@ -6,6 +6,7 @@ on the data it was trained on, next to the constant-velocity baseline (``tools/t
 checkpoint) on the same samples: a model that learned beats constant velocity there. Generalisation numbers
 (held-out scenes, longer runs) are in projects/drivemoe/README.md.
 """
+
 import json
 import os
 import os.path as osp
@@ -27,28 +28,46 @@ ITERS = 100
 
 def run_tool(args, cwd, timeout=600):
     env = dict(os.environ, PYTHONPATH=REPO, MPLBACKEND='Agg', OMP_NUM_THREADS='1')
-    proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
-    assert proc.returncode == 0, (f'{" ".join(args)} failed ({proc.returncode}):\n'
-                                  f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+    proc = subprocess.run([sys.executable] + args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, (
+        f'{" ".join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}'
+    )
     return proc.stdout + proc.stderr
 
 
 def data_options(data_root, split='train', with_train=True):
     ann = f'nuscenes_infos_{split}.pkl'
     loaders = ('train', 'val', 'test') if with_train else ('val', 'test')
-    return ([f'{s}_dataloader.dataset.data_root={data_root}' for s in loaders] +
-            [f'val_dataloader.dataset.ann_file={ann}', f'test_dataloader.dataset.ann_file={ann}'])
+    return [f'{s}_dataloader.dataset.data_root={data_root}' for s in loaders] + [
+        f'val_dataloader.dataset.ann_file={ann}',
+        f'test_dataloader.dataset.ann_file={ann}',
+    ]
 
 
 @pytest.fixture(scope='module')
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('drivemoe_nus')
     data = str(root / 'data') + os.sep
-    make_synthetic_nuscenes(data, SyntheticNuScenesConfig(num_scenes=2, num_keyframes=12, image_size=(128, 72),
-                                                          azimuth_step=10.0), verbose=False)
-    run_tool([osp.join(REPO, 'tools', 'create_data.py'), 'nuscenes', '--root-path', data, '--out-dir', data,
-              '--version', 'v1.0-mini', '--max-sweeps', '1'], cwd=str(root))
+    make_synthetic_nuscenes(
+        data,
+        SyntheticNuScenesConfig(num_scenes=2, num_keyframes=12, image_size=(128, 72), azimuth_step=10.0),
+        verbose=False,
+    )
+    run_tool(
+        [
+            osp.join(REPO, 'tools', 'create_data.py'),
+            'nuscenes',
+            '--root-path',
+            data,
+            '--out-dir',
+            data,
+            '--version',
+            'v1.0-mini',
+            '--max-sweeps',
+            '1',
+        ],
+        cwd=str(root),
+    )
     assert osp.isfile(osp.join(data, 'nuscenes_infos_train.pkl'))
     return root, data
 
@@ -66,10 +85,23 @@ def _test(config, ckpt, root, data, name):
 def test_tiny_model_trains_tests_and_beats_constant_velocity(data_root, name):
     root, data = data_root
     work = str(root / f'work_{name}')
-    log = run_tool([osp.join(REPO, 'tools', 'train.py'), CFGS[name], '--work-dir', work, '--cfg-options',
-                    *data_options(data), f'train_cfg.max_iters={ITERS}', f'train_cfg.val_interval={ITERS}',
-                    f'default_hooks.checkpoint.interval={ITERS}', f'param_scheduler.1.T_max={ITERS}',
-                    f'param_scheduler.1.end={ITERS}', 'default_hooks.logger.interval=10'], cwd=str(root))
+    log = run_tool(
+        [
+            osp.join(REPO, 'tools', 'train.py'),
+            CFGS[name],
+            '--work-dir',
+            work,
+            '--cfg-options',
+            *data_options(data),
+            f'train_cfg.max_iters={ITERS}',
+            f'train_cfg.val_interval={ITERS}',
+            f'default_hooks.checkpoint.interval={ITERS}',
+            f'param_scheduler.1.T_max={ITERS}',
+            f'param_scheduler.1.end={ITERS}',
+            'default_hooks.logger.interval=10',
+        ],
+        cwd=str(root),
+    )
     assert f'Iter(train) [{ITERS}/{ITERS}]' in log and 'loss_flow' in log
     ckpt = osp.join(work, f'iter_{ITERS}.pth')
     metrics = _test(CFGS[name], ckpt, root, data, f'test_{name}')

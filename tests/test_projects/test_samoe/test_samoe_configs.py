@@ -4,16 +4,21 @@ import json
 import pytest
 import torch
 from mmengine.config import Config
+from samoe_test_utils import require_flow_head
 
 from mmautomot.registry import MODELS
-from samoe_test_utils import require_flow_head
 
 CFG_DIR = 'projects/samoe/configs/'
 
 
-@pytest.mark.parametrize('name,dataset', [('samoe_tiny_nuscenes-synthetic.py', 'NuScenesE2EDataset'),
-                                          ('samoe_tiny_token-routing_nuscenes-synthetic.py', 'NuScenesE2EDataset'),
-                                          ('samoe_tiny_bench2drive-synthetic.py', 'Bench2DriveE2EDataset')])
+@pytest.mark.parametrize(
+    'name,dataset',
+    [
+        ('samoe_tiny_nuscenes-synthetic.py', 'NuScenesE2EDataset'),
+        ('samoe_tiny_token-routing_nuscenes-synthetic.py', 'NuScenesE2EDataset'),
+        ('samoe_tiny_bench2drive-synthetic.py', 'Bench2DriveE2EDataset'),
+    ],
+)
 def test_tiny_configs_parse(name, dataset):
     cfg = Config.fromfile(CFG_DIR + name)
     assert cfg.model.type == 'SAMoEVLA' and cfg.custom_imports['imports'] == ['projects.samoe.samoe']
@@ -31,6 +36,7 @@ def test_tiny_configs_parse(name, dataset):
 def test_paper_scale_config_on_meta_device(capsys):
     require_flow_head()
     import projects.samoe.samoe  # noqa: F401
+
     cfg = Config.fromfile(CFG_DIR + 'samoe_qwen3vl-4b_nuscenes-e2e.py')
     assert cfg.build_on_meta
     model_cfg = cfg.model.to_dict()

@@ -3,9 +3,9 @@ import copy
 
 import pytest
 import torch
+from samoe_test_utils import build_tiny, require_flow_head
 
 from mmautomot.testing import demo_driving_batch
-from samoe_test_utils import build_tiny, require_flow_head
 
 require_flow_head()
 
@@ -72,8 +72,12 @@ def test_routing_depends_on_bev_not_tokens(model):
     w0 = model.sample_actions(inputs, samples, num_steps=1)['expert_weights']
     # other ego state, history, command, instruction and noise: the Planning tokens change, the BEV does not
     other, _ = _batch(seed=5)
-    same_bev = dict(inputs, ego_status=other['ego_status'], ego_hist_trajs=other['ego_hist_trajs'],
-                    command=(inputs['command'] + 1) % 3)
+    same_bev = dict(
+        inputs,
+        ego_status=other['ego_status'],
+        ego_hist_trajs=other['ego_hist_trajs'],
+        command=(inputs['command'] + 1) % 3,
+    )
     samples2 = copy.deepcopy(samples)
     for ds in samples2:
         ds.set_metainfo(dict(instruction='Take the second exit at the roundabout.'))
@@ -117,6 +121,7 @@ def test_merge_mode_predicts_like_mix_mode(model):
 
 def test_instruction_input_with_command_fallback(model):
     from projects.samoe.samoe import command_instruction, instructions_of
+
     inputs, samples = _batch()
     assert instructions_of(inputs['command'], samples) == [command_instruction(int(c)) for c in inputs['command']]
     s2 = copy.deepcopy(samples)
@@ -160,10 +165,16 @@ def test_driver_runs_samoe_and_passes_the_instruction():
 
     from mmautomot.apis import Driver
     from mmautomot.closed_loop.protocol import ObservationError, validate_observation
+
     rng = np.random.default_rng(0)
-    obs = dict(images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
-               points=(rng.standard_normal((300, 4)) * 8).astype(np.float32), speed=4.0,
-               target_point=np.array([10.0, 0.0], np.float32), command=2, tick=0)
+    obs = dict(
+        images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
+        points=(rng.standard_normal((300, 4)) * 8).astype(np.float32),
+        speed=4.0,
+        target_point=np.array([10.0, 0.0], np.float32),
+        command=2,
+        tick=0,
+    )
     validate_observation(dict(obs, instruction='Turn left after the bus stop.'))
     with pytest.raises(ObservationError, match="'instruction' must be a string"):
         validate_observation(dict(obs, instruction=3))
@@ -196,6 +207,7 @@ def test_driver_runs_samoe_and_passes_the_instruction():
 
 def test_agent_core_sends_the_instruction():
     from mmautomot.closed_loop.agent_core import ClosedLoopAgent
+
     core = ClosedLoopAgent(dict(instruction='Follow the truck.'), driver=object())
     state = type('S', (), dict(speed=1.0, ego_status=None))()
     obs = core._observation({}, None, state, dict(target_point=[1.0, 0.0], command=3))

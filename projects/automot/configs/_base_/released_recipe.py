@@ -13,15 +13,32 @@
 # `model.mot.ue_attention='released'` (image blocks bidirectional; the instruction block after the images
 # bidirectional in training, causal in inference, as the released code; see MoTTransformer).
 model = dict(
-    mot=dict(ae=dict(type='PaddedActionExpertLayer', num_heads=16, num_kv_heads=4, intermediate_size=4864),
-             ue_attention='causal'),
-    tokens=dict(type='ReleasedActionTokens', num_bev_tokens=64, num_target_tokens=2, num_speed_tokens=1,
-                num_decision_queries=8, num_route_queries=20, num_waypoint_queries=6, query_dim=588),
-    path_head=dict(type='ReleasedTrajectoryHead', num_points=20, loss_on='points', loss_weight=1.0,
-                   released_cumsum_quirk=False),
-    traj_head=dict(type='ReleasedTrajectoryHead', num_points=6, loss_on='offsets',
-                   step_weights=[3.0, 3.0, 2.0, 2.0, 1.0, 1.0], loss_weight=2.0),
+    mot=dict(
+        ae=dict(type='PaddedActionExpertLayer', num_heads=16, num_kv_heads=4, intermediate_size=4864),
+        ue_attention='causal',
+    ),
+    tokens=dict(
+        type='ReleasedActionTokens',
+        num_bev_tokens=64,
+        num_target_tokens=2,
+        num_speed_tokens=1,
+        num_decision_queries=8,
+        num_route_queries=20,
+        num_waypoint_queries=6,
+        query_dim=588,
+    ),
+    path_head=dict(
+        type='ReleasedTrajectoryHead', num_points=20, loss_on='points', loss_weight=1.0, released_cumsum_quirk=False
+    ),
+    traj_head=dict(
+        type='ReleasedTrajectoryHead',
+        num_points=6,
+        loss_on='offsets',
+        step_weights=[3.0, 3.0, 2.0, 2.0, 1.0, 1.0],
+        loss_weight=2.0,
+    ),
     velocity_head=dict(type='ReleasedVelocityHead', num_outputs=3, loss_weight=0.5),
-    meta_action_head=dict(type='LMHeadDecisionHead', loss_weight=0.4))
+    meta_action_head=dict(type='LMHeadDecisionHead', loss_weight=0.4),
+)
 
 custom_hooks = [dict(type='EMAHook', momentum=1e-4, update_buffers=False, priority='ABOVE_NORMAL')]

@@ -6,8 +6,13 @@ _base_ = ['../../../../configs/_base_/closed_loop/drivepi0_agent.py']
 
 drivemoe_cams = ['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT', 'CAM_FRONT']
 agent = dict(
-    driver=dict(type='local', config='projects/drivemoe/configs/drivemoe_tiny_bench2drive-synthetic.py',
-                checkpoint=None, device='cpu', driver_kwargs=dict(cam_names=drivemoe_cams)),
+    driver=dict(
+        type='local',
+        config='projects/drivemoe/configs/drivemoe_tiny_bench2drive-synthetic.py',
+        checkpoint=None,
+        device='cpu',
+        driver_kwargs=dict(cam_names=drivemoe_cams),
+    ),
     # the model server instead: python tools/bench2drive/serve_model.py CONFIG CKPT \
     #     --driver-kwargs '{"cam_names": [...]}' and driver=dict(type='remote', host='127.0.0.1', port=50051)
 )

@@ -10,8 +10,23 @@ _base_ = ['../../../../configs/_base_/datasets/nuscenes_e2e_tiny.py']
 
 hist_size = (128, 64)  # (W, H)
 routed_cams = ['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT']
-meta_keys = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'lidar2ego', 'ego2global', 'img_shape',
-             'prompt', 'command', 'plan_dt', 'can_bus', 'camera_label', 'scenario_label')
+meta_keys = (
+    'sample_idx',
+    'token',
+    'scene_token',
+    'timestamp',
+    'dataset',
+    'cam_names',
+    'lidar2ego',
+    'ego2global',
+    'img_shape',
+    'prompt',
+    'command',
+    'plan_dt',
+    'can_bus',
+    'camera_label',
+    'scenario_label',
+)
 train_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size=hist_size),
     dict(type='LoadMultiViewImages', cam_names=routed_cams, img_size=hist_size),

@@ -9,9 +9,26 @@ _base_ = ['../../../../configs/_base_/datasets/nuscenes_e2e_tiny.py']
 
 cam_size = (128, 64)  # (W, H)
 # PackDrivingInputs' default meta keys + the free-text instruction
-meta_keys = ('sample_idx', 'token', 'scene_token', 'timestamp', 'dataset', 'cam_names', 'lidar2ego', 'ego2global',
-             'cam2ego', 'cam_intrinsics', 'img_shape', 'ori_img_shape', 'prompt', 'command', 'plan_dt',
-             'path_spacing', 'can_bus', 'instruction')
+meta_keys = (
+    'sample_idx',
+    'token',
+    'scene_token',
+    'timestamp',
+    'dataset',
+    'cam_names',
+    'lidar2ego',
+    'ego2global',
+    'cam2ego',
+    'cam_intrinsics',
+    'img_shape',
+    'ori_img_shape',
+    'prompt',
+    'command',
+    'plan_dt',
+    'path_spacing',
+    'can_bus',
+    'instruction',
+)
 train_pipeline = [
     dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size=cam_size),
     dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
