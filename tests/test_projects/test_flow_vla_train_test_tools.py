@@ -1,10 +1,10 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""Tiny Drive-pi0 and DriveMoE through ``tools/train.py`` / ``tools/test.py`` on synthetic nuScenes data.
+"""Tiny Drive-pi0, DriveMoE and SAMoE-VLA through ``tools/train.py`` / ``tools/test.py`` on synthetic nuScenes.
 
 Short runs (CPU): each model trains 100 iterations on 2 synthetic scenes and is scored by ``tools/test.py``
 on the data it was trained on, next to the constant-velocity baseline (``tools/test.py`` without a
 checkpoint) on the same samples: a model that learned beats constant velocity there. Generalisation numbers
-(held-out scenes, longer runs) are in projects/drivemoe/README.md.
+(held-out scenes, longer runs) are in projects/drivemoe/README.md and projects/samoe/README.md.
 """
 
 import json
@@ -17,10 +17,11 @@ import pytest
 
 from mmautomot.datasets.synthetic import SyntheticNuScenesConfig, make_synthetic_nuscenes
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFGS = {
     'drive-pi0': osp.join(REPO, 'projects', 'drivemoe', 'configs', 'drive-pi0_tiny_nuscenes-synthetic.py'),
     'drivemoe': osp.join(REPO, 'projects', 'drivemoe', 'configs', 'drivemoe_tiny_nuscenes-synthetic.py'),
+    'samoe': osp.join(REPO, 'projects', 'samoe', 'configs', 'samoe_tiny_nuscenes-synthetic.py'),
 }
 CV_CFG = osp.join(REPO, 'configs', 'baselines', 'constant_velocity_nuscenes_tiny.py')
 ITERS = 100
@@ -80,8 +81,8 @@ def _test(config, ckpt, root, data, name):
         return json.load(f)
 
 
-@pytest.mark.slow  # 4 to 8 minutes for both models on a shared 2-core CPU (100 iterations + 2 test runs each)
-@pytest.mark.parametrize('name', ['drive-pi0', 'drivemoe'])
+@pytest.mark.slow  # 1.5 to 4 minutes per model on a shared 2-core CPU (100 iterations + 2 test runs each)
+@pytest.mark.parametrize('name', ['drive-pi0', 'drivemoe', 'samoe'])
 def test_tiny_model_trains_tests_and_beats_constant_velocity(data_root, name):
     root, data = data_root
     work = str(root / f'work_{name}')
