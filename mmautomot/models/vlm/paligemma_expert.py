@@ -149,8 +149,30 @@ class PaliGemmaUnderstandingExpert(BaseVLMExpert):
             pixel_values=pixels.to(device, self.core.dtype),
         )
 
+    def encode_images(self, frames: Tensor) -> Dict[str, object]:
+        """Run SIGLIP and the projector once on N same-size frames.
+
+        Args:
+            frames (Tensor): (N, 3, H, W) RGB, uint8 or float on the 0-255 scale (resized to ``image_size``).
+
+        Returns:
+            dict: ``embeds`` (N, n_tok, C) projected image tokens and ``deepstack`` (empty: PaliGemma has none),
+            usable as ``batch['image_features']`` of :meth:`embed` (e.g. DriveMoE encoding only a routed view).
+        """
+        if frames.dim() != 4 or frames.shape[1] != 3:
+            raise ValueError(
+                f'PaliGemmaUnderstandingExpert.encode_images: frames must be (N, 3, H, W), got {tuple(frames.shape)}'
+            )
+        flat = [self.resize(f) for f in frames]
+        pixels = self.image_processor(images=flat, do_resize=False, return_tensors='pt')['pixel_values']
+        feats = self.core.model.get_image_features(pixels.to(self.core.device, self.core.dtype)).pooler_output
+        return dict(embeds=feats, deepstack=[])
+
     def embed(self, batch: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Input embeddings (image features scattered into ``<image>`` slots), 1-D RoPE, prefix block.
+
+        ``batch['image_features']`` (optional, from :meth:`encode_images`, images in the batch's order) replaces
+        running the vision tower on ``pixel_values``.
 
         Returns:
             dict: ``hidden`` (B, L, C), ``position_ids`` (B, L) (1-indexed), ``rope`` (cos, sin) each
@@ -162,7 +184,10 @@ class PaliGemmaUnderstandingExpert(BaseVLMExpert):
         image_id = self.core.config.image_token_id
         llm_ids = input_ids.masked_fill(input_ids == image_id, 0) if image_id >= model.vocab_size else input_ids
         hidden = model.get_input_embeddings()(llm_ids)
-        feats = model.get_image_features(batch['pixel_values']).pooler_output.to(hidden.device, hidden.dtype)
+        if batch.get('image_features') is not None:  # precomputed by encode_images (e.g. a routed view)
+            feats = batch['image_features']['embeds'].to(hidden.device, hidden.dtype)
+        else:
+            feats = model.get_image_features(batch['pixel_values']).pooler_output.to(hidden.device, hidden.dtype)
         image_mask = model.get_placeholder_mask(input_ids, inputs_embeds=hidden, image_features=feats)
         hidden = hidden.masked_scatter(image_mask, feats)
         valid = batch['attention_mask'].bool()

@@ -82,3 +82,22 @@ def test_presets_and_paper_scale_on_meta():
     assert big.tokenizer is None  # a real vocabulary needs the folder's tokenizer
     with pytest.raises(RuntimeError, match='no tokenizer'):
         big.prefix_ids(1, 'go')
+
+
+def test_precomputed_image_features_equal_the_vision_tower(ue):
+    """``encode_images`` + ``batch['image_features']`` (DriveMoE encodes only a routed view) gives the same
+    embeddings as running SigLIP inside ``embed``; other frames' features change the image slots only."""
+    imgs = torch.randint(0, 256, (2, 2, 3, 40, 50), dtype=torch.uint8, generator=torch.Generator().manual_seed(4))
+    batch = ue.prepare_inputs(imgs, ['go', 'stop'])
+    with torch.no_grad():
+        ref = ue.embed(batch)
+        feats = ue.encode_images(imgs.flatten(0, 1))
+        assert feats['embeds'].shape == (4, 16, ue.text_config.hidden_size) and feats['deepstack'] == []
+        got = ue.embed(dict(batch, image_features=feats))
+        torch.testing.assert_close(got['hidden'], ref['hidden'], rtol=0, atol=0)
+        other = ue.embed(dict(batch, image_features=dict(embeds=feats['embeds'].flip(0), deepstack=[])))
+    image = batch['input_ids'] == ue.core.config.image_token_id
+    assert not torch.equal(other['hidden'][image], ref['hidden'][image])
+    torch.testing.assert_close(other['hidden'][~image], ref['hidden'][~image], rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r'frames must be \(N, 3, H, W\)'):
+        ue.encode_images(imgs)

@@ -147,3 +147,28 @@ def test_view_teacher_forcing_encodes_the_labelled_view():
     assert batch['extras']['camera_index'].tolist() == [4, 1]
     losses = model.loss(inputs, samples)
     assert 'loss_camera_router' in losses
+
+
+def _paligemma_ue(model):
+    """Swap the VLM for the paper's family (tiny PaliGemma: SigLIP + Gemma) by one config line."""
+    model['mot']['ue'] = dict(type='PaliGemmaUnderstandingExpert', preset='tiny', num_frames=2, freeze=False)
+
+
+def test_drivemoe_with_paligemma_vlm():
+    """DriveMoE on PaliGemma: trains, the flow steps over the read-only cache equal recomputing the prefix, and
+    at inference SigLIP encodes the front history and exactly one routed view per sample."""
+    model = build_tiny(MOE_CFG, mutate=_paligemma_ue)
+    assert type(model.vlm).__name__ == 'PaliGemmaUnderstandingExpert'
+    calls = []
+    model.vlm.core.model.vision_tower.register_forward_pre_hook(lambda m, args: calls.append(int(args[0].shape[0])))
+    inputs, samples = demo_batch(bsz=2)
+    noise = torch.randn(2, 6, 2, generator=torch.Generator().manual_seed(5))
+    out = model.sample_actions(inputs, samples, noise=noise)
+    assert calls == [2 * 2, 2]
+    ref = model.sample_actions(inputs, samples, noise=noise, recompute_prefix=True)
+    assert torch.allclose(out['actions'], ref['actions'], atol=1e-5)
+    model.train()
+    losses = model.loss(inputs, samples)
+    assert all(torch.isfinite(v) for v in losses.values())
+    sum(losses.values()).backward()
+    assert model.mot.ae_layers[-1].mlp is not None and model.head.action_out.weight.grad.abs().sum() > 0

@@ -1,0 +1,21 @@
+# Drive-pi0 with the paper's VLM: PaliGemma-3B (SigLIP so400m/14 at 224 + Gemma 2B: 18 layers, width 2048,
+# 8 heads / 1 KV / 256) as the prefix, and an action expert of width 1024 / FFN 4096 with one layer per Gemma
+# layer (18): pi0's split, ~2.9B + ~0.3B. Everything else (data, flow matching, schedule) is the Qwen3-VL-4B
+# config's. Builds on the meta device for parameter counts; `vlm_pretrained` is a local save_pretrained folder.
+_base_ = ['./drive-pi0_qwen3vl-4b_bench2drive.py']
+
+vlm_pretrained = 'checkpoints/paligemma-3b-pt-224'
+model = dict(
+    mot=dict(
+        ue=dict(
+            _delete_=True,
+            type='PaliGemmaUnderstandingExpert',
+            preset='paligemma-3b',
+            pretrained=vlm_pretrained,
+            num_frames=2,
+            freeze=False,
+            torch_dtype='bfloat16',
+            max_new_tokens=64,
+        )
+    )
+)
