@@ -11,38 +11,9 @@ _base_ = [
 custom_imports = dict(imports=['projects.automot.automot'], allow_failed_imports=False)
 default_scope = 'mmautomot'
 
-qwen3vl_tiny_padded = dict(
-    text_config=dict(
-        vocab_size=272,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=32,
-        rms_norm_eps=1e-6,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[8, 4, 4], mrope_interleaved=True),
-    ),
-    vision_config=dict(
-        depth=3,
-        hidden_size=32,
-        intermediate_size=64,
-        num_heads=2,
-        patch_size=16,
-        spatial_merge_size=2,
-        temporal_patch_size=2,
-        out_hidden_size=64,
-        num_position_embeddings=64,
-        deepstack_visual_indexes=[0, 1, 2],
-    ),
-    image_token_id=258,
-    video_token_id=259,
-    vision_start_token_id=256,
-    vision_end_token_id=257,
-    tie_word_embeddings=True,
-)
+# the tiny Qwen3-VL preset with head size 32 (= hidden / heads: the released layout pads the AE's heads into
+# the UE's slots, so the UE head size must be the hidden size over the head count)
+qwen3vl_tiny_padded = dict(text_config=dict(head_dim=32, rope_parameters=dict(mrope_section=[8, 4, 4])))
 
 model = dict(
     type='AutoMoT',
@@ -50,6 +21,7 @@ model = dict(
     mot=dict(
         ue=dict(
             type='Qwen3VLUnderstandingExpert',
+            preset='tiny',
             config=qwen3vl_tiny_padded,
             image_size=(64, 128),
             num_frames=2,

@@ -11,38 +11,8 @@ _base_ = [
 custom_imports = dict(imports=['projects.samoe.samoe'], allow_failed_imports=False)
 default_scope = 'mmautomot'
 
-qwen3vl_tiny = dict(
-    text_config=dict(
-        vocab_size=272,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=16,
-        rms_norm_eps=1e-6,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        rope_parameters=dict(rope_type='default', rope_theta=10000.0, mrope_section=[4, 2, 2], mrope_interleaved=True),
-    ),
-    vision_config=dict(
-        depth=1,
-        hidden_size=32,
-        intermediate_size=64,
-        num_heads=2,
-        patch_size=16,
-        spatial_merge_size=2,
-        temporal_patch_size=2,
-        out_hidden_size=64,
-        num_position_embeddings=64,
-        deepstack_visual_indexes=[0],
-    ),
-    image_token_id=258,
-    video_token_id=259,
-    vision_start_token_id=256,
-    vision_end_token_id=257,
-    tie_word_embeddings=True,
-)
+# the tiny Qwen3-VL preset with a 1-block vision tower (its vision is unused: world tokens come from the BEV)
+qwen3vl_tiny = dict(vision_config=dict(depth=1, deepstack_visual_indexes=[0]))
 
 # routing ablation: 'scene' (SA-MoE) or 'token' (top-k per token); see samoe_tiny_token-routing_*.py
 moe = dict(num_experts=4, routing='scene', mode='mix', top_k=2)
@@ -52,6 +22,7 @@ model = dict(
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
     vlm=dict(
         type='Qwen3VLUnderstandingExpert',
+        preset='tiny',
         config=qwen3vl_tiny,
         image_size=(64, 128),
         num_frames=1,
