@@ -8,9 +8,30 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from mmautomot.models.vlm.qwen3vl_expert import driving_prompt
-from mmautomot.registry import TASK_UTILS
-from mmautomot.structures import DrivingDataSample, meta_action_to_text
+from mmautomot.datasets.transforms.loading_arrays import array_pipeline
+from mmautomot.registry import TASK_UTILS, TRANSFORMS
+from mmautomot.structures import driving_prompt, meta_action_to_text
+
+#: the pipeline of a model without a config (built in code): frames and points as given, the prompt left to
+#: the model (``driving_prompt`` of command and speed), no ground truth
+DEFAULT_DRIVER_PIPELINE = (
+    dict(type='LoadFrontCamHistoryFromArray', num_frames=None, img_size=None),
+    dict(type='LoadMultiViewImagesFromArray', cam_names=None, img_size=None),
+    dict(type='LoadPointsFromArray'),
+    dict(type='BuildPlanningTargets', with_prompt=False),
+    dict(type='PackDrivingInputs'),
+)
+
+
+def config_test_pipeline(cfg) -> Optional[list]:
+    """The test (else val) dataset pipeline of a config, or None."""
+    if cfg is None:
+        return None
+    for loader in ('test_dataloader', 'val_dataloader'):
+        pipeline = ((cfg.get(loader) or {}).get('dataset') or {}).get('pipeline')
+        if pipeline:
+            return list(pipeline)
+    return None
 
 
 def _chw(img: np.ndarray, key: str) -> torch.Tensor:
@@ -36,6 +57,9 @@ class Driver:
         cam_names (Sequence[str] | None): camera order of ``observation['images']``; defaults to sorted
             keys with 'CAM_FRONT' first.
         front_cam (str): camera whose frames build the UE history. Defaults to 'CAM_FRONT'.
+        pipeline (list[dict] | None): the dataset pipeline the observation runs through (file loaders are
+            swapped for from-array ones, :func:`~mmautomot.datasets.transforms.loading_arrays.array_pipeline`).
+            Defaults to the test (else val) pipeline of ``model.cfg``, else :data:`DEFAULT_DRIVER_PIPELINE`.
         **scheduler_overrides: ``ue_interval``, ``max_cache_age``, ``on_stale``, ``synchronous`` merged into
             the scheduler config (e.g. ``Driver(model, ue_interval=4)``; the closed-loop configs and
             ``tools/bench2drive/serve_model.py --driver-kwargs`` pass them this way).
@@ -53,6 +77,7 @@ class Driver:
         scheduler=None,
         cam_names: Optional[Sequence[str]] = None,
         front_cam: str = 'CAM_FRONT',
+        pipeline: Optional[Sequence[dict]] = None,
         **scheduler_overrides,
     ):
         unknown = sorted(set(scheduler_overrides) - set(self.SCHEDULER_KEYS))
@@ -75,6 +100,30 @@ class Driver:
         self.history = deque(maxlen=self.num_frames)
         self.last_hist: Optional[torch.Tensor] = None
         self.last_context: Optional[tuple] = None  # (command, speed) of the last step, for answer()
+        if pipeline is None:
+            pipeline = config_test_pipeline(getattr(model, 'cfg', None))
+        self.pipeline = self._build_pipeline(DEFAULT_DRIVER_PIPELINE if pipeline is None else pipeline)
+
+    def _build_pipeline(self, pipeline: Sequence[dict]) -> list:
+        """The dataset pipeline on an observation: from-array loaders, no ground truth, the observation's
+        prompt kept, its target point used (a route planner's, see ``BuildPlanningTargets``), the model's own
+        UE as the processor of ``ProcessVLMInputs`` and ``cam_names`` (if given) as the cameras."""
+        transforms = []
+        for cfg in array_pipeline(pipeline):
+            if cfg['type'] == 'BuildPlanningTargets':
+                cfg.update(with_gt=False, keep_prompt=True, use_target_point=True)
+            if cfg['type'] == 'LoadMultiViewImagesFromArray' and self.cam_names is not None:
+                cfg['cam_names'] = self.cam_names
+            if cfg['type'] == 'ProcessVLMInputs':
+                cfg = dict(type='ProcessVLMInputs', processor=self._ue)
+            transforms.append(TRANSFORMS.build(cfg))
+        self.view_loader = next((t for t in transforms if type(t).__name__ == 'LoadMultiViewImagesFromArray'), None)
+        return transforms
+
+    @property
+    def _ue(self):
+        """The model's VLM expert (AutoMoT / Drive-pi0: ``model.mot.ue``; SAMoE-VLA: ``model.vlm``)."""
+        return self.model.mot.ue if hasattr(self.model, 'mot') else self.model.vlm
 
     def reset(self) -> None:
         """Forget the history and the cache (new route)."""
@@ -94,35 +143,50 @@ class Driver:
         return self.last_hist
 
     def prepare(self, obs: dict) -> dict:
-        """Observation -> preprocessed ``dict(inputs, data_samples)`` (batch of one)."""
+        """Observation -> preprocessed ``dict(inputs, data_samples)`` (batch of one).
+
+        The observation becomes a pipeline result (``images`` by camera, ``points``, ``ego_status`` (else
+        ``[speed, 0, 0, 0]``), ``target_point``, ``command``, ``img_hist`` from :meth:`_img_hist`, optional
+        ``ego_hist_trajs``, ``prompt``, ``instruction``) that runs through :attr:`pipeline`, then the model's
+        data preprocessor: the same transforms as the dataset's, so sizes, point columns, prompt and UE
+        tokens match training.
+        """
         for key in ('images', 'points', 'speed', 'target_point', 'command'):
             if key not in obs:
                 raise KeyError(f'Driver.step: observation lacks {key!r} (keys: {sorted(obs)})')
-        names = self.cam_names or sorted(obs['images'], key=lambda n: (n != self.front_cam, n))
+        names = self.cam_names or (self.view_loader.cam_names if self.view_loader is not None else None)
+        names = names or sorted(obs['images'], key=lambda n: (n != self.front_cam, n))
         missing = [n for n in names if n not in obs['images']]
         if missing:
             raise KeyError(f'Driver.step: observation images lack cameras {missing}')
-        imgs = torch.stack([_chw(obs['images'][n], f"images['{n}']") for n in names])
-        front = imgs[names.index(self.front_cam)] if self.front_cam in names else imgs[0]
+        front_name = self.front_cam if self.front_cam in obs['images'] else names[0]
+        front = _chw(obs['images'][front_name], f"images['{front_name}']")
+        for n in names:
+            _chw(obs['images'][n], f"images['{n}']")
         ego_status = obs.get('ego_status')
         if ego_status is None:
             ego_status = np.array([obs['speed'], 0.0, 0.0, 0.0], dtype=np.float32)
-        inputs = dict(
-            img_hist=self._img_hist(obs, front),
-            imgs=imgs,
-            points=torch.as_tensor(np.asarray(obs['points'], dtype=np.float32)),
-            ego_status=torch.as_tensor(np.asarray(ego_status, dtype=np.float32)).reshape(4),
-            target_point=torch.as_tensor(np.asarray(obs['target_point'], dtype=np.float32)).reshape(2),
-            command=torch.tensor(int(obs['command'])),
+        hist = self._img_hist(obs, front)
+        results = dict(
+            token='<observation>',
+            images={n: obs['images'][n] for n in names},
+            img_hist=list(hist.permute(0, 2, 3, 1).numpy()),
+            points=np.asarray(obs['points'], dtype=np.float32),
+            ego_status=np.asarray(ego_status, dtype=np.float32),
+            target_point=np.asarray(obs['target_point'], dtype=np.float32),
+            command=int(obs['command']),
         )
+        for key in ('cam_intrinsics', 'cam2ego'):  # optional calibration, {cam: matrix}
+            if obs.get(key) is not None:
+                results[key] = obs[key]
         if obs.get('ego_hist_trajs') is not None:  # optional past ego positions (N, 2), ego frame, oldest first
-            inputs['ego_hist_trajs'] = torch.as_tensor(np.asarray(obs['ego_hist_trajs'], dtype=np.float32))
-        sample = DrivingDataSample(metainfo=dict(cam_names=names))
-        if obs.get('prompt'):
-            sample.set_metainfo(dict(prompt=obs['prompt']))
-        if obs.get('instruction'):
-            sample.set_metainfo(dict(instruction=obs['instruction']))
-        return self.model.data_preprocessor([dict(inputs=inputs, data_samples=sample)])
+            results['ego_hist_trajs'] = np.asarray(obs['ego_hist_trajs'], dtype=np.float32)
+        for key in ('prompt', 'instruction'):
+            if obs.get(key):
+                results[key] = obs[key]
+        for transform in self.pipeline:
+            results = transform(results)
+        return self.model.data_preprocessor([results])
 
     @torch.no_grad()
     def step(self, observation: dict) -> Dict:

@@ -9,6 +9,7 @@ from .meta_actions import (
     derive_meta_actions,
     meta_action_to_text,
 )
+from .prompts import driving_prompt, ue_user_text
 
 __all__ = [
     'DrivingDataSample',
@@ -27,6 +28,8 @@ __all__ = [
     'PLANNING_LAYOUT',
     'InfoFormatError',
     'check_info_metainfo',
+    'driving_prompt',
+    'ue_user_text',
 ]
 
 

@@ -48,6 +48,7 @@ META_KEYS = (
     'img_shape',
     'ori_img_shape',
     'prompt',
+    'instruction',
     'command',
     'plan_dt',
     'path_spacing',
@@ -62,7 +63,8 @@ class PackDrivingInputs(BaseTransform):
     ``inputs`` holds the keys of :data:`INPUT_KEYS` that are present: ``img_hist``
     (N_hist, 3, H, W) uint8 and ``imgs`` (N_cam, 3, H, W) uint8 (HWC -> CHW, no normalisation),
     ``points`` (N, C) float32 (ego frame), ``ego_status`` (4,), ``ego_hist_trajs`` (H, 2),
-    ``target_point`` (2,) float32 and ``command`` () int64. The data sample gets the metainfo keys
+    ``target_point`` (2,) float32, ``command`` () int64 and ``vlm_inputs`` (the dict of
+    :class:`ProcessVLMInputs`, as is). The data sample gets the metainfo keys
     in ``meta_keys`` that are present and the ``gt_*`` fields as tensors (see
     :class:`mmautomot.structures.DrivingDataSample`). Absent keys are simply omitted.
 
@@ -87,6 +89,8 @@ class PackDrivingInputs(BaseTransform):
                     )
                 value = value.transpose(0, 3, 1, 2)
             inputs[key] = torch.from_numpy(np.array(value, order='C')).to(dtype)  # keeps 0-d
+        if 'vlm_inputs' in results:  # ProcessVLMInputs: per-sample UE tensors, batched by the model's UE
+            inputs['vlm_inputs'] = dict(results['vlm_inputs'])
         sample = DrivingDataSample(metainfo={k: results[k] for k in self.meta_keys if k in results})
         for key in GT_KEYS:
             if key in results:

@@ -78,6 +78,10 @@ class BuildPlanningTargets(BaseTransform):
             point), so feeding it leaks the answer into open-loop evaluation; the input is then (0, 0) and
             the planner relies on the navigation command, as in the published nuScenes protocols.
             CARLA target points come from the route planner and are legitimate inputs. Defaults to True.
+        with_gt (bool): copy the ground truth. False (inference on an observation, ``Driver``): no ``gt_*``
+            field is read or written and ``ego_hist_trajs`` is optional. Defaults to True.
+        keep_prompt (bool): keep a non-empty ``prompt`` already in the result (e.g. a closed-loop observation's)
+            instead of building one. Defaults to False.
     """
 
     def __init__(
@@ -87,6 +91,8 @@ class BuildPlanningTargets(BaseTransform):
         prompt_template: str = DEFAULT_PROMPT_TEMPLATE,
         with_prompt: bool = True,
         use_target_point: bool = True,
+        with_gt: bool = True,
+        keep_prompt: bool = False,
     ) -> None:
         gt_keys = tuple(GT_FIELDS) if gt_keys is None else tuple(gt_keys)
         unknown = [k for k in gt_keys if k not in GT_FIELDS]
@@ -97,6 +103,8 @@ class BuildPlanningTargets(BaseTransform):
         self.prompt_template = prompt_template
         self.with_prompt = with_prompt
         self.use_target_point = use_target_point
+        self.with_gt = with_gt
+        self.keep_prompt = keep_prompt
 
     @staticmethod
     def _get(results: dict, key: str, token: str) -> np.ndarray:
@@ -106,11 +114,12 @@ class BuildPlanningTargets(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         token = results.get('token', '<no token>')
-        fut = self._get(results, 'ego_fut_trajs', token).reshape(-1, 2)
-        steps = fut.shape[0]
         out: Dict[str, np.ndarray] = {}
-        optional = [k for k in OPTIONAL_GT_FIELDS if k in results]
-        for key in list(self.gt_keys) + optional:
+        gt_keys, optional, steps = (), (), 0
+        if self.with_gt:
+            steps = self._get(results, 'ego_fut_trajs', token).reshape(-1, 2).shape[0]
+            gt_keys, optional = self.gt_keys, [k for k in OPTIONAL_GT_FIELDS if k in results]
+        for key in list(gt_keys) + list(optional):
             field, dtype, shape = GT_FIELDS[key] if key in GT_FIELDS else OPTIONAL_GT_FIELDS[key]
             shape = tuple(steps if s == 'T' else s for s in shape)
             value = self._get(results, key, token).astype(dtype)
@@ -119,6 +128,8 @@ class BuildPlanningTargets(BaseTransform):
             except ValueError as err:
                 raise ValueError(f'sample {token!r}: {key!r} of shape {value.shape} does not fit {shape}') from err
         for key, (dtype, shape) in EGO_INPUTS.items():
+            if key == 'ego_hist_trajs' and not self.with_gt and key not in results:
+                continue
             value = self._get(results, key, token).astype(dtype)
             try:
                 results[key] = value.reshape(shape)
@@ -131,7 +142,7 @@ class BuildPlanningTargets(BaseTransform):
         lidar2ego = (results.get('lidar_points') or {}).get('lidar2ego')
         if 'lidar2ego' not in results and lidar2ego is not None:  # for the metric's reference point
             results['lidar2ego'] = np.asarray(lidar2ego, np.float32)
-        if self.with_prompt:
+        if self.with_prompt and not (self.keep_prompt and results.get('prompt')):
             n_frames = len(results['img_hist']) if 'img_hist' in results else len(results.get('cam_front_hist', ()))
             results['prompt'] = self.prompt_template.format(
                 system_prompt=self.system_prompt,
@@ -146,5 +157,5 @@ class BuildPlanningTargets(BaseTransform):
     def __repr__(self) -> str:
         return (
             f'{type(self).__name__}(gt_keys={self.gt_keys}, with_prompt={self.with_prompt}, '
-            f'use_target_point={self.use_target_point})'
+            f'use_target_point={self.use_target_point}, with_gt={self.with_gt})'
         )

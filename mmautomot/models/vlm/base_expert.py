@@ -1,8 +1,9 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The interface every vision-language understanding expert (UE) of a mixture-of-transformers model meets."""
 
+import hashlib
 import os.path as osp
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -14,7 +15,7 @@ from torch import Tensor
 from ..mot.joint_layers import mot_forward
 from ..mot.prefix_kv_cache import PrefixKVCache
 from ..mot.task_mask import build_task_mask
-from .tokenizer import ByteFallbackTokenizer, HFTokenizer, build_tokenizer
+from .tokenizer import ByteFallbackTokenizer, HFTokenizer, MissingTokenizer, build_tokenizer
 
 
 class BaseVLMExpert(BaseModule):
@@ -135,6 +136,112 @@ class BaseVLMExpert(BaseModule):
             input_ids[i, : len(s)] = torch.tensor(s)
             attn[i, : len(s)] = 1
         return input_ids, attn
+
+    #: per-token keys of :meth:`prepare_inputs` (B, L) and their padding value (``input_ids``: the tokenizer's pad id)
+    SEQUENCE_PAD_VALUES = {'input_ids': None, 'attention_mask': 0, 'mm_token_type_ids': 0, 'token_type_ids': 1}
+
+    def collate_inputs(self, samples: Sequence[Dict[str, Tensor]], device=None) -> Dict[str, Tensor]:
+        """Batch per-sample :meth:`prepare_inputs` outputs (each of batch size 1, e.g. from the
+        ``ProcessVLMInputs`` pipeline transform) into the batch :meth:`prepare_inputs` gives for all samples.
+
+        The per-token keys of :attr:`SEQUENCE_PAD_VALUES` are right padded to the longest sample with the values
+        :meth:`prepare_inputs` pads with (``input_ids``: ``tokenizer.pad_token_id``); every other key (image
+        tensors such as ``pixel_values`` (N_patches, D) or (N, 3, S, S), ``image_grid_thw`` (N, 3)) is
+        concatenated along dim 0, the order :meth:`prepare_inputs` flattens the frames of a batch in.
+
+        Args:
+            samples (Sequence[dict] | dict): B dicts with the same keys, or mmengine's ``pseudo_collate`` of
+                them (a dict of B-long lists).
+            device: target device; defaults to the model's.
+
+        Returns:
+            dict: the batched inputs, ``pixel_values`` in the model's dtype.
+        """
+        if isinstance(samples, Mapping):  # pseudo_collate-d: key -> per-sample list
+            n = {len(v) for v in samples.values()}
+            if len(n) != 1:
+                raise ValueError(f'{type(self).__name__}.collate_inputs: per-key lists differ in length {sorted(n)}')
+            samples = [{k: v[i] for k, v in samples.items()} for i in range(n.pop())]
+        if not samples:
+            raise ValueError(f'{type(self).__name__}.collate_inputs: no samples')
+        samples = [dict(s) for s in samples]
+        own = self.processing_signature()
+        for i, s in enumerate(samples):
+            sig = s.pop('processor', None)
+            if sig is not None and sig != own:
+                raise ValueError(
+                    f'{type(self).__name__}.collate_inputs: sample {i} was processed by another UE configuration '
+                    f"(processor {sig}, this model {own}); give ProcessVLMInputs the model's UE config "
+                    '(share one `ue` variable between model.mot.ue and the pipeline)'
+                )
+        keys = list(samples[0])
+        for i, s in enumerate(samples):
+            if list(s) != keys:
+                raise KeyError(
+                    f'{type(self).__name__}.collate_inputs: sample {i} has keys {sorted(s)}, sample 0 {sorted(keys)}'
+                )
+        device = device or self.core.device
+        out = {}
+        for key in keys:
+            values = [torch.as_tensor(s[key]) for s in samples]
+            if key in self.SEQUENCE_PAD_VALUES:
+                pad = self.SEQUENCE_PAD_VALUES[key]
+                pad = self.require_tokenizer().pad_token_id if pad is None else pad
+                length = max(v.shape[-1] for v in values)
+                values = [F.pad(v.reshape(1, -1), (0, length - v.shape[-1]), value=pad) for v in values]
+            out[key] = torch.cat(values, dim=0).to(device)
+        if 'pixel_values' in out:
+            out['pixel_values'] = out['pixel_values'].to(self.core.dtype)
+        return out
+
+    @classmethod
+    def build_processor(cls, cfg: dict) -> 'BaseVLMExpert':
+        """Build the object that prepares this UE's inputs from the SAME config dict as the model's UE.
+
+        The expert itself is the processor (its ``prepare_inputs``, tokenizer, image processor and chat
+        template are what the model uses), built on the meta device: no weight is allocated or read, so a 4B
+        config costs only its structure. ``ProcessVLMInputs`` calls it (through the registry) with the config it
+        shares with ``model.mot.ue``, so pipeline and model cannot drift (:meth:`processing_signature` checks it).
+
+        Args:
+            cfg (dict): the UE config (``type`` may be given; it is this class).
+
+        Raises:
+            RuntimeError: there is no usable tokenizer without the weights (e.g. a pretrained folder without
+                tokenizer files); the message names the class and folder.
+        """
+        kwargs = {k: v for k, v in dict(cfg).items() if k != 'type'}
+        with torch.device('meta'):
+            expert = cls(**kwargs)
+        tok = getattr(expert, 'tokenizer', None)
+        if tok is None or isinstance(tok, MissingTokenizer):
+            raise RuntimeError(
+                f'{cls.__name__}.build_processor: no tokenizer without the weights '
+                f'(pretrained={kwargs.get("pretrained")!r}); give the UE a `tokenizer` or a folder with tokenizer files'
+            )
+        return expert.eval()
+
+    def processing_signature(self) -> str:
+        """A short hash of everything :meth:`prepare_inputs` depends on (class, image size, prompts, chat
+        template, tokenizer, image processor, VLM config, dtype): equal for two experts built from the same
+        config, with or without weights. ``ProcessVLMInputs`` stores it with the sample (key ``processor``),
+        :meth:`collate_inputs` refuses samples of another configuration."""
+        if getattr(self, '_signature', None) is None:
+            ip, tok = self.image_processor, self.tokenizer
+            parts = (
+                type(self).__name__,
+                tuple(self.image_size),
+                getattr(self, 'system_prompt', None),
+                getattr(self, 'chat_template', None),
+                type(tok).__name__,
+                getattr(tok, 'vocab_size', None),
+                getattr(tok, 'pad_token_id', None),
+                ip.to_json_string() if hasattr(ip, 'to_json_string') else repr(ip),
+                self.core.config.to_json_string(),
+                str(self.core.dtype),
+            )
+            self._signature = hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
+        return self._signature
 
     # ------------------------------------------------------------------ geometry / sub-modules
     @property

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from mmautomot.registry import MODELS
-from mmautomot.structures import COMMANDS
+from mmautomot.structures import driving_prompt  # noqa: F401 (re-exported: its old home)
 
 from ..mot.prefix_kv_cache import PrefixKVCache
 from .base_expert import BaseVLMExpert
@@ -20,12 +20,6 @@ DEFAULT_SYSTEM_PROMPT = (
     'You are a driving assistant. You see the last front-camera frames of the ego '
     'vehicle, oldest first, and know its navigation command and speed.'
 )
-
-
-def driving_prompt(command: int, speed: float) -> str:
-    """The default UE user text: navigation command and ego speed (m/s)."""
-    name = COMMANDS[int(command)].replace('_', ' ') if 0 <= int(command) < len(COMMANDS) else 'unknown'
-    return f'Navigation command: {name}. Current speed: {float(speed):.1f} m/s.'
 
 
 @MODELS.register_module()

@@ -8,8 +8,8 @@ from mmengine.model import BaseModel
 from torch import Tensor
 
 from mmautomot.models.mot import PrefixKVCache
-from mmautomot.models.vlm import driving_prompt
 from mmautomot.registry import MODELS
+from mmautomot.structures import ue_user_text
 
 
 @MODELS.register_module()
@@ -110,7 +110,8 @@ class AutoMoT(BaseModel):
 
     def prompts(self, inputs: dict, data_samples: Optional[list] = None) -> List[str]:
         """UE user texts: ``data_sample.prompt`` (metainfo), ``inputs['prompt']``, or built from the
-        navigation command and speed."""
+        navigation command and speed (:func:`mmautomot.structures.ue_user_text`, also used by the
+        ``ProcessVLMInputs`` pipeline transform)."""
         bsz = inputs['img_hist'].shape[0]
         if data_samples is not None and all('prompt' in ds for ds in data_samples):
             return [ds.prompt for ds in data_samples]
@@ -118,9 +119,14 @@ class AutoMoT(BaseModel):
             p = inputs['prompt']
             return [p] * bsz if isinstance(p, str) else list(p)
         self._check(inputs, ('command', 'ego_status'))
-        return [driving_prompt(int(c), float(s)) for c, s in zip(inputs['command'], inputs['ego_status'][:, 0])]
+        return [ue_user_text(None, int(c), float(s)) for c, s in zip(inputs['command'], inputs['ego_status'][:, 0])]
 
     def ue_inputs(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, Tensor]:
+        """The UE batch (``prepare_inputs`` layout). When the pipeline computed it (``ProcessVLMInputs``:
+        ``inputs['vlm_inputs']``, a list of per-sample dicts) it is only batched (right padded); otherwise
+        (old configs, direct calls with ``img_hist``) the prompt is tokenised and the frames processed here."""
+        if 'vlm_inputs' in inputs:
+            return self.mot.ue.collate_inputs(inputs['vlm_inputs'])
         self._check(inputs, ('img_hist',))
         return self.mot.ue.prepare_inputs(inputs['img_hist'], self.prompts(inputs, data_samples))
 

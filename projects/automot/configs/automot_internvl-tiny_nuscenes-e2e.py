@@ -2,15 +2,18 @@
 # -> 4 tokens per frame, Qwen2 text 3 x 64 with 4 heads / 2 KV / 16): the VLM-expert swap is this one line.
 _base_ = ['./automot_tiny_nuscenes-e2e.py']
 
-model = dict(
-    mot=dict(
-        ue=dict(
-            _delete_=True,
-            type='InternVLUnderstandingExpert',
-            preset='tiny',
-            num_frames=2,
-            freeze=True,
-            max_new_tokens=16,
-        )
-    )
-)
+ue = dict(type='InternVLUnderstandingExpert', preset='tiny', num_frames=2, freeze=True, max_new_tokens=16)
+model = dict(mot=dict(ue=dict(ue, _delete_=True)))
+
+# the base pipeline with this UE's processor
+train_pipeline = [
+    dict(type='LoadFrontCamHistory', num_frames=2, img_size={{_base_.hist_size}}),
+    dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size={{_base_.cam_size}}),
+    dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
+    dict(type='BuildPlanningTargets', use_target_point=False),
+    dict(type='ProcessVLMInputs', ue=ue),
+    dict(type='PackDrivingInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = val_dataloader

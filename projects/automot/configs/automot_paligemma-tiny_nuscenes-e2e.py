@@ -4,15 +4,18 @@
 # `pretrained='checkpoints/paligemma-3b-pt-224'` (a local save_pretrained folder with processor/tokenizer).
 _base_ = ['./automot_tiny_nuscenes-e2e.py']
 
-model = dict(
-    mot=dict(
-        ue=dict(
-            _delete_=True,
-            type='PaliGemmaUnderstandingExpert',
-            preset='tiny',
-            num_frames=2,
-            freeze=True,
-            max_new_tokens=16,
-        )
-    )
-)
+ue = dict(type='PaliGemmaUnderstandingExpert', preset='tiny', num_frames=2, freeze=True, max_new_tokens=16)
+model = dict(mot=dict(ue=dict(ue, _delete_=True)))
+
+# the base pipeline with this UE's processor
+train_pipeline = [
+    dict(type='LoadFrontCamHistory', num_frames=2, img_size={{_base_.hist_size}}),
+    dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size={{_base_.cam_size}}),
+    dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
+    dict(type='BuildPlanningTargets', use_target_point=False),
+    dict(type='ProcessVLMInputs', ue=ue),
+    dict(type='PackDrivingInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = val_dataloader

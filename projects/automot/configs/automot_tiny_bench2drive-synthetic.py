@@ -14,6 +14,7 @@ b2d_pipeline = [
     dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size=(128, 64)),
     dict(type='LoadCarlaPoints', num_feats=4, to_ego=True, max_points=4096),
     dict(type='BuildPlanningTargets'),
+    dict(type='ProcessVLMInputs', ue={{_base_.ue}}),
     dict(type='PackDrivingInputs'),
 ]
 train_dataloader = dict(
