@@ -117,6 +117,13 @@ class Driver:
             if cfg['type'] == 'ProcessVLMInputs':
                 cfg = dict(type='ProcessVLMInputs', processor=self._ue)
             transforms.append(TRANSFORMS.build(cfg))
+        if getattr(self.model, 'require_vlm_inputs', False) and not any(
+            type(t).__name__ == 'ProcessVLMInputs' for t in transforms
+        ):
+            raise ValueError(
+                "Driver: the model requires the pipeline's UE inputs (require_vlm_inputs=True) but the pipeline has "
+                f'no ProcessVLMInputs: {[c.get("type") for c in pipeline]}'
+            )
         self.view_loader = next((t for t in transforms if type(t).__name__ == 'LoadMultiViewImagesFromArray'), None)
         return transforms
 

@@ -49,6 +49,9 @@ class AutoMoT(BaseModel):
             Defaults to None.
         refiner_detach_proposal (bool): stop the refiner loss's gradient through the AE proposal (the
             condition tokens stay attached). Defaults to True.
+        require_vlm_inputs (bool): refuse inputs without the pipeline's UE tensors (``inputs['vlm_inputs']``
+            from ``ProcessVLMInputs``) instead of tokenising and processing the frames in ``forward``. Defaults to
+            False (both work; the pipeline's are used when present).
         data_preprocessor (dict | None): e.g. ``DrivingDataPreprocessor``.
         init_cfg (dict | None): mmengine init config.
     """
@@ -64,6 +67,7 @@ class AutoMoT(BaseModel):
         refiner: Optional[dict] = None,
         refiner_detach_proposal: bool = True,
         velocity_head: Optional[dict] = None,
+        require_vlm_inputs: bool = False,
         data_preprocessor: Optional[dict] = None,
         init_cfg: Optional[dict] = None,
     ):
@@ -84,6 +88,7 @@ class AutoMoT(BaseModel):
             self.velocity_head = MODELS.build(dict(velocity_head, in_channels=width))
         self.path_head = MODELS.build(dict(path_head, in_channels=width))
         self.traj_head = MODELS.build(dict(traj_head, in_channels=width))
+        self.require_vlm_inputs = require_vlm_inputs
         self.refiner = None
         self.refiner_detach_proposal = refiner_detach_proposal
         if refiner is not None:
@@ -127,6 +132,11 @@ class AutoMoT(BaseModel):
         (old configs, direct calls with ``img_hist``) the prompt is tokenised and the frames processed here."""
         if 'vlm_inputs' in inputs:
             return self.mot.ue.collate_inputs(inputs['vlm_inputs'])
+        if self.require_vlm_inputs:
+            raise KeyError(
+                f"AutoMoT: inputs lack 'vlm_inputs' (require_vlm_inputs=True; got {sorted(inputs)}); add "
+                "dict(type='ProcessVLMInputs', ue=<the model's mot.ue>) to the pipeline before PackDrivingInputs"
+            )
         self._check(inputs, ('img_hist',))
         return self.mot.ue.prepare_inputs(inputs['img_hist'], self.prompts(inputs, data_samples))
 

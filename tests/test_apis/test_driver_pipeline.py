@@ -1,0 +1,200 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+"""The Driver runs the config's test pipeline on in-memory observations: the same frame through the dataset
+and through the Driver gives identical model inputs (incl. the UE's input_ids and pixel_values)."""
+
+import os
+import os.path as osp
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmautomot.apis import Driver, init_model
+from mmautomot.datasets.transforms import load_rgb_image
+from mmautomot.registry import DATASETS, MODELS
+from mmautomot.structures.info_format import INFO_VERSION
+
+CONFIGS = {
+    'qwen3vl': 'projects/automot/configs/automot_tiny_nuscenes-e2e.py',
+    'paligemma': 'projects/automot/configs/automot_paligemma-tiny_nuscenes-e2e.py',
+}
+LIDAR2EGO = np.array([[0, 1, 0, 0.9], [-1, 0, 0, 0], [0, 0, 1, 1.8], [0, 0, 0, 1]], np.float32)  # lidar y forward
+
+
+def _write_tiny_nuscenes(root: str, num_samples: int = 2) -> str:
+    """``num_samples`` keyframes of one scene: noise JPEGs (36 x 64) for CAM_FRONT / CAM_BACK, a 50-point
+    LiDAR cloud (x y z intensity ring), planning fields; returns the info pkl's name."""
+    rng = np.random.default_rng(0)
+    data_list = []
+    for i in range(num_samples):
+        images = {}
+        for cam in ('CAM_FRONT', 'CAM_BACK'):
+            rel = f'samples/{cam}/{i}.jpg'
+            os.makedirs(osp.join(root, osp.dirname(rel)), exist_ok=True)
+            cv2.imwrite(osp.join(root, rel), rng.integers(0, 256, (36, 64, 3), dtype=np.uint8))
+            images[cam] = dict(
+                img_path=rel, cam2img=np.diag([32.0, 32.0, 1.0]).astype(np.float32), cam2ego=np.eye(4, dtype=np.float32)
+            )
+        lidar = f'samples/LIDAR_TOP/{i}.pcd.bin'
+        os.makedirs(osp.join(root, 'samples/LIDAR_TOP'), exist_ok=True)
+        (rng.standard_normal((50, 5)) * 8).astype(np.float32).tofile(osp.join(root, lidar))
+        data_list.append(
+            dict(
+                token=f'tok{i}',
+                scene_token='scene0',
+                timestamp=i * 0.5,
+                ego2global=np.eye(4, dtype=np.float32),
+                lidar_points=dict(lidar_path=lidar, num_pts_feats=5, lidar2ego=LIDAR2EGO),
+                lidar_sweeps=[],
+                images=images,
+                cam_front_hist=[dict(img_path=f'samples/CAM_FRONT/{j}.jpg', timestamp=j * 0.5) for j in range(i + 1)],
+                instances=[],
+                ego_fut_trajs=np.stack([np.arange(1, 7) * 2.5, np.zeros(6)], 1).astype(np.float32),
+                ego_fut_masks=np.ones(6, np.float32),
+                ego_hist_trajs=np.stack([-np.arange(4, 0, -1) * 2.5, np.zeros(4)], 1).astype(np.float32),
+                ego_status=np.array([5.0 + i, 0.1, 0.0, 0.02], np.float32),
+                command=i % 3,
+                target_point=np.array([15.0, 1.0], np.float32),
+                meta_actions=np.full((3, 2), 2, np.int64),
+                ego_path=np.stack([np.arange(1, 21), np.zeros(20)], 1).astype(np.float32),
+                ego_path_masks=np.ones(20, np.float32),
+                plan_agent_boxes=np.zeros((0, 7), np.float32),
+                plan_agent_labels=np.zeros(0, np.int64),
+                plan_agent_fut_trajs=np.zeros((0, 6, 2), np.float32),
+                plan_agent_fut_yaws=np.zeros((0, 6), np.float32),
+                plan_agent_fut_masks=np.zeros((0, 6), np.float32),
+            )
+        )
+    metainfo = dict(
+        dataset='nuscenes',
+        version='v1.0-tiny-test',
+        info_version=INFO_VERSION,
+        categories={'car': 0},
+        cam_names=['CAM_FRONT', 'CAM_BACK'],
+        planning=dict(
+            fut_steps=6, plan_dt=0.5, hist_steps=4, path_points=20, path_spacing=1.0, ue_hist_frames=4, ue_hist_dt=0.5
+        ),
+    )
+    with open(osp.join(root, 'infos.pkl'), 'wb') as f:
+        pickle.dump(dict(metainfo=metainfo, data_list=data_list), f)
+    return 'infos.pkl'
+
+
+def _observation(info: dict) -> dict:
+    """The sample as a closed-loop observation: decoded camera frames (original size), the keyframe cloud in
+    the ego frame with the file's columns, the ego state; the target point as the dataset feeds it (zeros:
+    ``use_target_point=False`` on nuScenes)."""
+    pts = np.fromfile(info['lidar_points']['lidar_path'], np.float32).reshape(-1, 5)
+    ego = pts.copy()
+    ego[:, :3] = pts[:, :3].astype(np.float64) @ LIDAR2EGO[:3, :3].T.astype(np.float64) + LIDAR2EGO[:3, 3]
+    return dict(
+        images={cam: load_rgb_image(c['img_path'], info['token'])[0] for cam, c in info['images'].items()},
+        img_hist=[load_rgb_image(f['img_path'], info['token'])[0] for f in info['cam_front_hist']],
+        points=ego,
+        speed=float(info['ego_status'][0]),
+        ego_status=info['ego_status'],
+        ego_hist_trajs=info['ego_hist_trajs'],
+        target_point=np.zeros(2, np.float32),
+        command=info['command'],
+    )
+
+
+def _assert_equal(a, b, where=''):
+    if isinstance(a, dict):
+        assert sorted(a) == sorted(b), where
+        for k in a:
+            _assert_equal(a[k], b[k], f'{where}.{k}')
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_equal(x, y, f'{where}[{i}]')
+    elif isinstance(a, torch.Tensor):
+        assert a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b), where
+    else:
+        assert a == b, where
+
+
+@pytest.fixture(scope='module')
+def data_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('tiny_nus'))
+    return root + '/', _write_tiny_nuscenes(root)
+
+
+def _setup(family, data_root):
+    cfg = Config.fromfile(CONFIGS[family])
+    root, ann = data_root
+    cfg.test_dataloader.dataset.update(data_root=root, ann_file=ann)
+    torch.manual_seed(0)
+    model = init_model(cfg)
+    return model, DATASETS.build(cfg.test_dataloader.dataset)
+
+
+@pytest.mark.parametrize('family', list(CONFIGS))
+def test_same_frame_through_dataset_and_driver_gives_identical_inputs(family, data_root):
+    model, dataset = _setup(family, data_root)
+    driver = Driver(model)
+    assert [type(t).__name__ for t in driver.pipeline][:3] == [
+        'LoadFrontCamHistoryFromArray',
+        'LoadMultiViewImagesFromArray',
+        'LoadPointsFromArray',
+    ]
+    for idx in range(len(dataset)):
+        ref = model.data_preprocessor([dataset[idx]])
+        got = driver.prepare(_observation(dataset.get_data_info(idx)))
+        assert 'vlm_inputs' in ref['inputs'] and ref['inputs']['points'][0].shape[1] == 5  # x y z intensity lag
+        _assert_equal(ref['inputs'], got['inputs'], 'inputs')
+        assert got['data_samples'][0].prompt == ref['data_samples'][0].prompt  # BuildPlanningTargets' template
+        _assert_equal(model.ue_inputs(ref['inputs']), model.ue_inputs(got['inputs']), 'ue_inputs')
+        with torch.no_grad():
+            a, b = model.joint(ref['inputs'], ref['data_samples']), model.joint(got['inputs'], got['data_samples'])
+        _assert_equal(a, b, 'joint')
+
+
+def test_pipeline_inputs_equal_the_in_forward_fallback(data_root):
+    """Without ProcessVLMInputs (old configs) the model tokenises in forward: the same UE batch."""
+    model, dataset = _setup('qwen3vl', data_root)
+    pipeline = [c for c in model.cfg.test_dataloader.dataset.pipeline if c['type'] != 'ProcessVLMInputs']
+    obs = _observation(dataset.get_data_info(1))
+    with_tf, without = Driver(model).prepare(obs), Driver(model, pipeline=pipeline).prepare(obs)
+    assert 'vlm_inputs' in with_tf['inputs'] and 'vlm_inputs' not in without['inputs']
+    _assert_equal(
+        model.ue_inputs(with_tf['inputs']), model.ue_inputs(without['inputs'], without['data_samples']), 'ue_inputs'
+    )
+
+
+def test_bad_observations_and_pipelines_are_named(data_root):
+    model, dataset = _setup('qwen3vl', data_root)
+    driver = Driver(model)
+    obs = _observation(dataset.get_data_info(0))
+    with pytest.raises(KeyError, match=r"observation lacks 'command'"):
+        driver.prepare({k: v for k, v in obs.items() if k != 'command'})
+    with pytest.raises(KeyError, match=r"observation images lack cameras \['CAM_FRONT'\]"):
+        driver.prepare(dict(obs, images={'CAM_BACK': obs['images']['CAM_BACK']}))
+    with pytest.raises(ValueError, match=r"'points' has 3 columns, the pipeline uses columns \[0, 1, 2, 3\]"):
+        driver.prepare(dict(obs, points=obs['points'][:, :3]))
+    with pytest.raises(ValueError, match=r"images\['CAM_FRONT'\] must be an \(H, W, 3\) uint8"):
+        driver.prepare(dict(obs, images={'CAM_FRONT': obs['images']['CAM_FRONT'].astype(np.float32)}))
+    no_tf = [c for c in model.cfg.test_dataloader.dataset.pipeline if c['type'] != 'ProcessVLMInputs']
+    model.require_vlm_inputs = True
+    try:
+        with pytest.raises(ValueError, match='requires the pipeline.s UE inputs .* no ProcessVLMInputs'):
+            Driver(model, pipeline=no_tf)
+        batch = model.data_preprocessor([dataset.pipeline.transforms[-1](dict(dataset.get_data_info(0)))])
+        with pytest.raises(KeyError, match=r"lack 'vlm_inputs' \(require_vlm_inputs=True.*ProcessVLMInputs"):
+            model.ue_inputs(batch['inputs'])
+    finally:
+        model.require_vlm_inputs = False
+
+
+def test_model_without_config_uses_the_default_pipeline(data_root):
+    """A model built in code (no ``cfg``): frames and points as given, the prompt left to the model."""
+    model, dataset = _setup('qwen3vl', data_root)
+    bare = MODELS.build(model.cfg.model)
+    obs = _observation(dataset.get_data_info(1))
+    got = Driver(bare).prepare(obs)['inputs']
+    assert got['imgs'].shape == (1, 2, 3, 36, 64) and got['img_hist'].shape == (1, 2, 3, 36, 64)
+    assert got['points'][0].shape == (50, 5) and 'vlm_inputs' not in got
+    assert torch.equal(got['points'][0], torch.from_numpy(obs['points']))
