@@ -7,19 +7,31 @@ _base_ = ['./automot_qwen3vl-4b_nuscenes-e2e.py']
 
 ue_pretrained = 'checkpoints/paligemma-3b-pt-224'  # local save_pretrained folder (weights, processor, tokenizer)
 
+ue = dict(
+    type='PaliGemmaUnderstandingExpert',
+    preset='paligemma-3b',
+    pretrained=ue_pretrained,
+    num_frames=4,
+    freeze=True,
+    torch_dtype='bfloat16',
+    max_new_tokens=128,
+)
 model = dict(
     mot=dict(
-        ue=dict(
-            _delete_=True,
-            type='PaliGemmaUnderstandingExpert',
-            preset='paligemma-3b',
-            pretrained=ue_pretrained,
-            num_frames=4,
-            freeze=True,
-            torch_dtype='bfloat16',
-            max_new_tokens=128,
-        ),
+        ue=dict(ue, _delete_=True),
         ae=dict(_delete_=True, hidden_size=1024, intermediate_size=4096),  # own width (not the released padding)
         cache_capacity=1280,
     )
 )
+
+train_pipeline = [  # the base pipeline with this UE's processor
+    dict(type='LoadFrontCamHistory', num_frames=4, img_size={{_base_.hist_size}}),
+    dict(type='LoadMultiViewImages', cam_names={{_base_.cam_names}}, img_size={{_base_.cam_size}}),
+    dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
+    dict(type='BuildPlanningTargets', use_target_point=False),
+    dict(type='ProcessVLMInputs', ue=ue),
+    dict(type='PackDrivingInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = val_dataloader

@@ -21,6 +21,7 @@ train_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=4, img_size={{_base_.hist_size}}),
     dict(type='LoadMultiViewImages', cam_names={{_base_.cam_names}}, img_size={{_base_.cam_size}}),
     dict(type='BuildPlanningTargets', use_target_point=False),  # target point is GT-derived on nuScenes
+    dict(type='ProcessVLMInputs', ue={{_base_.ue}}),
     dict(type='PackDrivingInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

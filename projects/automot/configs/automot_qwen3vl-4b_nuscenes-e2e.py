@@ -21,20 +21,23 @@ build_on_meta = True  # tests/tools build this model on the meta device (no weig
 
 ue_pretrained = 'checkpoints/Qwen3-VL-4B-Instruct'  # local copy (config.json, *.safetensors, tokenizer)
 
+# the UE config, shared by the model and the pipeline's ProcessVLMInputs (tokens and frame patches are computed
+# in the dataloader workers by a weightless copy of this expert)
+ue = dict(
+    type='Qwen3VLUnderstandingExpert',
+    preset='4b',
+    pretrained=ue_pretrained,
+    image_size=(256, 512),
+    num_frames=4,
+    freeze=True,
+    torch_dtype='bfloat16',
+    max_new_tokens=128,
+)
 model = dict(
     type='AutoMoT',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
     mot=dict(
-        ue=dict(
-            type='Qwen3VLUnderstandingExpert',
-            preset='4b',
-            pretrained=ue_pretrained,
-            image_size=(256, 512),
-            num_frames=4,
-            freeze=True,
-            torch_dtype='bfloat16',
-            max_new_tokens=128,
-        ),
+        ue=ue,
         cache_capacity=1024,  # ae: the released padded layout (released_recipe.py)
         checkpoint_layers=False,
     ),  # True: activation checkpointing per joint layer (see estimate_memory.py)
@@ -86,3 +89,15 @@ env_cfg = dict(dist_cfg=dict(backend='nccl'))
 
 # Asynchronous closed-loop inference: UE every 2nd tick of the 20 Hz loop (released agent), cache <= 4 ticks.
 scheduler = dict(type='AsyncScheduler', ue_interval=2, max_cache_age=4, on_stale='refresh', synchronous=False)
+
+train_pipeline = [
+    dict(type='LoadFrontCamHistory', num_frames=4, img_size={{_base_.hist_size}}),
+    dict(type='LoadMultiViewImages', cam_names={{_base_.cam_names}}, img_size={{_base_.cam_size}}),
+    dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
+    dict(type='BuildPlanningTargets', use_target_point=False),  # target point is GT-derived on nuScenes
+    dict(type='ProcessVLMInputs', ue=ue),
+    dict(type='PackDrivingInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = val_dataloader

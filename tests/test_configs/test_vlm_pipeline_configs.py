@@ -1,0 +1,38 @@
+# Copyright (c) mmautomot contributors. All rights reserved.
+"""Configs whose pipelines compute the UE inputs (``ProcessVLMInputs``) give it the model's own UE config, so
+the pipeline's processor and the model's cannot drift (a child config that swaps ``model.mot.ue`` must also
+swap the pipeline's)."""
+
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIGS = sorted(
+    osp.relpath(p, REPO)
+    for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True)
+    + glob.glob(osp.join(REPO, 'projects', '*', 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p
+)
+
+
+def _vlm_transforms(cfg):
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        for t in ((cfg.get(loader) or {}).get('dataset') or {}).get('pipeline') or []:
+            if t.get('type') == 'ProcessVLMInputs':
+                yield loader, t
+
+
+def test_the_tiny_and_paper_automot_configs_process_in_the_pipeline():
+    for name in ('automot_tiny_nuscenes-e2e', 'automot_qwen3vl-4b_nuscenes-e2e', 'automot_paligemma-3b_nuscenes-e2e'):
+        cfg = Config.fromfile(osp.join(REPO, 'projects/automot/configs', name + '.py'))
+        assert len(list(_vlm_transforms(cfg))) == 3, name
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_pipeline_ue_is_the_models(path):
+    cfg = Config.fromfile(osp.join(REPO, path))
+    for loader, t in _vlm_transforms(cfg):
+        assert t['ue'] == cfg.model.mot.ue, f'{path}: {loader} ProcessVLMInputs.ue differs from model.mot.ue'
