@@ -70,3 +70,17 @@ def test_missing_keys_are_named():
         transform(dict(token='x', img_hist=np.zeros((2, 8, 8, 3), np.uint8)))
     with pytest.raises(ValueError, match='ProcessVLMInputs: give `ue`'):
         ProcessVLMInputs()
+
+
+def test_pickled_transform_rebuilds_its_processor():
+    """Dataloader workers get the transform pickled: the processor is rebuilt there, not unpickled."""
+    import pickle
+
+    rng = np.random.default_rng(2)
+    transform = ProcessVLMInputs(ue=UES['qwen3vl'])
+    first = transform(_results(rng, 'p'))['vlm_inputs']
+    state = pickle.dumps(transform)
+    assert b'Qwen3VLForConditionalGeneration' not in state
+    again = pickle.loads(state)(_results(np.random.default_rng(2), 'p'))['vlm_inputs']
+    assert first['processor'] == again['processor']
+    assert all(torch.equal(first[k], again[k]) for k in first if k != 'processor')
