@@ -87,8 +87,8 @@ class BaseVLMExpert(BaseModule):
         :meth:`require_tokenizer` raises). ``tokenizer`` (config / folder / object) always wins.
         """
         self.processor, self.chat_template = None, None
-        on_meta = torch.empty(0).device.type == 'meta'
-        if pretrained is not None and osp.isdir(pretrained) and not on_meta:
+        # also on the meta device (no weights, e.g. ``build_processor``): the processor files are plain files
+        if pretrained is not None and osp.isdir(pretrained):
             from transformers import AutoProcessor
 
             self.processor = AutoProcessor.from_pretrained(pretrained, local_files_only=True)
@@ -223,9 +223,9 @@ class BaseVLMExpert(BaseModule):
 
     def processing_signature(self) -> str:
         """A short hash of everything :meth:`prepare_inputs` depends on (class, image size, prompts, chat
-        template, tokenizer, image processor, VLM config, dtype): equal for two experts built from the same
-        config, with or without weights. ``ProcessVLMInputs`` stores it with the sample (key ``processor``),
-        :meth:`collate_inputs` refuses samples of another configuration."""
+        template, tokenizer, image processor, the config's token ids and patch geometry, dtype): equal for two
+        experts built from the same config, with or without weights. ``ProcessVLMInputs`` stores it with the
+        sample (key ``processor``), :meth:`collate_inputs` refuses samples of another configuration."""
         if getattr(self, '_signature', None) is None:
             ip, tok = self.image_processor, self.tokenizer
             parts = (
@@ -237,7 +237,8 @@ class BaseVLMExpert(BaseModule):
                 getattr(tok, 'vocab_size', None),
                 getattr(tok, 'pad_token_id', None),
                 ip.to_json_string() if hasattr(ip, 'to_json_string') else repr(ip),
-                self.core.config.to_json_string(),
+                _token_layout(self.core.config),
+                getattr(self, 'tokens_per_image', None),
                 str(self.core.dtype),
             )
             self._signature = hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
@@ -397,3 +398,12 @@ class BaseVLMExpert(BaseModule):
             max_new_tokens (int | None): defaults to ``self.max_new_tokens``.
         """
         return self.tokenizer.decode(self.generate_ids(question, images, max_new_tokens), skip_special_tokens=True)
+
+
+def _token_layout(config) -> tuple:
+    """The VLM config's entries that shape the UE tokens: special token ids and the vision patch geometry (not the
+    whole config, whose serialisation differs between a folder and a dict build)."""
+    top = sorted((k, v) for k, v in config.to_dict().items() if 'token' in k and isinstance(v, (int, list)))
+    vision = getattr(config, 'vision_config', None)
+    keys = ('patch_size', 'spatial_merge_size', 'temporal_patch_size', 'image_size')
+    return tuple(top), tuple((k, getattr(vision, k, None)) for k in keys)

@@ -104,8 +104,8 @@ def build_hf_vlm(
         config_cls: its config class, e.g. ``PaliGemmaConfig``.
         config (dict | None): config kwargs. With ``pretrained`` it overrides the folder's config and the
             weights are loaded with a name/shape check.
-        pretrained (str | None): local folder written by ``save_pretrained``. Ignored on the meta device when
-            ``config`` is given (nothing can be loaded into meta tensors).
+        pretrained (str | None): local folder written by ``save_pretrained``. On the meta device (nothing can be
+            loaded into meta tensors) only its config.json is read, and only when ``config`` is not given.
         torch_dtype (str | torch.dtype | None): parameter dtype, e.g. 'bfloat16'.
         owner (str): the expert's name for error messages.
         need (Sequence[str]): files the folder must hold (:func:`missing_pretrained_files`).
@@ -114,7 +114,12 @@ def build_hf_vlm(
         FileNotFoundError: the folder does not exist or lacks files (all of them are named).
     """
     dtype = _dtype(torch_dtype)
-    if pretrained is None or (config is not None and torch.empty(0).device.type == 'meta'):
+    on_meta = torch.empty(0).device.type == 'meta'
+    if on_meta and config is None and pretrained is not None and osp.isfile(osp.join(pretrained, 'config.json')):
+        # structure only (e.g. a pipeline's weightless processor): the folder's config, no weights read
+        model = model_cls(config_cls.from_pretrained(pretrained, local_files_only=True))
+        return model.to(dtype) if dtype is not None else model
+    if pretrained is None or (config is not None and on_meta):
         # Under ``with torch.device('meta')`` (parameter counting, FSDP deferred init) there is no storage to
         # load into, so the structure comes from ``config`` and the weights are not read.
         if config is None:

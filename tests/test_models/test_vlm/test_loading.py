@@ -1,6 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
@@ -110,3 +111,13 @@ def test_folder_tokenizer_chat_template_and_processor(saved, tmp_path):
     batch = ue.prepare_inputs(torch.zeros(1, 2, 3, 32, 64, dtype=torch.uint8), ['go'])
     text = ue.tokenizer.decode(batch['input_ids'][0].tolist(), skip_special_tokens=False)
     assert text.count('<|image_pad|>') == 4 and text.startswith('<|im_start|>system\n')
+    # the pipeline's weightless processor of the same folder gives the model's inputs (ProcessVLMInputs)
+    from mmautomot.datasets.transforms import ProcessVLMInputs
+
+    for cfg in (dict(pretrained=str(folder)), dict(pretrained=str(folder), preset='tiny')):
+        cfg = dict(cfg, type='Qwen3VLUnderstandingExpert', image_size=(32, 64))
+        model_ue = Qwen3VLUnderstandingExpert(**{k: v for k, v in cfg.items() if k != 'type'})
+        img = np.random.default_rng(0).integers(0, 256, (2, 32, 64, 3), dtype=np.uint8)
+        got = model_ue.collate_inputs([ProcessVLMInputs(ue=cfg)(dict(img_hist=img, prompt='go'))['vlm_inputs']])
+        ref = model_ue.prepare_inputs(torch.from_numpy(img).permute(0, 3, 1, 2)[None], ['go'])
+        assert sorted(got) == sorted(ref) and all(torch.equal(got[k], ref[k]) for k in ref)

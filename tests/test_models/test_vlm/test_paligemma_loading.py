@@ -105,3 +105,19 @@ def test_answer_with_folder_tokenizer(saved):
     frames = [np.full((20, 30, 3), 90, np.uint8)]
     ids = ue.generate_ids('hi', frames, max_new_tokens=3)
     assert 1 <= len(ids) <= 3 and ue.answer('hi', frames, max_new_tokens=3) == ue.tokenizer.decode(ids)
+
+
+def test_pipeline_processor_of_a_folder_equals_the_model(saved):
+    """ProcessVLMInputs builds its weightless processor from the same folder (processor, tokenizer, chat
+    template): the pipeline's inputs equal the loaded model's prepare_inputs."""
+    from mmautomot.datasets.transforms import ProcessVLMInputs
+
+    path, _, _ = saved
+    cfg = dict(type='PaliGemmaUnderstandingExpert', pretrained=str(path), preset='tiny', num_frames=1)
+    ue = PaliGemmaUnderstandingExpert(**{k: v for k, v in cfg.items() if k != 'type'})
+    img = np.random.default_rng(0).integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
+    got = ProcessVLMInputs(ue=cfg)(dict(img_hist=img, prompt='hello'))['vlm_inputs']
+    ref = ue.prepare_inputs(torch.from_numpy(img).permute(0, 3, 1, 2)[None], ['hello'])
+    batch = ue.collate_inputs([got])
+    assert sorted(batch) == sorted(ref)
+    assert all(torch.equal(batch[k], ref[k]) for k in ref)
