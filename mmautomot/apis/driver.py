@@ -166,7 +166,7 @@ class Driver:
         missing = [n for n in names if n not in obs['images']]
         if missing:
             raise KeyError(f'Driver.step: observation images lack cameras {missing}')
-        front_name = self.front_cam if self.front_cam in obs['images'] else names[0]
+        front_name = self.front_cam if self.front_cam in names else names[0]
         front = _chw(obs['images'][front_name], f"images['{front_name}']")
         for n in names:
             _chw(obs['images'][n], f"images['{n}']")
