@@ -226,23 +226,21 @@ class BaseVLMExpert(BaseModule):
         template, tokenizer, image processor, the config's token ids and patch geometry, dtype): equal for two
         experts built from the same config, with or without weights. ``ProcessVLMInputs`` stores it with the
         sample (key ``processor``), :meth:`collate_inputs` refuses samples of another configuration."""
-        if getattr(self, '_signature', None) is None:
-            ip, tok = self.image_processor, self.tokenizer
-            parts = (
-                type(self).__name__,
-                tuple(self.image_size),
-                getattr(self, 'system_prompt', None),
-                getattr(self, 'chat_template', None),
-                type(tok).__name__,
-                getattr(tok, 'vocab_size', None),
-                getattr(tok, 'pad_token_id', None),
-                ip.to_json_string() if hasattr(ip, 'to_json_string') else repr(ip),
-                _token_layout(self.core.config),
-                getattr(self, 'tokens_per_image', None),
-                str(self.core.dtype),
-            )
-            self._signature = hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
-        return self._signature
+        ip, tok = self.image_processor, self.tokenizer
+        parts = (
+            type(self).__name__,
+            tuple(self.image_size),
+            getattr(self, 'system_prompt', None),
+            getattr(self, 'chat_template', None),
+            type(tok).__name__,
+            getattr(tok, 'vocab_size', None),
+            getattr(tok, 'pad_token_id', None),
+            ip.to_json_string() if hasattr(ip, 'to_json_string') else repr(ip),
+            _token_layout(self.core.config),
+            getattr(self, 'tokens_per_image', None),
+            str(self.core.dtype),
+        )
+        return hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
 
     # ------------------------------------------------------------------ geometry / sub-modules
     @property
