@@ -94,9 +94,14 @@ def route_from_navigation(navigation, spacing: float = 8.0) -> Tuple[np.ndarray,
 
     ``dense`` samples the route's lane centres every metre (for plots and the expert data); ``points``
     keeps one point every ``spacing`` metres along it, like the leaderboard's downsampled global plan.
+    On a scenario map (``ScenarioEnv``, :class:`TrajectoryNavigation`) the route is the recorded SDC
+    trajectory MetaDrive navigates along (``navigation.reference_trajectory``).
     """
-    chunks = [_sample_lane(lane, 1.0) for lane in route_lanes(navigation)]
-    dense = np.concatenate(chunks, axis=0)
+    ref = getattr(navigation, 'reference_trajectory', None)
+    if ref is not None:
+        dense = _sample_lane(ref, 1.0)
+    else:
+        dense = np.concatenate([_sample_lane(lane, 1.0) for lane in route_lanes(navigation)], axis=0)
     keep = np.concatenate([[True], np.linalg.norm(np.diff(dense, axis=0), axis=1) > 1e-3])
     dense = dense[keep]
     s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))])
@@ -119,6 +124,20 @@ def road_edge_points(road_network, spacing: float = 1.0) -> np.ndarray:
                 # MetaDrive lanes: line_types = (left, right); lateral + is right of the lane direction
                 width = lane.width_at(0.0)
                 pts.append(_sample_lane(lane, spacing, sign * width / 2))
+    return np.concatenate(pts, axis=0) if pts else np.zeros((0, 2))
+
+
+def scenario_edge_points(scenario: dict, spacing: float = 1.0) -> np.ndarray:
+    """(N, 2) world points along the ``ROAD_EDGE_*`` polylines of a ScenarioDescription's map features."""
+    pts = []
+    for feat in (scenario or {}).get('map_features', {}).values():
+        if not str(feat.get('type', '')).startswith('ROAD_EDGE') or len(feat.get('polyline', ())) < 2:
+            continue
+        line = np.asarray(feat['polyline'], dtype=np.float64)[:, :2]
+        seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
+        s = np.concatenate([[0.0], np.cumsum(seg)])
+        q = np.arange(0.0, s[-1] + 1e-6, spacing)
+        pts.append(np.column_stack([np.interp(q, s, line[:, 0]), np.interp(q, s, line[:, 1])]))
     return np.concatenate(pts, axis=0) if pts else np.zeros((0, 2))
 
 
@@ -160,6 +179,9 @@ class MetaDriveSensors:
         mount = dict(DEFAULT_LIDAR_MOUNT, **(lidar_mount or {}))
         self.ego2lidar = np.linalg.inv(lidar_mount_matrix(**mount))
         self.edges = road_edge_points(env.engine.current_map.road_network)
+        data_manager = getattr(env.engine, 'data_manager', None)
+        if data_manager is not None and hasattr(data_manager, 'current_scenario'):  # ScenarioEnv
+            self.edges = np.concatenate([self.edges, scenario_edge_points(data_manager.current_scenario)])
         self.prev_vel = None
         self.last_kin = self.last_pose = None
         self.frame = 0
