@@ -6,6 +6,9 @@ Config (an mmengine config, see ``configs/metadrive/``)::
     agent = dict(...)            # the Bench2Drive agent config (configs/_base_/closed_loop/metadrive_agent.py)
     driver = dict(type=...)      # see build_driver
     env = dict(kind='pg', map='SCS', traffic_density=0.1, num_scenarios=100, start_seed=0, camera=None)
+    # or nuScenes-format scenes replayed in ScenarioEnv (see .scenario.scenario_env_config):
+    env = dict(kind='scenario', info_file='data/nuscenes-synthetic/nuscenes_infos_val.pkl',
+               map_source='synthetic_grid', lights=dict(cycle=(10.0, 2.0)), reactive_traffic=False)
     episode = dict(max_steps=600, blocked_s=20.0, offroad_s=3.0)
 
 Outputs in ``out_dir``: ``results.json`` (``summary`` with driving_score / route_completion /
@@ -139,13 +142,17 @@ def evaluate(
     kind = env_cfg.pop('kind', 'pg')
     camera = env_cfg.pop('camera', None)
     video = bool(env_cfg.pop('video', camera is not None))
-    # MetaDrive only resets to seeds in [start_seed, start_seed + num_scenarios): widen it to cover ours.
-    start, num = int(env_cfg.get('start_seed', 0)), int(env_cfg.get('num_scenarios', 1))
-    lo, hi = min(start, int(seed)), max(start + num, int(seed) + int(episodes))
-    env_cfg.update(start_seed=lo, num_scenarios=hi - lo)
+    if kind == 'scenario':  # seeds pick scenarios: seed s -> scenario index s % num_scenarios
+        from .scenario import scenario_env_config
+
+        env_cfg = scenario_env_config(env_cfg, out_dir, dt)
+    else:  # MetaDrive only resets to seeds in [start_seed, start_seed + num_scenarios): widen it to cover ours.
+        start, num = int(env_cfg.get('start_seed', 0)), int(env_cfg.get('num_scenarios', 1))
+        lo, hi = min(start, int(seed)), max(start + num, int(seed) + int(episodes))
+        env_cfg.update(start_seed=lo, num_scenarios=hi - lo)
     own_env = env is None
     if own_env:
-        env = make_env(kind, camera=camera, **{**closed_loop_env_overrides(dt), **env_cfg})
+        env = make_env(kind, camera=camera, **{**closed_loop_env_overrides(dt, kind), **env_cfg})
     if driver is None:
         driver = build_driver(cfg, dt=dt, checkpoint=checkpoint)
     os.makedirs(out_dir, exist_ok=True)
@@ -171,7 +178,7 @@ def evaluate(
                 env,
                 driver,
                 agent_cfg,
-                seed=s,
+                seed=s % int(env_cfg['num_scenarios']) if kind == 'scenario' else s,
                 episode_id=str(i),
                 save_dir=ep_dir,
                 episode_cfg=cfg.get('episode'),

@@ -262,3 +262,34 @@ def convert_info_scenes(
     with open(osp.join(out_dir, 'dataset_mapping.pkl'), 'wb') as f:
         pickle.dump(mapping, f)
     return names
+
+
+def scenario_env_config(env_cfg: dict, out_dir: str, dt: float = 0.05) -> dict:
+    """The ``ScenarioEnv`` part of an evaluation config's ``env`` dict, converting scenes when asked.
+
+    ``env`` keys: ``info_file`` (convert this info pkl into ``out_dir/scenarios`` with ``map_source``,
+    ``lights``, ``max_scenes``) or ``data_directory`` (an existing ScenarioNet folder); the remaining keys
+    go to ``ScenarioEnv`` (e.g. ``reactive_traffic=True`` for IDM-driven agents instead of replay).
+
+    Returns:
+        dict: ScenarioEnv keys with ``data_directory``, ``start_scenario_index=0`` and ``num_scenarios``
+        (all scenarios in the folder).
+    """
+    from mmautomot.utils.safe_pickle import load_pickle_safe
+
+    cfg = dict(env_cfg)
+    info_file = cfg.pop('info_file', None)
+    conv = {k: cfg.pop(k) for k in ('map_source', 'lights', 'max_scenes') if k in cfg}
+    if info_file is not None:
+        cfg['data_directory'] = osp.join(out_dir, 'scenarios')
+        convert_info_scenes(info_file, cfg['data_directory'], dt=dt, **conv)
+    elif conv:
+        raise KeyError(f'env keys {sorted(conv)} need env.info_file (they configure the conversion)')
+    data_dir = cfg.get('data_directory')
+    summary_file = osp.join(str(data_dir), 'dataset_summary.pkl')
+    if data_dir is None or not osp.isfile(summary_file):
+        raise FileNotFoundError(f'scenario env: {summary_file} not found (set env.info_file or env.data_directory)')
+    cfg.update(start_scenario_index=0, num_scenarios=len(load_pickle_safe(summary_file)))
+    for key in ('start_seed', 'map', 'traffic_density'):  # procedural-map keys ScenarioEnv does not know
+        cfg.pop(key, None)
+    return cfg

@@ -118,6 +118,37 @@ def test_convert_synthetic_info_pkl(tmp_path):
     assert len(sc['tracks']) > 1 and sc['dynamic_map_states'] and sc['map_features']
 
 
+def test_evaluate_scenario_env_from_info_pkl(tmp_path):
+    """env.kind='scenario' with env.info_file: converted into OUT/scenarios, episodes scored, results.json.
+
+    Runs before the module's env fixture exists (MetaDrive allows one engine per process).
+    """
+    import json
+
+    import mmengine
+
+    from mmautomot.closed_loop.metadrive.evaluate import evaluate
+
+    info = tmp_path / 'infos.pkl'
+    mmengine.dump(dict(metainfo=dict(categories=CATS, version='test'), data_list=_frames()), str(info))
+    cfg = dict(
+        agent=AGENT_CFG,
+        driver=dict(type='unused'),
+        env=dict(kind='scenario', info_file=str(info), lights=dict(cycle=(10.0, 2.0), offset_s=12.0)),
+        episode=dict(max_steps=60),
+    )
+    out = evaluate(cfg, 2, 0, str(tmp_path / 'out'), progress=False, driver=ScriptedDriver(8.0))
+    assert (tmp_path / 'out' / 'scenarios' / 'dataset_summary.pkl').is_file()
+    assert out['summary']['num_episodes'] == 2 and not out['summary']['failures']
+    with open(tmp_path / 'out' / 'results.json') as f:
+        res = json.load(f)
+    assert [e['steps'] for e in res['episodes']] == [60, 60]  # seed 1 wraps to the only scenario
+    assert res['summary']['route_completion']['mean'] > 0
+    assert (tmp_path / 'out' / res['episodes'][0]['dir'] / 'bev.png').is_file()
+    with pytest.raises(KeyError, match='need env.info_file'):
+        evaluate(dict(cfg, env=dict(kind='scenario', lights=dict())), 1, 0, str(tmp_path / 'o2'), driver=object())
+
+
 class ScriptedDriver:
     """Drives straight ahead at ``speed`` m/s for ``go_ticks`` ticks, then plans to stand still."""
 
