@@ -32,8 +32,9 @@ logger = logging.getLogger(__name__)
 #: ``latency``: None (actions act at once), ``'measured'`` (each action is held back by the agent's
 #: compute time of its tick, :class:`ActionDelay`) or an int number of ticks.
 #: ``max_lateral_m``: on scenario maps, off the road = farther than this from the recorded SDC route.
+#: ``camera_rig``: camera name -> mount (:func:`~.sensors.six_camera_rig`) rendered every tick, or None.
 DEFAULT_EPISODE_CFG = dict(
-    max_steps=1200, blocked_s=20.0, offroad_s=3.0, traffic_radius=50.0, latency=None, max_lateral_m=4.0
+    max_steps=1200, blocked_s=20.0, offroad_s=3.0, traffic_radius=50.0, latency=None, max_lateral_m=4.0, camera_rig=None
 )
 
 
@@ -110,7 +111,7 @@ def run_episode(
             (s for s in agent_cfg.get('sensors', []) if str(s.get('type', '')).startswith('sensor.lidar')), None
         )
         mount = None if lidar is None else {k: float(lidar.get(k, 0.0)) for k in ('x', 'y', 'z', 'yaw')}
-        sensors = MetaDriveSensors(env, dt=dt, lidar_mount=mount)
+        sensors = MetaDriveSensors(env, dt=dt, lidar_mount=mount, camera_rig=ecfg.get('camera_rig'))
         sensors.set_observation(obs)
         points, options, route_dense = route_from_navigation(ego.navigation)
         agent = ClosedLoopAgent(agent_cfg, driver=driver, save_dir=save_dir, metric_provider=sensors.metric_info)

@@ -141,6 +141,18 @@ def evaluate(
     env_cfg = dict(cfg.get('env', {}))
     kind = env_cfg.pop('kind', 'pg')
     camera = env_cfg.pop('camera', None)
+    episode_cfg = dict(cfg.get('episode') or {})
+    if camera is not None and camera.get('rig') is not None:  # e.g. camera=dict(width, height, rig='six')
+        from .sensors import rig_sensor_specs, six_camera_rig
+
+        if camera['rig'] != 'six':
+            raise ValueError(
+                f"env.camera.rig must be 'six' (the Bench2Drive 6-camera rig) or None, got {camera['rig']!r}"
+            )
+        rig = six_camera_rig(int(camera.get('width', 320)), int(camera.get('height', 180)))
+        others = [s for s in agent_cfg.get('sensors', []) if not str(s.get('type', '')).startswith('sensor.camera')]
+        agent_cfg['sensors'] = others + rig_sensor_specs(rig)
+        episode_cfg['camera_rig'] = rig
     video = bool(env_cfg.pop('video', camera is not None))
     if kind == 'scenario':  # seeds pick scenarios: seed s -> scenario index s % num_scenarios
         from .scenario import scenario_env_config
@@ -150,11 +162,11 @@ def evaluate(
         start, num = int(env_cfg.get('start_seed', 0)), int(env_cfg.get('num_scenarios', 1))
         lo, hi = min(start, int(seed)), max(start + num, int(seed) + int(episodes))
         env_cfg.update(start_seed=lo, num_scenarios=hi - lo)
+    if driver is None:  # before the env: importing torch / triton after EGL (llvmpipe) is up can crash
+        driver = build_driver(cfg, dt=dt, checkpoint=checkpoint)
     own_env = env is None
     if own_env:
         env = make_env(kind, camera=camera, **{**closed_loop_env_overrides(dt, kind), **env_cfg})
-    if driver is None:
-        driver = build_driver(cfg, dt=dt, checkpoint=checkpoint)
     os.makedirs(out_dir, exist_ok=True)
     results, infos = [], []
     seeds = list(range(int(seed), int(seed) + int(episodes)))
@@ -181,7 +193,7 @@ def evaluate(
                 seed=s % int(env_cfg['num_scenarios']) if kind == 'scenario' else s,
                 episode_id=str(i),
                 save_dir=ep_dir,
-                episode_cfg=cfg.get('episode'),
+                episode_cfg=episode_cfg,
                 on_tick=on_tick,
             )
             plot_episode_bev(res, osp.join(ep_dir, 'bev.png'))
