@@ -15,7 +15,8 @@ Outputs in ``out_dir``: ``results.json`` (``summary`` with driving_score / route
 success_rate as mean / std over episodes, ``episodes`` list, ``config``) and per episode
 ``episodes/<i>/`` with the agent logs (``metric_info.json``, ``latency.json``, ``events.json``,
 ``agent_config.json``), ``record.json``, ``bev.png`` (route, driven trajectory, collisions) and, with
-a camera, ``front.gif``.
+a camera, ``camera.mp4`` (10 fps; the 3 x 2 mosaic with the six-camera rig; ``camera.gif`` when
+``env.video_format='gif'`` or OpenCV cannot write mp4; ``env.video=False`` turns it off).
 """
 
 import copy
@@ -29,6 +30,7 @@ import numpy as np
 from ..recorder import write_json
 from .episode import closed_loop_env_overrides, run_episode
 from .scoring import summarize
+from .video import mosaic, save_video
 
 
 def build_driver(cfg: dict, dt: float = 0.05, checkpoint: Optional[str] = None):
@@ -108,13 +110,6 @@ def plot_episode_bev(result: dict, path: str) -> None:
     plt.close(fig)
 
 
-def save_gif(frames: list, path: str, fps: float = 10.0) -> None:
-    from PIL import Image
-
-    imgs = [Image.fromarray(f) for f in frames]
-    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
-
-
 def evaluate(
     cfg: dict,
     episodes: int,
@@ -142,6 +137,7 @@ def evaluate(
     kind = env_cfg.pop('kind', 'pg')
     camera = env_cfg.pop('camera', None)
     episode_cfg = dict(cfg.get('episode') or {})
+    rig = None
     if camera is not None and camera.get('rig') is not None:  # e.g. camera=dict(width, height, rig='six')
         from .sensors import rig_sensor_specs, six_camera_rig
 
@@ -154,6 +150,7 @@ def evaluate(
         agent_cfg['sensors'] = others + rig_sensor_specs(rig)
         episode_cfg['camera_rig'] = rig
     video = bool(env_cfg.pop('video', camera is not None))
+    video_format = env_cfg.pop('video_format', 'mp4')
     if kind == 'scenario':  # seeds pick scenarios: seed s -> scenario index s % num_scenarios
         from .scenario import scenario_env_config
 
@@ -182,9 +179,14 @@ def evaluate(
             frames = []
 
             def on_tick(tick, frames=frames):
-                cam = tick['input_data'].get('CAM_FRONT')
-                if video and cam is not None and tick['step'] % 2 == 0:
-                    frames.append(np.ascontiguousarray(cam[1][:, :, 2::-1]))
+                if not video or tick['step'] % 2:
+                    return
+                if rig:  # the six views as one mosaic frame
+                    views = {n: tick['input_data'][n][1][:, :, 2::-1] for n in rig if n in tick['input_data']}
+                    if views:
+                        frames.append(mosaic(views))
+                elif 'CAM_FRONT' in tick['input_data']:
+                    frames.append(np.ascontiguousarray(tick['input_data']['CAM_FRONT'][1][:, :, 2::-1]))
 
             res = run_episode(
                 env,
@@ -197,8 +199,9 @@ def evaluate(
                 on_tick=on_tick,
             )
             plot_episode_bev(res, osp.join(ep_dir, 'bev.png'))
+            video_path = None
             if frames:
-                save_gif(frames, osp.join(ep_dir, 'front.gif'), fps=0.5 / dt)
+                video_path = save_video(frames, osp.join(ep_dir, 'camera'), fps=0.5 / dt, fmt=video_format)
             infos.append(res['metric_info'])
             rec = res['record']
             results.append(
@@ -215,6 +218,7 @@ def evaluate(
                     sim_s=res['sim_s'],
                     wall_s=res['wall_s'],
                     dir=osp.relpath(ep_dir, out_dir),
+                    video=None if video_path is None else osp.relpath(video_path, out_dir),
                     record=rec,
                 )
             )
