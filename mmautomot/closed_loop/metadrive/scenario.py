@@ -17,7 +17,8 @@ one scenario per scene:
   zero there as ``sanity_check(valid_check=True)`` demands); type from the info's ``metainfo.categories``
   (vehicles, pedestrians, cyclists, cones, barriers);
 * map features from ``map_source``: ``'synthetic_grid'`` (the synthetic dataset's road grid,
-  :func:`~.scenario_map.grid_map_features`) or ``'none'`` (no map; ``ScenarioEnv(no_map=True)``);
+  :func:`~.scenario_map.grid_map_features`), ``'nuscenes'`` (the devkit's map expansion,
+  :func:`~.scenario_nuscenes_map.nuscenes_map_features`) or ``'none'``;
 * ``dynamic_map_states``: the info data carry no light states, so lights come only from the documented
   ``lights`` option (:func:`~.scenario_map.light_cycle_states`, a fixed-time cycle at junction stop lines).
 
@@ -202,6 +203,8 @@ def convert_info_scenes(
     lights: Optional[dict] = None,
     max_scenes: Optional[int] = None,
     check: bool = True,
+    data_root: Optional[str] = None,
+    map_margin: float = 50.0,
 ) -> List[str]:
     """Write the scenes of an info pkl as a ScenarioNet dataset folder ``out_dir`` for ``ScenarioEnv``.
 
@@ -209,11 +212,15 @@ def convert_info_scenes(
         info_file (str): info pkl (``{'metainfo', 'data_list'}``).
         out_dir (str): output folder (``sd_*.pkl``, ``dataset_summary.pkl``, ``dataset_mapping.pkl``).
         dt (float): scenario frame period (= the closed loop's control period), seconds. Defaults to 0.05.
-        map_source (str): ``'synthetic_grid'`` or ``'none'``. Defaults to 'synthetic_grid'.
+        map_source (str): ``'synthetic_grid'`` (the synthetic dataset's road grid), ``'nuscenes'`` (the
+            devkit's map expansion under ``data_root``, :mod:`.scenario_nuscenes_map`) or ``'none'``.
+            Defaults to 'synthetic_grid'.
         lights (dict, optional): ``dict(cycle=(green_s, yellow_s), offset_s=0.0)`` puts fixed-time lights at
             the junction stop lines (:func:`~.scenario_map.light_cycle_states`); None = no lights.
         max_scenes (int, optional): convert only the first scenes (sorted by first timestamp).
         check (bool): run MetaDrive's ``sanity_check`` on each scenario (needs MetaDrive). Defaults to True.
+        data_root (str, optional): nuScenes root (tables, ``maps/expansion``) for ``map_source='nuscenes'``.
+        map_margin (float): with ``'nuscenes'``, map kept this far around the ego track, metres. Defaults to 50.
 
     Returns:
         list[str]: the written scenario file names, in ``ScenarioEnv`` index order.
@@ -227,17 +234,37 @@ def convert_info_scenes(
     if not cats:
         raise KeyError(f"{info_file}: metainfo has no 'categories' (label -> class name)")
     label_names = {int(v): str(k) for k, v in cats.items()}
-    if map_source == 'synthetic_grid':
-        feats, stops = grid_map_features()
-    elif map_source == 'none':
-        feats, stops = {}, {}
-    else:
-        raise ValueError(f"map_source must be 'synthetic_grid' or 'none', got {map_source!r}")
-    if lights is not None and not stops:
-        raise ValueError(f'lights need a map with junction stop lines; map_source={map_source!r} has none')
-    light_fn = None
-    if lights is not None:
-        light_fn = lambda ts: light_cycle_states(stops, ts, **lights)  # noqa: E731
+    if map_source not in ('synthetic_grid', 'nuscenes', 'none'):
+        raise ValueError(f"map_source must be 'synthetic_grid', 'nuscenes' or 'none', got {map_source!r}")
+    if lights is not None and map_source == 'none':
+        raise ValueError("lights need a map with junction stop lines; map_source='none' has none")
+    grid = grid_map_features() if map_source == 'synthetic_grid' else None
+    if map_source == 'nuscenes':
+        if data_root is None:
+            raise ValueError("map_source='nuscenes' needs data_root (the nuScenes tables and maps/expansion)")
+        from .scenario_nuscenes_map import scene_locations
+
+        version = str((data.get('metainfo') or {}).get('version', 'v1.0-trainval'))
+        locations, maps = scene_locations(data_root, version), {}
+
+    def scene_map(token, frames):
+        if map_source == 'synthetic_grid':
+            return grid
+        if map_source == 'none':
+            return {}, {}
+        from nuscenes.map_expansion.map_api import NuScenesMap
+
+        from .scenario_nuscenes_map import nuscenes_map_features
+
+        if token not in locations:
+            raise KeyError(f'{info_file}: scene {token} is not in the nuScenes tables under {data_root}')
+        loc = locations[token]
+        if loc not in maps:
+            maps[loc] = NuScenesMap(dataroot=data_root, map_name=loc)
+        xy = np.stack([np.asarray(f['ego2global'], dtype=np.float64)[:2, 3] for f in frames])
+        centre = (xy.max(0) + xy.min(0)) / 2
+        return nuscenes_map_features(maps[loc], centre, float(np.ptp(xy, axis=0).max()) / 2 + map_margin)
+
     scenes = sorted(_group_scenes(data['data_list'], info_file).items(), key=lambda kv: kv[1][0]['timestamp'])
     if max_scenes is not None:
         scenes = scenes[: int(max_scenes)]
@@ -245,6 +272,10 @@ def convert_info_scenes(
     version = str((data.get('metainfo') or {}).get('version', 'unknown'))
     summary, mapping, names = {}, {}, []
     for token, frames in scenes:
+        feats, stops = scene_map(token, frames)
+        light_fn = None
+        if lights is not None:
+            light_fn = lambda ts, stops=stops: light_cycle_states(stops, ts, **lights)  # noqa: E731
         sc = scene_to_scenario(frames, label_names, dt, feats, light_fn, scenario_id=token)
         if check:
             try:
@@ -279,7 +310,7 @@ def scenario_env_config(env_cfg: dict, out_dir: str, dt: float = 0.05) -> dict:
 
     cfg = dict(env_cfg)
     info_file = cfg.pop('info_file', None)
-    conv = {k: cfg.pop(k) for k in ('map_source', 'lights', 'max_scenes') if k in cfg}
+    conv = {k: cfg.pop(k) for k in ('map_source', 'lights', 'max_scenes', 'data_root', 'map_margin') if k in cfg}
     if info_file is not None:
         cfg['data_directory'] = osp.join(out_dir, 'scenarios')
         convert_info_scenes(info_file, cfg['data_directory'], dt=dt, **conv)
