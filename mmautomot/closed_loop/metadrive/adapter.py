@@ -264,7 +264,11 @@ def _static_pedestrians() -> None:
         """An Actor whose missing animation controls are no-ops."""
 
         def get_anim_control(self, *args, **kwargs):
-            return super().get_anim_control(*args, **kwargs) or _NoAnimation()
+            try:
+                ctrl = super().get_anim_control(*args, **kwargs)
+            except AssertionError:  # Panda3D asserts when the model has no animated part at all
+                ctrl = None
+            return ctrl or _NoAnimation()
 
         getAnimControl = get_anim_control  # noqa: N815
 

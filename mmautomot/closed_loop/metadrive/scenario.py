@@ -300,7 +300,8 @@ def scenario_env_config(env_cfg: dict, out_dir: str, dt: float = 0.05) -> dict:
 
     ``env`` keys: ``info_file`` (convert this info pkl into ``out_dir/scenarios`` with ``map_source``,
     ``lights``, ``max_scenes``) or ``data_directory`` (an existing ScenarioNet folder); the remaining keys
-    go to ``ScenarioEnv`` (e.g. ``reactive_traffic=True`` for IDM-driven agents instead of replay).
+    go to ``ScenarioEnv`` (e.g. ``reactive_traffic=True``: MetaDrive then drives the moving vehicles that
+    start behind the ego in its direction by IDM along their recorded paths; all others replay).
 
     Returns:
         dict: ScenarioEnv keys with ``data_directory``, ``start_scenario_index=0`` and ``num_scenarios``

@@ -41,9 +41,9 @@ def _pose(x, y, yaw):
     return m
 
 
-def _frames(x0=110.0, speed=7.0, n=21, with_car=True):
+def _frames(x0=110.0, speed=7.0, n=21, with_car=True, car_x=20.0):
     """Keyframes (2 Hz) of an ego driving east on the right lane of the road y = 150 through junction (150, 150),
-    and a car 20 m ahead of it (in the LiDAR frame = ego frame here) at the same speed."""
+    and a car ``car_x`` m ahead of it (in the LiDAR frame = ego frame here) at the same speed."""
     out = []
     for k in range(n):
         t = 0.5 * k
@@ -51,7 +51,7 @@ def _frames(x0=110.0, speed=7.0, n=21, with_car=True):
         if with_car and k < n - 2:  # the car leaves the data before the end
             inst.append(
                 dict(
-                    bbox_3d=[20.0, 0.0, 0.8, 4.5, 1.9, 1.6, 0.0],
+                    bbox_3d=[car_x, 0.0, 0.8, 4.5, 1.9, 1.6, 0.0],
                     bbox_label_3d=0,
                     velocity=[0.0, 0.0],
                     instance_token='car1',
@@ -147,6 +147,41 @@ def test_evaluate_scenario_env_from_info_pkl(tmp_path):
     assert (tmp_path / 'out' / res['episodes'][0]['dir'] / 'bev.png').is_file()
     with pytest.raises(KeyError, match='need env.info_file'):
         evaluate(dict(cfg, env=dict(kind='scenario', lights=dict())), 1, 0, str(tmp_path / 'o2'), driver=object())
+
+
+def _write_dataset(out, sc, name='sd_test.pkl'):
+    with open(out / name, 'wb') as f:
+        pickle.dump(sc, f)
+    with open(out / 'dataset_summary.pkl', 'wb') as f:
+        pickle.dump({name: dict(sc['metadata'])}, f)
+    with open(out / 'dataset_mapping.pkl', 'wb') as f:
+        pickle.dump({name: ''}, f)
+
+
+def test_replayed_or_idm_traffic(tmp_path):
+    """Replay by default; reactive_traffic=True hands a moving car behind the ego to IDM (MetaDrive gives IDM
+    only to same-direction vehicles behind the ego; the others keep replaying)."""
+    feats, _ = grid_map_features()
+    sc = scene_to_scenario(_frames(car_x=-15.0), {v: k for k, v in CATS.items()}, 0.05, feats, scenario_id='idm')
+    _write_dataset(tmp_path, sc)
+    policies = {}
+    for reactive in (False, True):
+        env = make_env(
+            'scenario',
+            cache_dir=str(tmp_path / 'md' / 'metadrive_0.4.3' / 'assets'),
+            data_directory=str(tmp_path),
+            num_scenarios=1,
+            start_scenario_index=0,
+            reactive_traffic=reactive,
+            **closed_loop_env_overrides(kind='scenario'),
+        )
+        try:
+            env.reset(seed=0)
+            ids = env.engine.traffic_manager.scenario_id_to_obj_id
+            policies[reactive] = type(env.engine.get_policy(ids['car1'])).__name__
+        finally:
+            env.close()
+    assert policies == {False: 'ReplayTrafficParticipantPolicy', True: 'TrajectoryIDMPolicy'}
 
 
 class ScriptedDriver:
