@@ -3,7 +3,9 @@
 
 :mod:`.adapter` holds every adjustment to MetaDrive internals (placeholder assets, headless EGL);
 :mod:`.sensors` turns the simulator state into the leaderboard sensors the agent core reads;
-:mod:`.episode` drives one episode; :mod:`.scoring` scores it with the Bench2Drive metric code.
+:mod:`.episode` drives one episode; :mod:`.scoring` scores it with the Bench2Drive metric code;
+:mod:`.scenario` converts nuScenes-format scenes into ``ScenarioEnv`` scenarios (maps: :mod:`.scenario_map`,
+:mod:`.scenario_nuscenes_map`); :mod:`.lights` judges red lights; :mod:`.video` writes episode videos.
 MetaDrive itself is imported only inside functions.
 """
 

@@ -264,7 +264,11 @@ def _static_pedestrians() -> None:
         """An Actor whose missing animation controls are no-ops."""
 
         def get_anim_control(self, *args, **kwargs):
-            return super().get_anim_control(*args, **kwargs) or _NoAnimation()
+            try:
+                ctrl = super().get_anim_control(*args, **kwargs)
+            except AssertionError:  # Panda3D asserts when the model has no animated part at all
+                ctrl = None
+            return ctrl or _NoAnimation()
 
         getAnimControl = get_anim_control  # noqa: N815
 
@@ -327,3 +331,36 @@ def make_env(kind: str = 'pg', camera: Optional[dict] = None, cache_dir: Optiona
 
         return ScenarioEnv(cfg)
     raise ValueError(f"MetaDrive env kind must be 'pg' or 'scenario', got {kind!r}")
+
+
+def render_camera_view(env, mount: dict, sensor: str = 'rgb_camera') -> np.ndarray:
+    """Render one view of a camera rig with the env's RGB camera re-posed on the ego, as (H, W, 4) BGRA.
+
+    The single MetaDrive camera is borrowed for the view (``BaseCamera.perceive`` with a new parent, which
+    renders a frame and puts the camera back) and its lens field of view is set to the mount's for that
+    render only. CARLA mounts (x forward, y right, z up, metres; yaw clockwise, degrees) become Panda3D's
+    vehicle frame (x right, y forward, z up; heading counter-clockwise).
+
+    Args:
+        env: a MetaDrive env built with a camera (:func:`make_env` ``camera=...``) after ``reset``.
+        mount (dict): ``x, y, z, yaw, fov`` (horizontal, degrees); missing keys default to 0 / 60.
+        sensor (str): the env's camera sensor name. Defaults to 'rgb_camera'.
+    """
+    cam = env.engine.get_sensor(sensor)
+    lens = cam.get_lens()
+    old_fov = tuple(lens.getFov())
+    w, h = float(cam.BUFFER_W), float(cam.BUFFER_H)
+    fov_h = float(mount.get('fov', 60.0))
+    fov_v = float(np.degrees(2 * np.arctan(np.tan(np.radians(fov_h) / 2) * h / w)))
+    lens.setFov(fov_h, fov_v)
+    try:
+        pos = (float(mount.get('y', 0.0)), float(mount.get('x', 0.0)), float(mount.get('z', 1.6)))
+        hpr = (-float(mount.get('yaw', 0.0)), float(mount.get('pitch', 0.0)), 0.0)
+        img = cam.perceive(to_float=False, new_parent_node=env.agent.origin, position=pos, hpr=hpr)
+    finally:
+        lens.setFov(*old_fov)
+    img = np.asarray(img)
+    if img.ndim == 4:
+        img = img[..., -1]
+    alpha = np.full(img.shape[:2] + (1,), 255, np.uint8)
+    return np.concatenate([img[..., :3].astype(np.uint8), alpha], axis=2)

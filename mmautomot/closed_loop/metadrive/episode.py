@@ -23,6 +23,7 @@ import numpy as np
 from ..agent_core import ClosedLoopAgent
 from ..recorder import write_json
 from .delay import ActionDelay
+from .lights import front_point, red_light_crossings
 from .scoring import CRASH_TYPES, empty_infractions, make_record
 from .sensors import MetaDriveSensors, route_from_navigation
 
@@ -30,7 +31,11 @@ logger = logging.getLogger(__name__)
 
 #: ``latency``: None (actions act at once), ``'measured'`` (each action is held back by the agent's
 #: compute time of its tick, :class:`ActionDelay`) or an int number of ticks.
-DEFAULT_EPISODE_CFG = dict(max_steps=1200, blocked_s=20.0, offroad_s=3.0, traffic_radius=50.0, latency=None)
+#: ``max_lateral_m``: on scenario maps, off the road = farther than this from the recorded SDC route.
+#: ``camera_rig``: camera name -> mount (:func:`~.sensors.six_camera_rig`) rendered every tick, or None.
+DEFAULT_EPISODE_CFG = dict(
+    max_steps=1200, blocked_s=20.0, offroad_s=3.0, traffic_radius=50.0, latency=None, max_lateral_m=4.0, camera_rig=None
+)
 
 
 class EpisodeFault(RuntimeError):
@@ -39,6 +44,14 @@ class EpisodeFault(RuntimeError):
 
 def _crash_flags(vehicle) -> Dict[str, bool]:
     return {k: bool(getattr(vehicle, k, False)) for k in CRASH_TYPES}
+
+
+def _off_reference(ego, max_lateral: float) -> bool:
+    """On a scenario map: the ego is farther than ``max_lateral`` m from the recorded SDC route."""
+    nav = ego.navigation
+    if getattr(nav, 'reference_trajectory', None) is None:
+        return False
+    return abs(float(nav.current_lateral)) > max_lateral
 
 
 def _traffic_speed(env, ego, radius: float) -> Optional[float]:
@@ -98,12 +111,12 @@ def run_episode(
             (s for s in agent_cfg.get('sensors', []) if str(s.get('type', '')).startswith('sensor.lidar')), None
         )
         mount = None if lidar is None else {k: float(lidar.get(k, 0.0)) for k in ('x', 'y', 'z', 'yaw')}
-        sensors = MetaDriveSensors(env, dt=dt, lidar_mount=mount)
+        sensors = MetaDriveSensors(env, dt=dt, lidar_mount=mount, camera_rig=ecfg.get('camera_rig'))
         sensors.set_observation(obs)
         points, options, route_dense = route_from_navigation(ego.navigation)
         agent = ClosedLoopAgent(agent_cfg, driver=driver, save_dir=save_dir, metric_provider=sensors.metric_info)
         agent.planner.set_route_world(points, options)
-        prev_crash = _crash_flags(ego)
+        prev_crash, prev_front = _crash_flags(ego), front_point(ego)
         lat = ecfg['latency']
         delay = None if lat is None else ActionDelay(dt, None if lat == 'measured' else int(lat))
         # MetaDrive counts the spawn point's distance along the first road as completed; the
@@ -150,7 +163,10 @@ def run_episode(
                 if crash[flag] and not prev_crash[flag]:  # one infraction per contact (rising edge)
                     infractions[name].append(f'{flag} at tick {step} (t = {step * dt:.2f} s)')
             prev_crash = crash
-            off = bool(info.get('out_of_road', False))
+            for light in red_light_crossings(env, ego, prev_front):  # one infraction per stop line crossed
+                infractions['red_light'].append(f'ran red light {light} at tick {step} (t = {step * dt:.2f} s)')
+            prev_front = front_point(ego)
+            off = bool(info.get('out_of_road', False)) or _off_reference(ego, ecfg['max_lateral_m'])
             offroad_ticks += off
             offroad_run = offroad_run + 1 if off else 0
             ego_speeds.append(float(ego.speed))
@@ -221,17 +237,26 @@ def run_episode(
     return result
 
 
-def closed_loop_env_overrides(dt: float = 0.05) -> dict:
+def closed_loop_env_overrides(dt: float = 0.05, kind: str = 'pg') -> dict:
     """MetaDrive settings of a Bench2Drive-like episode: collisions and leaving the road do not end it
-    (the scoring penalises them), the physics steps ``dt`` per control tick (20 Hz by default)."""
+    (the scoring penalises them), the physics steps ``dt`` per control tick (20 Hz by default).
+
+    ``kind='scenario'`` (``ScenarioEnv``): its out-of-road end (lateral distance from the recorded SDC
+    route above ``max_lateral_dist``) is switched off; :func:`run_episode` measures that distance itself
+    (``episode.max_lateral_m``) and applies the same ``offroad_s`` rule as on procedural maps. The
+    scenario files must be converted with the same ``dt`` (one scenario frame per tick).
+    """
     repeat = 2
-    return dict(
+    out = dict(
         crash_vehicle_done=False,
         crash_object_done=False,
         crash_human_done=False,
-        out_of_road_done=False,
-        on_continuous_line_done=False,
         horizon=None,
         decision_repeat=repeat,
         physics_world_step_size=dt / repeat,
     )
+    if kind == 'scenario':
+        out.update(relax_out_of_road_done=True, max_lateral_dist=1e9)
+    else:
+        out.update(out_of_road_done=False, on_continuous_line_done=False)
+    return out

@@ -6,13 +6,17 @@ Config (an mmengine config, see ``configs/metadrive/``)::
     agent = dict(...)            # the Bench2Drive agent config (configs/_base_/closed_loop/metadrive_agent.py)
     driver = dict(type=...)      # see build_driver
     env = dict(kind='pg', map='SCS', traffic_density=0.1, num_scenarios=100, start_seed=0, camera=None)
+    # or nuScenes-format scenes replayed in ScenarioEnv (see .scenario.scenario_env_config):
+    env = dict(kind='scenario', info_file='data/nuscenes-synthetic/nuscenes_infos_val.pkl',
+               map_source='synthetic_grid', lights=dict(cycle=(10.0, 2.0)), reactive_traffic=False)
     episode = dict(max_steps=600, blocked_s=20.0, offroad_s=3.0)
 
 Outputs in ``out_dir``: ``results.json`` (``summary`` with driving_score / route_completion /
 success_rate as mean / std over episodes, ``episodes`` list, ``config``) and per episode
 ``episodes/<i>/`` with the agent logs (``metric_info.json``, ``latency.json``, ``events.json``,
 ``agent_config.json``), ``record.json``, ``bev.png`` (route, driven trajectory, collisions) and, with
-a camera, ``front.gif``.
+a camera, ``camera.mp4`` (10 fps; the 3 x 2 mosaic with the six-camera rig; ``camera.gif`` when
+``env.video_format='gif'`` or OpenCV cannot write mp4; ``env.video=False`` turns it off).
 """
 
 import copy
@@ -26,6 +30,7 @@ import numpy as np
 from ..recorder import write_json
 from .episode import closed_loop_env_overrides, run_episode
 from .scoring import summarize
+from .video import mosaic, save_video
 
 
 def build_driver(cfg: dict, dt: float = 0.05, checkpoint: Optional[str] = None):
@@ -105,13 +110,6 @@ def plot_episode_bev(result: dict, path: str) -> None:
     plt.close(fig)
 
 
-def save_gif(frames: list, path: str, fps: float = 10.0) -> None:
-    from PIL import Image
-
-    imgs = [Image.fromarray(f) for f in frames]
-    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=int(1000 / fps), loop=0)
-
-
 def evaluate(
     cfg: dict,
     episodes: int,
@@ -138,16 +136,34 @@ def evaluate(
     env_cfg = dict(cfg.get('env', {}))
     kind = env_cfg.pop('kind', 'pg')
     camera = env_cfg.pop('camera', None)
+    episode_cfg = dict(cfg.get('episode') or {})
+    rig = None
+    if camera is not None and camera.get('rig') is not None:  # e.g. camera=dict(width, height, rig='six')
+        from .sensors import rig_sensor_specs, six_camera_rig
+
+        if camera['rig'] != 'six':
+            raise ValueError(
+                f"env.camera.rig must be 'six' (the Bench2Drive 6-camera rig) or None, got {camera['rig']!r}"
+            )
+        rig = six_camera_rig(int(camera.get('width', 320)), int(camera.get('height', 180)))
+        others = [s for s in agent_cfg.get('sensors', []) if not str(s.get('type', '')).startswith('sensor.camera')]
+        agent_cfg['sensors'] = others + rig_sensor_specs(rig)
+        episode_cfg['camera_rig'] = rig
     video = bool(env_cfg.pop('video', camera is not None))
-    # MetaDrive only resets to seeds in [start_seed, start_seed + num_scenarios): widen it to cover ours.
-    start, num = int(env_cfg.get('start_seed', 0)), int(env_cfg.get('num_scenarios', 1))
-    lo, hi = min(start, int(seed)), max(start + num, int(seed) + int(episodes))
-    env_cfg.update(start_seed=lo, num_scenarios=hi - lo)
+    video_format = env_cfg.pop('video_format', 'mp4')
+    if kind == 'scenario':  # seeds pick scenarios: seed s -> scenario index s % num_scenarios
+        from .scenario import scenario_env_config
+
+        env_cfg = scenario_env_config(env_cfg, out_dir, dt)
+    else:  # MetaDrive only resets to seeds in [start_seed, start_seed + num_scenarios): widen it to cover ours.
+        start, num = int(env_cfg.get('start_seed', 0)), int(env_cfg.get('num_scenarios', 1))
+        lo, hi = min(start, int(seed)), max(start + num, int(seed) + int(episodes))
+        env_cfg.update(start_seed=lo, num_scenarios=hi - lo)
+    if driver is None:  # before the env: importing torch / triton after EGL (llvmpipe) is up can crash
+        driver = build_driver(cfg, dt=dt, checkpoint=checkpoint)
     own_env = env is None
     if own_env:
-        env = make_env(kind, camera=camera, **{**closed_loop_env_overrides(dt), **env_cfg})
-    if driver is None:
-        driver = build_driver(cfg, dt=dt, checkpoint=checkpoint)
+        env = make_env(kind, camera=camera, **{**closed_loop_env_overrides(dt, kind), **env_cfg})
     os.makedirs(out_dir, exist_ok=True)
     results, infos = [], []
     seeds = list(range(int(seed), int(seed) + int(episodes)))
@@ -163,23 +179,29 @@ def evaluate(
             frames = []
 
             def on_tick(tick, frames=frames):
-                cam = tick['input_data'].get('CAM_FRONT')
-                if video and cam is not None and tick['step'] % 2 == 0:
-                    frames.append(np.ascontiguousarray(cam[1][:, :, 2::-1]))
+                if not video or tick['step'] % 2:
+                    return
+                if rig:  # the six views as one mosaic frame
+                    views = {n: tick['input_data'][n][1][:, :, 2::-1] for n in rig if n in tick['input_data']}
+                    if views:
+                        frames.append(mosaic(views))
+                elif 'CAM_FRONT' in tick['input_data']:
+                    frames.append(np.ascontiguousarray(tick['input_data']['CAM_FRONT'][1][:, :, 2::-1]))
 
             res = run_episode(
                 env,
                 driver,
                 agent_cfg,
-                seed=s,
+                seed=s % int(env_cfg['num_scenarios']) if kind == 'scenario' else s,
                 episode_id=str(i),
                 save_dir=ep_dir,
-                episode_cfg=cfg.get('episode'),
+                episode_cfg=episode_cfg,
                 on_tick=on_tick,
             )
             plot_episode_bev(res, osp.join(ep_dir, 'bev.png'))
+            video_path = None
             if frames:
-                save_gif(frames, osp.join(ep_dir, 'front.gif'), fps=0.5 / dt)
+                video_path = save_video(frames, osp.join(ep_dir, 'camera'), fps=0.5 / dt, fmt=video_format)
             infos.append(res['metric_info'])
             rec = res['record']
             results.append(
@@ -196,6 +218,7 @@ def evaluate(
                     sim_s=res['sim_s'],
                     wall_s=res['wall_s'],
                     dir=osp.relpath(ep_dir, out_dir),
+                    video=None if video_path is None else osp.relpath(video_path, out_dir),
                     record=rec,
                 )
             )

@@ -15,7 +15,11 @@ the agent core, its state estimator, route planner, preprocessing and controller
   and pedestrian box within ``lidar_range`` at several heights, plus road-edge points (lane sides of type
   ``SIDE`` / ``GUARDRAIL``) at curb height; returned in the CARLA sensor frame of the rig's LiDAR mount so
   the agent's preprocessing moves them back into the ego frame;
-* ``CAM_FRONT`` (when the env has an RGB camera): (H, W, 4) BGRA uint8 like CARLA.
+* ``CAM_FRONT`` (when the env has an RGB camera): (H, W, 4) BGRA uint8 like CARLA; with a camera rig
+  (``camera_rig``, e.g. :func:`six_camera_rig`: the Bench2Drive / nuScenes-style ``CAM_FRONT``,
+  ``CAM_FRONT_LEFT``, ``CAM_FRONT_RIGHT``, ``CAM_BACK``, ``CAM_BACK_LEFT``, ``CAM_BACK_RIGHT`` with their
+  mounts, yaw and FOV) every view is rendered by re-posing the env's camera
+  (:func:`~.adapter.render_camera_view`), keyed by the rig's names.
 
 :func:`route_from_navigation` turns MetaDrive's navigation (checkpoints on the road graph) into the
 leaderboard's global plan (world points every ``spacing`` m with CARLA RoadOption values).
@@ -30,6 +34,28 @@ from mmautomot.structures.geometry import carla_xy_to_gps, lidar_mount_matrix, w
 #: CARLA RoadOption values.
 ROAD_OPTION = dict(LEFT=1, RIGHT=2, STRAIGHT=3, LANEFOLLOW=4)
 DEFAULT_LIDAR_MOUNT = dict(x=0.0, y=0.0, z=2.5, yaw=-90.0)
+
+
+def six_camera_rig(width: int, height: int) -> Dict[str, dict]:
+    """The Bench2Drive six-camera rig (nuScenes-style names, CARLA mounts, yaw and FOV) at ``width x height``.
+
+    Returns:
+        dict: camera name -> ``dict(x, y, z, yaw, fov, width, height)`` (CARLA vehicle frame, degrees).
+    """
+    from mmautomot.datasets.bench2drive.rig import B2D_CAMERA_RIG
+
+    keys = ('x', 'y', 'z', 'yaw', 'fov')
+    return {
+        name: dict({k: float(m[k]) for k in keys}, width=int(width), height=int(height))
+        for name, m in B2D_CAMERA_RIG.items()
+    }
+
+
+def rig_sensor_specs(rig: Dict[str, dict]) -> List[dict]:
+    """Leaderboard sensor entries (``sensor.camera.rgb``) of a camera rig, for the agent config."""
+    return [
+        dict(type='sensor.camera.rgb', id=name, roll=0.0, pitch=0.0, **{k: m[k] for k in m}) for name, m in rig.items()
+    ]
 
 
 def world_to_gps(xy) -> np.ndarray:
@@ -94,9 +120,14 @@ def route_from_navigation(navigation, spacing: float = 8.0) -> Tuple[np.ndarray,
 
     ``dense`` samples the route's lane centres every metre (for plots and the expert data); ``points``
     keeps one point every ``spacing`` metres along it, like the leaderboard's downsampled global plan.
+    On a scenario map (``ScenarioEnv``, :class:`TrajectoryNavigation`) the route is the recorded SDC
+    trajectory MetaDrive navigates along (``navigation.reference_trajectory``).
     """
-    chunks = [_sample_lane(lane, 1.0) for lane in route_lanes(navigation)]
-    dense = np.concatenate(chunks, axis=0)
+    ref = getattr(navigation, 'reference_trajectory', None)
+    if ref is not None:
+        dense = _sample_lane(ref, 1.0)
+    else:
+        dense = np.concatenate([_sample_lane(lane, 1.0) for lane in route_lanes(navigation)], axis=0)
     keep = np.concatenate([[True], np.linalg.norm(np.diff(dense, axis=0), axis=1) > 1e-3])
     dense = dense[keep]
     s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(dense, axis=0), axis=1))])
@@ -119,6 +150,20 @@ def road_edge_points(road_network, spacing: float = 1.0) -> np.ndarray:
                 # MetaDrive lanes: line_types = (left, right); lateral + is right of the lane direction
                 width = lane.width_at(0.0)
                 pts.append(_sample_lane(lane, spacing, sign * width / 2))
+    return np.concatenate(pts, axis=0) if pts else np.zeros((0, 2))
+
+
+def scenario_edge_points(scenario: dict, spacing: float = 1.0) -> np.ndarray:
+    """(N, 2) world points along the ``ROAD_EDGE_*`` polylines of a ScenarioDescription's map features."""
+    pts = []
+    for feat in (scenario or {}).get('map_features', {}).values():
+        if not str(feat.get('type', '')).startswith('ROAD_EDGE') or len(feat.get('polyline', ())) < 2:
+            continue
+        line = np.asarray(feat['polyline'], dtype=np.float64)[:, :2]
+        seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
+        s = np.concatenate([[0.0], np.cumsum(seg)])
+        q = np.arange(0.0, s[-1] + 1e-6, spacing)
+        pts.append(np.column_stack([np.interp(q, s, line[:, 0]), np.interp(q, s, line[:, 1])]))
     return np.concatenate(pts, axis=0) if pts else np.zeros((0, 2))
 
 
@@ -146,6 +191,8 @@ class MetaDriveSensors:
             Defaults to :data:`DEFAULT_LIDAR_MOUNT`.
         lidar_range (float): metres. Defaults to 32 (the BEV encoder's extent).
         camera_id (str): sensor id of the front camera. Defaults to 'CAM_FRONT'.
+        camera_rig (dict, optional): camera name -> mount (:func:`six_camera_rig`); every view is rendered
+            each :meth:`read` instead of the env's single front image. Defaults to None.
     """
 
     def __init__(
@@ -155,11 +202,16 @@ class MetaDriveSensors:
         lidar_mount: Optional[dict] = None,
         lidar_range: float = 32.0,
         camera_id: str = 'CAM_FRONT',
+        camera_rig: Optional[Dict[str, dict]] = None,
     ):
         self.env, self.dt, self.lidar_range, self.camera_id = env, float(dt), float(lidar_range), camera_id
+        self.camera_rig = dict(camera_rig or {})
         mount = dict(DEFAULT_LIDAR_MOUNT, **(lidar_mount or {}))
         self.ego2lidar = np.linalg.inv(lidar_mount_matrix(**mount))
         self.edges = road_edge_points(env.engine.current_map.road_network)
+        data_manager = getattr(env.engine, 'data_manager', None)
+        if data_manager is not None and hasattr(data_manager, 'current_scenario'):  # ScenarioEnv
+            self.edges = np.concatenate([self.edges, scenario_edge_points(data_manager.current_scenario)])
         self.prev_vel = None
         self.last_kin = self.last_pose = None
         self.frame = 0
@@ -253,9 +305,15 @@ class MetaDriveSensors:
             SPEED=(f, {'speed': float(self.ego.speed)}),
             LIDAR=(f, self.to_carla_lidar(self.lidar_points_ego())),
         )
-        img = self.camera_bgra()
-        if img is not None:
-            data[self.camera_id] = (f, img)
+        if self.camera_rig:
+            from .adapter import render_camera_view
+
+            for name, mount in self.camera_rig.items():
+                data[name] = (f, render_camera_view(self.env, mount))
+        else:
+            img = self.camera_bgra()
+            if img is not None:
+                data[self.camera_id] = (f, img)
         self.prev_vel = kin['velocity']
         self.last_kin, self.last_pose = kin, (xy, yaw)
         self.frame += 1
