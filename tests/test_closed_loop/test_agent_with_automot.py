@@ -89,6 +89,9 @@ def test_local_automot_driver_six_ticks(automot_driver, tmp_path):
     assert [lat[str(k)]['mode'] for k in range(6)] == ['drive'] * 6
     ue_ms = [lat[str(k)]['driver_ue'] for k in range(6)]
     assert all(ue_ms[k] > 0 for k in (0, 2, 4)) and all(ue_ms[k] == 0 for k in (1, 3, 5)), ue_ms
+    assert [lat[str(k)]['ue_refresh_cache_age'] for k in range(6)] == [0, 1] * 3
+    assert {lat[str(k)]['ue_refresh_mode'] for k in range(6)} == {'inline'}
+    assert not any(lat[str(k)]['ue_refresh_refresh_in_flight'] for k in range(6))
     assert all(
         lat[str(k)]['driver_ae'] > 0 and lat[str(k)]['total_ms'] >= lat[str(k)]['driver_ms'] > 0 for k in range(6)
     )
@@ -165,6 +168,24 @@ def test_ue_refresh_from_driver_kwargs(automot_driver):
     agent = _agent(drv, None)
     _drive(agent, 2)
     assert [agent.recorder.latency[k]['driver_ue'] > 0 for k in ('0', '1')] == [True, True]
+
+
+def test_background_driver_latency_log(automot_driver):
+    """``driver_kwargs=dict(mode='background')``: the latency log shows the mode, the age of the cache the AE
+    read and whether a background refresh was in flight."""
+    from mmautomot.apis import Driver
+
+    drv = Driver(automot_driver.model, mode='background', ue_interval=2)
+    try:
+        agent = _agent(drv, None)
+        _drive(agent, 4)
+    finally:
+        drv.close()
+    lat = [agent.recorder.latency[str(k)] for k in range(4)]
+    assert {x['ue_refresh_mode'] for x in lat} == {'background'} and lat[0]['ue_refresh_cache_age'] == 0
+    assert lat[0]['driver_ue'] > 0 and all(x['driver_ue'] == 0 for x in lat[1:])  # only the first tick waits
+    assert lat[2]['ue_refresh_refresh_in_flight']  # the refresh of tick 2 runs while its AE ticks
+    assert all(x['ue_refresh_cache_age'] == k - x['ue_refresh_cache_tick'] for k, x in enumerate(lat))
 
 
 def test_driver_accepts_ue_interval_kwargs(automot_driver):
