@@ -57,7 +57,7 @@ class ClosedLoopAgent:
     Per tick (20 Hz): state estimation (GNSS / IMU / speedometer) -> route planner (target point,
     command) -> sensor preprocessing (BGRA -> RGB, optional JPEG round trip, LiDAR to the ego frame) ->
     ``driver.step`` every ``action_interval`` ticks (observation gets ``tick`` and ``reset`` so the
-    driver's UE/AE scheduler can decide when the understanding expert refreshes its cache) ->
+    driver's UE refresh policy can decide when the understanding expert refreshes its cache) ->
     :class:`TrajectoryController` -> opt-in :class:`Heuristics` -> control dict.
 
     Safe behaviour (never raises out of :meth:`run_step`):
