@@ -35,7 +35,7 @@ Input shapes (batch 1): ``--img-hist-shape``/``--imgs-shape``/``--num-points``, 
 encoder's ``num_cams`` and the UE image size) and 20000 points. ``--ue-interval`` defaults to the config's
 ``ue_refresh.ue_interval``.
 
-Per-tick latency of the UE refresh modes (``--ticks N``, default 40; 0 skips it), in the same run after
+Per-tick latency of the UE refresh modes (``--ticks N``, default 24; 0 skips it), in the same run after
 the medians above, interleaved in blocks of ``--block`` ticks (:func:`mmautomot.apis.tick_latency.
 measure_tick_latency`): ``tick_latency`` holds, for ``sync`` (UE + AE every tick, AutoMoT-S), ``inline``
 (UE in the control thread every ``ue_interval`` ticks), ``background`` (UE in a worker thread into a second
@@ -361,8 +361,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='UE refresh interval in AE ticks for the amortised number and the tick benchmark '
         '(default: the config ue_refresh.ue_interval, else 2)',
     )
-    parser.add_argument('--ticks', type=int, default=40, help='timed ticks per UE refresh mode (0: skip)')
-    parser.add_argument('--block', type=int, default=8, help='ticks per mode per interleaved turn')
+    parser.add_argument('--ticks', type=int, default=24, help='timed ticks per UE refresh mode (0: skip)')
+    parser.add_argument('--block', type=int, default=4, help='ticks per mode per interleaved turn')
     parser.add_argument('--threads', type=int, help='torch threads of the sync / inline ticks')
     parser.add_argument('--ae-threads', type=int, help='torch threads of the background AE (control thread)')
     parser.add_argument('--ue-threads', type=int, help='torch threads of the background UE worker')
