@@ -100,7 +100,6 @@ class UERefreshPolicy:
         self._lock = threading.Lock()
         self._executor: Optional[ThreadPoolExecutor] = None
         self._pending: Optional[Future] = None
-        self._pending_tick: Optional[int] = None
 
     @property
     def synchronous(self) -> bool:
@@ -130,7 +129,7 @@ class UERefreshPolicy:
             ex.shutdown(wait=False)
 
     def _drop_pending(self) -> None:
-        pending, self._pending, self._pending_tick = self._pending, None, None
+        pending, self._pending = self._pending, None
         if pending is not None:
             try:
                 pending.result()
@@ -186,7 +185,6 @@ class UERefreshPolicy:
     def _submit(self, ue_fn: UEFn) -> None:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix='ue-refresh')
-        self._pending_tick = self.tick
         self._pending = self._executor.submit(self._run_ue, ue_fn, self.tick)
 
     def _collect(self, wait: bool) -> Optional[float]:
@@ -194,7 +192,7 @@ class UERefreshPolicy:
         pending = self._pending
         if pending is None or not (wait or pending.done()):
             return None
-        self._pending, self._pending_tick = None, None
+        self._pending = None
         exc = pending.exception()
         if exc is not None:
             exc.add_note(f'(raised in the background UE refresh worker of {type(self).__name__})')
