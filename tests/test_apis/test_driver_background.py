@@ -47,7 +47,7 @@ def test_background_driver_ae_reads_only_complete_handed_caches(model, monkeypat
     def slow_ue_tick(inputs, cache=None, data_samples=None, tick=None):
         ue_calls[tick] = (inputs, data_samples, cache)
         out = ue_tick(inputs, cache=cache, data_samples=data_samples, tick=tick)
-        time.sleep(0.15)  # a UE slower than the AE: refreshes span several ticks
+        time.sleep(0.06)  # a UE slower than the AE: refreshes span several ticks
         return out
 
     def recording_ae_tick(inputs, cache):
@@ -61,11 +61,11 @@ def test_background_driver_ae_reads_only_complete_handed_caches(model, monkeypat
     rng = np.random.default_rng(0)
     driver = Driver(model, mode='background', ue_interval=2)
     try:
-        outs = [driver.step(_obs(rng, t)) for t in range(8)]
+        outs = [driver.step(_obs(rng, t)) for t in range(12)]
     finally:
         driver.close()
     monkeypatch.undo()
-    assert [o['ue_refresh']['mode'] for o in outs] == ['background'] * 8
+    assert [o['ue_refresh']['mode'] for o in outs] == ['background'] * 12
     assert all(c is None for *_, c in ue_calls.values())  # every refresh wrote a new cache
     assert any(o['ue_refresh']['refresh_in_flight'] for o in outs)
     assert sum(o['ue_refresh']['swapped'] for o in outs) >= 2

@@ -111,9 +111,9 @@ def test_background_ae_output_equals_ae_on_the_handed_cache():
     started = [o['tick'] for o in outs if o['ue_ran']]
     assert [t for t, *_ in log] == started and started[0] == 0
     # swaps happen, the AE ticks on during a refresh, and the cache ticks are refresh-start ticks in order
-    assert sum(o['swapped'] for o in outs) >= 3 and any(o['refresh_in_flight'] for o in outs)
+    assert sum(o['swapped'] for o in outs) >= 2 and any(o['refresh_in_flight'] for o in outs)
     ticks = [o['cache_tick'] for o in outs]
-    assert ticks == sorted(ticks) and set(ticks) <= set(started) and len(set(ticks)) >= 3
+    assert ticks == sorted(ticks) and set(ticks) <= set(started) and len(set(ticks)) >= 2
     assert outs[0]['timings_ms']['ue'] > 0  # the first tick waits for the UE ...
     waited = [o for o in outs[1:] if o['timings_ms']['ue'] > 0]
     assert not waited  # ... no later one does (no max_cache_age)
@@ -173,6 +173,6 @@ def test_background_ue_fn_reusing_the_current_cache_is_refused():
     policy = UERefreshPolicy(mode='background', ue_interval=1)
     shared = slow_ue(0)(0, None)
     with pytest.raises(RuntimeError, match='must allocate a new one'):
-        for _ in range(3):
-            policy.step(lambda t, c: slow_ue(0)(t, shared), ae)
+        for _ in range(50):  # raised at the first tick after the worker finished
+            policy.step(lambda t, c: slow_ue(0)(t, shared), lambda c: time.sleep(0.01))
     policy.close()
