@@ -5,6 +5,7 @@ cache equals the UE run on the observation of its own tick."""
 
 import copy
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -108,7 +109,10 @@ def test_deprecated_scheduler_names_still_work(model, monkeypatch):
     with pytest.warns(FutureWarning, match=r'Driver.scheduler is deprecated'):
         assert drv.scheduler is drv.ue_refresh and drv.ue_refresh.mode == 'sync'
     monkeypatch.setattr(model, 'cfg', dict(scheduler=dict(type='AsyncScheduler', ue_interval=3)))  # an old config
-    with pytest.warns(FutureWarning, match="the config key 'scheduler' is deprecated"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
         assert Driver(model).ue_refresh.ue_interval == 3
+    messages = sorted(str(w.message).split(' is deprecated')[0] for w in caught if w.category is FutureWarning)
+    assert messages == ['AsyncScheduler', "the config key 'scheduler'"]
     with pytest.raises(TypeError, match='unknown arguments'):
         Driver(model, ue_intervall=3)
