@@ -34,7 +34,7 @@ def known_top_level_keys(cfg: Config) -> List[str]:
     keys = set(cfg.keys())
     for cls in (Runner, FlexibleRunner):
         keys.update(p for p in inspect.signature(cls.__init__).parameters if p not in ('self', 'cfg'))
-    keys.update(('runner_type', 'launcher', 'custom_imports', 'scheduler', 'build_on_meta'))
+    keys.update(('runner_type', 'launcher', 'custom_imports', 'ue_refresh', 'scheduler', 'build_on_meta'))
     return sorted(keys)
 
 

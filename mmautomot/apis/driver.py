@@ -1,5 +1,5 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
-"""A closed-loop driver around a model with ``ue_tick`` / ``ae_tick`` (AutoMoT), running the async scheduler."""
+"""A closed-loop driver around a model with ``ue_tick`` / ``ae_tick`` (AutoMoT), running the UE refresh policy."""
 
 import time
 from collections import deque
@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from mmautomot.datasets.transforms.loading_arrays import array_pipeline
+from mmautomot.models.mot.ue_refresh import warn_renamed
 from mmautomot.registry import TASK_UTILS, TRANSFORMS
 from mmautomot.structures import driving_prompt, meta_action_to_text
 
@@ -44,55 +45,66 @@ def _chw(img: np.ndarray, key: str) -> torch.Tensor:
 class Driver:
     """Run a model step by step on plain numpy observations (see docs/contracts.md, Inference API).
 
-    The understanding expert refreshes the prefix KV cache when the scheduler finds it due (``ue_interval``
-    ticks old, or every tick in synchronous mode); the action expert runs at every tick against the cache.
+    The understanding expert refreshes the prefix KV cache when the UE refresh policy finds it due
+    (``ue_interval`` ticks old, or every tick in ``'sync'`` mode), in the control thread (``'sync'``,
+    ``'inline'``) or in a background worker writing a second cache (``'background'``); the action expert
+    runs at every tick against the cache it is handed (:class:`~mmautomot.models.mot.UERefreshPolicy`).
 
     Args:
         model: a model exposing ``data_preprocessor``, ``ue_tick(inputs, cache, data_samples, tick)`` and
-            ``ae_tick(inputs, cache)`` (e.g. AutoMoT); its UE's ``num_frames`` sets the history length. When
-            the model has a refiner (``has_refiner``, AutoMoT+), its ``refiner_tick(inputs, ae_out)`` runs after the AE
-            every tick.
-        scheduler (dict | AsyncScheduler | None): defaults to ``model.cfg.scheduler`` if set, else
-            ``AsyncScheduler()``.
+            ``ae_tick(inputs, cache)`` (e.g. AutoMoT); ``ue_tick`` allocates a new cache when ``cache`` is
+            None. Its UE's ``num_frames`` sets the history length. When the model has a refiner
+            (``has_refiner``, AutoMoT+), its ``refiner_tick(inputs, ae_out)`` runs after the AE every tick.
+        ue_refresh (dict | UERefreshPolicy | None): defaults to ``model.cfg.ue_refresh`` if set, else
+            ``UERefreshPolicy()`` (``'inline'``, UE every 2nd tick).
         cam_names (Sequence[str] | None): camera order of ``observation['images']``; defaults to sorted
             keys with 'CAM_FRONT' first.
         front_cam (str): camera whose frames build the UE history. Defaults to 'CAM_FRONT'.
         pipeline (list[dict] | None): the dataset pipeline the observation runs through (file loaders are
             swapped for from-array ones, :func:`~mmautomot.datasets.transforms.loading_arrays.array_pipeline`).
             Defaults to the test (else val) pipeline of ``model.cfg``, else :data:`DEFAULT_DRIVER_PIPELINE`.
-        **scheduler_overrides: ``ue_interval``, ``max_cache_age``, ``on_stale``, ``synchronous`` merged into
-            the scheduler config (e.g. ``Driver(model, ue_interval=4)``; the closed-loop configs and
-            ``tools/bench2drive/serve_model.py --driver-kwargs`` pass them this way).
+        scheduler: deprecated name of ``ue_refresh`` (warns once); so is a config's ``scheduler`` key.
+        **ue_refresh_overrides: ``mode``, ``ue_interval``, ``max_cache_age``, ``on_stale``,
+            ``worker_threads``, ``synchronous`` merged into the policy config (e.g.
+            ``Driver(model, mode='background')``; the closed-loop configs'
+            ``driver_kwargs`` and ``tools/bench2drive/serve_model.py --driver-kwargs`` pass them this way).
 
     Observation keys besides the sensors (see :meth:`step`): ``reset`` (bool, True on a route's first
     tick: history and cache are dropped) and ``tick`` (int, the caller's control tick, which the UE
-    schedule and the cache age follow; without it every call is one tick).
+    schedule and the cache age follow; without it every call is one tick). Call :meth:`close` when done
+    (stops a background worker).
     """
 
-    SCHEDULER_KEYS = ('ue_interval', 'max_cache_age', 'on_stale', 'synchronous')
+    UE_REFRESH_KEYS = ('mode', 'ue_interval', 'max_cache_age', 'on_stale', 'worker_threads', 'synchronous')
 
     def __init__(
         self,
         model,
-        scheduler=None,
+        ue_refresh=None,
         cam_names: Optional[Sequence[str]] = None,
         front_cam: str = 'CAM_FRONT',
         pipeline: Optional[Sequence[dict]] = None,
-        **scheduler_overrides,
+        scheduler=None,
+        **ue_refresh_overrides,
     ):
-        unknown = sorted(set(scheduler_overrides) - set(self.SCHEDULER_KEYS))
+        unknown = sorted(set(ue_refresh_overrides) - set(self.UE_REFRESH_KEYS))
         if unknown:
-            raise TypeError(f'Driver: unknown arguments {unknown}; scheduler overrides are {list(self.SCHEDULER_KEYS)}')
+            raise TypeError(
+                f'Driver: unknown arguments {unknown}; UE refresh overrides are {list(self.UE_REFRESH_KEYS)}'
+            )
         self.model = model.eval()
-        if scheduler is None:
-            cfg = getattr(model, 'cfg', None)
-            scheduler = cfg.get('scheduler', None) if cfg is not None else None
-            scheduler = dict(scheduler) if scheduler is not None else dict(type='AsyncScheduler')
-        if scheduler_overrides:
-            if not isinstance(scheduler, dict):
-                raise TypeError('Driver: scheduler overrides need a scheduler config dict, not an instance')
-            scheduler = dict(scheduler, **scheduler_overrides)
-        self.scheduler = TASK_UTILS.build(scheduler) if isinstance(scheduler, dict) else scheduler
+        if scheduler is not None:
+            warn_renamed('Driver(scheduler=...)', 'Driver(ue_refresh=...)')
+            if ue_refresh is not None:
+                raise TypeError('Driver: pass ue_refresh only (scheduler is its deprecated name)')
+            ue_refresh = scheduler
+        if ue_refresh is None:
+            ue_refresh = self._config_policy(getattr(model, 'cfg', None))
+        if ue_refresh_overrides:
+            if not isinstance(ue_refresh, dict):
+                raise TypeError('Driver: UE refresh overrides need a ue_refresh config dict, not an instance')
+            ue_refresh = dict(ue_refresh, **ue_refresh_overrides)
+        self.ue_refresh = TASK_UTILS.build(ue_refresh) if isinstance(ue_refresh, dict) else ue_refresh
         self.cam_names = list(cam_names) if cam_names is not None else None
         self.front_cam = front_cam
         # the VLM expert's history length (AutoMoT / Drive-pi0: model.mot.ue; SAMoE-VLA: model.vlm)
@@ -132,12 +144,32 @@ class Driver:
         """The model's VLM expert (AutoMoT / Drive-pi0: ``model.mot.ue``; SAMoE-VLA: ``model.vlm``)."""
         return self.model.mot.ue if hasattr(self.model, 'mot') else self.model.vlm
 
+    @staticmethod
+    def _config_policy(cfg) -> dict:
+        """The model config's ``ue_refresh`` (or its deprecated ``scheduler``) as a dict."""
+        policy = cfg.get('ue_refresh', None) if cfg is not None else None
+        if policy is None and cfg is not None and cfg.get('scheduler', None) is not None:
+            warn_renamed("the config key 'scheduler'", "'ue_refresh'")
+            policy = cfg.get('scheduler')
+        return dict(policy) if policy is not None else dict(type='UERefreshPolicy')
+
+    @property
+    def scheduler(self):
+        """Deprecated name of :attr:`ue_refresh`."""
+        warn_renamed('Driver.scheduler', 'Driver.ue_refresh')
+        return self.ue_refresh
+
     def reset(self) -> None:
-        """Forget the history and the cache (new route)."""
-        self.scheduler.reset()
+        """Forget the history and the cache (new route; a background refresh in flight is waited for and
+        dropped)."""
+        self.ue_refresh.reset()
         self.history.clear()
         self.last_hist = None
         self.last_context = None
+
+    def close(self) -> None:
+        """Stop the UE refresh policy's background worker (waits for a refresh in flight)."""
+        self.ue_refresh.close()
 
     def _img_hist(self, obs: dict, front: torch.Tensor) -> torch.Tensor:
         if obs.get('img_hist') is not None:
@@ -202,10 +234,12 @@ class Driver:
         Returns:
             dict: ``meta_actions`` (K, 2) int64, ``meta_action_text`` (list[str]), ``path`` (P, 2) and
             ``waypoints`` (T, 2) float32 in the ego frame (x forward, y left, metres), ``timings_ms``
-            (``preprocess``, ``ue`` (0 if it did not run), ``ae``, ``total``; plus ``refiner`` with a refiner),
-            ``ue_ran``, ``cache_age``, ``tick``; with a refiner ``waypoints`` are the refined ones and
-            ``waypoints_proposal`` (T, 2) the action expert's; ``info`` (dict of floats) when the model's
-            ``ae_tick`` reports one (e.g. DriveMoE's ``flow_steps`` and ``routed_view``).
+            (``preprocess``, ``ue`` (ms the tick waited for the UE, 0 if none), ``ae``, ``total``; plus
+            ``refiner`` with a refiner, ``ue_worker`` when a background refresh was swapped in), ``ue_ran``,
+            ``cache_age``, ``tick``, ``ue_refresh`` (``mode``, ``cache_age``, ``cache_tick``: the observation
+            tick of the cache the AE read, ``refresh_in_flight``, ``swapped``); with a refiner ``waypoints``
+            are the refined ones and ``waypoints_proposal`` (T, 2) the action expert's; ``info`` (dict of
+            floats) when the model's ``ae_tick`` reports one (e.g. DriveMoE's ``flow_steps`` and ``routed_view``).
         """
         t0 = time.perf_counter()
         if observation.get('reset', False):
@@ -214,13 +248,12 @@ class Driver:
         self.last_context = (int(observation['command']), float(observation['speed']))
         t_prep = (time.perf_counter() - t0) * 1e3
         inputs, samples = data['inputs'], data['data_samples']
-        prev = self.scheduler.cache
 
-        def ue_fn(tick):
-            return self.model.ue_tick(inputs, cache=prev, data_samples=samples, tick=tick)
+        def ue_fn(tick, cache):  # cache: the one to overwrite, or None for a new one (background refresh)
+            return self.model.ue_tick(inputs, cache=cache, data_samples=samples, tick=tick)
 
         tick = observation.get('tick')
-        res = self.scheduler.step(
+        res = self.ue_refresh.step(
             ue_fn, lambda cache: self.model.ae_tick(inputs, cache), tick=None if tick is None else int(tick)
         )
         out = res['output']
@@ -241,6 +274,7 @@ class Driver:
             ue_ran=res['ue_ran'],
             cache_age=res['cache_age'],
             tick=res['tick'],
+            ue_refresh={k: res[k] for k in ('mode', 'cache_age', 'cache_tick', 'refresh_in_flight', 'swapped')},
         )
         if 'waypoints_proposal' in out:
             result['waypoints_proposal'] = out['waypoints_proposal'][0].float().cpu().numpy()
@@ -265,7 +299,7 @@ class Driver:
         Returns:
             str | list[int]: the answer (special tokens skipped) or its token ids.
         """
-        cache = self.scheduler.cache
+        cache = self.ue_refresh.cache
         if cache is None or self.last_context is None:
             raise RuntimeError('Driver.answer: no driving cache yet; call step() first')
         ue = self.model.mot.ue

@@ -57,7 +57,7 @@ class ClosedLoopAgent:
     Per tick (20 Hz): state estimation (GNSS / IMU / speedometer) -> route planner (target point,
     command) -> sensor preprocessing (BGRA -> RGB, optional JPEG round trip, LiDAR to the ego frame) ->
     ``driver.step`` every ``action_interval`` ticks (observation gets ``tick`` and ``reset`` so the
-    driver's UE/AE scheduler can decide when the understanding expert refreshes its cache) ->
+    driver's UE refresh policy can decide when the understanding expert refreshes its cache) ->
     :class:`TrajectoryController` -> opt-in :class:`Heuristics` -> control dict.
 
     Safe behaviour (never raises out of :meth:`run_step`):
@@ -220,6 +220,8 @@ class ClosedLoopAgent:
                     self.plan, self.plan_pose, self.plan_age = out, (state.xy.copy(), state.yaw), 0
                     lat.update({f'driver_{k}': v for k, v in out['timings_ms'].items()})
                     lat.update({f'driver_{k}': v for k, v in dict(out.get('info') or {}).items()})
+                    # UE refresh mode, age of the cache the AE read, whether a background refresh was running
+                    lat.update({f'ue_refresh_{k}': v for k, v in dict(out.get('ue_refresh') or {}).items()})
                 except Exception as err:  # noqa: BLE001
                     failure = f'driver error: {err!r}'
                 lat['driver_ms'] = (time.perf_counter() - t1) * 1e3

@@ -33,7 +33,7 @@ class DriverProtocol(Protocol):
     * ``instruction`` (optional): str, a free-text navigation instruction (LangAuto-style; SAMoE-VLA reads it,
       falling back to the command's sentence when absent).
     * ``tick`` (added by the agent): int, control tick since the route started (20 Hz). The driver's
-      UE/AE scheduler decides from it whether the understanding expert refreshes its cache.
+      UE refresh policy decides from it whether the understanding expert refreshes its cache.
     * ``reset`` (added by the agent): bool, True on the first tick of a route (drop any cache).
 
     Returns a dict with ``meta_actions`` (3, 2) int, ``path`` (P, 2), ``waypoints`` (T, 2) (ego
@@ -214,8 +214,8 @@ def build_driver(cfg: Optional[dict]) -> DriverProtocol:
     Args:
         cfg (dict): ``dict(type='local', config=PATH, checkpoint=PATH | None, device='cuda',
             driver_kwargs=dict(...))`` loads the model in-process with ``mmautomot.apis.init_model`` and
-            wraps it in ``mmautomot.apis.Driver(model, **driver_kwargs)`` (e.g. the UE/AE scheduler
-            settings); ``dict(type='remote', host='127.0.0.1', port=PORT, timeout=60.0)`` connects to
+            wraps it in ``mmautomot.apis.Driver(model, **driver_kwargs)`` (e.g. the UE refresh
+            policy settings); ``dict(type='remote', host='127.0.0.1', port=PORT, timeout=60.0)`` connects to
             ``tools/bench2drive/serve_model.py`` (:class:`~mmautomot.closed_loop.client.RemoteDriver`;
             the shared secret comes from the environment or ``secret_file=PATH``).
     """

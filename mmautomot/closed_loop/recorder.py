@@ -10,7 +10,9 @@ Files written in the route's save dir:
   unit vectors, velocity m/s, acceleration m/s^2, angular velocity deg/s), one entry per agent tick;
   written by :func:`mmautomot.closed_loop.leaderboard_agent.hero_metric_info`, read by
   :mod:`mmautomot.closed_loop.comfort`.
-* ``latency.json``: ``{tick (str): {total_ms, driver_ms, <driver timings_ms>..., mode}}``.
+* ``latency.json``: ``{tick (str): {total_ms, driver_ms, <driver timings_ms>..., mode}}``; with an
+  ``mmautomot.apis.Driver`` also ``ue_refresh_mode`` / ``ue_refresh_cache_age`` / ``ue_refresh_cache_tick`` /
+  ``ue_refresh_refresh_in_flight`` / ``ue_refresh_swapped`` (the UE refresh policy's view of the tick).
 * ``events.json``: fallbacks (sensor dropouts, driver errors, plan reuse, heuristics firing).
 """
 

@@ -67,7 +67,7 @@ def test_driver_matches_synchronous_joint_pass(model):
     obs = _obs(
         rng, img_hist=[rng.integers(0, 256, (64, 128, 3), dtype=np.uint8) for _ in range(2)], prompt='Drive carefully.'
     )
-    driver = Driver(model, scheduler=dict(type='AsyncScheduler', synchronous=True))
+    driver = Driver(model, ue_refresh=dict(type='UERefreshPolicy', mode='sync'))
     out = driver.step(obs)
     data = driver.prepare(obs)
     with torch.no_grad():
@@ -78,7 +78,7 @@ def test_driver_matches_synchronous_joint_pass(model):
 
 def test_driver_refuses_stale_cache(model):
     rng = np.random.default_rng(2)
-    driver = Driver(model, scheduler=dict(type='AsyncScheduler', ue_interval=3, max_cache_age=1, on_stale='raise'))
+    driver = Driver(model, ue_refresh=dict(type='UERefreshPolicy', ue_interval=3, max_cache_age=1, on_stale='raise'))
     driver.step(_obs(rng))
     driver.step(_obs(rng))
     with pytest.raises(StaleCacheError, match='stale'):
@@ -160,7 +160,7 @@ def test_driver_answer_continues_the_driving_cache(model):
     driver = Driver(model, ue_interval=2, max_cache_age=None)
     assert [driver.step(o)['ue_ran'] for o in (obs0, obs1)] == [True, False]  # the cache is tick 0's
     ue = model.mot.ue
-    keys = [k.clone() for k in driver.scheduler.cache.keys]
+    keys = [k.clone() for k in driver.ue_refresh.cache.keys]
     calls = []
     hook = ue.core.model.visual.register_forward_hook(lambda *a: calls.append(1))
     question = 'What is your current action and why?'
@@ -168,7 +168,7 @@ def test_driver_answer_continues_the_driving_cache(model):
         ids = driver.answer(question, max_new_tokens=8, return_ids=True)
     finally:
         hook.remove()
-    assert calls == [] and all(torch.equal(a, b) for a, b in zip(keys, driver.scheduler.cache.keys))
+    assert calls == [] and all(torch.equal(a, b) for a, b in zip(keys, driver.ue_refresh.cache.keys))
 
     # reference: the full sequence through transformers' forward, no cache, one token at a time
     data = driver.prepare(obs0)

@@ -2,7 +2,7 @@
 """The closed-loop agent driving the REAL tiny AutoMoT (random weights) on fake leaderboard sensor data.
 
 In-process (``build_driver(dict(type='local', ...))``) and through the loopback model server
-(``ModelServer`` + ``RemoteDriver``). The tiny config's scheduler refreshes the understanding expert
+(``ModelServer`` + ``RemoteDriver``). The tiny config's UE refresh policy refreshes the understanding expert
 (UE) every 2nd tick; the action expert (AE) runs every tick against the cached prefix.
 """
 
@@ -62,7 +62,7 @@ def automot_driver():
 def test_local_automot_driver_six_ticks(automot_driver, tmp_path):
     driver = automot_driver
     driver.reset()
-    assert driver.scheduler.ue_interval == 2 and not driver.scheduler.synchronous
+    assert driver.ue_refresh.ue_interval == 2 and not driver.ue_refresh.synchronous
     seen = []
     step = driver.step
     driver.step = lambda obs: seen.append(step(obs)) or seen[-1]  # keep the raw Driver outputs
@@ -89,6 +89,9 @@ def test_local_automot_driver_six_ticks(automot_driver, tmp_path):
     assert [lat[str(k)]['mode'] for k in range(6)] == ['drive'] * 6
     ue_ms = [lat[str(k)]['driver_ue'] for k in range(6)]
     assert all(ue_ms[k] > 0 for k in (0, 2, 4)) and all(ue_ms[k] == 0 for k in (1, 3, 5)), ue_ms
+    assert [lat[str(k)]['ue_refresh_cache_age'] for k in range(6)] == [0, 1] * 3
+    assert {lat[str(k)]['ue_refresh_mode'] for k in range(6)} == {'inline'}
+    assert not any(lat[str(k)]['ue_refresh_refresh_in_flight'] for k in range(6))
     assert all(
         lat[str(k)]['driver_ae'] > 0 and lat[str(k)]['total_ms'] >= lat[str(k)]['driver_ms'] > 0 for k in range(6)
     )
@@ -119,14 +122,14 @@ def test_automot_through_model_server(automot_driver, tmp_path):
         # Another route on the same server (a leaderboard process per route, one long-lived model
         # server): its first observation carries reset=True, so the driver must start afresh: UE at
         # tick 0 of the new route, no cache or front-camera history from the previous one. After an odd
-        # number of ticks the scheduler would otherwise reuse the old route's cache.
+        # number of ticks the UE refresh policy would otherwise reuse the old route's cache.
         _drive(agent, 1, start=2)
         agent2 = _agent(client, str(tmp_path / 'remote_route2'))
         _check_controls(_drive(agent2, 1))
         agent2.recorder.close()
         lat2 = json.loads((tmp_path / 'remote_route2' / 'latency.json').read_text())
         assert lat2['0']['mode'] == 'drive' and lat2['0']['driver_ue'] > 0
-        assert driver.scheduler.tick == 1 and len(driver.history) == 1  # started afresh
+        assert driver.ue_refresh.tick == 1 and len(driver.history) == 1  # started afresh
     finally:
         client.close()
         server.stop()
@@ -157,21 +160,39 @@ def test_agent_resets_a_reused_driver_at_route_start():
     assert drv.resets == [0, 3] and drv.calls == 6
 
 
-def test_scheduler_from_driver_kwargs(automot_driver):
-    """``driver_kwargs=dict(scheduler=...)`` sets the UE refresh rate (here synchronous, AutoMoT-S)."""
+def test_ue_refresh_from_driver_kwargs(automot_driver):
+    """``driver_kwargs=dict(ue_refresh=...)`` sets the UE refresh rate (here synchronous, AutoMoT-S)."""
     from mmautomot.apis import Driver
 
-    drv = Driver(automot_driver.model, scheduler=dict(type='AsyncScheduler', synchronous=True))
+    drv = Driver(automot_driver.model, ue_refresh=dict(type='UERefreshPolicy', mode='sync'))
     agent = _agent(drv, None)
     _drive(agent, 2)
     assert [agent.recorder.latency[k]['driver_ue'] > 0 for k in ('0', '1')] == [True, True]
+
+
+def test_background_driver_latency_log(automot_driver):
+    """``driver_kwargs=dict(mode='background')``: the latency log shows the mode, the age of the cache the AE
+    read and whether a background refresh was in flight."""
+    from mmautomot.apis import Driver
+
+    drv = Driver(automot_driver.model, mode='background', ue_interval=2)
+    try:
+        agent = _agent(drv, None)
+        _drive(agent, 4)
+    finally:
+        drv.close()
+    lat = [agent.recorder.latency[str(k)] for k in range(4)]
+    assert {x['ue_refresh_mode'] for x in lat} == {'background'} and lat[0]['ue_refresh_cache_age'] == 0
+    assert lat[0]['driver_ue'] > 0 and all(x['driver_ue'] == 0 for x in lat[1:])  # only the first tick waits
+    assert lat[2]['ue_refresh_refresh_in_flight']  # the refresh of tick 2 runs while its AE ticks
+    assert all(x['ue_refresh_cache_age'] == k - x['ue_refresh_cache_tick'] for k, x in enumerate(lat))
 
 
 def test_driver_accepts_ue_interval_kwargs(automot_driver):
     from mmautomot.apis import Driver
 
     drv = Driver(automot_driver.model, ue_interval=1, max_cache_age=4)
-    assert drv.scheduler.ue_interval == 1 and drv.scheduler.max_cache_age == 4
+    assert drv.ue_refresh.ue_interval == 1 and drv.ue_refresh.max_cache_age == 4
 
 
 def test_ue_schedule_follows_agent_ticks_with_action_interval(automot_driver):

@@ -67,7 +67,10 @@ def test_count_params_tiny(tmp_path):
 @needs_tiny
 def test_benchmark_latency_tiny(tmp_path):
     out = tmp_path / 'latency.json'
-    res = bench.main([TINY, '--iters', '2', '--warmup', '1', '--num-points', '500', '--json', str(out)])
+    res = bench.main(
+        [TINY, '--iters', '2', '--warmup', '1', '--num-points', '500', '--json', str(out)]
+        + ['--ticks', '4', '--block', '2']
+    )
     saved = json.loads(out.read_text())
     for key in (
         'ue_ms',
@@ -94,6 +97,13 @@ def test_benchmark_latency_tiny(tmp_path):
     assert res['async_amortized_ms'] == pytest.approx(res['async_ms'] + res['ue_ms'] / res['ue_interval'])
     assert res['input_shapes']['num_points'] == 500
     assert res['ue_tokens'] > 0
+    tick = saved['tick_latency']
+    assert set(tick) >= {'sync', 'inline', 'background', 'ae_only', 'target_ratio', 'threads'}
+    assert all(len(tick[m]['tick_ms']) == 4 and tick[m]['p50'] <= tick[m]['p99'] for m in ('sync', 'ae_only'))
+    assert tick['sync']['cache_age'] == [0] * 4 and tick['sync']['waited'] == 4
+    assert tick['inline']['cache_age'] == [0, 1] * 2 and tick['inline']['waited'] == 2
+    assert tick['background']['waited'] == 0 and tick['background']['in_flight'] >= 1  # never waits after warm-up
+    assert tick['target_ratio'] == pytest.approx(tick['background']['p99'] / tick['ae_only']['p50'])
 
 
 @needs_tiny

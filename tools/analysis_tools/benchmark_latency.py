@@ -33,7 +33,17 @@ Input shapes (batch 1): ``--img-hist-shape``/``--imgs-shape``/``--num-points``, 
 ``benchmark_inputs=dict(img_hist=(N, H, W), imgs=(N, H, W), num_points=N)``, else the model's UE
 (``num_frames``, ``image_size``), the config's ``cam_size`` (W, H) and ``cam_names`` (else the BEV
 encoder's ``num_cams`` and the UE image size) and 20000 points. ``--ue-interval`` defaults to the config's
-``scheduler.ue_interval``.
+``ue_refresh.ue_interval``.
+
+Per-tick latency of the UE refresh modes (``--ticks N``, default 24; 0 skips it), in the same run after
+the medians above, interleaved in blocks of ``--block`` ticks (:func:`mmautomot.apis.tick_latency.
+measure_tick_latency`): ``tick_latency`` holds, for ``sync`` (UE + AE every tick, AutoMoT-S), ``inline``
+(UE in the control thread every ``ue_interval`` ticks), ``background`` (UE in a worker thread into a second
+cache) and ``ae_only`` (the AE tick on a ready cache), the per-tick ms and their p50/p95/p99, the cache age
+of every tick, and the ticks that waited for the UE. ``target_ratio`` = background p99 / AE-only median
+(issue target <= 1.3). Thread split: the control thread runs sync/inline with ``--threads`` (default: the
+current torch setting) and the background AE with ``--ae-threads``, the worker's UE with ``--ue-threads``
+(defaults: half the CPUs each, at least 1). The ``tick_latency`` section is also printed as JSON.
 """
 
 import argparse
@@ -256,6 +266,49 @@ def run_benchmark(
     return res
 
 
+def run_tick_benchmark(model, batch: List[dict], args: argparse.Namespace, ue_interval: int) -> dict:
+    """Per-tick latency of sync / inline / background UE refresh and of the AE alone (see the module doc)."""
+    from mmautomot.apis.tick_latency import measure_tick_latency
+
+    data = model.data_preprocessor(batch, False)
+    inputs = data['inputs']
+    refiner = model.refiner_tick if getattr(model, 'has_refiner', False) else None
+    takes_cache = 'cache' in inspect.signature(model.ue_tick).parameters
+
+    def ue_fn(tick, cache):
+        return model.ue_tick(inputs, cache=cache, tick=tick) if takes_cache else model.ue_tick(inputs)
+
+    def ae_fn(cache):
+        out = model.ae_tick(inputs, cache)
+        return refiner(inputs, out) if refiner is not None else out
+
+    cpus = os.cpu_count() or 1
+    ae_threads = args.ae_threads or max(1, cpus // 2)
+    ue_threads = args.ue_threads or max(1, cpus - ae_threads)
+    res = measure_tick_latency(
+        ue_fn,
+        ae_fn,
+        ticks=args.ticks,
+        ue_interval=ue_interval,
+        block=args.block,
+        threads=args.threads,
+        ae_threads=ae_threads,
+        ue_threads=ue_threads,
+    )
+    res['threads'] = dict(sync_inline=args.threads or torch.get_num_threads(), ae=ae_threads, ue_worker=ue_threads)
+    res['target_ratio'] = res['background']['p99'] / res['ae_only']['p50']
+    res['ue_interval'] = ue_interval
+    return res
+
+
+def tick_summary(tick: dict) -> dict:
+    """The tick benchmark without the per-tick ms lists (what the tool prints)."""
+    out = {}
+    for key, val in tick.items():
+        out[key] = {k: v for k, v in val.items() if k != 'tick_ms'} if isinstance(val, dict) else val
+    return out
+
+
 def _fmt(v: Optional[float], spec: str = '8.1f') -> str:
     return f'{v:{spec}}' if v is not None else f'{"-":>8}'
 
@@ -305,9 +358,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--ue-interval',
         type=int,
-        help='UE refresh interval in AE ticks for the amortised number '
-        '(default: the config scheduler.ue_interval, else 2)',
+        help='UE refresh interval in AE ticks for the amortised number and the tick benchmark '
+        '(default: the config ue_refresh.ue_interval, else 2)',
     )
+    parser.add_argument('--ticks', type=int, default=24, help='timed ticks per UE refresh mode (0: skip)')
+    parser.add_argument('--block', type=int, default=4, help='ticks per mode per interleaved turn')
+    parser.add_argument('--threads', type=int, help='torch threads of the sync / inline ticks')
+    parser.add_argument('--ae-threads', type=int, help='torch threads of the background AE (control thread)')
+    parser.add_argument('--ue-threads', type=int, help='torch threads of the background UE worker')
     parser.add_argument('--img-hist-shape', type=int, nargs=3, metavar=('N', 'H', 'W'))
     parser.add_argument('--imgs-shape', type=int, nargs=3, metavar=('N', 'H', 'W'))
     parser.add_argument('--num-points', type=int)
@@ -321,13 +379,17 @@ def main(argv: Optional[List[str]] = None) -> dict:
     np.random.seed(0)
     device = torch.device(args.device)
     cfg = load_config(args.config, args.cfg_options)
-    ue_interval = args.ue_interval or int((cfg.get('scheduler') or {}).get('ue_interval', 2))
+    policy = cfg.get('ue_refresh') or cfg.get('scheduler') or {}  # 'scheduler': its deprecated name
+    ue_interval = args.ue_interval or int(policy.get('ue_interval', 2))
     if ue_interval < 1:
         raise ValueError(f'--ue-interval must be >= 1, got {ue_interval}')
     model = init_model(cfg, args.checkpoint, device=str(device))
     shapes = input_shapes(cfg, model, args)
     load_before = os.getloadavg()
-    res = run_benchmark(model, synthetic_batch(shapes), args.iters, args.warmup, ue_interval, device)
+    batch = synthetic_batch(shapes)
+    res = run_benchmark(model, batch, args.iters, args.warmup, ue_interval, device)
+    if args.ticks > 0:
+        res['tick_latency'] = run_tick_benchmark(model, batch, args, ue_interval)
     # the machine's state beside the timings: other processes' load skews every number on a shared machine
     res.update(loadavg_1m_before=load_before[0], loadavg_1m_after=os.getloadavg()[0], cpu_count=os.cpu_count())
     res.update(count_params(model))
@@ -340,6 +402,9 @@ def main(argv: Optional[List[str]] = None) -> dict:
         torch_threads=torch.get_num_threads(),
     )
     print(format_table(res))
+    if 'tick_latency' in res:
+        summary = tick_summary(res['tick_latency'])
+        print('{\n' + ',\n'.join(f' {json.dumps(k)}: {json.dumps(v)}' for k, v in summary.items()) + '\n}')
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
         with open(args.json, 'w') as f:

@@ -61,7 +61,7 @@ def parse_args(argv=None):
         nargs='+',
         action=DictAction,
         default={},
-        help='extra Driver(...) arguments, e.g. ue_interval=2 max_cache_age=4',
+        help='extra Driver(...) arguments, e.g. mode=background ue_interval=2 max_cache_age=4',
     )
     return p.parse_args(argv)
 

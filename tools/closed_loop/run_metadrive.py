@@ -6,6 +6,13 @@
 Writes ``DIR/results.json`` (``summary``: driving_score, route_completion, success_rate as mean / std
 over episodes; ``episodes``) and per-episode logs, BEV plots (and GIFs with a camera) under
 ``DIR/episodes/``. Needs ``pip install -e .[metadrive]``.
+
+AutoMoT's UE refresh mode and the closed-loop latency come from ``--cfg-options``, e.g. sync vs background
+with every action held back by its measured compute time::
+
+    python tools/closed_loop/run_metadrive.py projects/automot/configs/automot_tiny_metadrive.py \
+        --checkpoint CKPT --episodes 5 --seed 0 --out DIR \
+        --cfg-options driver.driver_kwargs.mode=background episode.latency=measured
 """
 
 import argparse

@@ -41,7 +41,8 @@ def build_driver(cfg: dict, dt: float = 0.05, checkpoint: Optional[str] = None):
     * ``'ego_planner'``: the config's ``model`` (an ego-state planner: ``ConstantVelocityPlanner``,
       ``EgoMLPPlanner``) in an :class:`~mmautomot.apis.EgoPlannerDriver`;
     * ``'automot'``: the config's ``model`` (AutoMoT) in a :class:`~mmautomot.apis.Driver` with
-      ``driver.driver_kwargs`` (scheduler overrides);
+      ``driver.driver_kwargs`` (UE refresh overrides, e.g. ``--cfg-options driver.driver_kwargs.mode=background``
+      for the background UE worker, ``=sync`` for AutoMoT-S);
     * ``'local'`` / ``'remote'``: :func:`mmautomot.closed_loop.protocol.build_driver` (another config
       file, or a model server).
 
@@ -163,6 +164,11 @@ def evaluate(
         driver = build_driver(cfg, dt=dt, checkpoint=checkpoint)
     own_env = env is None
     if own_env:
+    own_driver = driver is None
+    if own_driver:  # before the env: importing torch / triton after EGL (llvmpipe) is up can crash
+        driver = build_driver(cfg, dt=dt, checkpoint=checkpoint)
+    own_env = env is None
+    if own_env:
         env = make_env(kind, camera=camera, **{**closed_loop_env_overrides(dt, kind), **env_cfg})
     os.makedirs(out_dir, exist_ok=True)
     results, infos = [], []
@@ -230,6 +236,8 @@ def evaluate(
             bar.close()
         if own_env:
             env.close()
+        if own_driver and hasattr(driver, 'close'):
+            driver.close()  # e.g. a Driver's background UE refresh worker
     summary = summarize(results, infos)
     summary['wall_s'] = time.perf_counter() - t0
     out = dict(

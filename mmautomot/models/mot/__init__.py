@@ -4,8 +4,9 @@ from .action_expert_padded import PaddedActionExpertLayer
 from .joint_block import JointLayer
 from .joint_layers import add_deepstack, ae_position_ids, mot_forward
 from .prefix_kv_cache import PrefixKVCache
-from .scheduler import AsyncScheduler, StaleCacheError
+from .scheduler import AsyncScheduler  # deprecated alias of UERefreshPolicy
 from .task_mask import ae_rows, build_cmca_mask, build_task_mask
+from .ue_refresh import StaleCacheError, UERefreshPolicy
 
 __all__ = [
     'ActionExpertLayer',
@@ -15,6 +16,7 @@ __all__ = [
     'add_deepstack',
     'ae_position_ids',
     'PrefixKVCache',
+    'UERefreshPolicy',
     'AsyncScheduler',
     'StaleCacheError',
     'build_task_mask',

@@ -79,4 +79,4 @@ param_scheduler = [
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=100), logger=dict(interval=10))
 log_processor = dict(by_epoch=False)
 
-scheduler = dict(type='AsyncScheduler', ue_interval=2, max_cache_age=4, on_stale='refresh', synchronous=False)
+ue_refresh = dict(type='UERefreshPolicy', mode='inline', ue_interval=2, max_cache_age=4, on_stale='refresh')

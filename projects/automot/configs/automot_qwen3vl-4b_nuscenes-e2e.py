@@ -87,8 +87,9 @@ param_scheduler = [
 train_dataloader = dict(batch_size=1, num_workers=4)
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
 
-# Asynchronous closed-loop inference: UE every 2nd tick of the 20 Hz loop (released agent), cache <= 4 ticks.
-scheduler = dict(type='AsyncScheduler', ue_interval=2, max_cache_age=4, on_stale='refresh', synchronous=False)
+# Asynchronous closed-loop inference: UE every 2nd tick of the 20 Hz loop (released agent), cache <= 4 ticks;
+# mode='background' runs the UE in a worker thread into a second cache (see UERefreshPolicy).
+ue_refresh = dict(type='UERefreshPolicy', mode='inline', ue_interval=2, max_cache_age=4, on_stale='refresh')
 
 train_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=4, img_size={{_base_.hist_size}}),

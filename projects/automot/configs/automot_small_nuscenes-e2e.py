@@ -44,4 +44,4 @@ model = dict(
 )  # residual over constant velocity
 
 train_dataloader = dict(batch_size=4)
-scheduler = dict(type='AsyncScheduler', ue_interval=2, max_cache_age=4, on_stale='refresh', synchronous=False)
+ue_refresh = dict(type='UERefreshPolicy', mode='inline', ue_interval=2, max_cache_age=4, on_stale='refresh')

@@ -42,6 +42,8 @@ agent = dict(
     ],
     preprocess=dict(resize=(128, 64), max_points=4096),
 )
+# driver_kwargs=dict(mode='sync' | 'inline' | 'background') picks the UE refresh mode (UERefreshPolicy), e.g.
+# --cfg-options driver.driver_kwargs.mode=background episode.latency=measured
 driver = dict(type='automot', driver_kwargs=dict())
 # MetaDrive labels are the ego (rear-axle-free, centre) trajectory, not a LIDAR_TOP one.
 val_evaluator = dict(collision_cfg=dict(ego_reference='ego'))

@@ -81,5 +81,6 @@ param_scheduler = [
 default_hooks = dict(checkpoint=dict(by_epoch=False, interval=100), logger=dict(interval=10))
 log_processor = dict(by_epoch=False)
 
-# Asynchronous inference (mmautomot.apis.Driver): UE every 2nd tick, cache at most 4 ticks old.
-scheduler = dict(type='AsyncScheduler', ue_interval=2, max_cache_age=4, on_stale='refresh', synchronous=False)
+# UE refresh policy (mmautomot.apis.Driver): UE every 2nd tick, cache at most 4 ticks old; mode 'sync' (AutoMoT-S),
+# 'inline' (UE in the control thread) or 'background' (UE in a worker thread, second cache, atomic swap).
+ue_refresh = dict(type='UERefreshPolicy', mode='inline', ue_interval=2, max_cache_age=4, on_stale='refresh')

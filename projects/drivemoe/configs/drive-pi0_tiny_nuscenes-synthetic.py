@@ -58,4 +58,4 @@ randomness = dict(seed=0)
 
 # Closed loop (mmautomot.apis.Driver): the VLM prefix (vision + router + VLM) runs at every control tick as in
 # pi0 / DriveMoE (synchronous); the flow steps read its cache. ue_interval > 1 would reuse a prefix across ticks.
-scheduler = dict(type='AsyncScheduler', synchronous=True)
+ue_refresh = dict(type='UERefreshPolicy', mode='sync')

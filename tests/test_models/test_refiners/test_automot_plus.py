@@ -129,7 +129,7 @@ def test_driver_runs_refiner(plus):
     if not isinstance(model.data_preprocessor, DrivingDataPreprocessor):
         model.data_preprocessor = DrivingDataPreprocessor()
     rng = np.random.default_rng(0)
-    driver = Driver(model, scheduler=dict(type='AsyncScheduler', ue_interval=2))
+    driver = Driver(model, ue_refresh=dict(type='UERefreshPolicy', ue_interval=2))
     obs = dict(
         images={'CAM_FRONT': rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)},
         points=(rng.standard_normal((300, 4)) * 8).astype(np.float32),

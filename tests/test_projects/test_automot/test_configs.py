@@ -97,7 +97,7 @@ def test_small_config_ratio_on_meta_device():
 @pytest.mark.parametrize('name', ['automot_tiny_nuscenes-e2e.py'])
 def test_tiny_config_parses(name):
     cfg = Config.fromfile(CFG_DIR + name)
-    assert cfg.model.type == 'AutoMoT' and cfg.scheduler.type == 'AsyncScheduler'
+    assert cfg.model.type == 'AutoMoT' and cfg.ue_refresh.type == 'UERefreshPolicy'
     assert cfg.train_dataloader.dataset.type == 'NuScenesE2EDataset'
 
 

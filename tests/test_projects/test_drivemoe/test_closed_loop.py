@@ -61,7 +61,7 @@ def driver():
 
 
 def test_drivemoe_drives_the_agent_in_process(driver, tmp_path):
-    assert driver.scheduler.synchronous
+    assert driver.ue_refresh.synchronous
     seen = []
     step = driver.step
     driver.step = lambda obs: seen.append(step(obs)) or seen[-1]
