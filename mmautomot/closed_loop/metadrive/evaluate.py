@@ -160,10 +160,6 @@ def evaluate(
         start, num = int(env_cfg.get('start_seed', 0)), int(env_cfg.get('num_scenarios', 1))
         lo, hi = min(start, int(seed)), max(start + num, int(seed) + int(episodes))
         env_cfg.update(start_seed=lo, num_scenarios=hi - lo)
-    if driver is None:  # before the env: importing torch / triton after EGL (llvmpipe) is up can crash
-        driver = build_driver(cfg, dt=dt, checkpoint=checkpoint)
-    own_env = env is None
-    if own_env:
     own_driver = driver is None
     if own_driver:  # before the env: importing torch / triton after EGL (llvmpipe) is up can crash
         driver = build_driver(cfg, dt=dt, checkpoint=checkpoint)
