@@ -43,6 +43,9 @@ agent = dict(
     preprocess=dict(resize=(128, 64), max_points=4096),
 )
 driver = dict(type='automot', driver_kwargs=dict())
+# The UE history frames are 0.5 s apart in the data (the converter's ue_hist_dt); the agent ticks at 20 Hz, so
+# the Driver keeps its history frames 10 ticks apart (mmautomot.apis.Driver hist_stride).
+ue_hist_stride = 10
 # MetaDrive labels are the ego (rear-axle-free, centre) trajectory, not a LIDAR_TOP one.
 val_evaluator = dict(collision_cfg=dict(ego_reference='ego'))
 test_evaluator = val_evaluator
