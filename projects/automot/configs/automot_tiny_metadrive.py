@@ -8,8 +8,19 @@
 _base_ = ['./automot_tiny_bench2drive-synthetic.py', '../../../configs/_base_/closed_loop/metadrive_agent.py']
 
 data_root = 'data/metadrive/'
-train_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root, ann_file='metadrive_infos_train.pkl'))
-val_dataloader = dict(dataset=dict(data_root=data_root, ann_file='metadrive_infos_val.pkl'))
+# No dataset prompt: the UE text is then the model's own driving_prompt(command, speed) in training, exactly
+# what the closed-loop Driver gives it (the dataset's default template adds a system prompt the Driver lacks).
+md_pipeline = [
+    dict(type='LoadFrontCamHistory', num_frames=2, img_size=(128, 64)),
+    dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size=(128, 64)),
+    dict(type='LoadCarlaPoints', num_feats=4, to_ego=True, max_points=4096),
+    dict(type='BuildPlanningTargets', with_prompt=False),
+    dict(type='PackDrivingInputs'),
+]
+train_dataloader = dict(
+    batch_size=4, dataset=dict(data_root=data_root, ann_file='metadrive_infos_train.pkl', pipeline=md_pipeline)
+)
+val_dataloader = dict(dataset=dict(data_root=data_root, ann_file='metadrive_infos_val.pkl', pipeline=md_pipeline))
 test_dataloader = val_dataloader
 max_iters = 400
 train_cfg = dict(max_iters=max_iters, val_interval=400)

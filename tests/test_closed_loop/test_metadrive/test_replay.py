@@ -131,3 +131,30 @@ def test_controller_reads_the_expert_future_as_the_expert_drove(replay):
             assert np.sign(out['angle']) == np.sign(yaw_rate), f'frame {i}: angle {out["angle"]} yaw rate {yaw_rate}'
             checked += 1
     assert checked >= 3
+
+
+def test_training_prompt_equals_the_closed_loop_prompt(replay):
+    """The MetaDrive AutoMoT config trains on the UE text the closed-loop Driver gives the model."""
+    import torch
+    from mmengine.config import Config
+
+    from mmautomot.apis import init_model
+    from mmautomot.datasets.bench2drive import Bench2DriveE2EDataset
+    from mmautomot.structures import DrivingDataSample
+
+    _, obs, ds = replay
+    cfg = Config.fromfile('projects/automot/configs/automot_tiny_metadrive.py')
+    model = init_model(cfg)
+    build = next(t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'BuildPlanningTargets')
+    pipeline = [dict(type='LoadCarlaPoints', num_feats=4, to_ego=True), build, dict(type='PackDrivingInputs')]
+    train = Bench2DriveE2EDataset(data_root=ds.data_root, ann_file=ds.ann_file, pipeline=pipeline)
+    for i in (3, 40, 90):
+        sample = train[i]
+        hist = torch.zeros(1, 2, 3, 4, 4, dtype=torch.uint8)  # prompts() reads the batch size from it
+        inputs = dict(img_hist=hist, command=torch.as_tensor(sample['inputs']['command']).reshape(1))
+        inputs['ego_status'] = torch.as_tensor(sample['inputs']['ego_status']).reshape(1, 4)
+        trained = model.prompts(inputs, [sample['data_samples']])
+        o = obs[i * EVERY]
+        closed = dict(img_hist=hist, command=torch.tensor([o['command']]))
+        closed['ego_status'] = torch.as_tensor(o['ego_status'])[None]
+        assert trained == model.prompts(closed, [DrivingDataSample()]), f'frame {i}'
