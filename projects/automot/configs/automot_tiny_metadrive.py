@@ -1,8 +1,11 @@
 # Tiny AutoMoT trained on MetaDrive expert (IDM) data and evaluated in the MetaDrive closed loop (CPU):
-#   python tools/closed_loop/collect_metadrive.py --out data/metadrive --episodes 8 --seed 1000 --camera 128x64
+#   python tools/closed_loop/collect_metadrive.py --out data/metadrive --episodes 12 --seed 1000 --camera 128x64 \
+#       --max-steps 400
+#   python tools/closed_loop/collect_metadrive.py --out data/metadrive --episodes 4 --seed 1100 --camera 128x64 \
+#       --max-steps 300 --spawn-speed 6
 #   python tools/train.py projects/automot/configs/automot_tiny_metadrive.py --work-dir work_dirs/automot_tiny_metadrive
 #   python tools/closed_loop/run_metadrive.py projects/automot/configs/automot_tiny_metadrive.py \
-#       --checkpoint work_dirs/automot_tiny_metadrive/iter_400.pth --episodes 5 --seed 0 --out work_dirs/metadrive/automot
+#       --checkpoint work_dirs/automot_tiny_metadrive/iter_1600.pth --episodes 5 --seed 0 --out work_dirs/metadrive/automot
 # The rendered front camera (128 x 64, placeholder assets unless the official pack is installed) feeds the
 # UE history and the BEV encoder; the LiDAR-like cloud comes from the simulator's geometry.
 _base_ = ['./automot_tiny_bench2drive-synthetic.py', '../../../configs/_base_/closed_loop/metadrive_agent.py']
@@ -22,13 +25,13 @@ train_dataloader = dict(
 )
 val_dataloader = dict(dataset=dict(data_root=data_root, ann_file='metadrive_infos_val.pkl', pipeline=md_pipeline))
 test_dataloader = val_dataloader
-max_iters = 400
-train_cfg = dict(max_iters=max_iters, val_interval=400)
+max_iters = 1600  # about 13 min on 2 shared CPU cores
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
     dict(type='CosineAnnealingLR', T_max=max_iters, eta_min_ratio=0.01, by_epoch=False, begin=0, end=max_iters),
 ]
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=200))
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=800))
 
 env = dict(camera=dict(_delete_=True, width=128, height=64))
 agent = dict(
