@@ -58,7 +58,7 @@ agent = dict(
 )
 driver = dict(type='automot', driver_kwargs=dict())
 # The UE history frames are 0.5 s apart in the data (the converter's ue_hist_dt); the agent ticks at 20 Hz, so
-# the Driver keeps its history frames 10 ticks apart (mmautomot.apis.Driver hist_stride).
+# the Driver keeps its history frames 10 ticks apart (mmautomot.apis.Driver hist_stride; also set in the base).
 ue_hist_stride = 10
 # MetaDrive labels are the ego (rear-axle-free, centre) trajectory, not a LIDAR_TOP one.
 val_evaluator = dict(collision_cfg=dict(ego_reference='ego'))
