@@ -1,7 +1,7 @@
 # Tiny AutoMoT trained on MetaDrive expert (IDM) data and evaluated in the MetaDrive closed loop (CPU):
 #   python tools/closed_loop/collect_metadrive.py --out data/metadrive --episodes 12 --seed 1000 --camera 128x64 \
 #       --max-steps 400
-#   python tools/closed_loop/collect_metadrive.py --out data/metadrive --episodes 4 --seed 1100 --camera 128x64 \
+#   python tools/closed_loop/collect_metadrive.py --out data/metadrive --episodes 3 --seed 1100 --camera 128x64 \
 #       --max-steps 300 --spawn-speed 6
 #   python tools/train.py projects/automot/configs/automot_tiny_metadrive.py --work-dir work_dirs/automot_tiny_metadrive
 #   python tools/closed_loop/run_metadrive.py projects/automot/configs/automot_tiny_metadrive.py \
