@@ -1,18 +1,18 @@
-# EgoMLP baseline (ego state + command) trained on MetaDrive expert data and run in the MetaDrive loop:
-#   python tools/closed_loop/collect_metadrive.py --out data/metadrive --episodes 8 --seed 1000
+# EgoMLP baseline (ego state + command) trained on MetaDrive expert data and run in the MetaDrive loop
+# (data: the two collect_metadrive.py commands in projects/automot/configs/automot_tiny_metadrive.py):
 #   python tools/train.py configs/metadrive/ego_mlp_metadrive.py --work-dir work_dirs/ego_mlp_metadrive
 #   python tools/closed_loop/run_metadrive.py configs/metadrive/ego_mlp_metadrive.py \
-#       --checkpoint work_dirs/ego_mlp_metadrive/iter_400.pth --episodes 5 --seed 0 --out work_dirs/metadrive/ego_mlp
+#       --checkpoint work_dirs/ego_mlp_metadrive/iter_1000.pth --episodes 5 --seed 0 --out work_dirs/metadrive/ego_mlp
 _base_ = ['../baselines/ego_mlp_bench2drive_tiny.py', '../_base_/closed_loop/metadrive_agent.py']
 data_root = 'data/metadrive/'
 train_dataloader = dict(batch_size=32, dataset=dict(data_root=data_root, ann_file='metadrive_infos_train.pkl'))
 val_dataloader = dict(dataset=dict(data_root=data_root, ann_file='metadrive_infos_val.pkl'))
 test_dataloader = val_dataloader
-max_iters = 400
-train_cfg = dict(max_iters=max_iters, val_interval=400)
+max_iters = 1000
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
     dict(type='CosineAnnealingLR', T_max=max_iters, eta_min_ratio=0.01, by_epoch=False, begin=0, end=max_iters),
 ]
-default_hooks = dict(checkpoint=dict(by_epoch=False, interval=400))
+default_hooks = dict(checkpoint=dict(by_epoch=False, interval=max_iters))
 driver = dict(type='ego_planner')

@@ -63,6 +63,11 @@ class Driver:
         pipeline (list[dict] | None): the dataset pipeline the observation runs through (file loaders are
             swapped for from-array ones, :func:`~mmautomot.datasets.transforms.loading_arrays.array_pipeline`).
             Defaults to the test (else val) pipeline of ``model.cfg``, else :data:`DEFAULT_DRIVER_PIPELINE`.
+        hist_stride (int | None): control ticks between consecutive UE history frames, counted with the
+            observation's ``tick`` (e.g. 10 at 20 Hz for a dataset whose history frames are 0.5 s apart, as
+            :mod:`mmautomot.datasets.bench2drive.converter` writes them); each history slot takes the newest
+            frame at or before its tick, the route's first frame before the start. None reads the model
+            config's ``ue_hist_stride`` and falls back to 1 (every call, the older behaviour).
         scheduler: deprecated name of ``ue_refresh`` (warns once); so is a config's ``scheduler`` key.
         **ue_refresh_overrides: ``mode``, ``ue_interval``, ``max_cache_age``, ``on_stale``,
             ``worker_threads``, ``synchronous`` merged into the policy config (e.g.
@@ -84,6 +89,7 @@ class Driver:
         cam_names: Optional[Sequence[str]] = None,
         front_cam: str = 'CAM_FRONT',
         pipeline: Optional[Sequence[dict]] = None,
+        hist_stride: Optional[int] = None,
         scheduler=None,
         **ue_refresh_overrides,
     ):
@@ -109,7 +115,15 @@ class Driver:
         self.front_cam = front_cam
         # the VLM expert's history length (AutoMoT / Drive-pi0: model.mot.ue; SAMoE-VLA: model.vlm)
         self.num_frames = (model.mot.ue if hasattr(model, 'mot') else model.vlm).num_frames
-        self.history = deque(maxlen=self.num_frames)
+        if hist_stride is None:
+            cfg = getattr(model, 'cfg', None)
+            hist_stride = cfg.get('ue_hist_stride', None) if cfg is not None else None
+        hist_stride = 1 if hist_stride is None else hist_stride
+        if isinstance(hist_stride, bool) or not isinstance(hist_stride, int) or hist_stride < 1:
+            raise ValueError(f'Driver: hist_stride must be a positive int (ticks), got {hist_stride!r}')
+        self.hist_stride = hist_stride
+        self.history = deque()  # (tick, front frame), oldest first
+        self.calls = 0  # the tick of an observation without one
         self.last_hist: Optional[torch.Tensor] = None
         self.last_context: Optional[tuple] = None  # (command, speed) of the last step, for answer()
         if pipeline is None:
@@ -164,6 +178,7 @@ class Driver:
         dropped)."""
         self.ue_refresh.reset()
         self.history.clear()
+        self.calls = 0
         self.last_hist = None
         self.last_context = None
 
@@ -172,12 +187,25 @@ class Driver:
         self.ue_refresh.close()
 
     def _img_hist(self, obs: dict, front: torch.Tensor) -> torch.Tensor:
+        """(num_frames, 3, H, W) UE history: frames ``hist_stride`` ticks apart, the newest (this call's) last."""
         if obs.get('img_hist') is not None:
             frames = [_chw(f, 'img_hist[i]') for f in obs['img_hist']][-self.num_frames :]
+            frames = [frames[0]] * (self.num_frames - len(frames)) + frames  # repeat the earliest at a start
         else:
-            self.history.append(front)
-            frames = list(self.history)
-        frames = [frames[0]] * (self.num_frames - len(frames)) + frames  # repeat the earliest at a start
+            tick = int(obs['tick']) if obs.get('tick') is not None else self.calls
+            self.calls += 1
+            while self.history and self.history[-1][0] >= tick:  # a repeated tick replaces its frame
+                self.history.pop()
+            self.history.append((tick, front))
+            span = (self.num_frames - 1) * self.hist_stride
+            # keep the newest frame at or before the oldest slot's tick, drop what is older
+            while len(self.history) > 1 and self.history[1][0] <= tick - span:
+                self.history.popleft()
+            frames = []
+            for k in range(self.num_frames - 1, -1, -1):
+                want = tick - k * self.hist_stride
+                at = [f for t, f in self.history if t <= want]
+                frames.append(at[-1] if at else self.history[0][1])  # before the route's start: its first frame
         self.last_hist = torch.stack(frames)
         return self.last_hist
 

@@ -17,7 +17,8 @@ class EgoPlannerDriver:
     The baselines read ``ego_status`` (4,), ``command`` and ``ego_hist_trajs`` (H, 2): the past ego
     positions every ``plan_dt`` s in the current ego frame, oldest first, clamped to the first tick of the
     route as in the training labels (:func:`mmautomot.datasets.bench2drive.labels.frame_labels`). The
-    observations carry no position, so the driver dead-reckons one from the speed and yaw rate of
+    closed-loop agent sends them (observation ``ego_hist_trajs``, from its state estimate); without them
+    (or with another length) the driver dead-reckons a position from the speed and yaw rate of
     ``ego_status`` over ``dt`` per tick. Output: ``waypoints`` (T, 2) and the same points as ``path``
     (no spatial path head); ``meta_actions`` zeros.
 
@@ -49,6 +50,15 @@ class EgoPlannerDriver:
             out.append((xy - cur_xy) @ rot)
         return np.asarray(out, np.float32)
 
+    def _observed_history(self, observation: dict) -> np.ndarray:
+        """The agent's ``ego_hist_trajs`` when it sends ``hist_steps`` of them, else the dead-reckoned one."""
+        hist = observation.get('ego_hist_trajs')
+        if hist is not None:
+            hist = np.asarray(hist, np.float32)
+            if hist.shape == (self.hist_steps, 2):
+                return hist
+        return self._history()
+
     @torch.no_grad()
     def step(self, observation: dict) -> Dict:
         t0 = time.perf_counter()
@@ -66,7 +76,7 @@ class EgoPlannerDriver:
         inputs = dict(
             ego_status=torch.from_numpy(status)[None],
             command=torch.tensor([int(observation['command'])]),
-            ego_hist_trajs=torch.from_numpy(self._history())[None],
+            ego_hist_trajs=torch.from_numpy(self._observed_history(observation))[None],
             target_point=torch.as_tensor(np.asarray(observation['target_point'], np.float32))[None],
         )
         wps = self.model.predict_trajs(inputs)[0].float().cpu().numpy()

@@ -4,6 +4,7 @@
 import copy
 import logging
 import time
+from collections import deque
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -29,6 +30,7 @@ DEFAULT_AGENT_CFG = dict(
     heuristics=dict(),  # HeuristicsConfig fields (all off by default)
     fallback=dict(max_plan_reuse_ticks=10, required_sensors=None),
     action_interval=1,  # call the driver every N control ticks, reuse the plan between
+    ego_history=dict(steps=4, dt=0.5),  # past ego positions sent as ego_hist_trajs (steps=0: none)
     dt=0.05,  # 20 Hz CARLA fixed step
     prompt=None,
     instruction=None,  # free-text navigation instruction passed to the driver (LangAuto-style)
@@ -123,6 +125,10 @@ class ClosedLoopAgent:
         self.plan_age = 0
         self.driver_calls = 0  # the first call of a route carries reset=True
         self.invalid_since = None  # first tick of the current run of invalid-state ticks
+        hist = c['ego_history'] or {}
+        self.hist_steps = int(hist.get('steps', 0) or 0)
+        self.hist_stride = max(1, int(round(float(hist.get('dt', 0.5)) / float(c['dt']))))
+        self.poses = deque()  # (tick, xy (2,), yaw) of every valid-state tick of the route, oldest first
 
     # ------------------------------------------------------------------ route
     def set_global_plan_gps(self, route) -> None:
@@ -137,6 +143,26 @@ class ClosedLoopAgent:
             out[key] = world_to_ego(ego_to_world(self.plan[key], pxy, pyaw), xy, yaw)
         return out
 
+    def _ego_history(self, xy, yaw) -> np.ndarray:
+        """(steps, 2) float32 past ego positions every ``ego_history.dt`` s in the current ego frame, oldest
+        first; each is the newest pose at or before its tick, the route's first pose before the start (as the
+        dataset's ``ego_hist_trajs`` clamp to a route's first frame)."""
+        tick = self.poses[-1][0]
+        out = []
+        for k in range(self.hist_steps, 0, -1):
+            want = tick - k * self.hist_stride
+            at = [p for p in self.poses if p[0] <= want]
+            out.append((at[-1] if at else self.poses[0])[1])
+        return world_to_ego(np.asarray(out, np.float64).reshape(-1, 2), xy, yaw).astype(np.float32)
+
+    def _remember_pose(self, xy, yaw) -> None:
+        if not self.hist_steps:
+            return
+        self.poses.append((self.tick, np.asarray(xy, np.float64).copy(), float(yaw)))
+        oldest = self.tick - self.hist_steps * self.hist_stride
+        while len(self.poses) > 1 and self.poses[1][0] <= oldest:
+            self.poses.popleft()
+
     def _observation(self, images, points, state, route) -> dict:
         obs = dict(
             images=images,
@@ -148,6 +174,8 @@ class ClosedLoopAgent:
             tick=self.tick,
             reset=self.driver_calls == 0,
         )
+        if self.hist_steps and self.poses:
+            obs['ego_hist_trajs'] = self._ego_history(state.xy, state.yaw)
         if self.cfg['prompt'] is not None:
             obs['prompt'] = self.cfg['prompt']
         if self.instruction is not None:
@@ -204,6 +232,7 @@ class ClosedLoopAgent:
                 tick, 'state_valid', f'ego state valid after {tick - self.invalid_since} braked ticks'
             )
             self.invalid_since = None
+        self._remember_pose(state.xy, state.yaw)
         route = self.planner.run_step(state.xy, state.yaw)
         images, points, missing = self.preprocess(input_data)
         missing_required = [s for s in missing if s in self.required]

@@ -29,6 +29,8 @@ class DriverProtocol(Protocol):
     * ``target_point``: (2,) float32 next route target in the ego frame.
     * ``command``: int, index into :data:`mmautomot.structures.COMMANDS`.
     * ``ego_status`` (optional): (4,) float32 speed, lon acc, lat acc, yaw rate (rad/s, CCW +).
+    * ``ego_hist_trajs`` (optional, added by the agent): (H, 2) float32 past ego positions in the current ego
+      frame, oldest first, every 0.5 s by default (the dataset's spacing; agent config ``ego_history``).
     * ``prompt`` (optional): str, the understanding-expert prompt.
     * ``instruction`` (optional): str, a free-text navigation instruction (LangAuto-style; SAMoE-VLA reads it,
       falling back to the command's sentence when absent).
@@ -61,6 +63,7 @@ _OBS_KEYS = (
     'reset',
     'img_hist',
     'instruction',
+    'ego_hist_trajs',
 )
 
 
@@ -148,6 +151,22 @@ def validate_observation(obs: Any, limits: Optional[dict] = None) -> Dict[str, A
         raise ObservationError(f"observation 'command' must be an int in [0, {len(COMMANDS)}), got {str(cmd)[:40]!r}")
     if obs.get('ego_status') is not None:
         _vector(obs, 'ego_status', 4)
+    ehist = obs.get('ego_hist_trajs')
+    if ehist is not None:
+        arr = np.asarray(ehist) if isinstance(ehist, (list, np.ndarray)) else None
+        if (
+            arr is None
+            or arr.dtype.kind not in 'fi'
+            or arr.ndim != 2
+            or arr.shape[1] != 2
+            or not 0 < len(arr) <= lim['max_hist']
+            or not np.isfinite(arr).all()
+        ):
+            got = f'{arr.dtype} {arr.shape}' if arr is not None else type(ehist).__name__
+            raise ObservationError(
+                f"observation 'ego_hist_trajs' must be a finite (H, 2) float array with 1 <= H <= {lim['max_hist']}, "
+                f'got {got}'
+            )
     prompt = obs.get('prompt')
     if prompt is not None and (not isinstance(prompt, str) or len(prompt) > lim['max_prompt']):
         raise ObservationError(f"observation 'prompt' must be a string of at most {lim['max_prompt']} characters")

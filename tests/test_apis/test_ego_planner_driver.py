@@ -47,3 +47,16 @@ def test_constant_velocity_plan():
     out = drv.step(_obs(4.0, reset=True))
     np.testing.assert_allclose(out['waypoints'], np.stack([np.arange(1, 7) * 2.0, np.zeros(6)], 1), atol=1e-6)
     assert out['path'].shape == (6, 2) and out['meta_actions'].shape == (3, 2)
+
+
+def test_the_agents_ego_history_replaces_dead_reckoning():
+    seen = []
+    model = EgoMLPPlanner(hist_steps=4, hidden_dims=(8,))
+    predict = model.predict_trajs
+    model.predict_trajs = lambda inputs: seen.append(inputs['ego_hist_trajs'].numpy()) or predict(inputs)
+    drv = EgoPlannerDriver(model, dt=0.05)
+    hist = np.array([[-4, 1], [-3, 0.5], [-2, 0.2], [-1, 0]], np.float32)
+    drv.step(dict(_obs(5.0, reset=True), ego_hist_trajs=hist))
+    np.testing.assert_array_equal(seen[-1][0], hist)
+    drv.step(dict(_obs(5.0), ego_hist_trajs=hist[:2]))  # another length: the driver's own estimate
+    np.testing.assert_allclose(seen[-1][0], drv._history())

@@ -29,6 +29,13 @@ def main(argv=None) -> int:
     p.add_argument('--traffic-density', type=float, default=0.1)
     p.add_argument('--map', default='3', help="MetaDrive map: number of blocks or a block string like 'SCS'")
     p.add_argument('--val-ratio', type=float, default=0.25)
+    p.add_argument(
+        '--spawn-speed',
+        type=float,
+        default=0.0,
+        help='m/s along the spawn heading (0 = start from rest, the default); run the tool twice into the same '
+        '--out with different seeds to mix standing and rolling starts (the info pkls cover every route there)',
+    )
     args = p.parse_args(argv)
     os.environ.setdefault('OMP_NUM_THREADS', '1')
     camera = None
@@ -37,6 +44,10 @@ def main(argv=None) -> int:
         camera = dict(width=w, height=h)
     from mmautomot.closed_loop.metadrive.collect import collect
 
+    env_cfg = dict(map=int(args.map) if args.map.isdigit() else args.map, traffic_density=args.traffic_density)
+    if args.spawn_speed:
+        env_cfg['vehicle_config'] = dict(spawn_velocity=[args.spawn_speed, 0.0], spawn_velocity_car_frame=True)
+
     res = collect(
         args.out,
         args.episodes,
@@ -44,7 +55,7 @@ def main(argv=None) -> int:
         camera=camera,
         every=args.every,
         max_steps=args.max_steps,
-        env_cfg=dict(map=int(args.map) if args.map.isdigit() else args.map, traffic_density=args.traffic_density),
+        env_cfg=env_cfg,
         val_ratio=args.val_ratio,
     )
     print(

@@ -18,7 +18,7 @@ import gzip
 import json
 import os
 import os.path as osp
-from typing import Optional
+from typing import Callable, Optional
 
 import cv2
 import numpy as np
@@ -94,8 +94,14 @@ def collect_episode(
     max_steps: int = 600,
     dt: float = 0.05,
     route_cfg: Optional[dict] = None,
+    on_tick: Optional[Callable[[int, dict], None]] = None,
 ) -> dict:
-    """Let MetaDrive's IDM expert drive one episode and write its frames. Returns a small summary."""
+    """Let MetaDrive's IDM expert drive one episode and write its frames. Returns a small summary.
+
+    ``on_tick(step, input_data)``, when given, sees every tick's leaderboard-style sensor data before the
+    frame is written (e.g. a closed-loop agent replaying the expert's drive, to compare its observations
+    with the written dataset).
+    """
     obs, _ = env.reset(seed=int(seed))
     ego = env.agent
     sensors = MetaDriveSensors(env, dt=dt)
@@ -110,6 +116,8 @@ def collect_episode(
         data = sensors.read()
         xy, yaw = sensors.last_pose
         route = planner.run_step(xy, yaw)
+        if on_tick is not None:
+            on_tick(step, data)
         if step % every == 0:
             stem = f'{n:04d}'
             tp = np.asarray(route['target_point'], float)

@@ -37,3 +37,5 @@ val_dataloader = dict(
     )
 )
 test_dataloader = val_dataloader
+# Closed loop (mmautomot.apis.Driver): the converter spaces the UE history 0.5 s apart, i.e. 10 ticks at 20 Hz.
+ue_hist_stride = 10
