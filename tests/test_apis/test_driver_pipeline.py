@@ -20,6 +20,7 @@ from mmautomot.structures.info_format import INFO_VERSION
 CONFIGS = {
     'qwen3vl': 'projects/automot/configs/automot_tiny_nuscenes-e2e.py',
     'paligemma': 'projects/automot/configs/automot_paligemma-tiny_nuscenes-e2e.py',
+    'released': 'projects/automot/configs/automot-released_tiny_nuscenes-e2e.py',
 }
 LIDAR2EGO = np.array([[0, 1, 0, 0.9], [-1, 0, 0, 0], [0, 0, 1, 1.8], [0, 0, 0, 1]], np.float32)  # lidar y forward
 

@@ -25,10 +25,29 @@ def _vlm_transforms(cfg):
                 yield loader, t
 
 
-def test_the_tiny_and_paper_automot_configs_process_in_the_pipeline():
-    for name in ('automot_tiny_nuscenes-e2e', 'automot_qwen3vl-4b_nuscenes-e2e', 'automot_paligemma-3b_nuscenes-e2e'):
-        cfg = Config.fromfile(osp.join(REPO, 'projects/automot/configs', name + '.py'))
-        assert len(list(_vlm_transforms(cfg))) == 3, name
+AUTOMOT_PIPELINE_CONFIGS = (
+    'automot_tiny_nuscenes-e2e',
+    'automot_qwen3vl-4b_nuscenes-e2e',
+    'automot_paligemma-3b_nuscenes-e2e',
+    'automot-released_tiny_nuscenes-e2e',  # released layout: its own pipeline
+    'automot_qwen3vl-4b_released-weights',  # inherits the 4B pipeline and UE
+)
+
+
+@pytest.mark.parametrize('name', AUTOMOT_PIPELINE_CONFIGS)
+def test_the_tiny_paper_and_released_automot_configs_process_in_the_pipeline(name):
+    cfg = Config.fromfile(osp.join(REPO, 'projects/automot/configs', name + '.py'))
+    found = list(_vlm_transforms(cfg))
+    assert [loader for loader, _ in found] == ['train_dataloader', 'val_dataloader', 'test_dataloader'], name
+    for loader, t in found:
+        assert t['ue'] == cfg.model.mot.ue, f'{name}: {loader}'
+        pipeline = [c['type'] for c in cfg[loader].dataset.pipeline]
+        # after the prompt is built, before packing
+        assert (
+            pipeline.index('BuildPlanningTargets')
+            < pipeline.index('ProcessVLMInputs')
+            < pipeline.index('PackDrivingInputs')
+        ), f'{name}: {loader} {pipeline}'
 
 
 @pytest.mark.parametrize('path', CONFIGS)
