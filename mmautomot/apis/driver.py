@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from mmautomot.datasets.transforms.loading_arrays import array_pipeline
+from mmautomot.datasets.transforms.vlm_inputs import ProcessVLMInputs
 from mmautomot.registry import TASK_UTILS, TRANSFORMS
 from mmautomot.structures import driving_prompt, meta_action_to_text
 
@@ -32,6 +33,11 @@ def config_test_pipeline(cfg) -> Optional[list]:
         if pipeline:
             return list(pipeline)
     return None
+
+
+def _is_vlm_transform(name) -> bool:
+    cls = TRANSFORMS.get(name) if isinstance(name, str) else name
+    return isinstance(cls, type) and issubclass(cls, ProcessVLMInputs)
 
 
 def _chw(img: np.ndarray, key: str) -> torch.Tensor:
@@ -114,17 +120,20 @@ class Driver:
                 cfg.update(with_gt=False, keep_prompt=True, use_target_point=True)
             if cfg['type'] == 'LoadMultiViewImagesFromArray' and self.cam_names is not None:
                 cfg['cam_names'] = self.cam_names
-            if cfg['type'] == 'ProcessVLMInputs':
-                cfg = dict(type='ProcessVLMInputs', processor=self._ue)
+            if _is_vlm_transform(cfg['type']):  # ProcessVLMInputs or a variant: the model's own UE processes
+                cfg = dict(cfg, processor=self._ue)
+                cfg.pop('ue', None)
             transforms.append(TRANSFORMS.build(cfg))
         if getattr(self.model, 'require_vlm_inputs', False) and not any(
-            type(t).__name__ == 'ProcessVLMInputs' for t in transforms
+            isinstance(t, ProcessVLMInputs) for t in transforms
         ):
             raise ValueError(
                 "Driver: the model requires the pipeline's UE inputs (require_vlm_inputs=True) but the pipeline has "
                 f'no ProcessVLMInputs: {[c.get("type") for c in pipeline]}'
             )
         self.view_loader = next((t for t in transforms if type(t).__name__ == 'LoadMultiViewImagesFromArray'), None)
+        # a pipeline without a point loader (camera-only models) gets no points, as the dataset's
+        self.uses_points = any(type(t).__name__ == 'LoadPointsFromArray' for t in transforms)
         return transforms
 
     @property
@@ -178,11 +187,12 @@ class Driver:
             token='<observation>',
             images={n: obs['images'][n] for n in names},
             img_hist=list(hist.permute(0, 2, 3, 1).numpy()),
-            points=np.asarray(obs['points'], dtype=np.float32),
             ego_status=np.asarray(ego_status, dtype=np.float32),
             target_point=np.asarray(obs['target_point'], dtype=np.float32),
             command=int(obs['command']),
         )
+        if self.uses_points:
+            results['points'] = np.asarray(obs['points'], dtype=np.float32)
         for key in ('cam_intrinsics', 'cam2ego'):  # optional calibration, {cam: matrix}
             if obs.get(key) is not None:
                 results[key] = obs[key]

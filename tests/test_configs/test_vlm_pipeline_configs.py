@@ -21,7 +21,7 @@ CONFIGS = sorted(
 def _vlm_transforms(cfg):
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         for t in ((cfg.get(loader) or {}).get('dataset') or {}).get('pipeline') or []:
-            if t.get('type') == 'ProcessVLMInputs':
+            if t.get('type') in ('ProcessVLMInputs', 'ProcessVLAPrefixInputs'):
                 yield loader, t
 
 
@@ -55,3 +55,20 @@ def test_pipeline_ue_is_the_models(path):
     cfg = Config.fromfile(osp.join(REPO, path))
     for loader, t in _vlm_transforms(cfg):
         assert t['ue'] == cfg.model.mot.ue, f'{path}: {loader} ProcessVLMInputs.ue differs from model.mot.ue'
+
+
+DRIVEMOE_CONFIGS = sorted(p for p in CONFIGS if p.startswith(osp.join('projects', 'drivemoe', 'configs')))
+
+
+@pytest.mark.parametrize('path', DRIVEMOE_CONFIGS)
+def test_drive_pi0_family_configs_process_the_prefix_in_the_pipeline(path):
+    """Every Drive-pi0 / DriveMoE config computes the VLM prefix inputs in the pipeline, with the model's VLM,
+    extra views and (DriveMoE) candidate views."""
+    cfg = Config.fromfile(osp.join(REPO, path))
+    found = list(_vlm_transforms(cfg))
+    assert [loader for loader, _ in found] == ['train_dataloader', 'val_dataloader', 'test_dataloader'], path
+    routed = list(cfg.model.get('candidate_views', [])) if cfg.model.type == 'DriveMoE' else []
+    for loader, t in found:
+        assert t['type'] == 'ProcessVLAPrefixInputs' and t['ue'] == cfg.model.mot.ue, f'{path}: {loader}'
+        assert list(t.get('routed_views', [])) == routed, f'{path}: {loader}'
+        assert list(t.get('extra_views', [])) == list(cfg.model.get('extra_views', [])), f'{path}: {loader}'
