@@ -132,8 +132,10 @@ class Driver:
                 f'no ProcessVLMInputs: {[c.get("type") for c in pipeline]}'
             )
         self.view_loader = next((t for t in transforms if type(t).__name__ == 'LoadMultiViewImagesFromArray'), None)
-        # a pipeline without a point loader (camera-only models) gets no points, as the dataset's
-        self.uses_points = any(type(t).__name__ == 'LoadPointsFromArray' for t in transforms)
+        # a pipeline without a point (history) loader gets no points (history frames), as the dataset's
+        names = {type(t).__name__ for t in transforms}
+        self.uses_points = 'LoadPointsFromArray' in names
+        self.uses_history = 'LoadFrontCamHistoryFromArray' in names
         return transforms
 
     @property
@@ -186,11 +188,12 @@ class Driver:
         results = dict(
             token='<observation>',
             images={n: obs['images'][n] for n in names},
-            img_hist=list(hist.permute(0, 2, 3, 1).numpy()),
             ego_status=np.asarray(ego_status, dtype=np.float32),
             target_point=np.asarray(obs['target_point'], dtype=np.float32),
             command=int(obs['command']),
         )
+        if self.uses_history:
+            results['img_hist'] = list(hist.permute(0, 2, 3, 1).numpy())
         if self.uses_points:
             results['points'] = np.asarray(obs['points'], dtype=np.float32)
         for key in ('cam_intrinsics', 'cam2ego'):  # optional calibration, {cam: matrix}

@@ -307,3 +307,84 @@ def test_vla_pipeline_views_must_match_the_model(data_root):
             if c['type'] == 'ProcessVLAPrefixInputs':
                 c['routed_views'] = [0, 5]
         Driver(model, pipeline=pipeline).prepare(_observation(dataset.get_data_info(0)))
+
+
+# ---------------------------------------------------------------- SAMoE-VLA (TokenizeInstruction)
+SAMOE_CFG = 'projects/samoe/configs/samoe_tiny_nuscenes-synthetic.py'
+
+
+def _setup_samoe(data_root):
+    import projects.samoe.samoe  # noqa: F401
+
+    cfg = Config.fromfile(SAMOE_CFG)
+    root, ann = data_root
+    cfg.test_dataloader.dataset.update(data_root=root, ann_file=ann)
+    torch.manual_seed(0)
+    return init_model(cfg), DATASETS.build(cfg.test_dataloader.dataset)
+
+
+def _samoe_out(model, data, seed=0):
+    with torch.no_grad():
+        world = model.encode_scene(data['inputs'], data['data_samples'])
+        noise = torch.randn(
+            len(data['data_samples']), model.head.horizon, 2, generator=torch.Generator().manual_seed(seed)
+        )
+        out = model.sample_actions(data['inputs'], data['data_samples'], noise=noise)
+    return world, out['waypoints']
+
+
+def test_samoe_same_frame_through_dataset_and_driver_gives_identical_inputs(data_root):
+    model, dataset = _setup_samoe(data_root)
+    driver = Driver(model)
+    assert type(driver.pipeline[-2]).__name__ == 'TokenizeInstruction'
+    for idx in range(len(dataset)):
+        ref = model.data_preprocessor([dataset[idx]])
+        got = driver.prepare(_observation(dataset.get_data_info(idx)))
+        assert 'vlm_inputs' in ref['inputs']
+        _assert_equal(ref['inputs'], got['inputs'], 'inputs')
+        (a, wa), (b, wb) = _samoe_out(model, ref), _samoe_out(model, got)
+        _assert_equal(a, b, 'world')
+        assert torch.equal(wa, wb)
+
+
+def test_samoe_pipeline_tokens_equal_the_in_forward_path(data_root):
+    """Two samples, one with a free-text instruction longer than max_instruction_tokens (truncated) and one
+    without (the command's sentence): the pipeline's tokens give the in-forward path's world sequence,
+    waypoints, and (training, same seed) losses and gradients."""
+    model, dataset = _setup_samoe(data_root)
+    model.world.max_instruction_tokens = 20
+    infos = [dict(dataset.get_data_info(0), instruction='Overtake the parked truck, then merge back ' * 2)]
+    infos.append(dataset.get_data_info(1))
+    no_tf = [t for t in dataset.pipeline.transforms if type(t).__name__ != 'TokenizeInstruction']
+
+    def run(transforms, info):
+        for t in transforms:
+            info = t(info)
+        return info
+
+    with_tf = model.data_preprocessor([run(dataset.pipeline.transforms, dict(i)) for i in infos])
+    without = model.data_preprocessor([run(no_tf, dict(i)) for i in infos])
+    assert 'vlm_inputs' in with_tf['inputs'] and 'vlm_inputs' not in without['inputs']
+    assert with_tf['inputs']['vlm_inputs'][0]['input_ids'].shape[1] > 20  # untruncated in the pipeline
+    (a, wa), (b, wb) = _samoe_out(model, with_tf), _samoe_out(model, without)
+    _assert_equal(a, b, 'world')
+    assert a['valid'].shape[1] == model.world.num_bev_tokens + model.world.soft_prompts.shape[0] + 20
+    assert torch.equal(wa, wb)
+    model.train()
+    runs = []
+    for data in (with_tf, without):
+        model.zero_grad()
+        torch.manual_seed(3)
+        loss = model.loss(data['inputs'], data['data_samples'])
+        sum(loss.values()).backward()
+        runs.append(
+            (
+                {k: v.detach() for k, v in loss.items()},
+                {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None},
+            )
+        )
+    model.eval()
+    _assert_equal(runs[0][0], runs[1][0], 'losses')
+    assert sorted(runs[0][1]) == sorted(runs[1][1]) and runs[0][1]
+    for n in runs[0][1]:
+        assert torch.equal(runs[0][1][n], runs[1][1][n]), n

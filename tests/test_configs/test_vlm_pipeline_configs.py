@@ -21,7 +21,7 @@ CONFIGS = sorted(
 def _vlm_transforms(cfg):
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         for t in ((cfg.get(loader) or {}).get('dataset') or {}).get('pipeline') or []:
-            if t.get('type') in ('ProcessVLMInputs', 'ProcessVLAPrefixInputs'):
+            if t.get('type') in ('ProcessVLMInputs', 'ProcessVLAPrefixInputs', 'TokenizeInstruction'):
                 yield loader, t
 
 
@@ -54,7 +54,8 @@ def test_the_tiny_paper_and_released_automot_configs_process_in_the_pipeline(nam
 def test_pipeline_ue_is_the_models(path):
     cfg = Config.fromfile(osp.join(REPO, path))
     for loader, t in _vlm_transforms(cfg):
-        assert t['ue'] == cfg.model.mot.ue, f'{path}: {loader} ProcessVLMInputs.ue differs from model.mot.ue'
+        vlm = cfg.model.mot.ue if 'mot' in cfg.model else cfg.model.vlm  # SAMoE-VLA: model.vlm
+        assert t['ue'] == vlm, f"{path}: {loader} {t['type']}.ue differs from the model's VLM config"
 
 
 DRIVEMOE_CONFIGS = sorted(p for p in CONFIGS if p.startswith(osp.join('projects', 'drivemoe', 'configs')))
@@ -72,3 +73,11 @@ def test_drive_pi0_family_configs_process_the_prefix_in_the_pipeline(path):
         assert t['type'] == 'ProcessVLAPrefixInputs' and t['ue'] == cfg.model.mot.ue, f'{path}: {loader}'
         assert list(t.get('routed_views', [])) == routed, f'{path}: {loader}'
         assert list(t.get('extra_views', [])) == list(cfg.model.get('extra_views', [])), f'{path}: {loader}'
+
+
+@pytest.mark.parametrize('path', sorted(p for p in CONFIGS if p.startswith(osp.join('projects', 'samoe', 'configs'))))
+def test_samoe_configs_tokenise_the_instruction_in_the_pipeline(path):
+    cfg = Config.fromfile(osp.join(REPO, path))
+    found = list(_vlm_transforms(cfg))
+    assert [loader for loader, _ in found] == ['train_dataloader', 'val_dataloader', 'test_dataloader'], path
+    assert all(t['type'] == 'TokenizeInstruction' and t['ue'] == cfg.model.vlm for _, t in found), path
