@@ -163,8 +163,9 @@ class Driver:
     def prepare(self, obs: dict) -> dict:
         """Observation -> preprocessed ``dict(inputs, data_samples)`` (batch of one).
 
-        The observation becomes a pipeline result (``images`` by camera, ``points``, ``ego_status`` (else
-        ``[speed, 0, 0, 0]``), ``target_point``, ``command``, ``img_hist`` from :meth:`_img_hist`, optional
+        The observation becomes a pipeline result (``images`` by camera, ``points`` and ``img_hist`` (from
+        :meth:`_img_hist`) when the pipeline loads them, ``ego_status`` (else ``[speed, 0, 0, 0]``),
+        ``target_point``, ``command``, optional
         ``ego_hist_trajs``, ``prompt``, ``instruction``) that runs through :attr:`pipeline`, then the model's
         data preprocessor: the same transforms as the dataset's, so sizes, point columns, prompt and UE
         tokens match training.

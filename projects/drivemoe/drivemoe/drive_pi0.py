@@ -39,7 +39,9 @@ class DrivePi0(BaseModel):
     Tensor contract (inputs from ``DrivingDataPreprocessor`` with ``mean=0, std=1`` so ``imgs`` keep 0-255):
     ``img_hist`` (B, N_h, 3, H, W), ``imgs`` (B, V, 3, H, W) (only with ``extra_views``), ``ego_status``
     (B, 4), ``ego_hist_trajs`` (B, N_p - 1, 2) (optional: zeros when absent, e.g. in closed loop without
-    pose history), ``target_point`` (B, 2), ``command`` (B,).
+    pose history), ``target_point`` (B, 2), ``command`` (B,); optional ``vlm_inputs`` (list of B per-sample
+    dicts from the pipeline's ``ProcessVLAPrefixInputs``: prefix tokens and processed images, then ``img_hist`` /
+    ``imgs`` are not re-processed).
     ``predict`` fills ``pred_ego_fut_trajs`` (H, 2).
 
     Args:
