@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from mmautomot.datasets.transforms.loading_arrays import array_pipeline
+from mmautomot.datasets.transforms.vlm_inputs import ProcessVLMInputs
 from mmautomot.models.mot.ue_refresh import warn_renamed
 from mmautomot.registry import TASK_UTILS, TRANSFORMS
 from mmautomot.structures import driving_prompt, meta_action_to_text
@@ -33,6 +34,11 @@ def config_test_pipeline(cfg) -> Optional[list]:
         if pipeline:
             return list(pipeline)
     return None
+
+
+def _is_vlm_transform(name) -> bool:
+    cls = TRANSFORMS.get(name) if isinstance(name, str) else name
+    return isinstance(cls, type) and issubclass(cls, ProcessVLMInputs)
 
 
 def _chw(img: np.ndarray, key: str) -> torch.Tensor:
@@ -140,17 +146,22 @@ class Driver:
                 cfg.update(with_gt=False, keep_prompt=True, use_target_point=True)
             if cfg['type'] == 'LoadMultiViewImagesFromArray' and self.cam_names is not None:
                 cfg['cam_names'] = self.cam_names
-            if cfg['type'] == 'ProcessVLMInputs':
-                cfg = dict(type='ProcessVLMInputs', processor=self._ue)
+            if _is_vlm_transform(cfg['type']):  # ProcessVLMInputs or a variant: the model's own UE processes
+                cfg = dict(cfg, processor=self._ue)
+                cfg.pop('ue', None)
             transforms.append(TRANSFORMS.build(cfg))
         if getattr(self.model, 'require_vlm_inputs', False) and not any(
-            type(t).__name__ == 'ProcessVLMInputs' for t in transforms
+            isinstance(t, ProcessVLMInputs) for t in transforms
         ):
             raise ValueError(
                 "Driver: the model requires the pipeline's UE inputs (require_vlm_inputs=True) but the pipeline has "
                 f'no ProcessVLMInputs: {[c.get("type") for c in pipeline]}'
             )
         self.view_loader = next((t for t in transforms if type(t).__name__ == 'LoadMultiViewImagesFromArray'), None)
+        # a pipeline without a point (history) loader gets no points (history frames), as the dataset's
+        names = {type(t).__name__ for t in transforms}
+        self.uses_points = 'LoadPointsFromArray' in names
+        self.uses_history = 'LoadFrontCamHistoryFromArray' in names
         return transforms
 
     @property
@@ -212,8 +223,9 @@ class Driver:
     def prepare(self, obs: dict) -> dict:
         """Observation -> preprocessed ``dict(inputs, data_samples)`` (batch of one).
 
-        The observation becomes a pipeline result (``images`` by camera, ``points``, ``ego_status`` (else
-        ``[speed, 0, 0, 0]``), ``target_point``, ``command``, ``img_hist`` from :meth:`_img_hist`, optional
+        The observation becomes a pipeline result (``images`` by camera, ``points`` and ``img_hist`` (from
+        :meth:`_img_hist`) when the pipeline loads them, ``ego_status`` (else ``[speed, 0, 0, 0]``),
+        ``target_point``, ``command``, optional
         ``ego_hist_trajs``, ``prompt``, ``instruction``) that runs through :attr:`pipeline`, then the model's
         data preprocessor: the same transforms as the dataset's, so sizes, point columns, prompt and UE
         tokens match training.
@@ -237,12 +249,14 @@ class Driver:
         results = dict(
             token='<observation>',
             images={n: obs['images'][n] for n in names},
-            img_hist=list(hist.permute(0, 2, 3, 1).numpy()),
-            points=np.asarray(obs['points'], dtype=np.float32),
             ego_status=np.asarray(ego_status, dtype=np.float32),
             target_point=np.asarray(obs['target_point'], dtype=np.float32),
             command=int(obs['command']),
         )
+        if self.uses_history:
+            results['img_hist'] = list(hist.permute(0, 2, 3, 1).numpy())
+        if self.uses_points:
+            results['points'] = np.asarray(obs['points'], dtype=np.float32)
         for key in ('cam_intrinsics', 'cam2ego'):  # optional calibration, {cam: matrix}
             if obs.get(key) is not None:
                 results[key] = obs[key]

@@ -20,6 +20,7 @@ from mmautomot.structures.info_format import INFO_VERSION
 CONFIGS = {
     'qwen3vl': 'projects/automot/configs/automot_tiny_nuscenes-e2e.py',
     'paligemma': 'projects/automot/configs/automot_paligemma-tiny_nuscenes-e2e.py',
+    'released': 'projects/automot/configs/automot-released_tiny_nuscenes-e2e.py',
 }
 LIDAR2EGO = np.array([[0, 1, 0, 0.9], [-1, 0, 0, 0], [0, 0, 1, 1.8], [0, 0, 0, 1]], np.float32)  # lidar y forward
 
@@ -198,3 +199,192 @@ def test_model_without_config_uses_the_default_pipeline(data_root):
     assert got['imgs'].shape == (1, 2, 3, 36, 64) and got['img_hist'].shape == (1, 2, 3, 36, 64)
     assert got['points'][0].shape == (50, 5) and 'vlm_inputs' not in got
     assert torch.equal(got['points'][0], torch.from_numpy(obs['points']))
+
+
+# ---------------------------------------------------------------- Drive-pi0 / DriveMoE (ProcessVLAPrefixInputs)
+VLA_CONFIGS = {
+    'drive-pi0': ('projects/drivemoe/configs/drive-pi0_tiny_nuscenes-synthetic.py', dict(extra_views=[1]), 'extra'),
+    'drivemoe': (
+        'projects/drivemoe/configs/drivemoe_tiny_nuscenes-synthetic.py',
+        dict(candidate_views=[0, 1]),
+        'routed',
+    ),
+}
+
+
+def _setup_vla(name, data_root):
+    """The tiny config on the two-camera test data: CAM_FRONT and CAM_BACK as the views, Drive-pi0 with the back
+    view as a fixed extra view, DriveMoE routing between both (the pipeline's views follow the model's)."""
+    import projects.drivemoe.drivemoe  # noqa: F401
+
+    path, model_over, kind = VLA_CONFIGS[name]
+    cfg = Config.fromfile(path)
+    cfg.model.update(model_over)
+    root, ann = data_root
+    for t in cfg.test_dataloader.dataset.pipeline:
+        if t['type'] == 'LoadMultiViewImages':
+            t['cam_names'] = ['CAM_FRONT', 'CAM_BACK']
+        if t['type'] == 'ProcessVLAPrefixInputs':
+            t['extra_views' if kind == 'extra' else 'routed_views'] = list(model_over.values())[0]
+    cfg.test_dataloader.dataset.update(data_root=root, ann_file=ann)
+    torch.manual_seed(0)
+    return init_model(cfg), DATASETS.build(cfg.test_dataloader.dataset)
+
+
+def _vla_out(model, data, seed=0):
+    """Prefix batch (tensors) and sampled waypoints with fixed noise, eval mode."""
+    with torch.no_grad():
+        batch = model.ue_batch(data['inputs'], data['data_samples'])
+        noise = torch.randn(
+            len(data['data_samples']), model.head.horizon, 2, generator=torch.Generator().manual_seed(seed)
+        )
+        out = model.sample_actions(data['inputs'], data['data_samples'], noise=noise)
+    batch.pop('pixel_values', None)  # the fallback's placeholders (token layout only); the features are compared
+    return batch, out['waypoints']
+
+
+@pytest.mark.parametrize('name', list(VLA_CONFIGS))
+def test_vla_same_frame_through_dataset_and_driver_gives_identical_inputs(name, data_root):
+    model, dataset = _setup_vla(name, data_root)
+    driver = Driver(model)
+    assert type(driver.pipeline[-2]).__name__ == 'ProcessVLAPrefixInputs'
+    for idx in range(len(dataset)):
+        ref = model.data_preprocessor([dataset[idx]])
+        got = driver.prepare(_observation(dataset.get_data_info(idx)))
+        assert 'view_pixel_values' in ref['inputs']['vlm_inputs'][0] if name == 'drivemoe' else True
+        _assert_equal(ref['inputs'], got['inputs'], 'inputs')
+        (a, wa), (b, wb) = _vla_out(model, ref), _vla_out(model, got)
+        _assert_equal(a, b, 'ue_batch')
+        assert torch.equal(wa, wb)
+
+
+@pytest.mark.parametrize('name', list(VLA_CONFIGS))
+def test_vla_pipeline_inputs_equal_the_in_forward_path(name, data_root):
+    """A batch of two through the pipeline (tokens and image patches in the transform) and the same batch
+    without it (the model processes img_hist / imgs in forward): identical prefix, features, router picks,
+    waypoints, and (training mode, same seed) losses and gradients."""
+    model, dataset = _setup_vla(name, data_root)
+    samples = [dataset[i] for i in range(len(dataset))]
+    no_tf = [t for t in dataset.pipeline.transforms if type(t).__name__ != 'ProcessVLAPrefixInputs']
+    plain = []
+    for i in range(len(dataset)):
+        r = dataset.get_data_info(i)
+        for t in no_tf:
+            r = t(r)
+        plain.append(r)
+    with_tf, without = model.data_preprocessor(samples), model.data_preprocessor(plain)
+    assert 'vlm_inputs' in with_tf['inputs'] and 'vlm_inputs' not in without['inputs']
+    (a, wa), (b, wb) = _vla_out(model, with_tf), _vla_out(model, without)
+    _assert_equal(a, b, 'ue_batch')
+    assert torch.equal(wa, wb)
+    model.train()
+    losses = []
+    for data in (with_tf, without):
+        model.zero_grad()
+        torch.manual_seed(3)
+        loss = model.loss(data['inputs'], data['data_samples'])
+        sum(loss.values()).backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        losses.append(({k: v.detach() for k, v in loss.items()}, grads))
+    model.eval()
+    _assert_equal(losses[0][0], losses[1][0], 'losses')
+    assert sorted(losses[0][1]) == sorted(losses[1][1]) and losses[0][1]
+    for n in losses[0][1]:
+        assert torch.equal(losses[0][1][n], losses[1][1][n]), n
+
+
+def test_vla_pipeline_views_must_match_the_model(data_root):
+    model, dataset = _setup_vla('drivemoe', data_root)
+    pipeline = [dict(c) for c in model.cfg.test_dataloader.dataset.pipeline]
+    for c in pipeline:
+        if c['type'] == 'ProcessVLAPrefixInputs':
+            c['routed_views'] = [1]
+    data = Driver(model, pipeline=pipeline).prepare(_observation(dataset.get_data_info(0)))
+    with pytest.raises(ValueError, match=r'3 prefix images and 1 routed views per sample; the model expects 3 and 2'):
+        model.ue_batch(data['inputs'], data['data_samples'])
+    with pytest.raises(IndexError, match=r"views \[5\] out of range for 'imgs' of 2 cameras"):
+        for c in pipeline:
+            if c['type'] == 'ProcessVLAPrefixInputs':
+                c['routed_views'] = [0, 5]
+        Driver(model, pipeline=pipeline).prepare(_observation(dataset.get_data_info(0)))
+
+
+# ---------------------------------------------------------------- SAMoE-VLA (TokenizeInstruction)
+SAMOE_CFG = 'projects/samoe/configs/samoe_tiny_nuscenes-synthetic.py'
+
+
+def _setup_samoe(data_root):
+    import projects.samoe.samoe  # noqa: F401
+
+    cfg = Config.fromfile(SAMOE_CFG)
+    root, ann = data_root
+    cfg.test_dataloader.dataset.update(data_root=root, ann_file=ann)
+    torch.manual_seed(0)
+    return init_model(cfg), DATASETS.build(cfg.test_dataloader.dataset)
+
+
+def _samoe_out(model, data, seed=0):
+    with torch.no_grad():
+        world = model.encode_scene(data['inputs'], data['data_samples'])
+        noise = torch.randn(
+            len(data['data_samples']), model.head.horizon, 2, generator=torch.Generator().manual_seed(seed)
+        )
+        out = model.sample_actions(data['inputs'], data['data_samples'], noise=noise)
+    return world, out['waypoints']
+
+
+def test_samoe_same_frame_through_dataset_and_driver_gives_identical_inputs(data_root):
+    model, dataset = _setup_samoe(data_root)
+    driver = Driver(model)
+    assert type(driver.pipeline[-2]).__name__ == 'TokenizeInstruction'
+    for idx in range(len(dataset)):
+        ref = model.data_preprocessor([dataset[idx]])
+        got = driver.prepare(_observation(dataset.get_data_info(idx)))
+        assert 'vlm_inputs' in ref['inputs']
+        _assert_equal(ref['inputs'], got['inputs'], 'inputs')
+        (a, wa), (b, wb) = _samoe_out(model, ref), _samoe_out(model, got)
+        _assert_equal(a, b, 'world')
+        assert torch.equal(wa, wb)
+
+
+def test_samoe_pipeline_tokens_equal_the_in_forward_path(data_root):
+    """Two samples, one with a free-text instruction longer than max_instruction_tokens (truncated) and one
+    without (the command's sentence): the pipeline's tokens give the in-forward path's world sequence,
+    waypoints, and (training, same seed) losses and gradients."""
+    model, dataset = _setup_samoe(data_root)
+    model.world.max_instruction_tokens = 20
+    infos = [dict(dataset.get_data_info(0), instruction='Overtake the parked truck, then merge back ' * 2)]
+    infos.append(dataset.get_data_info(1))
+    no_tf = [t for t in dataset.pipeline.transforms if type(t).__name__ != 'TokenizeInstruction']
+
+    def run(transforms, info):
+        for t in transforms:
+            info = t(info)
+        return info
+
+    with_tf = model.data_preprocessor([run(dataset.pipeline.transforms, dict(i)) for i in infos])
+    without = model.data_preprocessor([run(no_tf, dict(i)) for i in infos])
+    assert 'vlm_inputs' in with_tf['inputs'] and 'vlm_inputs' not in without['inputs']
+    assert with_tf['inputs']['vlm_inputs'][0]['input_ids'].shape[1] > 20  # untruncated in the pipeline
+    (a, wa), (b, wb) = _samoe_out(model, with_tf), _samoe_out(model, without)
+    _assert_equal(a, b, 'world')
+    assert a['valid'].shape[1] == model.world.num_bev_tokens + model.world.soft_prompts.shape[0] + 20
+    assert torch.equal(wa, wb)
+    model.train()
+    runs = []
+    for data in (with_tf, without):
+        model.zero_grad()
+        torch.manual_seed(3)
+        loss = model.loss(data['inputs'], data['data_samples'])
+        sum(loss.values()).backward()
+        runs.append(
+            (
+                {k: v.detach() for k, v in loss.items()},
+                {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None},
+            )
+        )
+    model.eval()
+    _assert_equal(runs[0][0], runs[1][0], 'losses')
+    assert sorted(runs[0][1]) == sorted(runs[1][1]) and runs[0][1]
+    for n in runs[0][1]:
+        assert torch.equal(runs[0][1][n], runs[1][1][n]), n

@@ -9,7 +9,7 @@ from .loading_arrays import (
 from .loading_images import LoadFrontCamHistory, LoadMultiViewImages, load_rgb_image
 from .loading_points import LoadPointsInEgoFrame
 from .planning_targets import BuildPlanningTargets, command_words
-from .vlm_inputs import ProcessVLMInputs
+from .vlm_inputs import ProcessVLAPrefixInputs, ProcessVLMInputs
 
 __all__ = [
     'LoadFrontCamHistory',
@@ -24,4 +24,5 @@ __all__ = [
     'LoadPointsFromArray',
     'array_pipeline',
     'ProcessVLMInputs',
+    'ProcessVLAPrefixInputs',
 ]

@@ -1,7 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """The understanding expert's tokenised prompt and processed history frames, computed in the data pipeline."""
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -64,27 +64,107 @@ class ProcessVLMInputs(BaseTransform):
             state['_processor'] = None
         return state
 
-    def transform(self, results: dict) -> dict:
+    def _frames(self, results: dict, key: str, loader: str) -> torch.Tensor:
+        """``results[key]`` (N, H, W, 3) uint8 -> (N, 3, H, W) tensor."""
         token = results.get('token', '<no token>')
-        if 'img_hist' not in results:
-            raise KeyError(f"sample {token!r}: ProcessVLMInputs needs 'img_hist' (put it after LoadFrontCamHistory)")
-        hist = np.asarray(results['img_hist'])
-        if hist.ndim != 4 or hist.shape[-1] != 3:
-            raise ValueError(f"sample {token!r}: 'img_hist' must be (N, H, W, 3), got {hist.shape}")
+        if key not in results:
+            raise KeyError(f'sample {token!r}: {type(self).__name__} needs {key!r} (put it after {loader})')
+        arr = np.asarray(results[key])
+        if arr.ndim != 4 or arr.shape[-1] != 3:
+            raise ValueError(f'sample {token!r}: {key!r} must be (N, H, W, 3), got {arr.shape}')
+        return torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))
+
+    def _text(self, results: dict) -> str:
         prompt = results.get('prompt')
         if not prompt and not ('command' in results and 'ego_status' in results):
-            raise KeyError(f"sample {token!r}: ProcessVLMInputs needs 'prompt' or 'command' and 'ego_status'")
-        text = ue_user_text(
+            raise KeyError(
+                f"sample {results.get('token', '<no token>')!r}: {type(self).__name__} needs 'prompt' or "
+                "'command' and 'ego_status'"
+            )
+        return ue_user_text(
             prompt,
             results.get('command', 0),
             float(np.asarray(results['ego_status'])[0]) if 'ego_status' in results else 0.0,
         )
-        frames = torch.from_numpy(np.ascontiguousarray(hist.transpose(0, 3, 1, 2)))[None]
+
+    def transform(self, results: dict) -> dict:
+        frames = self._frames(results, 'img_hist', 'LoadFrontCamHistory')
+        text = self._text(results)
         with torch.no_grad():
-            batch = self.processor.prepare_inputs(frames, [text], device='cpu')
+            batch = self.processor.prepare_inputs(frames[None], [text], device='cpu')
         results['vlm_inputs'] = dict(batch, processor=self.processor.processing_signature())
         return results
 
     def __repr__(self) -> str:
         name = self.ue['type'] if self.ue is not None else type(self._processor).__name__
         return f'{type(self).__name__}(ue={name})'
+
+
+@TRANSFORMS.register_module()
+class ProcessVLAPrefixInputs(ProcessVLMInputs):
+    """:class:`ProcessVLMInputs` for the pi0 family's VLM prefix (``DrivePi0`` / ``DriveMoE``), in the pipeline.
+
+    Paper: Yang et al., "DriveMoE" (Drive-pi0, after pi0). The prefix holds one image block per prefix image:
+    the front history, then the fixed ``extra_views`` of ``imgs`` (Drive-pi0) or one routed view (DriveMoE,
+    chosen by the model's camera router among ``routed_views``). What ``DrivePi0.ue_batch`` otherwise computes
+    in ``forward`` (the token layout from ``prepare_inputs`` and the image processing of ``encode_images``)
+    runs here; the model only batches the tensors and runs the vision encoder on them (``encode_pixels``).
+
+    Required keys: ``img_hist`` (N_h, H, W, 3) uint8 RGB, ``imgs`` (V, H, W, 3) uint8 (with ``extra_views`` or
+    ``routed_views``), ``prompt`` or (``command``, ``ego_status``).
+    Added keys: ``vlm_inputs``: the :meth:`prepare_inputs` dict (batch size 1) of the prefix images
+    ``img_hist + imgs[extra_views]`` (+ with ``routed_views`` one more slot: the token layout of the routed
+    view, its ``pixel_values`` those of the current front frame, never encoded), ``view_pixel_values`` (and
+    Qwen3-VL ``view_image_grid_thw``) of ``imgs[routed_views]`` (only with ``routed_views``), ``processor``.
+
+    Args:
+        ue (dict): the model's VLM config (``model.mot.ue``).
+        processor (object, optional): an already built expert. Defaults to None.
+        extra_views (Sequence[int]): the model's ``extra_views``. Defaults to ().
+        routed_views (Sequence[int]): the model's ``candidate_views`` (DriveMoE); () for Drive-pi0. Defaults
+            to ().
+    """
+
+    def __init__(
+        self,
+        ue: Optional[dict] = None,
+        processor=None,
+        extra_views: Sequence[int] = (),
+        routed_views: Sequence[int] = (),
+    ) -> None:
+        super().__init__(ue=ue, processor=processor)
+        self.extra_views = [int(v) for v in extra_views]
+        self.routed_views = [int(v) for v in routed_views]
+        if self.extra_views and self.routed_views:
+            raise ValueError('ProcessVLAPrefixInputs: give extra_views (Drive-pi0) or routed_views (DriveMoE)')
+
+    def _views(self, results: dict, imgs: torch.Tensor, index: list) -> torch.Tensor:
+        bad = [v for v in index if not -len(imgs) <= v < len(imgs)]
+        if bad:
+            raise IndexError(
+                f"sample {results.get('token', '<no token>')!r}: views {bad} out of range for 'imgs' of "
+                f'{len(imgs)} cameras {results.get("cam_names")}'
+            )
+        return imgs[index]
+
+    def transform(self, results: dict) -> dict:
+        hist = self._frames(results, 'img_hist', 'LoadFrontCamHistory')
+        frames = [hist]
+        imgs = None
+        if self.extra_views or self.routed_views:
+            imgs = self._frames(results, 'imgs', 'LoadMultiViewImages')
+        if self.extra_views:
+            frames.append(self._views(results, imgs, self.extra_views))
+        if self.routed_views:
+            frames.append(hist[-1:])  # the routed view's slot: token layout only
+        text = self._text(results)
+        with torch.no_grad():
+            batch = self.processor.prepare_inputs(torch.cat(frames)[None], [text], device='cpu')
+            if self.routed_views:
+                views = self.processor.process_images(self._views(results, imgs, self.routed_views))
+                batch.update({f'view_{k}': v for k, v in views.items()})
+        results['vlm_inputs'] = dict(batch, processor=self.processor.processing_signature())
+        return results
+
+    def __repr__(self) -> str:
+        return f'{super().__repr__()[:-1]}, extra_views={self.extra_views}, routed_views={self.routed_views})'

@@ -163,9 +163,20 @@ class PaliGemmaUnderstandingExpert(BaseVLMExpert):
             raise ValueError(
                 f'PaliGemmaUnderstandingExpert.encode_images: frames must be (N, 3, H, W), got {tuple(frames.shape)}'
             )
+        return self.encode_pixels(**self.process_images(frames))
+
+    def process_images(self, frames) -> Dict[str, Tensor]:
+        """(N, 3, H, W) frames (0-255) -> ``pixel_values`` (N, 3, S, S) (CPU), the input of
+        :meth:`encode_pixels` (what ``prepare_inputs`` computes for the same frames; the data pipeline calls
+        it, see ``ProcessVLAPrefixInputs``)."""
         flat = [self.resize(f) for f in frames]
         pixels = self.image_processor(images=flat, do_resize=False, return_tensors='pt')['pixel_values']
-        feats = self.core.model.get_image_features(pixels.to(self.core.device, self.core.dtype)).pooler_output
+        return dict(pixel_values=pixels)
+
+    def encode_pixels(self, pixel_values: Tensor) -> Dict[str, object]:
+        """SIGLIP and the projector on processed images (:meth:`process_images`): ``embeds`` (N, n_tok, C),
+        ``deepstack`` [] , as :meth:`encode_images`."""
+        feats = self.core.model.get_image_features(pixel_values.to(self.core.device, self.core.dtype)).pooler_output
         return dict(embeds=feats, deepstack=[])
 
     def embed(self, batch: Dict[str, Tensor]) -> Dict[str, Tensor]:

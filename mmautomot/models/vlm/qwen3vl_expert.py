@@ -222,13 +222,21 @@ class Qwen3VLUnderstandingExpert(BaseVLMExpert):
             raise ValueError(
                 f'Qwen3VLUnderstandingExpert.encode_images: frames must be (N, 3, H, W), got {tuple(frames.shape)}'
             )
-        flat = [self.resize(f) for f in frames]
-        proc = self.image_processor(images=flat, do_resize=False, return_tensors='pt')
+        return self.encode_pixels(**self.process_images(frames))
+
+    def process_images(self, frames) -> Dict[str, Tensor]:
+        """(N, 3, H, W) frames (0-255) -> the image processor's ``pixel_values`` (N * P, D) and
+        ``image_grid_thw`` (N, 3) (CPU), the input of :meth:`encode_pixels` (what ``prepare_inputs`` computes
+        for the same frames; the data pipeline calls it, see ``ProcessVLAPrefixInputs``)."""
+        proc = self.image_processor(images=[self.resize(f) for f in frames], do_resize=False, return_tensors='pt')
+        return dict(pixel_values=proc['pixel_values'], image_grid_thw=proc['image_grid_thw'])
+
+    def encode_pixels(self, pixel_values: Tensor, image_grid_thw: Tensor) -> Dict[str, Tensor]:
+        """The vision encoder on processed images (:meth:`process_images`): ``embeds`` (N, n_tok, C),
+        ``deepstack`` list of (N, n_tok, C), as :meth:`encode_images`."""
         device = self.core.device
-        img = self.core.model.get_image_features(
-            proc['pixel_values'].to(device, self.core.dtype), proc['image_grid_thw'].to(device)
-        )
-        n = len(flat)
+        img = self.core.model.get_image_features(pixel_values.to(device, self.core.dtype), image_grid_thw.to(device))
+        n = image_grid_thw.shape[0]
         return dict(
             embeds=torch.stack(list(img.pooler_output)).reshape(n, -1, self.text_config.hidden_size),
             deepstack=[

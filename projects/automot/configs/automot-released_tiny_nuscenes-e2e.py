@@ -15,19 +15,21 @@ default_scope = 'mmautomot'
 # the UE's slots, so the UE head size must be the hidden size over the head count)
 qwen3vl_tiny_padded = dict(text_config=dict(head_dim=32, rope_parameters=dict(mrope_section=[8, 4, 4])))
 
+# The UE config, shared by the model and the pipeline's ProcessVLMInputs (one processor, built from it).
+ue = dict(
+    type='Qwen3VLUnderstandingExpert',
+    preset='tiny',
+    config=qwen3vl_tiny_padded,
+    image_size=(64, 128),
+    num_frames=2,
+    freeze=True,
+    max_new_tokens=16,
+)
 model = dict(
     type='AutoMoT',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
     mot=dict(
-        ue=dict(
-            type='Qwen3VLUnderstandingExpert',
-            preset='tiny',
-            config=qwen3vl_tiny_padded,
-            image_size=(64, 128),
-            num_frames=2,
-            freeze=True,
-            max_new_tokens=16,
-        ),
+        ue=ue,
         ae=dict(num_heads=2, num_kv_heads=1, intermediate_size=96),
         cache_capacity=512,
     ),
@@ -58,6 +60,7 @@ train_pipeline = [
     dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size=cam_size),
     dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
     dict(type='BuildPlanningTargets', use_target_point=False),  # target point is GT-derived on nuScenes
+    dict(type='ProcessVLMInputs', ue=ue),  # UE prompt tokens and frame patches, in the dataloader workers
     dict(type='PackDrivingInputs'),
 ]
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False, dataset=dict(pipeline=train_pipeline))

@@ -5,17 +5,25 @@
 _base_ = ['./drive-pi0_qwen3vl-4b_bench2drive.py']
 
 vlm_pretrained = 'checkpoints/paligemma-3b-pt-224'
-model = dict(
-    mot=dict(
-        ue=dict(
-            _delete_=True,
-            type='PaliGemmaUnderstandingExpert',
-            preset='paligemma-3b',
-            pretrained=vlm_pretrained,
-            num_frames=2,
-            freeze=False,
-            torch_dtype='bfloat16',
-            max_new_tokens=64,
-        )
-    )
+# the VLM, shared by the model and the pipeline's ProcessVLAPrefixInputs
+vlm = dict(
+    type='PaliGemmaUnderstandingExpert',
+    preset='paligemma-3b',
+    pretrained=vlm_pretrained,
+    num_frames=2,
+    freeze=False,
+    torch_dtype='bfloat16',
+    max_new_tokens=64,
 )
+model = dict(mot=dict(ue=dict(vlm, _delete_=True)))
+
+train_pipeline = [
+    dict(type='LoadFrontCamHistory', num_frames=2, img_size={{_base_.img_size}}),
+    dict(type='LoadMultiViewImages', cam_names={{_base_.routed_cams}}, img_size={{_base_.img_size}}),
+    dict(type='BuildPlanningTargets'),
+    dict(type='ProcessVLAPrefixInputs', ue=vlm),
+    dict(type='PackDrivingInputs', meta_keys={{_base_.meta_keys}}),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = val_dataloader

@@ -69,6 +69,7 @@ train_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size=img_size),
     dict(type='LoadMultiViewImages', cam_names=routed_cams, img_size=img_size),
     dict(type='BuildPlanningTargets'),
+    dict(type='ProcessVLAPrefixInputs', ue=vlm),  # prompt tokens, image patches: in the dataloader workers
     dict(type='PackDrivingInputs', meta_keys=meta_keys),
 ]
 train_dataloader = dict(batch_size=8, dataset=dict(pipeline=train_pipeline))

@@ -45,6 +45,20 @@ model = dict(
     prior_step=0.5,
 )
 
+# The data base's pipeline plus the VLM prefix inputs (prompt tokens, image patches) computed in the dataloader
+# workers by a weightless copy of `vlm` (ProcessVLAPrefixInputs; its extra_views / routed_views mirror the model's
+# extra_views / candidate_views). A child that changes `model.mot.ue` must give the pipeline the same config.
+train_pipeline = [
+    dict(type='LoadFrontCamHistory', num_frames=2, img_size={{_base_.hist_size}}),
+    dict(type='LoadMultiViewImages', cam_names={{_base_.routed_cams}}, img_size={{_base_.hist_size}}),
+    dict(type='BuildPlanningTargets', use_target_point=False),  # GT-derived on nuScenes: not an input
+    dict(type='ProcessVLAPrefixInputs', ue=vlm),
+    dict(type='PackDrivingInputs', meta_keys={{_base_.meta_keys}}),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = val_dataloader
+
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 max_iters = 300
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)

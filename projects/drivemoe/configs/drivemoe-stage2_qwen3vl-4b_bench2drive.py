@@ -29,6 +29,7 @@ train_pipeline = [
     ),
     dict(type='BuildPlanningTargets'),
     labels,
+    dict(type='ProcessVLAPrefixInputs', ue={{_base_.vlm}}, routed_views=[0, 1, 2, 3, 4]),
     dict(
         type='PackDrivingInputs',
         meta_keys=(

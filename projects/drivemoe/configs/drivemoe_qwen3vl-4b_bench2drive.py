@@ -23,3 +23,15 @@ model = dict(
     share_action_routing=True,
     router_supervision=False,
 )
+
+# the VLM prefix inputs with the 5 candidate views processed for the camera router's pick
+train_pipeline = [
+    dict(type='LoadFrontCamHistory', num_frames=2, img_size={{_base_.img_size}}),
+    dict(type='LoadMultiViewImages', cam_names={{_base_.routed_cams}}, img_size={{_base_.img_size}}),
+    dict(type='BuildPlanningTargets'),
+    dict(type='ProcessVLAPrefixInputs', ue={{_base_.vlm}}, routed_views=[0, 1, 2, 3, 4]),
+    dict(type='PackDrivingInputs', meta_keys={{_base_.meta_keys}}),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = val_dataloader

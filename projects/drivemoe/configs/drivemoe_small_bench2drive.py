@@ -5,9 +5,18 @@
 #   python projects/drivemoe/tools/benchmark_latency.py projects/drivemoe/configs/drivemoe_small_bench2drive.py
 _base_ = ['./drivemoe_tiny_bench2drive-synthetic.py']
 
+# the UE, shared by the model and the pipeline's ProcessVLAPrefixInputs
+vlm = dict(
+    type='Qwen3VLUnderstandingExpert',
+    preset='small',
+    image_size=(224, 224),
+    num_frames=2,
+    freeze=False,
+    max_new_tokens=16,
+)
 model = dict(
     mot=dict(
-        ue=dict(preset='small', image_size=(224, 224)),
+        ue=dict(vlm, _delete_=True),
         ae=dict(
             hidden_size=384,
             intermediate_size=1536,
@@ -19,3 +28,14 @@ model = dict(
     action_head=dict(horizon=10, time_embed_dim=256, action_scale=(5.0, 2.0)),
 )
 benchmark_inputs = dict(img_size=(224, 224))
+
+b2d_pipeline = [
+    dict(type='LoadFrontCamHistory', num_frames=2, img_size={{_base_.hist_size}}),
+    dict(type='LoadMultiViewImages', cam_names={{_base_.routed_cams}}, img_size={{_base_.hist_size}}),
+    dict(type='BuildPlanningTargets'),
+    dict(type='ProcessVLAPrefixInputs', ue=vlm, routed_views=[0, 1, 2, 3, 4]),
+    dict(type='PackDrivingInputs', meta_keys={{_base_.meta_keys}}),
+]
+train_dataloader = dict(dataset=dict(pipeline=b2d_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=b2d_pipeline))
+test_dataloader = val_dataloader

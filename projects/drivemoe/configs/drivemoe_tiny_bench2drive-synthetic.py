@@ -31,6 +31,7 @@ b2d_pipeline = [
     dict(type='LoadFrontCamHistory', num_frames=2, img_size=hist_size),
     dict(type='LoadMultiViewImages', cam_names=routed_cams, img_size=hist_size),
     dict(type='BuildPlanningTargets'),
+    dict(type='ProcessVLAPrefixInputs', ue={{_base_.vlm}}, routed_views=[0, 1, 2, 3, 4]),
     dict(type='PackDrivingInputs', meta_keys=meta_keys),
 ]
 train_dataloader = dict(

@@ -39,7 +39,9 @@ class DrivePi0(BaseModel):
     Tensor contract (inputs from ``DrivingDataPreprocessor`` with ``mean=0, std=1`` so ``imgs`` keep 0-255):
     ``img_hist`` (B, N_h, 3, H, W), ``imgs`` (B, V, 3, H, W) (only with ``extra_views``), ``ego_status``
     (B, 4), ``ego_hist_trajs`` (B, N_p - 1, 2) (optional: zeros when absent, e.g. in closed loop without
-    pose history), ``target_point`` (B, 2), ``command`` (B,).
+    pose history), ``target_point`` (B, 2), ``command`` (B,); optional ``vlm_inputs`` (list of B per-sample
+    dicts from the pipeline's ``ProcessVLAPrefixInputs``: prefix tokens and processed images, then ``img_hist`` /
+    ``imgs`` are not re-processed).
     ``predict`` fills ``pred_ego_fut_trajs`` (H, 2).
 
     Args:
@@ -136,12 +138,27 @@ class DrivePi0(BaseModel):
         ]
 
     # ------------------------------------------------------------------ VLM prefix
-    def vision_features(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, object]:
+    @property
+    def num_routed_views(self) -> int:
+        """Prefix images besides the front history and ``extra_views`` (DriveMoE: 1 routed view)."""
+        return 0
+
+    def vision_features(
+        self, inputs: dict, data_samples: Optional[list] = None, pixels: Optional[dict] = None
+    ) -> Dict[str, object]:
         """Encode the prefix images: front history, then ``extra_views``, in ONE vision-encoder call.
+
+        Args:
+            pixels (dict | None): the pipeline's processed images (:meth:`pipeline_pixels`): ``prefix`` (the
+                expert's ``encode_pixels`` kwargs of the B x n prefix images, sample-major), ``views``
+                (routed candidates or None), ``batch_size`` and ``num_images``; None processes
+                ``inputs['img_hist']`` (and ``imgs``) here.
 
         Returns:
             dict: ``embeds`` (B, n_img, n_tok, C), ``deepstack`` list of (B, n_img, n_tok, C).
         """
+        if pixels is not None:
+            return self._encode(pixels=pixels['prefix'], shape=(pixels['batch_size'], pixels['num_images']))
         self._check(inputs, ('img_hist',))
         frames = inputs['img_hist']
         if self.extra_views:
@@ -149,24 +166,75 @@ class DrivePi0(BaseModel):
             frames = torch.cat([frames.to(inputs['imgs'].dtype), inputs['imgs'][:, list(self.extra_views)]], 1)
         return self._encode(frames)
 
-    def _encode(self, frames: Tensor) -> Dict[str, object]:
-        """(B, n, 3, H, W) -> features reshaped to (B, n, n_tok, C)."""
-        bsz, n = frames.shape[:2]
-        f = self.vlm.encode_images(frames.flatten(0, 1))
+    def _encode(
+        self, frames: Optional[Tensor] = None, pixels: Optional[dict] = None, shape: Optional[tuple] = None
+    ) -> Dict[str, object]:
+        """(B, n, 3, H, W) frames, or ``pixels`` (processed, sample-major) of ``shape`` = (B, n) images ->
+        features reshaped to (B, n, n_tok, C)."""
+        if pixels is None:
+            bsz, n = frames.shape[:2]
+            f = self.vlm.encode_images(frames.flatten(0, 1))
+        else:
+            bsz, n = shape
+            f = self.vlm.encode_pixels(**pixels)
         return dict(
             embeds=f['embeds'].unflatten(0, (bsz, n)), deepstack=[d.unflatten(0, (bsz, n)) for d in f['deepstack']]
         )
 
+    @staticmethod
+    def pick_pixels(pixels: dict, bsz: int, n: int, index) -> dict:
+        """Images of processed ``pixels`` (sample-major, ``n`` per sample; every tensor's dim 0 is
+        B x n x (rows per image)): ``index`` a slice / list (the same images of every sample) or a (B,) tensor
+        (one image per sample)."""
+        out = {}
+        for key, value in pixels.items():
+            value = value.unflatten(0, (bsz, n, -1))
+            if isinstance(index, Tensor):
+                value = value[torch.arange(bsz, device=value.device), index.to(value.device)][:, None]
+            else:
+                value = value[:, index]
+            out[key] = value.flatten(0, 2)
+        return out
+
+    def pipeline_pixels(self, batch: dict, inputs: dict) -> dict:
+        """Split the collated pipeline batch (``ProcessVLAPrefixInputs``) into the VLM batch (``batch``, the
+        ``view_*`` keys removed) and the processed images of :meth:`vision_features`."""
+        views = {k[len('view_') :]: batch.pop(k) for k in list(batch) if k.startswith('view_')}
+        prefix = {k: batch[k] for k in ('pixel_values', 'image_grid_thw') if k in batch}
+        bsz = batch['input_ids'].shape[0]
+        n_hist = inputs['img_hist'].shape[1] if 'img_hist' in inputs else None
+        expected = None if n_hist is None else n_hist + len(self.extra_views) + self.num_routed_views
+        count = prefix.get('image_grid_thw', prefix['pixel_values']).shape[0]
+        n_views = views.get('image_grid_thw', views.get('pixel_values', torch.empty(0))).shape[0]
+        if (expected is not None and count != bsz * expected) or n_views != bsz * len(
+            getattr(self, 'candidate_views', ())
+        ):
+            raise ValueError(
+                f'{type(self).__name__}: the pipeline processed {count // bsz} prefix images and {n_views // bsz} '
+                f'routed views per sample; the model expects {expected} and '
+                f'{len(getattr(self, "candidate_views", ()))} (ProcessVLAPrefixInputs extra_views / routed_views '
+                "must be the model's extra_views / candidate_views)"
+            )
+        return dict(prefix=prefix, views=views or None, batch_size=bsz, num_images=count // bsz)
+
     def ue_batch(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, object]:
         """The VLM batch (tokens with one image block per prefix image) carrying precomputed image features;
-        also ``extras`` (e.g. router outputs) produced while encoding."""
-        feats = self.vision_features(inputs, data_samples)
+        also ``extras`` (e.g. router outputs) produced while encoding.
+
+        With the pipeline's inputs (``inputs['vlm_inputs']``, ``ProcessVLAPrefixInputs``) the tokens and the
+        processed images are only batched and the images encoded; otherwise (direct calls, old configs) the
+        prompt is tokenised and the frames processed here (same values)."""
+        if 'vlm_inputs' in inputs:
+            batch = self.vlm.collate_inputs(inputs['vlm_inputs'])
+            feats = self.vision_features(inputs, data_samples, pixels=self.pipeline_pixels(batch, inputs))
+        else:
+            feats = self.vision_features(inputs, data_samples)
+            n_img = feats['embeds'].shape[1]
+            hist = inputs['img_hist']
+            # token layout only: the processor sees copies of the front frame, the features are ours
+            placeholders = hist[:, -1:].expand(-1, n_img, -1, -1, -1)
+            batch = self.vlm.prepare_inputs(placeholders, self.prompts(inputs, data_samples))
         extras = feats.pop('extras', {})
-        n_img = feats['embeds'].shape[1]
-        hist = inputs['img_hist']
-        # token layout only: the processor sees copies of the front frame, the features are ours
-        placeholders = hist[:, -1:].expand(-1, n_img, -1, -1, -1)
-        batch = self.vlm.prepare_inputs(placeholders, self.prompts(inputs, data_samples))
         batch['image_features'] = dict(
             embeds=feats['embeds'].flatten(0, 1), deepstack=[d.flatten(0, 1) for d in feats['deepstack']]
         )

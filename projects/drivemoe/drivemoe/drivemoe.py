@@ -93,33 +93,55 @@ class DriveMoE(DrivePi0):
         self.aux_loss_weight = float(aux_loss_weight)
         self.view_teacher_forcing = view_teacher_forcing
 
-    def vision_features(self, inputs: dict, data_samples: Optional[list] = None) -> Dict[str, object]:
+    @property
+    def num_routed_views(self) -> int:
+        return 1
+
+    def vision_features(
+        self, inputs: dict, data_samples: Optional[list] = None, pixels: Optional[dict] = None
+    ) -> Dict[str, object]:
         """Front history (one encoder call) -> router -> routed view (a second call: all candidates in
-        training, only the chosen view per sample at inference or with view teacher forcing)."""
-        self._check(inputs, ('img_hist', 'imgs', 'target_point'))
-        hist = self._encode(inputs['img_hist'])
+        training, only the chosen view per sample at inference or with view teacher forcing). ``pixels``: the
+        pipeline's processed images (see :meth:`DrivePi0.vision_features`), else ``img_hist`` / ``imgs``."""
+        num_views = len(self.candidate_views)
+        if pixels is None:
+            self._check(inputs, ('img_hist', 'imgs', 'target_point'))
+            hist = self._encode(inputs['img_hist'])
+            cands = inputs['imgs'][:, list(self.candidate_views)]
+            bsz = cands.shape[0]
+        else:
+            self._check(inputs, ('target_point',))
+            bsz, n = pixels['batch_size'], pixels['num_images']
+            hist = self._encode(pixels=self.pick_pixels(pixels['prefix'], bsz, n, slice(0, n - 1)), shape=(bsz, n - 1))
+
+        def encode_views(idx=None):  # all candidates (idx None) or one view per sample (idx (B,))
+            if pixels is None:
+                one = None if idx is None else cands[torch.arange(bsz, device=cands.device), idx][:, None]
+                return self._encode(cands if idx is None else one)
+            if idx is None:
+                return self._encode(pixels=pixels['views'], shape=(bsz, num_views))
+            return self._encode(pixels=self.pick_pixels(pixels['views'], bsz, num_views, idx), shape=(bsz, 1))
+
         logits = self.camera_router(hist['embeds'][:, -1], inputs['target_point'].float())
-        cands = inputs['imgs'][:, list(self.candidate_views)]
-        bsz = cands.shape[0]
         labels = None
         if self.training and self.view_teacher_forcing and data_samples is not None:
             labels = self._labels(data_samples, 'camera_label', logits.device)
         if labels is not None and (labels >= 0).all():  # the labelled view is encoded (router: focal loss)
             idx = labels.long()
-            w = torch.nn.functional.one_hot(idx, len(self.candidate_views)).to(logits.dtype)
-            allv = self._encode(cands[torch.arange(bsz, device=cands.device), idx][:, None])
+            w = torch.nn.functional.one_hot(idx, num_views).to(logits.dtype)
+            allv = encode_views(idx)
 
             def pick(t):
                 return t
         elif self.training:
             w, idx = self.camera_router.select(logits)  # straight-through hard Gumbel-softmax
-            allv = self._encode(cands)
+            allv = encode_views()
 
             def pick(t):  # (B, V, n, C) -> (B, 1, n, C), gradient into the router through w
                 return torch.einsum('bv,bvnc->bnc', w.to(t.dtype), t)[:, None]
         else:
             w, idx = self.camera_router.select(logits, hard_gumbel=False)
-            allv = self._encode(cands[torch.arange(bsz, device=cands.device), idx][:, None])
+            allv = encode_views(idx)
 
             def pick(t):
                 return t

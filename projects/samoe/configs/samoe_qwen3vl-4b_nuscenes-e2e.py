@@ -16,19 +16,21 @@ build_on_meta = True
 
 vlm_pretrained = 'checkpoints/Qwen3-VL-4B-Instruct'  # local copy (config.json, *.safetensors, tokenizer)
 
+# the VLM, shared by the model and the pipeline's TokenizeInstruction
+vlm = dict(
+    type='Qwen3VLUnderstandingExpert',
+    preset='4b',
+    pretrained=vlm_pretrained,
+    image_size=(256, 512),
+    num_frames=1,
+    freeze=False,
+    torch_dtype='bfloat16',
+    max_new_tokens=64,
+)
 model = dict(
     type='SAMoEVLA',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
-    vlm=dict(
-        type='Qwen3VLUnderstandingExpert',
-        preset='4b',
-        pretrained=vlm_pretrained,
-        image_size=(256, 512),
-        num_frames=1,
-        freeze=False,
-        torch_dtype='bfloat16',
-        max_new_tokens=64,
-    ),
+    vlm=vlm,
     bev_encoder=dict(
         type='TransFuserBEVEncoder',
         image_backbone='regnety_032',
@@ -67,5 +69,17 @@ strategy = dict(
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.01), clip_grad=dict(max_norm=1.0)
 )
-train_dataloader = dict(batch_size=1, num_workers=4)
 env_cfg = dict(dist_cfg=dict(backend='nccl'))
+
+# the AutoMoT data base's pipeline plus the instruction tokens (computed in the dataloader workers)
+train_pipeline = [
+    dict(type='LoadFrontCamHistory', num_frames=4, img_size={{_base_.hist_size}}),
+    dict(type='LoadMultiViewImages', cam_names={{_base_.cam_names}}, img_size={{_base_.cam_size}}),
+    dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
+    dict(type='BuildPlanningTargets', use_target_point=False),  # target point is GT-derived on nuScenes
+    dict(type='TokenizeInstruction', ue=vlm),
+    dict(type='PackDrivingInputs'),
+]
+train_dataloader = dict(batch_size=1, num_workers=4, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = val_dataloader

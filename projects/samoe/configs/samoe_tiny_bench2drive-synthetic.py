@@ -14,6 +14,7 @@ b2d_pipeline = [
     dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size=(128, 64)),
     dict(type='LoadCarlaPoints', num_feats=4, to_ego=True, max_points=4096),
     dict(type='BuildPlanningTargets'),
+    dict(type='TokenizeInstruction', ue={{_base_.vlm}}),
     dict(type='PackDrivingInputs', meta_keys={{_base_.meta_keys}}),
 ]
 model = dict(use_target_point=True)

@@ -17,18 +17,20 @@ qwen3vl_tiny = dict(vision_config=dict(depth=1, deepstack_visual_indexes=[0]))
 # routing ablation: 'scene' (SA-MoE) or 'token' (top-k per token); see samoe_tiny_token-routing_*.py
 moe = dict(num_experts=4, routing='scene', mode='mix', top_k=2)
 
+# the VLM, shared by the model and the pipeline's TokenizeInstruction (instruction tokens in the workers)
+vlm = dict(
+    type='Qwen3VLUnderstandingExpert',
+    preset='tiny',
+    config=qwen3vl_tiny,
+    image_size=(64, 128),
+    num_frames=1,
+    freeze=False,
+    max_new_tokens=8,
+)
 model = dict(
     type='SAMoEVLA',
     data_preprocessor=dict(type='DrivingDataPreprocessor'),
-    vlm=dict(
-        type='Qwen3VLUnderstandingExpert',
-        preset='tiny',
-        config=qwen3vl_tiny,
-        image_size=(64, 128),
-        num_frames=1,
-        freeze=False,
-        max_new_tokens=8,
-    ),
+    vlm=vlm,
     bev_encoder=dict(
         type='TransFuserBEVEncoder',
         image_backbone='test_resnet',
@@ -61,6 +63,17 @@ model = dict(
     num_commands=6,
     prior_step=0.5,
 )
+
+train_pipeline = [
+    dict(type='LoadMultiViewImages', cam_names=['CAM_FRONT'], img_size={{_base_.cam_size}}),
+    dict(type='LoadPointsInEgoFrame', load_dim=5, use_dim=4),
+    dict(type='BuildPlanningTargets', use_target_point=False),  # target point is GT-derived on nuScenes
+    dict(type='TokenizeInstruction', ue=vlm),  # the instruction tokens, in the dataloader workers
+    dict(type='PackDrivingInputs', meta_keys={{_base_.meta_keys}}),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 max_iters = 1200

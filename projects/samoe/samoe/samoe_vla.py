@@ -176,7 +176,11 @@ class SAMoEVLA(BaseModel):
         bev = self.bev_encoder(inputs['imgs'], inputs['points'])
         scene = self.scene_encoder(bev)
         self.scene_context.set(scene)
-        hidden, valid = self.world(self.vlm, bev, instructions_of(inputs['command'], data_samples))
+        if 'vlm_inputs' in inputs:  # tokenised in the pipeline (TokenizeInstruction): only batched here
+            batch = self.vlm.collate_inputs(inputs['vlm_inputs'])
+            hidden, valid = self.world(self.vlm, bev, tokens=(batch['input_ids'], batch['attention_mask']))
+        else:
+            hidden, valid = self.world(self.vlm, bev, instructions_of(inputs['command'], data_samples))
         positions = (valid.long().cumsum(1) - 1).clamp(min=0)
         return dict(
             bev=bev,

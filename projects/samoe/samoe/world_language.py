@@ -28,18 +28,23 @@ def command_instruction(command: int) -> str:
     return COMMAND_INSTRUCTIONS[COMMANDS[c]]
 
 
+def instruction_text(command: int, instruction: Optional[str] = None, where: str = 'sample') -> str:
+    """One sample's instruction: its free-text ``instruction`` (LangAuto-style) if given and non-empty, else the
+    sentence of its navigation command (``where`` names the sample in errors)."""
+    if instruction is not None and not isinstance(instruction, str):
+        raise TypeError(f'SAMoE: {where} instruction must be a str, got {type(instruction).__name__}')
+    return instruction.strip() if instruction and instruction.strip() else command_instruction(command)
+
+
 def instructions_of(commands: Tensor, data_samples: Optional[Sequence] = None) -> List[str]:
-    """Per sample: its free-text ``instruction`` (metainfo, LangAuto-style) if given and non-empty, else the
-    sentence of its navigation command."""
+    """Per sample: :func:`instruction_text` of its command and metainfo ``instruction``."""
     cmds = commands.reshape(-1).tolist()
     texts = []
     for i, c in enumerate(cmds):
         text = None
         if data_samples is not None and 'instruction' in data_samples[i]:
             text = data_samples[i].instruction
-            if text is not None and not isinstance(text, str):
-                raise TypeError(f'SAMoE: data sample {i} instruction must be a str, got {type(text).__name__}')
-        texts.append(text.strip() if text and text.strip() else command_instruction(c))
+        texts.append(instruction_text(c, text, f'data sample {i}'))
     return texts
 
 
@@ -59,7 +64,9 @@ class WorldLanguageTokens(nn.Module):
     width plus a learned per-cell embedding; ``num_soft_prompts`` learned vectors follow; the instruction is
     embedded by the VLM's own token embedding (truncated to ``max_instruction_tokens``).
 
-    Tensor contract: ``forward(vlm, bev (B, N_bev, C_bev), texts) -> (hidden (B, L_w, C_w), valid (B, L_w))``.
+    Tensor contract: ``forward(vlm, bev (B, N_bev, C_bev), texts) -> (hidden (B, L_w, C_w), valid (B, L_w))``;
+    instead of ``texts`` the already tokenised instructions ``tokens=(input_ids, attention_mask)`` (B, L) long,
+    right padded (the pipeline's :class:`TokenizeInstruction`), truncated here as the texts are.
 
     Args:
         bev_channels (int): C_bev.
@@ -83,21 +90,32 @@ class WorldLanguageTokens(nn.Module):
         self.soft_prompts = nn.Parameter(torch.randn(num_soft_prompts, hidden_size) * 0.02)
         self.num_bev_tokens, self.max_instruction_tokens = num_bev_tokens, max_instruction_tokens
 
-    def forward(self, vlm, bev: Tensor, texts: Sequence[str]) -> Tuple[Tensor, Tensor]:
+    def forward(
+        self, vlm, bev: Tensor, texts: Optional[Sequence[str]] = None, tokens: Optional[Tuple[Tensor, Tensor]] = None
+    ) -> Tuple[Tensor, Tensor]:
         if bev.shape[1] != self.num_bev_tokens:
             raise ValueError(f'WorldLanguageTokens: {bev.shape[1]} BEV tokens, built for {self.num_bev_tokens}')
         embed = vlm.core.get_input_embeddings()
         bsz, dev = bev.shape[0], bev.device
-        ids = [vlm.tokenizer.encode(t)[: self.max_instruction_tokens] for t in texts]
-        if any(len(s) == 0 for s in ids):
-            raise ValueError('WorldLanguageTokens: an instruction encodes to no tokens')
-        n_txt = max(len(s) for s in ids)
         pad = getattr(vlm.tokenizer, 'pad_token_id', 0) or 0
-        tok = torch.full((bsz, n_txt), pad, dtype=torch.long, device=dev)
-        txt_valid = torch.zeros(bsz, n_txt, dtype=torch.bool, device=dev)
-        for i, s in enumerate(ids):
-            tok[i, : len(s)] = torch.tensor(s, device=dev)
-            txt_valid[i, : len(s)] = True
+        if tokens is not None:
+            tok, txt_valid = (t[:, : self.max_instruction_tokens].to(dev) for t in tokens)
+            txt_valid = txt_valid.bool()
+            if tok.shape[0] != bsz or not txt_valid[:, 0].all():
+                raise ValueError(
+                    f'WorldLanguageTokens: {tok.shape[0]} tokenised instructions for {bsz} samples, or an empty one'
+                )
+            tok = tok.masked_fill(~txt_valid, pad)
+        else:
+            ids = [vlm.tokenizer.encode(t)[: self.max_instruction_tokens] for t in texts]
+            if any(len(s) == 0 for s in ids):
+                raise ValueError('WorldLanguageTokens: an instruction encodes to no tokens')
+            n_txt = max(len(s) for s in ids)
+            tok = torch.full((bsz, n_txt), pad, dtype=torch.long, device=dev)
+            txt_valid = torch.zeros(bsz, n_txt, dtype=torch.bool, device=dev)
+            for i, s in enumerate(ids):
+                tok[i, : len(s)] = torch.tensor(s, device=dev)
+                txt_valid[i, : len(s)] = True
         dtype = embed.weight.dtype
         world = self.bev_proj(bev.to(self.bev_proj.weight.dtype)) + self.bev_pos
         soft = self.soft_prompts[None].expand(bsz, -1, -1)

@@ -84,3 +84,34 @@ def test_pickled_transform_rebuilds_its_processor():
     again = pickle.loads(state)(_results(np.random.default_rng(2), 'p'))['vlm_inputs']
     assert first['processor'] == again['processor']
     assert all(torch.equal(first[k], again[k]) for k in first if k != 'processor')
+
+
+@pytest.mark.parametrize('family', ['qwen3vl', 'paligemma'])
+def test_vla_prefix_inputs_hold_the_prefix_and_the_routed_views(family):
+    """ProcessVLAPrefixInputs: Drive-pi0's prefix = history + extra views (the expert's prepare_inputs of those
+    frames); DriveMoE's = history + one routed slot, the candidates' pixels (process_images) apart."""
+    from mmautomot.datasets.transforms import ProcessVLAPrefixInputs
+
+    rng = np.random.default_rng(1)
+    ue = MODELS.build(UES[family])
+    res = dict(_results(rng, 'Go.'), imgs=rng.integers(0, 256, (3, 36, 64, 3), dtype=np.uint8))
+    hist = torch.from_numpy(res['img_hist']).permute(0, 3, 1, 2)
+    imgs = torch.from_numpy(res['imgs']).permute(0, 3, 1, 2)
+    pi0 = ProcessVLAPrefixInputs(ue=UES[family], extra_views=[2, 0])(dict(res))['vlm_inputs']
+    ref = ue.prepare_inputs(torch.cat([hist, imgs[[2, 0]]])[None], ['Go.'], device='cpu')
+    for key, value in ref.items():
+        assert torch.equal(pi0[key], value), key
+    moe = ProcessVLAPrefixInputs(ue=UES[family], routed_views=[1, 2])(dict(res))['vlm_inputs']
+    ref = ue.prepare_inputs(torch.cat([hist, hist[-1:]])[None], ['Go.'], device='cpu')
+    assert torch.equal(moe['input_ids'], ref['input_ids'])
+    views = ue.process_images(imgs[[1, 2]])
+    assert sorted(k for k in moe if k.startswith('view_')) == sorted(f'view_{k}' for k in views)
+    for key, value in views.items():
+        assert torch.equal(moe[f'view_{key}'], value), key
+    with torch.no_grad():  # the split encoder path is encode_images
+        a, b = ue.encode_pixels(**views), ue.encode_images(imgs[[1, 2]])
+    assert torch.equal(a['embeds'], b['embeds'])
+    with pytest.raises(KeyError, match=r"sample 't': ProcessVLAPrefixInputs needs 'imgs'"):
+        ProcessVLAPrefixInputs(ue=UES[family], extra_views=[0])({k: v for k, v in res.items() if k != 'imgs'})
+    with pytest.raises(ValueError, match='extra_views .* or routed_views'):
+        ProcessVLAPrefixInputs(ue=UES[family], extra_views=[0], routed_views=[1])

@@ -37,7 +37,10 @@ def test_released_tiny_trains_and_tests_with_ema(tmp_path):
         for s in ('train', 'val', 'test')
         for k, v in (('data_root', str(data)), ('ann_file', ann))
     ]
+    # a smaller UE image: the model's UE and the pipeline's ProcessVLMInputs (index 4) must change together
+    # (a model-only change is refused by the processing signature)
     opts += ['default_hooks.logger.interval=1', 'model.mot.ue.image_size=(32,64)']
+    opts += [f'{s}_dataloader.dataset.pipeline.4.ue.image_size=(32,64)' for s in ('train', 'val', 'test')]
     work = str(tmp_path / 'work')
     log = _run(
         [
