@@ -341,6 +341,7 @@ def evaluate(
         timeout_s=ctx['timeout_s'] if watchdog else None,
         timeouts=sum(1 for r in results if r['status'] == TIMEOUT_STATUS),
         note='an episode past timeout_s is killed and counted with driving score 0 and route completion 0',
+        workers=[] if worker is None else worker.starts,  # per worker process: startup_s, peak rss_mb
     )
     out = dict(
         summary=summary,

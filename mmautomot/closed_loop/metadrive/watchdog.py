@@ -35,6 +35,11 @@ def _worker_main(conn, ticks, cfg: dict, ctx: dict, checkpoint: Optional[str], o
         from mmautomot.utils import register_all_modules
 
         register_all_modules(init_default_scope=True)
+        imports = cfg.get('custom_imports')  # Config.fromfile imported them in the parent
+        if imports:
+            from mmengine.utils import import_modules_from_strings
+
+            import_modules_from_strings(**imports)
         import torch
 
         torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
