@@ -43,7 +43,7 @@ def _worker_main(conn, ticks, cfg: dict, ctx: dict, checkpoint: Optional[str], o
         import torch
 
         torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
-        from .evaluate import build_driver, build_env, run_one
+        from .runner import build_driver, build_env, run_one
 
         driver = build_driver(cfg, dt=ctx['dt'], checkpoint=checkpoint)  # before the env (EGL)
         env = build_env(ctx)
@@ -154,7 +154,7 @@ class EpisodeWorker:
 
     def run(self, i: int, s: int) -> Tuple[dict, dict]:
         """Episode ``i`` with seed ``s``: its ``results.json`` entry (with ``record``) and ``metric_info``."""
-        from .evaluate import TIMEOUT_STATUS, episode_dir, result_row
+        from .runner import TIMEOUT_STATUS, episode_dir, result_row
 
         t0 = time.perf_counter()
         self._ticks.value = 0
