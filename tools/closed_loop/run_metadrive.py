@@ -13,6 +13,9 @@ with every action held back by its measured compute time::
     python tools/closed_loop/run_metadrive.py projects/automot/configs/automot_tiny_metadrive.py \
         --checkpoint CKPT --episodes 5 --seed 0 --out DIR \
         --cfg-options driver.driver_kwargs.mode=background episode.latency=measured
+
+Each episode has a wall-clock limit, ``episode.timeout_s`` (default 600 s; ``episode.timeout_s=null`` runs
+the episodes in this process without one): an episode past it is killed and recorded as a timeout.
 """
 
 import argparse

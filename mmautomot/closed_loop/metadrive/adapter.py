@@ -275,6 +275,28 @@ def _static_pedestrians() -> None:
     pedestrian.Actor = StaticActor
 
 
+@functools.lru_cache(maxsize=None)
+def hide_sidewalks_from_cameras() -> None:
+    """No camera renders the sidewalks any more; they stay physical (curb collisions, ``crash_sidewalk``).
+
+    Patches ``BaseBlock._create_in_world`` for the rest of the process (``make_env(render_sidewalk=False)``).
+    MetaDrive's own ``show_sidewalk=False`` removes the sidewalk bodies too, which changes the ego's physics
+    and the ``collisions_layout`` count, so it is not a rendering option.
+    """
+    _require_metadrive()
+    from metadrive.component.block.base_block import BaseBlock
+    from metadrive.constants import CamMask
+
+    orig = BaseBlock._create_in_world
+
+    def create_in_world(self, skip=False):
+        out = orig(self, skip)
+        self.sidewalk_node_path.hide(CamMask.AllOn)
+        return out
+
+    BaseBlock._create_in_world = create_in_world
+
+
 def env_config(kind: str = 'pg', camera: Optional[dict] = None, **overrides) -> dict:
     """MetaDrive env config with the cheap settings of a CPU run (no terrain, sky box, interface)."""
     cfg = dict(
@@ -307,7 +329,13 @@ def env_config(kind: str = 'pg', camera: Optional[dict] = None, **overrides) -> 
     return cfg
 
 
-def make_env(kind: str = 'pg', camera: Optional[dict] = None, cache_dir: Optional[str] = None, **overrides):
+def make_env(
+    kind: str = 'pg',
+    camera: Optional[dict] = None,
+    cache_dir: Optional[str] = None,
+    render_sidewalk: bool = True,
+    **overrides,
+):
     """Build a MetaDrive env after :func:`prepare_assets` (and headless rendering for a camera).
 
     Args:
@@ -316,11 +344,15 @@ def make_env(kind: str = 'pg', camera: Optional[dict] = None, cache_dir: Optiona
         camera (dict, optional): ``dict(width, height)`` of the front RGB camera; None = physics only.
         cache_dir (str, optional): where the placeholder pack goes. Defaults to
             ``$MMAUTOMOT_CACHE/metadrive_0.4.3/assets`` (``~/.cache/mmautomot``).
+        render_sidewalk (bool): False hides the sidewalks from the cameras for the rest of the process
+            (:func:`hide_sidewalks_from_cameras`; physics unchanged). Defaults to True.
         **overrides: MetaDrive config keys (``map``, ``traffic_density``, ``num_scenarios``, ...).
     """
     prepare_assets(cache_dir)
     if camera is not None:
         configure_headless_rendering()
+    if not render_sidewalk:
+        hide_sidewalks_from_cameras()
     cfg = env_config(kind, camera, **overrides)
     if kind == 'pg':
         from metadrive.envs.metadrive_env import MetaDriveEnv
