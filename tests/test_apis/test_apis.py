@@ -8,7 +8,7 @@ from mmautomot.apis import Driver, init_model
 from mmautomot.models.mot import StaleCacheError
 from mmautomot.utils import CheckpointMismatchError
 
-CFG = 'projects/automot/configs/automot_tiny_nuscenes-e2e.py'
+CFG = 'projects/automot/configs/automot_tiny_1xb2-200i_nuscenes-e2e.py'
 
 
 @pytest.fixture(scope='module')

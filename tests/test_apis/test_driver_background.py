@@ -13,7 +13,7 @@ import torch
 
 from mmautomot.apis import Driver, init_model
 
-CFG = 'projects/automot/configs/automot_tiny_nuscenes-e2e.py'
+CFG = 'projects/automot/configs/automot_tiny_1xb2-200i_nuscenes-e2e.py'
 
 
 @pytest.fixture(scope='module')

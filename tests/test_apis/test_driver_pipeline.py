@@ -18,9 +18,9 @@ from mmautomot.registry import DATASETS, MODELS
 from mmautomot.structures.info_format import INFO_VERSION
 
 CONFIGS = {
-    'qwen3vl': 'projects/automot/configs/automot_tiny_nuscenes-e2e.py',
-    'paligemma': 'projects/automot/configs/automot_paligemma-tiny_nuscenes-e2e.py',
-    'released': 'projects/automot/configs/automot-released_tiny_nuscenes-e2e.py',
+    'qwen3vl': 'projects/automot/configs/automot_tiny_1xb2-200i_nuscenes-e2e.py',
+    'paligemma': 'projects/automot/configs/automot_paligemma-tiny_1xb2-200i_nuscenes-e2e.py',
+    'released': 'projects/automot/configs/automot-released_tiny_1xb2-200i_nuscenes-e2e.py',
 }
 LIDAR2EGO = np.array([[0, 1, 0, 0.9], [-1, 0, 0, 0], [0, 0, 1, 1.8], [0, 0, 0, 1]], np.float32)  # lidar y forward
 
@@ -203,9 +203,13 @@ def test_model_without_config_uses_the_default_pipeline(data_root):
 
 # ---------------------------------------------------------------- Drive-pi0 / DriveMoE (ProcessVLAPrefixInputs)
 VLA_CONFIGS = {
-    'drive-pi0': ('projects/drivemoe/configs/drive-pi0_tiny_nuscenes-synthetic.py', dict(extra_views=[1]), 'extra'),
+    'drive-pi0': (
+        'projects/drivemoe/configs/drive-pi0_tiny_1xb4-300i_nuscenes-synthetic.py',
+        dict(extra_views=[1]),
+        'extra',
+    ),
     'drivemoe': (
-        'projects/drivemoe/configs/drivemoe_tiny_nuscenes-synthetic.py',
+        'projects/drivemoe/configs/drivemoe_tiny_1xb4-300i_nuscenes-synthetic.py',
         dict(candidate_views=[0, 1]),
         'routed',
     ),
@@ -310,7 +314,7 @@ def test_vla_pipeline_views_must_match_the_model(data_root):
 
 
 # ---------------------------------------------------------------- SAMoE-VLA (TokenizeInstruction)
-SAMOE_CFG = 'projects/samoe/configs/samoe_tiny_nuscenes-synthetic.py'
+SAMOE_CFG = 'projects/samoe/configs/samoe_tiny_1xb4-1200i_nuscenes-synthetic.py'
 
 
 def _setup_samoe(data_root):

@@ -18,7 +18,7 @@ import torch
 from mmautomot.utils import load_checkpoint_file
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_nuscenes-e2e.py')
+CFG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_1xb2-200i_nuscenes-e2e.py')
 
 LOADER = r"""
 import json, sys

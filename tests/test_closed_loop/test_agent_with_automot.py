@@ -18,7 +18,7 @@ from closed_loop_fakes import SENSORS, make_input_data, straight_route_gps
 from mmautomot.closed_loop import ClosedLoopAgent, ModelServer, RemoteDriver, build_driver
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-AUTOMOT_TINY = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_nuscenes-e2e.py')
+AUTOMOT_TINY = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_1xb2-200i_nuscenes-e2e.py')
 # the tiny AutoMoT was trained on 128 x 64 front images (its config's cam_size)
 CAM_W, CAM_H = 128, 64
 RIG = [dict(s, width=CAM_W, height=CAM_H) if s['id'] == 'CAM_FRONT' else s for s in SENSORS]

@@ -26,10 +26,10 @@ def _vlm_transforms(cfg):
 
 
 AUTOMOT_PIPELINE_CONFIGS = (
-    'automot_tiny_nuscenes-e2e',
-    'automot_qwen3vl-4b_nuscenes-e2e',
-    'automot_paligemma-3b_nuscenes-e2e',
-    'automot-released_tiny_nuscenes-e2e',  # released layout: its own pipeline
+    'automot_tiny_1xb2-200i_nuscenes-e2e',
+    'automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e',
+    'automot_paligemma-3b_8xb1-12e_nuscenes-e2e',
+    'automot-released_tiny_1xb2-200i_nuscenes-e2e',  # released layout: its own pipeline
     'automot_qwen3vl-4b_released-weights',  # inherits the 4B pipeline and UE
 )
 

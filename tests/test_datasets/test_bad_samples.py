@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 from mmautomot.engine import apply_bad_sample_policy
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_nuscenes-e2e.py')
+CFG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_1xb2-200i_nuscenes-e2e.py')
 BAD = {'tok1': 'has 1 points with NaN', 'tok2': 'is empty', 'tok3': 'is corrupt or not an image'}
 
 

@@ -15,7 +15,7 @@ from mmautomot.models.mot import MoTTransformer
 from mmautomot.models.vlm import qwen3vl_preset
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
-TINY = osp.join(ROOT, 'projects', 'automot', 'configs', 'automot_tiny_nuscenes-e2e.py')
+TINY = osp.join(ROOT, 'projects', 'automot', 'configs', 'automot_tiny_1xb2-200i_nuscenes-e2e.py')
 # tiny Qwen3-VL text: 3 layers, width 64, FFN 128, 4 heads / 2 KV / 16; AE width 48, FFN 96
 LAYERS, CU, FU, H, KV, D, CA, FA = 3, 64, 128, 4, 2, 16, 48, 96
 FSDP = dict(type='FSDPStrategy', model_wrapper=dict(mixed_precision=dict(param_dtype='bfloat16')))

@@ -5,12 +5,12 @@ import pytest
 
 from mmautomot.engine import load_tool_config
 
-CFG = 'configs/baselines/ego_mlp_nuscenes_tiny.py'
+CFG = 'configs/baselines/ego-mlp_tiny_1xb8-200i_nuscenes.py'
 
 
 def test_work_dir_options_and_launcher(tmp_path):
     cfg = load_tool_config(CFG)
-    assert cfg.work_dir == osp.join('./work_dirs', 'ego_mlp_nuscenes_tiny') and cfg.launcher == 'none'
+    assert cfg.work_dir == osp.join('./work_dirs', 'ego-mlp_tiny_1xb8-200i_nuscenes') and cfg.launcher == 'none'
     cfg = load_tool_config(
         CFG, {'train_cfg.max_iters': 7, 'model.hidden_dims': (8, 8)}, work_dir=str(tmp_path), launcher='pytorch'
     )

@@ -19,11 +19,11 @@ from mmautomot.datasets.synthetic import SyntheticNuScenesConfig, make_synthetic
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFGS = {
-    'drive-pi0': osp.join(REPO, 'projects', 'drivemoe', 'configs', 'drive-pi0_tiny_nuscenes-synthetic.py'),
-    'drivemoe': osp.join(REPO, 'projects', 'drivemoe', 'configs', 'drivemoe_tiny_nuscenes-synthetic.py'),
-    'samoe': osp.join(REPO, 'projects', 'samoe', 'configs', 'samoe_tiny_nuscenes-synthetic.py'),
+    'drive-pi0': osp.join(REPO, 'projects', 'drivemoe', 'configs', 'drive-pi0_tiny_1xb4-300i_nuscenes-synthetic.py'),
+    'drivemoe': osp.join(REPO, 'projects', 'drivemoe', 'configs', 'drivemoe_tiny_1xb4-300i_nuscenes-synthetic.py'),
+    'samoe': osp.join(REPO, 'projects', 'samoe', 'configs', 'samoe_tiny_1xb4-1200i_nuscenes-synthetic.py'),
 }
-CV_CFG = osp.join(REPO, 'configs', 'baselines', 'constant_velocity_nuscenes_tiny.py')
+CV_CFG = osp.join(REPO, 'configs', 'baselines', 'constant-velocity_tiny_nuscenes.py')
 ITERS = 100
 
 

@@ -11,7 +11,7 @@ import torch
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 TOOLS = osp.join(ROOT, 'tools', 'analysis_tools')
-TINY = osp.join(ROOT, 'projects', 'automot', 'configs', 'automot_tiny_nuscenes-e2e.py')
+TINY = osp.join(ROOT, 'projects', 'automot', 'configs', 'automot_tiny_1xb2-200i_nuscenes-e2e.py')
 needs_tiny = pytest.mark.skipif(not osp.isfile(TINY), reason=f'tiny AutoMoT config missing: {TINY}')
 
 

@@ -100,7 +100,7 @@ def test_pointpillars_bev_encoder_trains_and_tests(synthetic_root, tmp_path, mon
 
     from mmautomot.testing import tiny_pointpillars_detector
 
-    config = osp.join(CFG_DIR, 'automot_tiny-pointpillars_nuscenes-e2e.py')
+    config = osp.join(CFG_DIR, 'automot_tiny-pointpillars_1xb2-200i_nuscenes-e2e.py')
     enc = Config.fromfile(config).model.bev_encoder
     det = tiny_pointpillars_detector(
         enc.point_cloud_range,
@@ -131,7 +131,7 @@ def test_camera_only_automot_trains_and_tests_without_lidar(synthetic_root, tmp_
     shutil.copytree(synthetic_root, no_lidar, ignore=shutil.ignore_patterns('LIDAR_TOP', '*.pcd.bin'))
     assert not list(no_lidar.rglob('*.pcd.bin'))
     state = _train_and_test(
-        osp.join(CFG_DIR, 'automot_tiny-camera-only_nuscenes-e2e.py'), no_lidar, tmp_path, monkeypatch
+        osp.join(CFG_DIR, 'automot_tiny-camera-only_1xb2-200i_nuscenes-e2e.py'), no_lidar, tmp_path, monkeypatch
     )
     assert state['bev_encoder.bev_queries'].shape == (64, 32)
     assert not any('lidar' in k or 'voxel' in k for k in state)
@@ -140,7 +140,7 @@ def test_camera_only_automot_trains_and_tests_without_lidar(synthetic_root, tmp_
 def test_refiner_swap_automot_plus_trains_and_tests(synthetic_root, tmp_path, monkeypatch):
     """AutoMoT+ (one config line: ``refiner=dict(type='DiTMoARefiner', ...)``) trains its refiner and tests."""
     state = _train_and_test(
-        osp.join(CFG_DIR, 'automot-plus_tiny_nuscenes-e2e.py'), synthetic_root, tmp_path, monkeypatch
+        osp.join(CFG_DIR, 'automot-plus_tiny_1xb2-200i_nuscenes-e2e.py'), synthetic_root, tmp_path, monkeypatch
     )
     refiner = [k for k in state if k.startswith('refiner.')]
     assert refiner and any('blocks.0' in k for k in refiner)

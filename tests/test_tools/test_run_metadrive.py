@@ -112,7 +112,7 @@ def test_convert_scenarios_tool(tmp_path, capsys):
 
 
 def test_scenario_config_runs(tmp_path, monkeypatch):
-    """configs/metadrive/constant_velocity_scenario_metadrive.py on a converted two-scene info pkl."""
+    """configs/metadrive/constant-velocity_metadrive-scenario.py on a converted two-scene info pkl."""
     import mmengine
 
     monkeypatch.setenv('MMAUTOMOT_CACHE', str(tmp_path / 'cache'))
@@ -124,7 +124,7 @@ def test_scenario_config_runs(tmp_path, monkeypatch):
     info = tmp_path / 'infos.pkl'
     mmengine.dump(dict(metainfo=dict(categories=dict(car=0), version='t'), data_list=frames), str(info))
     out = tmp_path / 'run'
-    cfg = osp.join(ROOT, 'configs/metadrive/constant_velocity_scenario_metadrive.py')
+    cfg = osp.join(ROOT, 'configs/metadrive/constant-velocity_metadrive-scenario.py')
     argv = [cfg, '--episodes', '2', '--seed', '0', '--out', str(out), '--no-progress', '--cfg-options']
     assert _tool().main(argv + [f'env.info_file={info}', 'episode.max_steps=30']) == 0
     with open(out / 'results.json') as f:

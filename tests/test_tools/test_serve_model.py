@@ -19,7 +19,7 @@ from mmautomot.closed_loop.client import RemoteDriver, RemoteDriverError
 from mmautomot.closed_loop.wire import MAGIC, PREFIX, PROTOCOL_VERSION, encode, recv_message
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_nuscenes-e2e.py')
+CFG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_1xb2-200i_nuscenes-e2e.py')
 
 
 def _obs(tick, reset=False):

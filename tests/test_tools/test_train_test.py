@@ -1,7 +1,7 @@
 # Copyright (c) mmautomot contributors. All rights reserved.
 """``tools/train.py`` and ``tools/test.py`` end to end (subprocesses, CPU, a few iterations).
 
-Runs ``configs/baselines/ego_mlp_nuscenes_tiny.py`` (NuScenesE2EDataset + EgoMLPPlanner +
+Runs ``configs/baselines/ego-mlp_tiny_1xb8-200i_nuscenes.py`` (NuScenesE2EDataset + EgoMLPPlanner +
 PlanningMetric) on a planning-only info pkl the test writes (its pipeline needs no images/LiDAR).
 The self-contained toy config of ``tests/test_engine/toy_modules.py`` (``custom_imports``) is used
 for the in-process FlexibleRunner check and by ``test_dist_train.py``.
@@ -23,7 +23,7 @@ from mmengine.config import Config
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(HERE))
 ENGINE_TESTS = osp.join(REPO, 'tests', 'test_engine')
-CONFIG = osp.join(REPO, 'configs', 'baselines', 'ego_mlp_nuscenes_tiny.py')
+CONFIG = osp.join(REPO, 'configs', 'baselines', 'ego-mlp_tiny_1xb8-200i_nuscenes.py')
 sys.path.insert(0, ENGINE_TESTS)
 import planning_infos  # noqa: E402
 import toy_modules  # noqa: E402
@@ -255,7 +255,7 @@ def test_auto_scale_lr_in_process(tmp_path, monkeypatch):
 def test_test_tool_without_checkpoint_for_parameter_free_baseline(trained):
     """The constant-velocity baseline has no weights: ``tools/test.py CONFIG`` (no CKPT) scores it."""
     root, data_root, _ = trained
-    cv_config = osp.join(REPO, 'configs', 'baselines', 'constant_velocity_nuscenes_tiny.py')
+    cv_config = osp.join(REPO, 'configs', 'baselines', 'constant-velocity_tiny_nuscenes.py')
     test_dir = str(root / 'test_cv')
     options = [o for o in data_options(data_root) if not o.startswith('train_')]  # no train split
     out = run_tool(

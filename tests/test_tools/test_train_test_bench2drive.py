@@ -2,7 +2,7 @@
 """``tools/train.py`` / ``tools/test.py`` end to end on synthetic Bench2Drive routes (subprocesses, CPU).
 
 Generates 3 short routes in the Bench2Drive layout, converts them with ``tools/create_data.py
-bench2drive`` and runs ``configs/baselines/ego_mlp_bench2drive_tiny.py`` (Bench2DriveE2EDataset +
+bench2drive`` and runs ``configs/baselines/ego-mlp_tiny_1xb8-200i_bench2drive.py`` (Bench2DriveE2EDataset +
 EgoMLPPlanner with the 6-way command + open-loop PlanningMetric) for a few iterations, overriding
 ``data_root`` with ``--cfg-options``.
 """
@@ -21,7 +21,7 @@ import torch
 from mmautomot.datasets.bench2drive.synthetic import make_synthetic_routes
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO, 'configs', 'baselines', 'ego_mlp_bench2drive_tiny.py')
+CONFIG = osp.join(REPO, 'configs', 'baselines', 'ego-mlp_tiny_1xb8-200i_bench2drive.py')
 PROTOCOL_KEYS = {f'{p}/{m}_{t}' for p in ('stp3', 'uniad') for m in ('L2', 'CR') for t in ('1s', '2s', '3s', 'avg')}
 
 

@@ -6,7 +6,8 @@
 
 Writes ``OUT/seed_<s>/`` route folders (PDM-Lite layout) and ``OUT/metadrive_infos_{train,val}.pkl``
 (as ``tools/create_data.py bench2drive`` would), ready for ``tools/train.py`` with
-``projects/automot/configs/automot_tiny_metadrive.py`` or ``configs/metadrive/ego_mlp_metadrive.py``.
+``projects/automot/configs/automot_tiny_1xb4-1600i_metadrive.py`` or
+``configs/metadrive/ego-mlp_1xb32-1000i_metadrive.py``.
 """
 
 import argparse

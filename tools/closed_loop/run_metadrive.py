@@ -10,7 +10,7 @@ over episodes; ``episodes``) and per-episode logs, BEV plots (and GIFs with a ca
 AutoMoT's UE refresh mode and the closed-loop latency come from ``--cfg-options``, e.g. sync vs background
 with every action held back by its measured compute time::
 
-    python tools/closed_loop/run_metadrive.py projects/automot/configs/automot_tiny_metadrive.py \
+    python tools/closed_loop/run_metadrive.py projects/automot/configs/automot_tiny_1xb4-1600i_metadrive.py \
         --checkpoint CKPT --episodes 5 --seed 0 --out DIR \
         --cfg-options driver.driver_kwargs.mode=background episode.latency=measured
 

@@ -21,13 +21,13 @@ import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DATA_ROOT = 'data/nuscenes-synthetic'
-AUTOMOT_CFG = 'projects/automot/configs/automot_tiny_nuscenes-synthetic.py'
-LATENCY_CFG = 'projects/automot/configs/automot_small_nuscenes-e2e.py'
+AUTOMOT_CFG = 'projects/automot/configs/automot_tiny_1xb4-600i_nuscenes-synthetic.py'
+LATENCY_CFG = 'projects/automot/configs/automot_small_1xb4-12e_nuscenes-e2e.py'
 MODELS = [
     # (name, config, trainable)
     ('AutoMoT-tiny', AUTOMOT_CFG, True),
-    ('ConstantVelocity', 'configs/baselines/constant_velocity_nuscenes_tiny.py', False),
-    ('EgoMLP', 'configs/baselines/ego_mlp_nuscenes_tiny.py', True),
+    ('ConstantVelocity', 'configs/baselines/constant-velocity_tiny_nuscenes.py', False),
+    ('EgoMLP', 'configs/baselines/ego-mlp_tiny_1xb8-200i_nuscenes.py', True),
 ]
 KEYS = ['L2_1s', 'L2_2s', 'L2_3s', 'L2_avg', 'CR_1s', 'CR_2s', 'CR_3s', 'CR_avg']
 

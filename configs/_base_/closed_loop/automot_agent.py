@@ -7,7 +7,7 @@ agent = dict(
     # 'remote': the model runs in tools/bench2drive/serve_model.py (any Python; the shared secret comes
     # from $MMAUTOMOT_SERVER_SECRET(_FILE), never from this file); 'local': in-process.
     driver=dict(type='remote', host='127.0.0.1', port=50051, timeout=120.0),
-    # driver=dict(type='local', config='projects/automot/configs/automot_tiny_bench2drive-synthetic.py', checkpoint='work_dirs/xxx.pth',
+    # driver=dict(type='local', config='projects/automot/configs/automot_tiny_1xb2-200i_bench2drive-synthetic.py', checkpoint='work_dirs/xxx.pth',
     #             device='cuda', driver_kwargs=dict(ue_interval=2, max_cache_age=4)),
     sensors=[
         dict(

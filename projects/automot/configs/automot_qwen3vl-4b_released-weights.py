@@ -10,7 +10,7 @@
 #       --config projects/automot/configs/automot_qwen3vl-4b_released-weights.py
 # The BEV encoder is not part of the released checkpoint (the release trains it apart): load its weights
 # separately or train it. Decision token ids: see meta_action_head in the base config.
-_base_ = ['./automot_qwen3vl-4b_nuscenes-e2e.py']
+_base_ = ['./automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py']
 
 model = dict(mot=dict(ue_attention='released'), path_head=dict(released_cumsum_quirk=True))
 load_from = 'checkpoints/automot_released_mmautomot.pth'

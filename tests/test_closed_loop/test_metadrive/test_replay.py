@@ -143,7 +143,7 @@ def test_training_prompt_equals_the_closed_loop_prompt(replay):
     from mmautomot.structures import DrivingDataSample
 
     _, obs, ds = replay
-    cfg = Config.fromfile('projects/automot/configs/automot_tiny_metadrive.py')
+    cfg = Config.fromfile('projects/automot/configs/automot_tiny_1xb4-1600i_metadrive.py')
     model = init_model(cfg)
     build = next(t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'BuildPlanningTargets')
     pipeline = [dict(type='LoadCarlaPoints', num_feats=4, to_ego=True), build, dict(type='PackDrivingInputs')]

@@ -22,7 +22,14 @@ from mmautomot.models.vlm import qwen3vl_preset
 
 GROUPS = (3, 4)
 PAPER_CFG = os.path.join(
-    os.path.dirname(__file__), '..', '..', '..', 'projects', 'automot', 'configs', 'automot_qwen3vl-4b_nuscenes-e2e.py'
+    os.path.dirname(__file__),
+    '..',
+    '..',
+    '..',
+    'projects',
+    'automot',
+    'configs',
+    'automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py',
 )
 KEYS = (
     'mot.ae_layers.0.self_attn.q_proj.weight',

@@ -73,7 +73,7 @@ def _cfg(name, tmp_path):
     return cfg
 
 
-@pytest.mark.parametrize('name', ['constant_velocity_nuscenes.py', 'constant_velocity_nuscenes_tiny.py'])
+@pytest.mark.parametrize('name', ['constant-velocity_nuscenes.py', 'constant-velocity_tiny_nuscenes.py'])
 def test_constant_velocity_config_tests_directly(name, tmp_path):
     runner = Runner.from_cfg(_cfg(name, tmp_path))
     metrics = runner.test()
@@ -83,7 +83,7 @@ def test_constant_velocity_config_tests_directly(name, tmp_path):
 
 
 def test_ego_mlp_tiny_config_trains(tmp_path):
-    cfg = _cfg('ego_mlp_nuscenes_tiny.py', tmp_path)
+    cfg = _cfg('ego-mlp_tiny_1xb8-200i_nuscenes.py', tmp_path)
     cfg.train_cfg.max_iters = 4
     cfg.train_cfg.val_interval = 4
     runner = Runner.from_cfg(cfg)
@@ -93,7 +93,7 @@ def test_ego_mlp_tiny_config_trains(tmp_path):
 
 
 def test_full_configs_parse():
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'ego_mlp_nuscenes.py'))
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, 'ego-mlp_1xb32-12e_nuscenes.py'))
     assert cfg.default_scope == 'mmautomot'
     assert cfg.model.type == 'EgoMLPPlanner'
     assert cfg.train_dataloader.dataset.ann_file == 'nuscenes_infos_train.pkl'

@@ -13,7 +13,7 @@ from mmautomot.registry import MODELS
 from mmautomot.testing import demo_driving_batch as _batch
 
 ROOT = osp.abspath(osp.join(osp.dirname(__file__), '..', '..', '..'))
-PLUS = osp.join(ROOT, 'projects', 'automot', 'configs', 'automot-plus_tiny_nuscenes-e2e.py')
+PLUS = osp.join(ROOT, 'projects', 'automot', 'configs', 'automot-plus_tiny_1xb2-200i_nuscenes-e2e.py')
 
 
 def _model_cfg(**overrides):

@@ -10,12 +10,12 @@ from mmautomot.models.vlm import VLM_PRESETS, qwen3vl_preset, resolve_vlm_config
 @pytest.mark.parametrize(
     'config,family,preset',
     [
-        ('projects/automot/configs/automot_tiny_nuscenes-e2e.py', 'qwen3vl', 'tiny'),
-        ('projects/automot/configs/automot_small_nuscenes-e2e.py', 'qwen3vl', 'small'),
-        ('projects/automot/configs/automot_qwen3vl-4b_nuscenes-e2e.py', 'qwen3vl', '4b'),
-        ('projects/automot/configs/automot_paligemma-tiny_nuscenes-e2e.py', 'paligemma', 'tiny'),
-        ('projects/automot/configs/automot_paligemma-3b_nuscenes-e2e.py', 'paligemma', 'paligemma-3b'),
-        ('projects/automot/configs/automot_internvl-tiny_nuscenes-e2e.py', 'internvl', 'tiny'),
+        ('projects/automot/configs/automot_tiny_1xb2-200i_nuscenes-e2e.py', 'qwen3vl', 'tiny'),
+        ('projects/automot/configs/automot_small_1xb4-12e_nuscenes-e2e.py', 'qwen3vl', 'small'),
+        ('projects/automot/configs/automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py', 'qwen3vl', '4b'),
+        ('projects/automot/configs/automot_paligemma-tiny_1xb2-200i_nuscenes-e2e.py', 'paligemma', 'tiny'),
+        ('projects/automot/configs/automot_paligemma-3b_8xb1-12e_nuscenes-e2e.py', 'paligemma', 'paligemma-3b'),
+        ('projects/automot/configs/automot_internvl-tiny_1xb2-200i_nuscenes-e2e.py', 'internvl', 'tiny'),
     ],
 )
 def test_configs_name_presets(config, family, preset):

@@ -6,7 +6,7 @@ def tiny_automot_cfg(small_inputs=True):
     """The tiny AutoMoT model dict (same as projects/automot/configs/automot_tiny_*.py's)."""
     from mmengine.config import Config
 
-    cfg = Config.fromfile('projects/automot/configs/automot_tiny_nuscenes-e2e.py')
+    cfg = Config.fromfile('projects/automot/configs/automot_tiny_1xb2-200i_nuscenes-e2e.py')
     model = cfg.model.to_dict()
     model.pop('data_preprocessor', None)
     if small_inputs:  # test speed: 32x64 frames, 32x32 LiDAR BEV

@@ -13,7 +13,7 @@ from mmautomot.datasets.bench2drive.synthetic import make_synthetic_routes
 from mmautomot.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-CFG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_bench2drive-synthetic.py')
+CFG = osp.join(REPO, 'projects', 'automot', 'configs', 'automot_tiny_1xb2-200i_bench2drive-synthetic.py')
 
 
 def test_automot_tiny_on_bench2drive_routes(tmp_path):

@@ -28,8 +28,8 @@ def _loaders(cfg, split='train_dataloader'):
     'variant, encoder', [('pointpillars', 'PointPillarsBEVEncoder'), ('camera-only', 'CameraQueryBEVEncoder')]
 )
 def test_paper_scale_variants_on_meta_device(variant, encoder):
-    cfg, model = _build_meta(f'automot_qwen3vl-4b-{variant}_nuscenes-e2e.py')
-    base = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b_nuscenes-e2e.py')
+    cfg, model = _build_meta(f'automot_qwen3vl-4b-{variant}_8xb1-12e_nuscenes-e2e.py')
+    base = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py')
     assert type(model.bev_encoder).__name__ == encoder
     # only the BEV encoder differs: same experts, same AE token layout
     for key in ('mot', 'tokens', 'meta_action_head', 'path_head', 'traj_head'):
@@ -57,11 +57,12 @@ def test_paper_scale_variants_on_meta_device(variant, encoder):
 
 
 @pytest.mark.parametrize(
-    'name', ['automot_tiny-pointpillars_nuscenes-e2e.py', 'automot_tiny-camera-only_nuscenes-e2e.py']
+    'name',
+    ['automot_tiny-pointpillars_1xb2-200i_nuscenes-e2e.py', 'automot_tiny-camera-only_1xb2-200i_nuscenes-e2e.py'],
 )
 def test_tiny_variants_change_only_the_bev_encoder(name):
     cfg = Config.fromfile(CFG_DIR + name)
-    base = Config.fromfile(CFG_DIR + 'automot_tiny_nuscenes-e2e.py')
+    base = Config.fromfile(CFG_DIR + 'automot_tiny_1xb2-200i_nuscenes-e2e.py')
     assert {k for k in cfg.model if cfg.model[k] != base.model[k]} == {'bev_encoder'}
 
 
@@ -88,7 +89,7 @@ def test_pointpillars_config_matches_mmdet3d_nuscenes_model_zoo_layout(tmp_path)
     det = build_mmdet3d_module(Config.fromfile(zoo).model)
     ckpt = str(tmp_path / 'pointpillars_nus.pth')
     torch.save(dict(state_dict=det.state_dict()), ckpt)
-    enc_cfg = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b-pointpillars_nuscenes-e2e.py').model.bev_encoder
+    enc_cfg = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b-pointpillars_8xb1-12e_nuscenes-e2e.py').model.bev_encoder
     enc = MODELS.build(dict(enc_cfg.to_dict(), pretrained=dict(checkpoint=ckpt, prefix='auto')))
     enc.init_weights()
     theirs = det.state_dict()

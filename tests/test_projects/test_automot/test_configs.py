@@ -22,7 +22,7 @@ def _build_meta(name):
 
 
 def test_paper_scale_config_on_meta_device():
-    cfg, model = _build_meta('automot_qwen3vl-4b_nuscenes-e2e.py')
+    cfg, model = _build_meta('automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py')
     counts = model.count_params()
     assert abs(counts['ue_params'] - 4.44e9) / 4.44e9 < 0.02, counts
     assert 1.6e9 <= counts['ae_params'] <= 1.7e9, counts  # the released padded layout
@@ -75,7 +75,7 @@ def test_zero3_config_parses():
 
     from mmengine._strategy import DeepSpeedStrategy
 
-    cfg = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b_nuscenes-e2e_zero3.py')
+    cfg = Config.fromfile(CFG_DIR + 'automot_qwen3vl-4b-zero3_8xb1-12e_nuscenes-e2e.py')
     assert cfg.runner_type == 'FlexibleRunner' and cfg.strategy['type'] == 'DeepSpeedStrategy'
     assert cfg.strategy['zero_optimization']['stage'] == 3 and cfg.strategy['bf16']['enabled']
     assert 'model_wrapper' not in cfg.strategy and cfg.optim_wrapper['type'] == 'DeepSpeedOptimWrapper'
@@ -87,14 +87,14 @@ def test_zero3_config_parses():
 
 
 def test_small_config_ratio_on_meta_device():
-    cfg, model = _build_meta('automot_small_nuscenes-e2e.py')
+    cfg, model = _build_meta('automot_small_1xb4-12e_nuscenes-e2e.py')
     counts = model.count_params()
     assert 90e6 <= counts['ue_params'] + counts['ae_params'] <= 120e6, counts
     assert 2.6 <= counts['ue_params'] / counts['ae_params'] <= 3.0, counts
     assert model.mot.ue.num_frames == 4 and model.tokens.group_sizes == (75, 26)
 
 
-@pytest.mark.parametrize('name', ['automot_tiny_nuscenes-e2e.py'])
+@pytest.mark.parametrize('name', ['automot_tiny_1xb2-200i_nuscenes-e2e.py'])
 def test_tiny_config_parses(name):
     cfg = Config.fromfile(CFG_DIR + name)
     assert cfg.model.type == 'AutoMoT' and cfg.ue_refresh.type == 'UERefreshPolicy'

@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-CFG = 'projects/automot/configs/automot-plus_tiny_nuscenes-e2e.py'
+CFG = 'projects/automot/configs/automot-plus_tiny_1xb2-200i_nuscenes-e2e.py'
 
 
 class _RecordLosses(Hook):

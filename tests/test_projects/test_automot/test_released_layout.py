@@ -16,7 +16,7 @@ from mmautomot.registry import MODELS
 from mmautomot.testing import demo_driving_batch as make_batch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-CFG = osp.join(REPO, 'projects/automot/configs/automot-released_tiny_nuscenes-e2e.py')
+CFG = osp.join(REPO, 'projects/automot/configs/automot-released_tiny_1xb2-200i_nuscenes-e2e.py')
 TOOL = osp.join(REPO, 'tools/model_converters/automot_official_to_mmautomot.py')
 GEO = dict(H=4, KV=2, D=32, h=2, kv=1, d=16)  # tiny UE slots and AE heads
 C, NL = 64, 3

@@ -12,7 +12,7 @@ import sys
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-CFG = osp.join(REPO, 'projects/automot/configs/automot-released_tiny_nuscenes-e2e.py')
+CFG = osp.join(REPO, 'projects/automot/configs/automot-released_tiny_1xb2-200i_nuscenes-e2e.py')
 
 
 def _tiny_dataset(root):

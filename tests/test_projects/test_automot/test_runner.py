@@ -8,7 +8,7 @@ from mmengine.runner import Runner
 
 from mmautomot.apis import init_model
 
-CFG = 'projects/automot/configs/automot_tiny_nuscenes-e2e.py'
+CFG = 'projects/automot/configs/automot_tiny_1xb2-200i_nuscenes-e2e.py'
 
 
 def _tiny_dataset(root):

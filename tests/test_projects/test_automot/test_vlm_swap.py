@@ -16,7 +16,7 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIGS = {
-    family: osp.join(REPO, 'projects', 'automot', 'configs', f'automot_{family}-tiny_nuscenes-e2e.py')
+    family: osp.join(REPO, 'projects', 'automot', 'configs', f'automot_{family}-tiny_1xb2-200i_nuscenes-e2e.py')
     for family in ('paligemma', 'internvl')
 }
 CONFIG = CONFIGS['paligemma']

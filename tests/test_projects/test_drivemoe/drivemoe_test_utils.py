@@ -3,8 +3,8 @@
 
 import torch
 
-PI0_CFG = 'projects/drivemoe/configs/drive-pi0_tiny_nuscenes-synthetic.py'
-MOE_CFG = 'projects/drivemoe/configs/drivemoe_tiny_nuscenes-synthetic.py'
+PI0_CFG = 'projects/drivemoe/configs/drive-pi0_tiny_1xb4-300i_nuscenes-synthetic.py'
+MOE_CFG = 'projects/drivemoe/configs/drivemoe_tiny_1xb4-300i_nuscenes-synthetic.py'
 
 
 def build_tiny(config=MOE_CFG, seed=0, mutate=None, **overrides):

@@ -30,7 +30,7 @@ def test_benchmark_tool_prints_json(capsys):
     spec.loader.exec_module(tool)
     res = tool.main(
         [
-            'projects/drivemoe/configs/drivemoe_tiny_nuscenes-synthetic.py',
+            'projects/drivemoe/configs/drivemoe_tiny_1xb4-300i_nuscenes-synthetic.py',
             '--iters',
             '1',
             '--warmup',

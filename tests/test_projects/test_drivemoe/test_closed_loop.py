@@ -21,7 +21,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 sys.path.insert(0, osp.join(REPO, 'tests', 'test_closed_loop'))
 from closed_loop_fakes import SENSORS, make_input_data, straight_route_gps  # noqa: E402
 
-CFG = osp.join(REPO, 'projects', 'drivemoe', 'configs', 'drivemoe_tiny_bench2drive-synthetic.py')
+CFG = osp.join(REPO, 'projects', 'drivemoe', 'configs', 'drivemoe_tiny_1xb4-300i_bench2drive-synthetic.py')
 CAMS = ['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT', 'CAM_BACK_RIGHT', 'CAM_FRONT']
 W, H = 128, 64
 RIG = [s for s in SENSORS if s['id'] not in ('CAM_FRONT', 'LIDAR')] + [

@@ -17,10 +17,10 @@ def require_flow_head():
 
 
 def tiny_samoe_cfg(preprocessor=False, **moe):
-    """The tiny SAMoE model dict of projects/samoe/configs/samoe_tiny_nuscenes-synthetic.py, small inputs."""
+    """The tiny SAMoE model dict of projects/samoe/configs/samoe_tiny_1xb4-1200i_nuscenes-synthetic.py, small inputs."""
     from mmengine.config import Config
 
-    cfg = Config.fromfile('projects/samoe/configs/samoe_tiny_nuscenes-synthetic.py')
+    cfg = Config.fromfile('projects/samoe/configs/samoe_tiny_1xb4-1200i_nuscenes-synthetic.py')
     model = cfg.model.to_dict()
     if not preprocessor:
         model.pop('data_preprocessor', None)

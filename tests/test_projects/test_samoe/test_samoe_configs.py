@@ -14,9 +14,9 @@ CFG_DIR = 'projects/samoe/configs/'
 @pytest.mark.parametrize(
     'name,dataset',
     [
-        ('samoe_tiny_nuscenes-synthetic.py', 'NuScenesE2EDataset'),
-        ('samoe_tiny_token-routing_nuscenes-synthetic.py', 'NuScenesE2EDataset'),
-        ('samoe_tiny_bench2drive-synthetic.py', 'Bench2DriveE2EDataset'),
+        ('samoe_tiny_1xb4-1200i_nuscenes-synthetic.py', 'NuScenesE2EDataset'),
+        ('samoe_tiny_token-routing_1xb4-1200i_nuscenes-synthetic.py', 'NuScenesE2EDataset'),
+        ('samoe_tiny_1xb4-1200i_bench2drive-synthetic.py', 'Bench2DriveE2EDataset'),
     ],
 )
 def test_tiny_configs_parse(name, dataset):
@@ -37,7 +37,7 @@ def test_paper_scale_config_on_meta_device(capsys):
     require_flow_head()
     import projects.samoe.samoe  # noqa: F401
 
-    cfg = Config.fromfile(CFG_DIR + 'samoe_qwen3vl-4b_nuscenes-e2e.py')
+    cfg = Config.fromfile(CFG_DIR + 'samoe_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py')
     assert cfg.build_on_meta
     model_cfg = cfg.model.to_dict()
     model_cfg['vlm']['pretrained'] = None

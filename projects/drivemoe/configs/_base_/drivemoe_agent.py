@@ -8,7 +8,7 @@ drivemoe_cams = ['CAM_FRONT_LEFT', 'CAM_FRONT_RIGHT', 'CAM_BACK', 'CAM_BACK_LEFT
 agent = dict(
     driver=dict(
         type='local',
-        config='projects/drivemoe/configs/drivemoe_tiny_bench2drive-synthetic.py',
+        config='projects/drivemoe/configs/drivemoe_tiny_1xb4-300i_bench2drive-synthetic.py',
         checkpoint=None,
         device='cpu',
         driver_kwargs=dict(cam_names=drivemoe_cams),

@@ -3,7 +3,7 @@
 # (1 shared + 7 skill experts, top-3, trajectory-level router) in the last 2 of the AE's 3 layers
 # (paper: last 4 of 18). Token-level routing instead: router=dict(type='TokenRouter') and
 # share_action_routing=False.
-_base_ = ['./drive-pi0_tiny_nuscenes-synthetic.py']
+_base_ = ['./drive-pi0_tiny_1xb4-300i_nuscenes-synthetic.py']
 
 model = dict(
     type='DriveMoE',

@@ -2,9 +2,9 @@
 # weights camera 5, action router 5, flow 1), labels from BuildDriveMoELabels' rules (or the released
 # camera_labels/*.json files with camera_label_dir=...). alpha: inverse class frequency of the released labels
 # (class_counts); recount on your own labels. Start from the stage-1 checkpoint:
-#   python tools/train.py projects/drivemoe/configs/drivemoe-stage2_tiny_bench2drive-synthetic.py \
-#       --cfg-options load_from=work_dirs/drivemoe_tiny_bench2drive-synthetic/iter_300.pth
-_base_ = ['./drivemoe_tiny_bench2drive-synthetic.py']
+#   python tools/train.py projects/drivemoe/configs/drivemoe-stage2_tiny_1xb4-300i_bench2drive-synthetic.py \
+#       --cfg-options load_from=work_dirs/drivemoe_tiny_1xb4-300i_bench2drive-synthetic/iter_300.pth
+_base_ = ['./drivemoe_tiny_1xb4-300i_bench2drive-synthetic.py']
 
 model = dict(
     router_supervision=True,

@@ -2,9 +2,9 @@
 # alpha from the released label statistics; weights camera 5, action router 5, flow 1), labels derived by
 # BuildDriveMoELabels (rules in projects/drivemoe/README.md; the released camera_labels/*.json files are read
 # instead when `camera_label_dir` is set). Initialise from the stage-1 checkpoint with `load_from`.
-_base_ = ['./drivemoe_qwen3vl-4b_bench2drive.py']
+_base_ = ['./drivemoe_qwen3vl-4b_1xb8-12e_bench2drive.py']
 
-load_from = None  # e.g. 'work_dirs/drivemoe_qwen3vl-4b_bench2drive/iter_XXXX.pth'
+load_from = None  # e.g. 'work_dirs/drivemoe_qwen3vl-4b_1xb8-12e_bench2drive/iter_XXXX.pth'
 model = dict(
     router_supervision=True,
     view_teacher_forcing=True,  # released stage 2: the labelled view is encoded in training

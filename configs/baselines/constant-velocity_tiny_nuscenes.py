@@ -1,5 +1,5 @@
 # Constant-velocity baseline on the tiny synthetic data (smoke test of the data + metric path).
-_base_ = ['./constant_velocity_nuscenes.py']
+_base_ = ['./constant-velocity_nuscenes.py']
 
 data_root = 'data/nuscenes-synthetic/'
 ego_pipeline = [

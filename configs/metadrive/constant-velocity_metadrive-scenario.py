@@ -1,11 +1,11 @@
 # Constant velocity on nuScenes-format scenes replayed in MetaDrive's ScenarioEnv (seed s = scene s % N):
 #   python tools/create_data.py nuscenes ...   # writes data/nuscenes-synthetic/nuscenes_infos_val.pkl
-#   python tools/closed_loop/run_metadrive.py configs/metadrive/constant_velocity_scenario_metadrive.py \
+#   python tools/closed_loop/run_metadrive.py configs/metadrive/constant-velocity_metadrive-scenario.py \
 #       --episodes 4 --seed 0 --out work_dirs/metadrive/cv_scenario
 # The scenes are converted into OUT/scenarios (ScenarioDescription pkls); other agents replay their tracks
 # (env.reactive_traffic=True: IDM-driven instead); fixed-time lights at the junction stop lines (env.lights,
 # None = no lights) make red-light infractions count.
-_base_ = ['./constant_velocity_metadrive.py']
+_base_ = ['./constant-velocity_metadrive.py']
 env = dict(
     _delete_=True,
     kind='scenario',

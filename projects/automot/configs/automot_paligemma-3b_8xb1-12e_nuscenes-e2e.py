@@ -3,7 +3,7 @@
 # the UE's 18 layers and head geometry at pi0's action-expert width (1024, FFN 4096; ~0.3B). Each of the 4
 # history frames is 256 image tokens (1024 + prompt), hence the larger prefix cache. Everything else (data,
 # BEV encoder, heads, FSDP + bf16) is the Qwen3-VL-4B config's. Builds on the meta device for counting.
-_base_ = ['./automot_qwen3vl-4b_nuscenes-e2e.py']
+_base_ = ['./automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py']
 
 ue_pretrained = 'checkpoints/paligemma-3b-pt-224'  # local save_pretrained folder (weights, processor, tokenizer)
 

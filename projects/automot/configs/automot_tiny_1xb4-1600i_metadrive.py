@@ -3,12 +3,12 @@
 #       --max-steps 400
 #   python tools/closed_loop/collect_metadrive.py --out data/metadrive --episodes 3 --seed 1100 --camera 128x64 \
 #       --max-steps 300 --spawn-speed 6
-#   python tools/train.py projects/automot/configs/automot_tiny_metadrive.py --work-dir work_dirs/automot_tiny_metadrive
-#   python tools/closed_loop/run_metadrive.py projects/automot/configs/automot_tiny_metadrive.py \
-#       --checkpoint work_dirs/automot_tiny_metadrive/iter_1600.pth --episodes 5 --seed 0 --out work_dirs/metadrive/automot
+#   python tools/train.py projects/automot/configs/automot_tiny_1xb4-1600i_metadrive.py --work-dir work_dirs/automot_tiny_1xb4-1600i_metadrive
+#   python tools/closed_loop/run_metadrive.py projects/automot/configs/automot_tiny_1xb4-1600i_metadrive.py \
+#       --checkpoint work_dirs/automot_tiny_1xb4-1600i_metadrive/iter_1600.pth --episodes 5 --seed 0 --out work_dirs/metadrive/automot
 # The rendered front camera (128 x 64, placeholder assets unless the official pack is installed) feeds the
 # UE history and the BEV encoder; the LiDAR-like cloud comes from the simulator's geometry.
-_base_ = ['./automot_tiny_bench2drive-synthetic.py', '../../../configs/_base_/closed_loop/metadrive_agent.py']
+_base_ = ['./automot_tiny_1xb2-200i_bench2drive-synthetic.py', '../../../configs/_base_/closed_loop/metadrive_agent.py']
 
 data_root = 'data/metadrive/'
 # No dataset prompt: the UE text is then the model's own driving_prompt(command, speed) in training, exactly

@@ -1,7 +1,7 @@
 # The tiny AutoMoT on the built-in synthetic nuScenes data (`tools/misc/make_synthetic_nuscenes.py` +
-# `tools/create_data.py nuscenes`): the README demo's model. Same model as automot_tiny_nuscenes-e2e.py,
+# `tools/create_data.py nuscenes`): the README demo's model. Same model as automot_tiny_1xb2-200i_nuscenes-e2e.py,
 # trained a little longer (600 iterations of batch 4, a few minutes on 2 CPU cores).
-_base_ = ['./automot_tiny_nuscenes-e2e.py']
+_base_ = ['./automot_tiny_1xb2-200i_nuscenes-e2e.py']
 
 data_root = 'data/nuscenes-synthetic/'
 train_dataloader = dict(batch_size=4, dataset=dict(data_root=data_root))

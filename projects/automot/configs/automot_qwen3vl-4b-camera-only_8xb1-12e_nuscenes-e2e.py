@@ -1,7 +1,7 @@
 # Paper-scale AutoMoT without LiDAR (the paper's camera-only ablation): the action expert keeps its 64 BEV
 # tokens, now from learned BEV-grid queries reading the front camera (CameraQueryBEVEncoder, regnety_032 as
 # the TransFuser++ camera branch). The model swap is the `bev_encoder` line; the pipelines drop the LiDAR.
-_base_ = ['./automot_qwen3vl-4b_nuscenes-e2e.py']
+_base_ = ['./automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py']
 
 model = dict(
     bev_encoder=dict(

@@ -2,7 +2,7 @@
 # The refiner conditions on the AE output tokens (decision, route and waypoint queries; add 'bev' for the
 # 64 BEV tokens) and refines the AE's 6 waypoints by truncated DDIM: the AE proposal noised at t=50 of 1000,
 # then 2 deterministic steps (DiffusionDrive practice). Paper latency: +26 ms on an RTX 5090.
-_base_ = ['./automot_tiny_nuscenes-e2e.py']
+_base_ = ['./automot_tiny_1xb2-200i_nuscenes-e2e.py']
 
 model = dict(
     refiner=dict(

@@ -4,8 +4,8 @@
 # TransFuser++-style BEV encoder (RegNetY-032, 1512-channel BEV feature -> 64 tokens), 4 front frames at
 # 512 x 256. The other AE layout (own width 1536 / FFN 6144 with the UE's head geometry, 1.59B) is one line:
 # `model.mot.ae=dict(_delete_=True, hidden_size=1536, intermediate_size=6144)` (plus the AutoMoTActionTokens /
-# MetaActionHead / TrajectoryHead heads of automot_small_nuscenes-e2e.py). FSDP + bf16 for GPU clusters:
-#   tools/dist_train.sh projects/automot/configs/automot_qwen3vl-4b_nuscenes-e2e.py 8
+# MetaActionHead / TrajectoryHead heads of automot_small_1xb4-12e_nuscenes-e2e.py). FSDP + bf16 for GPU clusters:
+#   tools/dist_train.sh projects/automot/configs/automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py 8
 # The model also builds on the meta device (`with torch.device('meta'): MODELS.build(cfg.model)`) for
 # parameter counting / FSDP deferred init; the UE structure then comes from `preset='4b'`
 # (mmautomot.models.vlm.presets) and no weights are read.
@@ -63,7 +63,7 @@ model = dict(
 )
 
 # FSDP: one unit per joint layer (UE layer i + AE layer i) plus one per vision block; bf16 compute, fp32
-# gradient reduction. DeepSpeed ZeRO-3 instead: automot_qwen3vl-4b_nuscenes-e2e_zero3.py.
+# gradient reduction. DeepSpeed ZeRO-3 instead: automot_qwen3vl-4b-zero3_8xb1-12e_nuscenes-e2e.py.
 runner_type = 'FlexibleRunner'
 strategy = dict(
     type='FSDPStrategy',

@@ -2,7 +2,7 @@
 # (64 BEV tokens, target point, speed, queries) and its BEV tokens come from learned BEV-grid queries reading
 # the current front camera (CameraQueryBEVEncoder) instead of the camera + LiDAR fusion. The model swap is
 # the one `bev_encoder` line; the pipelines below only drop the LiDAR loading.
-_base_ = ['./automot_tiny_nuscenes-e2e.py']
+_base_ = ['./automot_tiny_1xb2-200i_nuscenes-e2e.py']
 
 model = dict(
     bev_encoder=dict(

@@ -1,7 +1,7 @@
 # DriveMoE at paper scale (stage 1): the Drive-pi0 above + camera router (8 heads) + action MoE (1 shared + 7
 # skill experts of FFN 4096, top-3, trajectory-level router) in the last 4 AE layers. Builds on the meta
-# device for parameter counts. Stage 2: drivemoe-stage2_qwen3vl-4b_bench2drive.py.
-_base_ = ['./drive-pi0_qwen3vl-4b_bench2drive.py']
+# device for parameter counts. Stage 2: drivemoe-stage2_qwen3vl-4b_1xb8-12e_bench2drive.py.
+_base_ = ['./drive-pi0_qwen3vl-4b_1xb8-12e_bench2drive.py']
 
 model = dict(
     type='DriveMoE',

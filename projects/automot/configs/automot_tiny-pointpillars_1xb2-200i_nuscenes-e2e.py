@@ -3,7 +3,7 @@
 # fusion. The swap is the one `bev_encoder` line below; it works the same in any AutoMoT config (the AE reads
 # (B, G*G, out_channels) tokens from either encoder). The pipeline is unchanged (it still loads the current
 # camera, which this encoder does not read).
-_base_ = ['./automot_tiny_nuscenes-e2e.py']
+_base_ = ['./automot_tiny_1xb2-200i_nuscenes-e2e.py']
 
 model = dict(
     bev_encoder=dict(

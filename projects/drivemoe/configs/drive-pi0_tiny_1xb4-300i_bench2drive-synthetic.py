@@ -4,7 +4,7 @@
 #       --out-dir data/bench2drive-synthetic --val-ratio 0.34
 # Same model and inputs as on nuScenes; the route target point (from the route planner, not the GT future)
 # is a legitimate input here: it feeds the proprio state token.
-_base_ = ['./drive-pi0_tiny_nuscenes-synthetic.py']
+_base_ = ['./drive-pi0_tiny_1xb4-300i_nuscenes-synthetic.py']
 
 dataset_type = 'Bench2DriveE2EDataset'
 data_root = 'data/bench2drive-synthetic/'

@@ -10,7 +10,7 @@
 # `prefix='pts_'` for MVXFasterRCNN checkpoints, '' for VoxelNet, 'auto' to detect):
 #   --cfg-options model.bev_encoder.pretrained.checkpoint=checkpoints/pointpillars_secfpn_nus.pth
 # Loading is strict: a checkpoint of another layout fails naming the first mismatching keys and shapes.
-_base_ = ['./automot_qwen3vl-4b_nuscenes-e2e.py']
+_base_ = ['./automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py']
 
 model = dict(
     bev_encoder=dict(

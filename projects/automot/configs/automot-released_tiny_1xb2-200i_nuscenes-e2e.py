@@ -1,7 +1,7 @@
 # Tiny AutoMoT in the released layout and recipe (_base_/released_recipe.py) for CPU tests: tiny Qwen3-VL UE
 # (3 layers, width 64, 4 heads / 2 KV of 32) and an AE of 2 query / 1 KV heads of 16 (= 64 / 4) zero-padded
 # into the UE's 4 x 32 slots, SwiGLU 96; released tokens (query width 12) and heads; frozen UE; EMA weights for
-# evaluation. Same data pipeline as automot_tiny_nuscenes-e2e.py.
+# evaluation. Same data pipeline as automot_tiny_1xb2-200i_nuscenes-e2e.py.
 _base_ = [
     './_base_/nuscenes_e2e_automot.py',
     '../../../configs/_base_/default_runtime.py',

@@ -2,8 +2,8 @@
 # VLM = the Qwen3-VL-small geometry of AutoMoT-small (12 layers x 640, 8 heads / 2 KV / 64, vision 8 x 384),
 # 224 x 224 views (49 vision tokens each, as PaliGemma's 224 px views give 256 tokens at 14 px patches),
 # AE 12 layers x 384 / FFN 1536 with the action MoE (1 shared + 7 experts, top-3) in the last 4 layers.
-#   python projects/drivemoe/tools/benchmark_latency.py projects/drivemoe/configs/drivemoe_small_bench2drive.py
-_base_ = ['./drivemoe_tiny_bench2drive-synthetic.py']
+#   python projects/drivemoe/tools/benchmark_latency.py projects/drivemoe/configs/drivemoe_small_1xb4-300i_bench2drive.py
+_base_ = ['./drivemoe_tiny_1xb4-300i_bench2drive-synthetic.py']
 
 # the UE, shared by the model and the pipeline's ProcessVLAPrefixInputs
 vlm = dict(

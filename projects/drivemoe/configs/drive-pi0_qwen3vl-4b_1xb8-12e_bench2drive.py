@@ -3,7 +3,7 @@
 # per VLM layer (36 here; 18 with PaliGemma's Gemma-2B, see the README for the PaliGemma switch), proprio
 # tokens, 10 action steps of 2-D waypoints, 10 Euler flow steps over the read-only prefix cache.
 # Builds on the meta device for parameter counts (`build_on_meta`); training needs a GPU cluster:
-#   tools/dist_train.sh projects/drivemoe/configs/drive-pi0_qwen3vl-4b_bench2drive.py 8
+#   tools/dist_train.sh projects/drivemoe/configs/drive-pi0_qwen3vl-4b_1xb8-12e_bench2drive.py 8
 _base_ = [
     '../../../configs/_base_/datasets/bench2drive_e2e.py',
     '../../../configs/_base_/default_runtime.py',

@@ -1,9 +1,9 @@
 # AutoMoT at paper scale trained with DeepSpeed ZeRO-3 (parameters, gradients and optimizer states partitioned
 # over the GPUs; bf16) instead of FSDP. Needs `pip install deepspeed` on the GPU host (not a requirement of this
-# toolbox):  tools/dist_train.sh projects/automot/configs/automot_qwen3vl-4b_nuscenes-e2e_zero3.py 8
+# toolbox):  tools/dist_train.sh projects/automot/configs/automot_qwen3vl-4b-zero3_8xb1-12e_nuscenes-e2e.py 8
 # ZeRO-3 gathers each module's own parameters in that module's forward pre-hook, so it needs no wrap policy:
 # the joint layer loop calls the projections, norms and FFNs of both experts as modules.
-_base_ = './automot_qwen3vl-4b_nuscenes-e2e.py'
+_base_ = './automot_qwen3vl-4b_8xb1-12e_nuscenes-e2e.py'
 
 micro_batch = 1
 train_dataloader = dict(batch_size=micro_batch)
