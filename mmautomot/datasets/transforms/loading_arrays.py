@@ -16,6 +16,8 @@ from mmcv.transforms import BaseTransform
 
 from mmautomot.registry import TRANSFORMS
 
+from .loading_images import select_cameras
+
 
 def _rgb(img, token: str, name: str) -> np.ndarray:
     arr = np.asarray(img)
@@ -109,14 +111,7 @@ class LoadMultiViewImagesFromArray(BaseTransform):
         self.interpolation = interpolation
 
     def transform(self, results: dict) -> dict:
-        token = results.get('token', '<no token>')
-        cams = results.get('images')
-        if not cams:
-            raise KeyError(f"sample {token!r}: 'images' is missing or empty")
-        names = self.cam_names if self.cam_names is not None else list(cams)
-        absent = [n for n in names if n not in cams]
-        if absent:
-            raise KeyError(f'sample {token!r}: cameras {absent} not in images (has {sorted(cams)})')
+        token, cams, names = select_cameras(results, self.cam_names, 'images')
         raw = [_rgb(cams[n], token, f"images['{n}']") for n in names]
         imgs = [_resize(img, self.img_size, self.interpolation) for img in raw]
         shapes = {img.shape for img in imgs}

@@ -49,6 +49,20 @@ def load_rgb_image(
     return np.ascontiguousarray(img, dtype=np.uint8), orig_hw
 
 
+def select_cameras(results: dict, cam_names: Optional[Sequence[str]], where: str) -> Tuple[str, dict, list]:
+    """``(token, images, names)`` of a sample: ``cam_names`` (None: every camera of ``results['images']`` in
+    its order), each checked to be present; ``where`` names the container in the error (e.g. 'the info')."""
+    token = results.get('token', '<no token>')
+    cams = results.get('images')
+    if not cams:
+        raise KeyError(f"sample {token!r}: 'images' is missing or empty")
+    names = list(cam_names) if cam_names is not None else list(cams)
+    absent = [n for n in names if n not in cams]
+    if absent:
+        raise KeyError(f'sample {token!r}: cameras {absent} not in {where} (has {sorted(cams)})')
+    return token, cams, names
+
+
 @TRANSFORMS.register_module()
 class LoadFrontCamHistory(BaseTransform):
     """Load the last ``num_frames`` front-camera keyframes for the understanding expert.
@@ -142,14 +156,7 @@ class LoadMultiViewImages(BaseTransform):
         self.backend_args = backend_args
 
     def transform(self, results: dict) -> dict:
-        token = results.get('token', '<no token>')
-        cams = results.get('images')
-        if not cams:
-            raise KeyError(f"sample {token!r}: 'images' is missing or empty")
-        names = self.cam_names if self.cam_names is not None else list(cams)
-        absent = [n for n in names if n not in cams]
-        if absent:
-            raise KeyError(f'sample {token!r}: cameras {absent} not in the info (has {sorted(cams)})')
+        token, cams, names = select_cameras(results, self.cam_names, 'the info')
         imgs, intrinsics, cam2ego, ori_shapes = [], [], [], []
         for name in names:
             cam = cams[name]
